@@ -1,0 +1,3 @@
+from songpop.cli import main
+
+main()

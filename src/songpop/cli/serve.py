@@ -1,0 +1,9 @@
+"""songpop CLI: serve commands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""

@@ -1,0 +1,108 @@
+"""Paths and named constants shared by every stage. Importing this module does no work."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SEED: int = 42
+"""The one random seed, passed explicitly to every splitter, estimator and torch."""
+
+DATA_DIR_ENV = "SONGPOP_DATA_DIR"
+RUNS_DIR_ENV = "SONGPOP_RUNS_DIR"
+
+# --- audio features ---------------------------------------------------------------------------
+# The report's inputs: ten numeric features plus `key` (one-hot to 12 columns) = 22 inputs.
+AUDIO_NUMERIC: tuple[str, ...] = (
+    "acousticness",
+    "danceability",
+    "duration_ms",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "tempo",
+    "valence",
+)
+AUDIO_CATEGORICAL: tuple[str, ...] = ("key",)
+AUDIO_FEATURES: tuple[str, ...] = AUDIO_NUMERIC + AUDIO_CATEGORICAL
+
+# Context a source may carry besides the audio; used only in the "audio + context" feature set.
+CONTEXT_FEATURES: tuple[str, ...] = ("year", "mode", "time_signature", "explicit")
+
+# Columns derived from the charts. They define labels and NEVER become model features.
+CHART_COLUMNS: tuple[str, ...] = (
+    "charted",
+    "weeks_on_chart",
+    "best_position",
+    "avg_position",
+    "avg_prev_position",
+    "debut_date",
+    "n_runs",
+    "chart_title",
+    "chart_artist",
+    "match_method",
+    "match_score",
+)
+# Label inputs that are not chart columns but must not be features either.
+LABEL_COLUMNS: tuple[str, ...] = ("popularity", "score", "level", "hit_target")
+
+# Valid ranges of the audio and context features (inclusive), used by schemas, the API and the
+# web page sliders. Spotify's documented ranges; loudness and tempo are the practical bounds.
+FEATURE_RANGES: dict[str, tuple[float, float]] = {
+    "acousticness": (0.0, 1.0),
+    "danceability": (0.0, 1.0),
+    "energy": (0.0, 1.0),
+    "instrumentalness": (0.0, 1.0),
+    "liveness": (0.0, 1.0),
+    "speechiness": (0.0, 1.0),
+    "valence": (0.0, 1.0),
+    "loudness": (-60.0, 5.0),
+    "tempo": (0.0, 300.0),
+    "duration_ms": (1.0, 3_600_000.0),
+    "key": (-1, 11),
+    "mode": (0, 1),
+    "time_signature": (0, 7),
+    "year": (1900, 2100),
+    "explicit": (0, 1),
+}
+FEATURE_UNITS: dict[str, str] = {
+    "loudness": "dB",
+    "tempo": "BPM",
+    "duration_ms": "ms",
+    "key": "pitch class (0 = C, -1 = none)",
+    "year": "year",
+}
+
+# --- labels -----------------------------------------------------------------------------------
+LEVELS: tuple[str, ...] = ("low", "medium", "high")
+HIT_CLASSES: tuple[str, ...] = ("not_hit", "hit")
+LABEL_STRATEGIES: tuple[str, ...] = ("composite", "spotify", "hit")
+
+# The seed profile: the original report's inputs and rules (see NOTES.md).
+SEED_CHART_CUTOFF = "2021-05-29"
+
+
+def data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """Where the raw data lives: `--data-dir`, else $SONGPOP_DATA_DIR, else a per-user cache.
+
+    Args:
+        cli_value: the value of a `--data-dir` option, if given.
+
+    Returns:
+        The folder (not created here).
+    """
+    if cli_value:
+        return Path(cli_value).expanduser()
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    import pooch  # imported late: importing config must stay cheap
+
+    return Path(pooch.os_cache("songpop"))
+
+
+def runs_dir() -> Path:
+    """Where `songpop run` keeps its run folders: $SONGPOP_RUNS_DIR, else ./runs."""
+    return Path(os.environ.get(RUNS_DIR_ENV, "runs"))

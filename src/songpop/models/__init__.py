@@ -1,0 +1,1 @@
+"""songpop models stage."""

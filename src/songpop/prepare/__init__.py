@@ -1,0 +1,1 @@
+"""songpop prepare stage."""

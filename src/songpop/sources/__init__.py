@@ -1,0 +1,1 @@
+"""songpop sources stage."""

@@ -1,0 +1,42 @@
+"""Shared test set-up: the data folder, fixed seeds, and the real tables built once per session."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not os.environ.get("SONGPOP_DATA_DIR") and _SHARED.is_dir():
+    os.environ["SONGPOP_DATA_DIR"] = str(_SHARED)
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seeds() -> None:
+    """Every test starts from the same random state."""
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data folder; data tests are skipped only outside CI when it is absent."""
+    env = os.environ.get("SONGPOP_DATA_DIR")
+    path = Path(env) if env else _SHARED
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"SONGPOP_DATA_DIR={path} does not exist; CI needs the real data")
+        pytest.skip(f"real data folder {path} not found; set SONGPOP_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep screenshots and other artifacts for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
