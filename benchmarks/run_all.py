@@ -1,0 +1,92 @@
+"""Run every `benchmarks/bench_*.py` and write their figures to one file.
+
+Usage: python -m benchmarks.run_all --out bench-results [--only build,predict]
+
+Each benchmark module exposes `main(out_dir: Path) -> dict`. The figures of all of them go to
+`<out>/results.json` (and a readable `<out>/results.md`); a benchmark that fails is recorded with
+its error instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from songpop.io import atomic_write, write_json_atomic
+
+HERE = Path(__file__).resolve().parent
+
+
+def discover() -> list[str]:
+    """Names of the benchmark modules, e.g. ["build", "predict"]."""
+    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def run(names: list[str], out: Path) -> dict:
+    """Run the named benchmarks, each in turn, and collect their figures."""
+    results: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpus": _cpus(), "node": platform.node()},
+        "benchmarks": {},
+    }
+    for name in names:
+        print(f"== bench {name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            module = importlib.import_module(f"benchmarks.bench_{name}")
+            figures = module.main(out / name)
+            status = "ok"
+        except Exception as exc:  # a failing benchmark is a result too
+            traceback.print_exc()
+            figures, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
+        results["benchmarks"][name] = {
+            "status": status,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "figures": figures,
+        }
+        print(json.dumps(figures, indent=2, default=str), flush=True)
+    return results
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def to_markdown(results: dict) -> str:
+    """A readable summary of the figures."""
+    lines = [f"# songpop benchmarks ({results['started']})", ""]
+    for name, entry in results["benchmarks"].items():
+        lines += [f"## {name} ({entry['status']}, {entry['seconds']} s)", "", "```"]
+        lines += [json.dumps(entry["figures"], indent=2, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    args = parser.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or discover()
+    unknown = sorted(set(names) - set(discover()))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(discover())}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = run(names, args.out)
+    write_json_atomic(results, args.out / "results.json")
+    with atomic_write(args.out / "results.md") as handle:
+        handle.write(to_markdown(results))
+    print(f"figures written to {args.out / 'results.json'}")
+    return 0 if all(e["status"] == "ok" for e in results["benchmarks"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
