@@ -1,0 +1,651 @@
+"""Save and load a trained model as a folder: the estimator plus `bundle.json`.
+
+A bundle folder holds
+
+- the estimator: `estimator.skops` (a scikit-learn / imbalanced-learn / LightGBM object saved
+  with skops), or, for a pipeline whose last step is a torch model exposing
+  `export_state()` / `from_state()` (songpop's `TorchMLPClassifier`), `preprocess.skops` (every
+  step before it, when there is one), `mlp_state.pt` (the torch `state_dict`) and `mlp.json`
+  (its hyper-parameters and fitted attributes);
+- `reference_sample.parquet`: a small seeded sample of the training features (the background of
+  model-agnostic explanations), when reference data is given;
+- `bundle.json`: model id, task, feature names in order, classes, label strategy, feature set,
+  metrics, sha256 of the training table, library versions, created time, the sha256 of every
+  other file, and reference statistics of the training features (percentiles overall and within
+  the top class, category shares, typical values) for plain-language explanations.
+
+Loading verifies every file's sha256 and loads skops files only when each object type in them is
+on an explicit allow-list; anything else is a `BundleError` naming the file and the type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from songpop import config
+from songpop.errors import BundleError
+from songpop.io import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = "songpop-bundle"
+BUNDLE_VERSION = 1
+META_FILE = "bundle.json"
+ESTIMATOR_FILE = "estimator.skops"
+PREPROCESS_FILE = "preprocess.skops"
+TORCH_STATE_FILE = "mlp_state.pt"
+TORCH_PARAMS_FILE = "mlp.json"
+REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
+REFERENCE_SAMPLE_ROWS = 200
+INDEX_FILE = "index.json"
+LATEST_FILE = "LATEST"
+
+PERCENTILES: tuple[int, ...] = tuple(range(0, 101))
+"""The percentiles kept per feature in `bundle.json` (0, 1, ..., 100)."""
+
+# Module prefixes whose types a skops file may contain. Everything else is refused.
+TRUSTED_MODULE_PREFIXES: tuple[str, ...] = (
+    "sklearn.",
+    "imblearn.",
+    "lightgbm.",
+    "numpy.",
+    "songpop.",
+)
+# Plain containers of the standard library that fitted estimators hold.
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {"collections.OrderedDict", "collections.defaultdict", "builtins.slice"}
+)
+
+_LIBRARIES: tuple[str, ...] = (
+    "songpop",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "imbalanced-learn",
+    "lightgbm",
+    "skops",
+    "torch",
+)
+
+
+@dataclass
+class Bundle:
+    """A loaded model folder.
+
+    Attributes:
+        path: the bundle folder.
+        model_id: the model's id (e.g. "lightgbm").
+        estimator: the fitted estimator; `predict_proba(DataFrame of feature_names)` gives the
+            class probabilities in `classes` order.
+        meta: the whole `bundle.json`.
+        classes: class labels in the order of `predict_proba`'s columns.
+        feature_names: the input columns the estimator expects, in order.
+    """
+
+    path: Path
+    model_id: str
+    estimator: Any
+    meta: dict[str, Any]
+    classes: list[str]
+    feature_names: list[str]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def task(self) -> str | None:
+        """The task the model was trained for (e.g. "seed", "hit"), when recorded."""
+        return self.meta.get("task")
+
+    @property
+    def label_strategy(self) -> str:
+        """How the training labels were made (`config.LABEL_STRATEGIES`)."""
+        return self.meta["label_strategy"]
+
+    @property
+    def feature_set(self) -> str:
+        """ "audio" or "audio+context"."""
+        return self.meta["feature_set"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The metrics recorded when the model was saved."""
+        return self.meta.get("metrics", {})
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """Reference statistics of the training features, or None when none were saved."""
+        return self.meta.get("reference")
+
+    @property
+    def top_class(self) -> str:
+        """The most popular class ("high", "hit", ...)."""
+        return top_class(self.classes)
+
+    def reference_sample(self) -> pd.DataFrame | None:
+        """A small sample of the training features (for explanations), or None."""
+        if "reference_sample" not in self._cache:
+            path = self.path / REFERENCE_SAMPLE_FILE
+            self._cache["reference_sample"] = pd.read_parquet(path) if path.exists() else None
+        return self._cache["reference_sample"]
+
+
+# --- saving -------------------------------------------------------------------------------------
+
+
+def top_class(classes: list[str] | tuple[str, ...]) -> str:
+    """The most popular of `classes`: "high" for levels, "hit" for hits, else the last one."""
+    names = [str(c) for c in classes]
+    for candidate in (config.LEVELS[-1], config.HIT_CLASSES[-1]):
+        if candidate in names:
+            return candidate
+    return names[-1]
+
+
+def is_categorical(feature: str) -> bool:
+    """Whether a feature is a category (key, mode, time signature, explicit), not a quantity.
+
+    `key` is categorical by `config.AUDIO_CATEGORICAL`; the other integer-coded features with
+    at most a dozen values (mode, time_signature, explicit) are treated the same way.
+    """
+    if feature in config.AUDIO_CATEGORICAL:
+        return True
+    low, high = config.FEATURE_RANGES.get(feature, (0.0, 0.0))
+    return isinstance(low, int) and isinstance(high, int) and high - low <= 12
+
+
+def save_bundle(
+    estimator: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    model_id: str,
+    feature_names: list[str] | tuple[str, ...],
+    classes: list[str] | tuple[str, ...],
+    label_strategy: str,
+    feature_set: str,
+    metrics: dict[str, Any],
+    train_table_sha256: str,
+    reference_X: pd.DataFrame | None = None,
+    reference_y: Any = None,
+    task: str | None = None,
+) -> Path:
+    """Save a fitted estimator and its metadata as a bundle folder, atomically.
+
+    The folder is built next to `out_dir` under a temporary name and renamed into place, so a
+    reader never sees a half-written bundle; an existing bundle at `out_dir` is replaced.
+
+    Args:
+        estimator: a fitted scikit-learn compatible estimator (usually a Pipeline).
+        out_dir: the bundle folder to create.
+        model_id: the model's id, e.g. "lightgbm".
+        feature_names: the input columns in the order the estimator expects.
+        classes: class labels in the order of `estimator.predict_proba`'s columns.
+        label_strategy: one of `config.LABEL_STRATEGIES`.
+        feature_set: "audio" or "audio+context".
+        metrics: JSON-safe metrics to record (accuracy, intervals...).
+        train_table_sha256: the sha256 of the training table.
+        reference_X: the training features, for reference statistics (optional).
+        reference_y: the training labels aligned with `reference_X` (optional; needed for the
+            statistics within the top class).
+        task: the task name, e.g. "seed" or "hit".
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        BundleError: the estimator's classes disagree with `classes`, or reference data lacks a
+            feature.
+    """
+    out_dir = Path(out_dir)
+    feature_names = [str(f) for f in feature_names]
+    classes = [str(c) for c in classes]
+    fitted_classes = getattr(estimator, "classes_", None)
+    if fitted_classes is not None and [str(c) for c in fitted_classes] != classes:
+        raise BundleError(
+            f"bundle {out_dir}: classes {classes} differ from the estimator's "
+            f"classes_ {[str(c) for c in fitted_classes]}"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        layout = _write_estimator(estimator, tmp)
+        reference = None
+        if reference_X is not None:
+            missing = [f for f in feature_names if f not in reference_X.columns]
+            if missing:
+                raise BundleError(f"bundle {out_dir}: reference_X lacks feature(s) {missing}")
+            ref_X = reference_X[feature_names]
+            reference = reference_stats(ref_X, reference_y, classes)
+            sample = ref_X.sample(
+                n=min(REFERENCE_SAMPLE_ROWS, len(ref_X)), random_state=config.SEED
+            ).reset_index(drop=True)
+            sample.to_parquet(tmp / REFERENCE_SAMPLE_FILE, index=False)
+        meta = {
+            "format": BUNDLE_FORMAT,
+            "version": BUNDLE_VERSION,
+            "model_id": model_id,
+            "task": task,
+            "estimator_class": _class_path(estimator),
+            "layout": layout,
+            "feature_names": feature_names,
+            "classes": classes,
+            "label_strategy": label_strategy,
+            "feature_set": feature_set,
+            "metrics": _json_safe(metrics),
+            "train_table_sha256": train_table_sha256,
+            "library_versions": library_versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "reference": reference,
+            "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != META_FILE},
+        }
+        write_json_atomic(meta, tmp / META_FILE)
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("saved bundle %s to %s", model_id, out_dir)
+    return out_dir
+
+
+def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
+    """Write the estimator's files into `folder` and describe how to load them."""
+    import skops.io as sio
+
+    steps = getattr(estimator, "steps", None)
+    final = steps[-1][1] if steps else estimator
+    if hasattr(final, "export_state") and hasattr(type(final), "from_state"):
+        import torch
+
+        state = dict(final.export_state())
+        torch.save(state.pop("state_dict"), folder / TORCH_STATE_FILE)
+        state["class_path"] = _class_path(final)
+        (folder / TORCH_PARAMS_FILE).write_text(
+            json.dumps(_json_safe(state), indent=2) + "\n", encoding="utf-8"
+        )
+        layout: dict[str, Any] = {"kind": "torch_pipeline" if steps else "torch"}
+        if steps:
+            layout["final_step"] = steps[-1][0]
+            layout["pipeline_class"] = _class_path(estimator)
+            if len(steps) > 1:
+                sio.dump(estimator[:-1], folder / PREPROCESS_FILE)
+                layout["preprocess"] = PREPROCESS_FILE
+        return layout
+    sio.dump(estimator, folder / ESTIMATOR_FILE)
+    return {"kind": "skops"}
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Move the finished folder `tmp` to `out_dir`, replacing an old bundle there."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def reference_stats(
+    X: pd.DataFrame, y: Any, classes: list[str] | tuple[str, ...]
+) -> dict[str, Any]:
+    """Statistics of the training features that plain-language explanations refer to.
+
+    Args:
+        X: the training features.
+        y: the training labels aligned with `X`, or None.
+        classes: the class labels; the top class is `top_class(classes)`.
+
+    Returns:
+        A JSON-safe dict: `n_rows`, `top_class`, `n_top`, `percentiles` (the list of
+        percentiles, and per numeric feature the values at them overall and within the top
+        class), `categories` (per categorical feature, each value's share overall and within
+        the top class) and `typical` (median, or most frequent category, per feature).
+    """
+    top = top_class(classes)
+    in_top = None
+    if y is not None:
+        y_arr = np.asarray(y).astype(str)
+        if len(y_arr) != len(X):
+            raise BundleError(f"reference_y has {len(y_arr)} rows; reference_X has {len(X)}")
+        in_top = y_arr == top
+    stats: dict[str, Any] = {
+        "n_rows": int(len(X)),
+        "top_class": top,
+        "n_top": int(in_top.sum()) if in_top is not None else None,
+        "percentiles": {"q": list(PERCENTILES), "overall": {}, "top": {}},
+        "categories": {"overall": {}, "top": {}},
+        "typical": {},
+    }
+    q = np.asarray(PERCENTILES, dtype=float)
+    for name in X.columns:
+        values = pd.to_numeric(X[name], errors="coerce").astype("float64").to_numpy()
+        ok = ~np.isnan(values)
+        if is_categorical(name):
+            overall = _shares(values[ok])
+            stats["categories"]["overall"][name] = overall
+            if in_top is not None:
+                stats["categories"]["top"][name] = _shares(values[ok & in_top])
+            stats["typical"][name] = int(max(overall, key=overall.get)) if overall else None
+            continue
+        if ok.any():
+            stats["percentiles"]["overall"][name] = _round(np.percentile(values[ok], q))
+            stats["typical"][name] = float(np.median(values[ok]))
+        if in_top is not None and (ok & in_top).any():
+            stats["percentiles"]["top"][name] = _round(np.percentile(values[ok & in_top], q))
+    return stats
+
+
+def _shares(values: np.ndarray) -> dict[str, float]:
+    if len(values) == 0:
+        return {}
+    cats, counts = np.unique(values.astype(int), return_counts=True)
+    return {
+        str(int(c)): round(float(n) / len(values), 6) for c, n in zip(cats, counts, strict=True)
+    }
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.6g}") for v in values]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Load a bundle folder after checking every file's sha256 and every object type.
+
+    Args:
+        path: the bundle folder (or its `bundle.json`).
+
+    Returns:
+        The loaded bundle.
+
+    Raises:
+        BundleError: the folder or a file is missing, a file's sha256 differs from the one
+            recorded (tampered or corrupted), or a file holds an object type outside the
+            allow-list; the message names the file (and the type).
+    """
+    path = Path(path)
+    if path.name == META_FILE:
+        path = path.parent
+    meta = read_meta(path)
+    verify_files(path, meta)
+    layout = meta.get("layout", {"kind": "skops"})
+    kind = layout.get("kind")
+    if kind == "skops":
+        estimator = _load_skops(path / ESTIMATOR_FILE)
+    elif kind in ("torch", "torch_pipeline"):
+        estimator = _load_torch(path, layout)
+    else:
+        raise BundleError(f"{path / META_FILE}: unknown estimator layout {kind!r}")
+    return Bundle(
+        path=path,
+        model_id=str(meta["model_id"]),
+        estimator=estimator,
+        meta=meta,
+        classes=[str(c) for c in meta["classes"]],
+        feature_names=[str(f) for f in meta["feature_names"]],
+    )
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a bundle's `bundle.json` without loading the estimator.
+
+    Raises:
+        BundleError: the folder or `bundle.json` is missing, unreadable or incomplete.
+    """
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        raise BundleError(f"{path} is not a model bundle: {META_FILE} not found")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{meta_path}: cannot read bundle metadata ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+        raise BundleError(
+            f"{meta_path}: not a songpop bundle (field 'format' != {BUNDLE_FORMAT!r})"
+        )
+    required = ("model_id", "feature_names", "classes", "label_strategy", "feature_set", "files")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise BundleError(f"{meta_path}: missing field(s) {missing}")
+    return meta
+
+
+def verify_files(path: Path, meta: dict[str, Any]) -> None:
+    """Check that every file recorded in `meta["files"]` exists with its recorded sha256."""
+    for name, expected in meta["files"].items():
+        file = path / name
+        if Path(name).name != name:
+            raise BundleError(f"{path / META_FILE}: file entry {name!r} is not a plain file name")
+        if not file.is_file():
+            raise BundleError(f"{file}: file missing from the bundle")
+        actual = sha256_file(file)
+        if actual != expected:
+            raise BundleError(
+                f"{file}: sha256 {actual} differs from the {expected} recorded in {META_FILE}; "
+                "the file was modified or corrupted"
+            )
+
+
+def _is_trusted(type_name: str) -> bool:
+    return type_name in TRUSTED_TYPES or type_name.startswith(TRUSTED_MODULE_PREFIXES)
+
+
+def _load_skops(file: Path) -> Any:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=file)
+    except Exception as exc:  # skops raises several types on a damaged archive
+        raise BundleError(f"{file}: not a readable skops file ({exc})") from exc
+    refused = sorted(t for t in untrusted if not _is_trusted(t))
+    if refused:
+        raise BundleError(
+            f"{file}: refusing to load object type(s) {', '.join(refused)}; allowed are types "
+            f"from {', '.join(p.rstrip('.') for p in TRUSTED_MODULE_PREFIXES)}"
+        )
+    try:
+        return sio.load(file, trusted=list(untrusted))
+    except Exception as exc:
+        raise BundleError(f"{file}: cannot load the estimator ({exc})") from exc
+
+
+def _load_torch(path: Path, layout: dict[str, Any]) -> Any:
+    import torch
+
+    params_file = path / TORCH_PARAMS_FILE
+    state = json.loads(params_file.read_text(encoding="utf-8"))
+    class_path = state.pop("class_path", "")
+    if not class_path.startswith("songpop."):
+        raise BundleError(f"{params_file}: refusing to load object type {class_path!r}")
+    cls = _import_class(class_path, params_file)
+    try:
+        state["state_dict"] = torch.load(path / TORCH_STATE_FILE, weights_only=True)
+        final = cls.from_state(state)
+    except Exception as exc:
+        raise BundleError(
+            f"{path / TORCH_STATE_FILE}: cannot load the torch model ({exc})"
+        ) from exc
+    if layout["kind"] == "torch":
+        return final
+    pipeline_cls_path = layout.get("pipeline_class", "sklearn.pipeline.Pipeline")
+    if not _is_trusted(pipeline_cls_path):
+        raise BundleError(f"{path / META_FILE}: refusing pipeline type {pipeline_cls_path!r}")
+    pipeline_cls = _import_class(pipeline_cls_path, path / META_FILE)
+    steps = []
+    if layout.get("preprocess"):
+        steps = list(_load_skops(path / layout["preprocess"]).steps)
+    return pipeline_cls(steps + [(layout.get("final_step", "model"), final)])
+
+
+def _import_class(class_path: str, file: Path) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise BundleError(f"{file}: cannot import {class_path!r} ({exc})") from exc
+
+
+# --- finding bundles ----------------------------------------------------------------------------
+
+
+def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Describe every bundle below `models_dir` without loading the estimators.
+
+    Args:
+        models_dir: a folder of bundle folders (e.g. `runs/<run>/models`), searched recursively.
+
+    Returns:
+        One dict per bundle, sorted by path: path, model_id, task, label_strategy,
+        feature_set, classes, created, metrics, and `default` (True for the folder's default
+        model per its index.json). A folder whose bundle.json is unreadable is listed with an
+        `error`.
+    """
+    models_dir = Path(models_dir)
+    default = None
+    with contextlib.suppress(BundleError):
+        default = _default_from_index(models_dir)
+    rows = []
+    for meta_path in sorted(models_dir.rglob(META_FILE)):
+        folder = meta_path.parent
+        if any(part.startswith(".") for part in folder.relative_to(models_dir).parts):
+            continue  # a bundle being written or replaced
+        try:
+            meta = read_meta(folder)
+        except BundleError as exc:
+            rows.append({"path": str(folder), "error": str(exc)})
+            continue
+        rows.append(
+            {
+                "path": str(folder),
+                "model_id": meta["model_id"],
+                "task": meta.get("task"),
+                "label_strategy": meta["label_strategy"],
+                "feature_set": meta["feature_set"],
+                "classes": meta["classes"],
+                "created": meta.get("created"),
+                "metrics": meta.get("metrics", {}),
+                "default": default is not None and folder.resolve() == default.resolve(),
+            }
+        )
+    return rows
+
+
+def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
+    """The bundle folder to use: the given path, else the default model of the last run.
+
+    The last run is named in `runs/LATEST` (under `config.runs_dir()`); its
+    `models/index.json` holds `{"default": <bundle id or path relative to models/>, ...}`.
+
+    Args:
+        path_or_none: a bundle folder, or a run's `models` folder, or None.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        BundleError: there is no such bundle, or no run yet ("run `make run` or pass --model").
+    """
+    if path_or_none is not None:
+        path = Path(path_or_none)
+        if (path / META_FILE).is_file():
+            return path
+        if (path / INDEX_FILE).is_file():
+            return _default_from_index(path)
+        if (path / "models" / INDEX_FILE).is_file():
+            return _default_from_index(path / "models")
+        raise BundleError(f"--model {path}: no {META_FILE} there; expected a model bundle folder")
+    runs = config.runs_dir()
+    latest = runs / LATEST_FILE
+    if not latest.is_file():
+        raise BundleError(
+            f"no model given and no finished run found ({latest} does not exist); "
+            "run `make run` or pass --model DIR"
+        )
+    run_name = latest.read_text(encoding="utf-8").strip()
+    models_dir = runs / run_name / "models"
+    if not (models_dir / INDEX_FILE).is_file():
+        raise BundleError(
+            f"the last run {run_name!r} has no {models_dir / INDEX_FILE}; "
+            "run `make run` or pass --model DIR"
+        )
+    return _default_from_index(models_dir)
+
+
+def _default_from_index(models_dir: Path) -> Path:
+    index_path = models_dir / INDEX_FILE
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{index_path}: cannot read the model index ({exc})") from exc
+    default = index.get("default") if isinstance(index, dict) else None
+    if not default:
+        raise BundleError(f"{index_path}: no 'default' model recorded")
+    candidates = [models_dir / str(default)]
+    for entry in index.get("models", []):
+        if isinstance(entry, dict) and default in (entry.get("id"), entry.get("model_id")):
+            if entry.get("path"):
+                candidates.insert(0, models_dir / str(entry["path"]))
+    for candidate in candidates:
+        if (candidate / META_FILE).is_file():
+            return candidate
+    raise BundleError(
+        f"{index_path}: default model {default!r} not found (looked for {candidates[-1]})"
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a bundle depends on (None when absent)."""
+    versions: dict[str, str | None] = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _class_path(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _json_safe(value: Any) -> Any:
+    """Turn numpy scalars/arrays and tuples into plain JSON types, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
