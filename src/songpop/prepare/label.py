@@ -1,0 +1,219 @@
+"""Turn chart history and Spotify popularity into a popularity score and a label.
+
+Orientation, explicitly: chart positions are ranks (1 = best). Every *component* below is a
+"higher is better" number in 0..1:
+
+* ``weeks_score      = min(weeks_on_chart, weeks_cap) / weeks_cap``
+* ``best_score       = (101 - best_position) / 100``      (#1 → 1.00, #100 → 0.01)
+* ``avg_prev_score   = (101 - avg_prev_position) / 100``  (falls back to `avg_position` for a
+  song that never had a previous-week position, e.g. one week on the chart)
+* ``popularity_score = popularity / 100``                 (Spotify, 0..100)
+
+A song that never charted has 0 for the three chart components.
+
+Strategies (`config.LABEL_STRATEGIES`):
+
+* ``composite`` (default): `score` = weighted mean of the components (weights are parameters);
+  where a source has no popularity, its weight is left out and the others are re-normalised.
+  Three levels by quantile (`config.LEVELS`).
+* ``spotify``: `score` = Spotify popularity, three levels by quantile (what the original code
+  did). Rows without popularity cannot be labelled and are dropped (counted).
+* ``hit``: classes `hit` / `not_hit` (`config.HIT_CLASSES`): the source's own flag
+  (`hit_target`, the Hit Predictor's `target`) where it has one, else whether the song charted.
+  `score` is 1.0 for hits, 0.0 otherwise. The agreement of the source flag with the chart match
+  is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from songpop.config import HIT_CLASSES, LABEL_STRATEGIES, LEVELS
+from songpop.errors import SchemaError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "weeks": 0.25,
+    "avg_prev": 0.25,
+    "best": 0.25,
+    "popularity": 0.25,
+}
+DEFAULT_WEEKS_CAP = 52
+
+
+def chart_components(songs: pd.DataFrame, weeks_cap: int = DEFAULT_WEEKS_CAP) -> pd.DataFrame:
+    """The three chart components, each 0..1 and higher = more successful (0 if never charted).
+
+    Args:
+        songs: a table with `weeks_on_chart`, `best_position`, `avg_prev_position` and
+            `avg_position` (NA for songs that never charted).
+        weeks_cap: weeks on chart at which `weeks_score` reaches 1.
+
+    Returns:
+        A float DataFrame with `weeks_score`, `best_score`, `avg_prev_score`.
+    """
+    weeks = pd.to_numeric(songs["weeks_on_chart"], errors="coerce").astype("float64")
+    best = pd.to_numeric(songs["best_position"], errors="coerce").astype("float64")
+    prev = pd.to_numeric(songs["avg_prev_position"], errors="coerce").astype("float64")
+    if "avg_position" in songs:
+        prev = prev.fillna(pd.to_numeric(songs["avg_position"], errors="coerce").astype("float64"))
+    prev = prev.fillna(best)
+    return pd.DataFrame(
+        {
+            "weeks_score": (weeks.clip(upper=weeks_cap) / weeks_cap).fillna(0.0),
+            "best_score": ((101.0 - best) / 100.0).clip(0.0, 1.0).fillna(0.0),
+            "avg_prev_score": ((101.0 - prev) / 100.0).clip(0.0, 1.0).fillna(0.0),
+        },
+        index=songs.index,
+    )
+
+
+def composite_score(
+    songs: pd.DataFrame,
+    weights: dict[str, float] | None = None,
+    weeks_cap: int = DEFAULT_WEEKS_CAP,
+) -> pd.Series:
+    """Weighted blend of the chart components and Spotify popularity (higher = more popular).
+
+    Args:
+        songs: chart history columns, and `popularity` (0..100) where the source has it.
+        weights: keys `weeks`, `avg_prev`, `best`, `popularity` (non-negative; missing keys
+            are 0). Defaults to `DEFAULT_WEIGHTS`.
+        weeks_cap: see `chart_components`.
+
+    Returns:
+        The score in 0..1, one per row.
+
+    Raises:
+        SchemaError: a weight is unknown or negative, or all are 0.
+    """
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown or any(w < 0 for w in weights.values()) or not any(weights.values()):
+        raise SchemaError(
+            f"composite weights {weights}: expected non-negative weights for "
+            f"{sorted(DEFAULT_WEIGHTS)}, not all zero"
+        )
+    parts = chart_components(songs, weeks_cap)
+    if "popularity" in songs:
+        popularity = pd.to_numeric(songs["popularity"], errors="coerce").astype("float64")
+    else:
+        popularity = pd.Series(np.nan, index=songs.index)
+    parts["popularity_score"] = (popularity / 100.0).clip(0.0, 1.0)
+    w = pd.DataFrame(
+        {
+            "weeks_score": weights.get("weeks", 0.0),
+            "best_score": weights.get("best", 0.0),
+            "avg_prev_score": weights.get("avg_prev", 0.0),
+            "popularity_score": np.where(popularity.notna(), weights.get("popularity", 0.0), 0.0),
+        },
+        index=songs.index,
+    )
+    total = w.sum(axis=1)
+    return ((parts.fillna(0.0) * w).sum(axis=1) / total.replace(0.0, np.nan)).fillna(0.0)
+
+
+def quantile_levels(score: pd.Series, labels: tuple[str, ...] = LEVELS) -> pd.Series:
+    """Cut a score into equal-count levels (`pd.qcut`), lowest first.
+
+    When ties make the quantile edges collide (e.g. many uncharted songs scoring 0), the cut is
+    made on the rank instead (ties broken by row order) and a warning is logged.
+
+    Args:
+        score: the continuous score.
+        labels: level names from low to high.
+
+    Returns:
+        An ordered categorical Series of `labels`.
+    """
+    try:
+        levels = pd.qcut(score, len(labels), labels=list(labels))
+    except ValueError:
+        log.warning("score has too many ties for %d quantiles; cutting on rank", len(labels))
+        levels = pd.qcut(score.rank(method="first"), len(labels), labels=list(labels))
+    return levels.astype(pd.CategoricalDtype(list(labels), ordered=True))
+
+
+def hit_agreement(songs: pd.DataFrame) -> dict[str, Any]:
+    """How the source's own hit flag agrees with "the song matched a chart song".
+
+    Args:
+        songs: `hit_target` (NA where the source has none) and `charted`.
+
+    Returns:
+        `rows` (with a flag), `agreement` (share equal), and the 2x2 counts.
+    """
+    has = songs["hit_target"].notna() if "hit_target" in songs else pd.Series(False, songs.index)
+    if not has.any():
+        return {"rows": 0}
+    target = songs.loc[has, "hit_target"].astype("int64").eq(1)
+    charted = songs.loc[has, "charted"].astype(bool)
+    return {
+        "rows": int(has.sum()),
+        "agreement": round(float((target == charted).mean()), 4),
+        "target_hit_charted": int((target & charted).sum()),
+        "target_hit_not_charted": int((target & ~charted).sum()),
+        "target_flop_charted": int((~target & charted).sum()),
+        "target_flop_not_charted": int((~target & ~charted).sum()),
+    }
+
+
+def label_songs(
+    songs: pd.DataFrame,
+    strategy: str = "composite",
+    weights: dict[str, float] | None = None,
+    weeks_cap: int = DEFAULT_WEEKS_CAP,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Add `score` and `level` by the chosen strategy (see the module docstring).
+
+    Args:
+        songs: one row per song with chart history, `charted`, `popularity`, `hit_target`.
+        strategy: one of `config.LABEL_STRATEGIES`.
+        weights: composite weights (composite only).
+        weeks_cap: see `chart_components` (composite only).
+
+    Returns:
+        (labelled songs, report with `strategy`, `parameters`, `rows_in`, `rows_out`,
+        `balance` and, for `hit`, `agreement`).
+
+    Raises:
+        SchemaError: unknown strategy, or no row can be labelled.
+    """
+    if strategy not in LABEL_STRATEGIES:
+        raise SchemaError(f"label strategy {strategy!r}: expected one of {LABEL_STRATEGIES}")
+    out = songs.copy()
+    report: dict[str, Any] = {"strategy": strategy, "rows_in": len(out), "parameters": {}}
+    if strategy == "composite":
+        used = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        out["score"] = composite_score(out, used, weeks_cap)
+        out["level"] = quantile_levels(out["score"])
+        report["parameters"] = {"weights": used, "weeks_cap": weeks_cap}
+    elif strategy == "spotify":
+        popularity = pd.to_numeric(out.get("popularity"), errors="coerce")
+        if popularity is None or popularity.notna().sum() == 0:
+            raise SchemaError(
+                "label strategy 'spotify' needs column 'popularity', and no track source "
+                "given has it (use --label composite or hit)"
+            )
+        report["dropped_no_popularity"] = int(popularity.isna().sum())
+        out = out[popularity.notna()].copy()
+        out["score"] = popularity[popularity.notna()].astype("float64")
+        out["level"] = quantile_levels(out["score"])
+    else:
+        target = out["hit_target"] if "hit_target" in out else pd.Series(pd.NA, index=out.index)
+        is_hit = target.astype("Int64").eq(1).fillna(out["charted"].astype(bool)).astype(bool)
+        out["score"] = is_hit.astype("float64")
+        out["level"] = pd.Categorical(
+            np.where(is_hit, HIT_CLASSES[1], HIT_CLASSES[0]), categories=list(HIT_CLASSES)
+        )
+        report["agreement"] = hit_agreement(out)
+    if out.empty:
+        raise SchemaError(f"label strategy {strategy!r}: no song left to label")
+    report["rows_out"] = len(out)
+    report["balance"] = {str(k): int(v) for k, v in out["level"].value_counts(sort=False).items()}
+    return out, report
