@@ -1,0 +1,1 @@
+"""Evaluation internals; import the public API from :mod:`songpop.evaluate`."""

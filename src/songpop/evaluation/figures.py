@@ -1,0 +1,317 @@
+"""Evaluation figures: learning curves, confusion matrices, reliability diagrams, model comparison.
+
+Every figure is a ``matplotlib.figure.Figure`` built without pyplot (so no global state, no GUI
+backend and nothing left open: the Agg canvas renders it and it is garbage once saved), written
+as PNG and SVG atomically, with a title, axis labels and the colour-blind-safe Okabe–Ito
+palette (sequential maps: cividis).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from songpop.evaluation import metrics as M
+from songpop.evaluation.metrics import MetricInputError
+from songpop.io import atomic_path
+
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+"""Okabe & Ito's palette, distinguishable under the common colour-vision deficiencies."""
+
+SEQUENTIAL_CMAP = "cividis"
+MARKERS: tuple[str, ...] = ("o", "s", "D", "^", "v", "P", "X", "*")
+
+FigurePaths = dict[str, Path]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas, whatever pyplot's backend is
+    return fig
+
+
+def save_figure(fig: Figure, out: str | os.PathLike[str], *, dpi: int = 150) -> FigurePaths:
+    """Save ``fig`` as ``<out>.png`` and ``<out>.svg`` atomically, then release it.
+
+    Args:
+        fig: the figure.
+        out: the path without extension (an extension given is replaced).
+        dpi: PNG resolution.
+
+    Returns:
+        ``{"png": Path, "svg": Path}``.
+    """
+    stem = Path(out)
+    if stem.suffix.lower() in (".png", ".svg"):
+        stem = stem.with_suffix("")
+    paths: FigurePaths = {}
+    try:
+        for fmt in ("png", "svg"):
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            # No creation date in the metadata: the same data gives byte-identical files.
+            metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+            paths[fmt] = target
+    finally:
+        fig.clear()
+    return paths
+
+
+def plot_learning_curve(
+    data: Mapping[str, Any] | Mapping[str, Mapping[str, Any]],
+    out: str | os.PathLike[str],
+    *,
+    title: str = "Learning curve",
+    ylabel: str | None = None,
+) -> FigurePaths:
+    """Training versus cross-validated score against training-set size (report Figs. 5, 7, 9).
+
+    Args:
+        data: one :func:`learning_curve_data` result, or ``{model name: result}`` to draw
+            several models on one plot.
+        out: output path without extension.
+        title: figure title.
+        ylabel: y-axis label (default: the scoring name).
+
+    Returns:
+        ``{"png": Path, "svg": Path}``.
+    """
+    curves = {"": data} if "train_sizes" in data else dict(data)
+    if not curves:
+        raise MetricInputError("plot_learning_curve got no curve to draw")
+    fig = _new_figure(7, 4.5)
+    ax = fig.add_subplot()
+    scoring = "score"
+    for i, (name, curve) in enumerate(curves.items()):
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        sizes = np.asarray(curve["train_sizes"])
+        scoring = curve.get("scoring", scoring)
+        for part, style, marker in (("train", "--", "o"), ("test", "-", "s")):
+            mean = np.asarray(curve[f"{part}_mean"], dtype=float)
+            sd = np.nan_to_num(np.asarray(curve[f"{part}_sd"], dtype=float))
+            label = ("training" if part == "train" else "cross-validated") + (
+                f" — {name}" if name else ""
+            )
+            ax.plot(sizes, mean, style, marker=marker, color=color, label=label)
+            ax.fill_between(sizes, mean - sd, mean + sd, color=color, alpha=0.15, linewidth=0)
+    ax.set_title(title)
+    ax.set_xlabel("training examples")
+    ax.set_ylabel(ylabel or str(scoring).replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return save_figure(fig, out)
+
+
+def plot_confusion_matrix(
+    cm: Sequence[Sequence[int]] | np.ndarray,
+    classes: Sequence[Any],
+    out: str | os.PathLike[str],
+    *,
+    title: str = "Confusion matrix",
+) -> FigurePaths:
+    """Counts and row-normalised percentages side by side (rows: true class, columns: predicted).
+
+    Args:
+        cm: square matrix of counts, rows and columns in ``classes`` order (e.g.
+            ``classification_metrics(...)["confusion_matrix"]`` with its ``"labels"``).
+        classes: the class labels of the rows/columns; shown low → high / not_hit → hit.
+        out: output path without extension.
+        title: figure title.
+
+    Returns:
+        ``{"png": Path, "svg": Path}``.
+    """
+    matrix = np.asarray(cm, dtype=np.int64)
+    labels = list(classes)
+    k = len(labels)
+    if matrix.shape != (k, k):
+        raise MetricInputError(f"cm has shape {matrix.shape}, expected ({k}, {k}) for {labels}")
+    order = M.canonical_order(labels)
+    perm = [labels.index(c) for c in order]
+    matrix = matrix[np.ix_(perm, perm)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = matrix / matrix.sum(axis=1, keepdims=True)
+    share = np.nan_to_num(share)
+    names = [str(c) for c in order]
+    fig = _new_figure(4.2 * 2 + 1, 4.2)
+    panels = (("counts", matrix, "{:d}"), ("% of true class", 100 * share, "{:.1f}%"))
+    for i, (subtitle, values, fmt) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, i + 1)
+        vmax = values.max() if values.max() > 0 else 1
+        im = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=vmax)
+        for r in range(k):
+            for c in range(k):
+                v = values[r, c]
+                text = fmt.format(int(v)) if fmt == "{:d}" else fmt.format(v)
+                ax.text(
+                    c,
+                    r,
+                    text,
+                    ha="center",
+                    va="center",
+                    color="black" if v > 0.6 * vmax else "white",
+                    fontsize=10,
+                )
+        ax.set_xticks(range(k), names)
+        ax.set_yticks(range(k), names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(subtitle)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title)
+    return save_figure(fig, out)
+
+
+def plot_reliability(
+    models: Mapping[str, Mapping[str, Any]],
+    out: str | os.PathLike[str],
+    *,
+    title: str = "Reliability diagram",
+) -> FigurePaths:
+    """Top-label reliability diagram of one or several models, ECE in the title and legend.
+
+    Args:
+        models: ``{model name: reliability data}`` where the value is either
+            ``classification_metrics(...)`` (its ``"reliability"`` is used) or
+            ``reliability_data(...)`` itself.
+        out: output path without extension.
+        title: figure title; the ECE of each model is appended.
+
+    Returns:
+        ``{"png": Path, "svg": Path}``.
+    """
+    if not models:
+        raise MetricInputError("plot_reliability got no model to draw")
+    fig = _new_figure(6.5, 5.5)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
+    eces = []
+    for i, (name, data) in enumerate(models.items()):
+        rel = data["reliability"] if "reliability" in data else data
+        if "bins" not in rel:
+            raise MetricInputError(f"models[{name!r}] has no reliability bins")
+        bins = [b for b in rel["bins"] if b["count"] > 0]
+        conf = [b["confidence"] for b in bins]
+        acc = [b["accuracy"] for b in bins]
+        ece = float(rel["ece"])
+        eces.append(f"{name} {ece:.3f}")
+        ax.plot(
+            conf,
+            acc,
+            "-",
+            marker=MARKERS[i % len(MARKERS)],
+            color=OKABE_ITO[i % 8],
+            label=f"{name} (ECE {ece:.3f})",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability of the predicted class (confidence)")
+    ax.set_ylabel("observed accuracy")
+    ax.set_title(f"{title}\nECE: " + ", ".join(eces), fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return save_figure(fig, out)
+
+
+def plot_model_comparison(
+    table: pd.DataFrame,
+    out: str | os.PathLike[str],
+    *,
+    title: str = "Model comparison",
+    task: str | None = None,
+) -> FigurePaths:
+    """Accuracy with its 95% interval per model, dummy baseline as a line; feature sets apart.
+
+    One panel per (task, feature set), audio only beside audio + context. Models judged only by
+    cross-validation show mean ± sd instead (hollow marker).
+
+    Args:
+        table: the output of :func:`comparison_table`.
+        out: output path without extension.
+        title: figure title.
+        task: draw only this task (default: every task in the table, one row of panels each).
+
+    Returns:
+        ``{"png": Path, "svg": Path}``.
+    """
+    if table.empty:
+        raise MetricInputError("plot_model_comparison got an empty table")
+    if task is not None:
+        table = table[table["task"] == task]
+        if table.empty:
+            raise MetricInputError(f"task {task!r} is not in the comparison table")
+    tasks = list(dict.fromkeys(table["task"]))
+    feature_sets = [fs for fs in ("audio", "audio+context") if fs in set(table["feature_set"])]
+    feature_sets += [fs for fs in dict.fromkeys(table["feature_set"]) if fs not in feature_sets]
+    n_models = table.groupby(["task", "feature_set"]).size().max()
+    fig = _new_figure(5.0 * len(feature_sets), max(2.5, 0.45 * n_models + 1.5) * len(tasks))
+    axes = fig.subplots(len(tasks), len(feature_sets), squeeze=False, sharex="row")
+    for r, t in enumerate(tasks):
+        for c, fs in enumerate(feature_sets):
+            ax = axes[r][c]
+            part = table[(table["task"] == t) & (table["feature_set"] == fs)]
+            ax.set_title(f"{t} — {fs.replace('audio+context', 'audio + context')}")
+            if part.empty:
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
+                ax.set_yticks([])
+                continue
+            part = part.iloc[::-1]  # best at the top
+            y = np.arange(len(part))
+            holdout = part["accuracy"].notna().to_numpy()
+            point = part["accuracy"].fillna(part["cv_accuracy_mean"]).to_numpy()
+            low = np.where(holdout, part["accuracy_low"], point - part["cv_accuracy_sd"].fillna(0))
+            high = np.where(
+                holdout, part["accuracy_high"], point + part["cv_accuracy_sd"].fillna(0)
+            )
+            err = np.vstack([point - low, high - point])
+            for mask, face, label in (
+                (holdout, OKABE_ITO[0], "test accuracy, 95% CI"),
+                (~holdout, "white", "CV accuracy, mean ± sd"),
+            ):
+                if mask.any():
+                    ax.errorbar(
+                        point[mask],
+                        y[mask],
+                        xerr=err[:, mask],
+                        fmt="o",
+                        color=OKABE_ITO[0],
+                        markerfacecolor=face,
+                        capsize=3,
+                        label=label,
+                    )
+            dummy = part["dummy_accuracy"].fillna(part["cv_dummy_accuracy"]).dropna()
+            if not dummy.empty:
+                ax.axvline(
+                    float(dummy.mean()),
+                    color=OKABE_ITO[3],
+                    linestyle="--",
+                    label=f"dummy baseline {float(dummy.mean()):.3f}",
+                )
+            ax.set_yticks(y, part["model"].tolist())
+            ax.set_xlabel("accuracy")
+            ax.grid(axis="x", alpha=0.3)
+            ax.legend(loc="lower right", fontsize="x-small")
+    fig.suptitle(title)
+    return save_figure(fig, out)
+
+
+def figure_entry(paths: Mapping[str, Path], title: str, caption: str = "") -> dict[str, Any]:
+    """A ``figures`` entry for ``write_models_section`` from :func:`save_figure`'s paths."""
+    return {"title": title, "png": paths["png"], "svg": paths["svg"], "caption": caption}

@@ -1,0 +1,704 @@
+"""Task results, the comparison table, plain-language summaries and the report's models section.
+
+A *result* is a JSON-ready dict describing one (task, feature set, model): built by
+:func:`evaluate_classifier` from held-out probabilities, by :func:`result_from_cv` when only
+cross-validation was run (e.g. the hit task with artist-grouped folds), or by
+:func:`evaluate_regressor` for the popularity score. :func:`comparison_table` turns a list of
+results into one row per (task, feature_set, model); :func:`write_models_section` writes the
+tables and the ``section.json`` manifest (docs/architecture.md) the HTML report renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from songpop import config
+from songpop.evaluation import metrics as M
+from songpop.evaluation import uncertainty as U
+from songpop.evaluation.metrics import MetricInputError
+from songpop.io import write_csv_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+FEATURE_SET_ORDER: tuple[str, ...] = ("audio", "audio+context")
+"""Feature sets, always reported apart and in this order."""
+
+BARELY_MARGIN = 0.03
+"""Lift (accuracy − dummy accuracy) whose lower 95% bound is under this is "barely above"."""
+CLEAR_MARGIN = 0.10
+"""Lift of at least this much (point estimate) is "clearly above" the dummy baseline."""
+
+_INTERVAL_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "macro_f1",
+    "balanced_accuracy",
+    "qwk",
+    "log_loss",
+    "brier",
+    "roc_auc",
+)
+
+
+# --- building results -------------------------------------------------------------------------
+
+
+def evaluate_classifier(
+    y_test: Any,
+    proba: Any,
+    classes: Sequence[Any],
+    *,
+    y_train: Any,
+    task: str,
+    feature_set: str,
+    model: str,
+    protocol: str = "holdout",
+    cv: Mapping[str, Any] | None = None,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = config.SEED,
+    dummy_strategy: str = "most_frequent",
+) -> dict[str, Any]:
+    """Score held-out probabilities with every metric, intervals and the dummy baseline.
+
+    Args:
+        y_test: true test labels.
+        proba: ``(n_test, n_classes)`` probabilities in ``classes`` order.
+        classes: the estimator's ``classes_``.
+        y_train: training labels (the dummy baseline learns from these only).
+        task: task name, e.g. ``"seed_levels"`` or ``"hit"``.
+        feature_set: ``"audio"`` or ``"audio+context"``.
+        model: the registry name of the model.
+        protocol: how the test set was made (``"holdout"``, ``"original_split"``,
+            ``"temporal"``...).
+        cv: the :func:`repeated_cv` result for the same model on the training data, if run.
+        n_boot: bootstrap resamples.
+        alpha: 1 − confidence level.
+        seed: bootstrap seed.
+        dummy_strategy: the dummy baseline's strategy.
+
+    Returns:
+        ``{"kind": "classification", "task", "feature_set", "model", "protocol", "n_train",
+        "n_test", "alpha", "metrics" (see ``classification_metrics``), "ci": {metric: [low,
+        high]}, "dummy" (see ``dummy_baseline``, without its predictions), "lift": {"point",
+        "low", "high"} (paired bootstrap of accuracy − dummy accuracy), "cv"}``.
+    """
+    classes = list(classes)
+    metrics = M.classification_metrics(y_test, proba, classes)
+    ci: dict[str, list[float] | None] = {}
+    for name in _INTERVAL_METRICS:
+        if metrics.get(name) is None:
+            ci[name] = None
+            continue
+        _, low, high = U.bootstrap_ci(y_test, proba, name, n_boot, alpha, seed, classes=classes)
+        ci[name] = [low, high]
+    dummy = U.dummy_baseline(
+        y_train, y_test, dummy_strategy, classes=classes, n_boot=n_boot, alpha=alpha, seed=seed
+    )
+    dummy_pred = dummy.pop("y_pred")
+    pred = np.asarray(classes, dtype=object)[np.asarray(proba).argmax(axis=1)]
+    y_arr = np.asarray(y_test, dtype=object)
+    point, low, high = U.paired_difference_ci(
+        y_arr, pred, np.asarray(dummy_pred, dtype=object), n_boot, alpha, seed
+    )
+    return {
+        "kind": "classification",
+        "task": task,
+        "feature_set": feature_set,
+        "model": model,
+        "protocol": protocol,
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_arr)),
+        "alpha": alpha,
+        "metrics": metrics,
+        "ci": ci,
+        "dummy": dummy,
+        "lift": {"point": point, "low": low, "high": high},
+        "cv": dict(cv) if cv is not None else None,
+    }
+
+
+def result_from_cv(
+    cv: Mapping[str, Any], *, task: str, feature_set: str, model: str
+) -> dict[str, Any]:
+    """A result for a model judged by cross-validation only (no separate test set).
+
+    Args:
+        cv: the :func:`repeated_cv` result.
+        task: task name.
+        feature_set: ``"audio"`` or ``"audio+context"``.
+        model: registry name.
+
+    Returns:
+        A classification result with ``metrics`` None and the fold scores under ``cv``.
+    """
+    return {
+        "kind": "classification",
+        "task": task,
+        "feature_set": feature_set,
+        "model": model,
+        "protocol": str(cv.get("protocol", "cv")),
+        "n_train": int(cv.get("n_rows", 0)),
+        "n_test": None,
+        "alpha": None,
+        "metrics": None,
+        "ci": None,
+        "dummy": None,
+        "lift": None,
+        "cv": dict(cv),
+    }
+
+
+def regression_metrics(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    y_train: Any = None,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = config.SEED,
+) -> dict[str, Any]:
+    """MAE, RMSE and R² with bootstrap intervals, for the model and for a mean baseline.
+
+    The baseline is ``DummyRegressor(strategy="mean")`` fitted on ``y_train``; without
+    ``y_train`` it falls back to the test mean (whose R² is 0 by construction, which flatters
+    the baseline slightly — pass ``y_train``).
+
+    Args:
+        y_true: true values (e.g. the popularity score).
+        y_pred: the model's predictions.
+        y_train: training values for the mean baseline.
+        n_boot: bootstrap resamples.
+        alpha: 1 − confidence level.
+        seed: bootstrap seed.
+
+    Returns:
+        ``{"n", "mae", "rmse", "r2" (each {"point", "low", "high"}), "baseline": {same three,
+        "strategy"}, "mae_reduction": {"point", "low", "high"}}``; ``mae_reduction`` is the
+        paired-bootstrap baseline MAE minus model MAE (positive = the model helps).
+    """
+    t, p = M.check_regression_inputs(y_true, y_pred)
+    if y_train is not None:
+        base = U.dummy_regression_baseline(y_train, t)
+        strategy = "mean of y_train"
+    else:
+        log.warning("regression_metrics: no y_train, the mean baseline uses the test mean")
+        base = np.full_like(t, t.mean())
+        strategy = "mean of y_true"
+
+    def intervals(pred: np.ndarray) -> dict[str, dict[str, float]]:
+        out = {}
+        for name in U.REGRESSION_METRICS:
+            point, low, high = U.bootstrap_ci(t, pred, name, n_boot, alpha, seed)
+            out[name] = {"point": point, "low": low, "high": high}
+        return out
+
+    gain = np.abs(t - base) - np.abs(t - p)
+    idx = U.resample_indices(len(t), n_boot, seed)
+    point, low, high = U._interval(float(gain.mean()), gain[idx].mean(axis=1), alpha)
+    return {
+        "n": int(len(t)),
+        **intervals(p),
+        "baseline": {**intervals(base), "strategy": strategy},
+        "mae_reduction": {"point": point, "low": low, "high": high},
+    }
+
+
+def evaluate_regressor(
+    y_test: Any,
+    y_pred: Any,
+    *,
+    y_train: Any,
+    task: str,
+    feature_set: str,
+    model: str,
+    protocol: str = "holdout",
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = config.SEED,
+) -> dict[str, Any]:
+    """A regression result (see :func:`regression_metrics`) with its identifying fields."""
+    return {
+        "kind": "regression",
+        "task": task,
+        "feature_set": feature_set,
+        "model": model,
+        "protocol": protocol,
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "alpha": alpha,
+        "regression": regression_metrics(
+            y_test, y_pred, y_train=y_train, n_boot=n_boot, alpha=alpha, seed=seed
+        ),
+    }
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "task",
+    "feature_set",
+    "model",
+    "protocol",
+    "n_test",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "macro_f1",
+    "balanced_accuracy",
+    "qwk",
+    "log_loss",
+    "brier",
+    "ece",
+    "roc_auc",
+    "cv_protocol",
+    "cv_accuracy_mean",
+    "cv_accuracy_sd",
+    "cv_dummy_accuracy",
+    "dummy_accuracy",
+    "dummy_low",
+    "dummy_high",
+    "lift",
+    "lift_low",
+    "lift_high",
+)
+
+
+def _get(mapping: Mapping[str, Any] | None, *keys: str) -> Any:
+    value: Any = mapping
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _check_result(result: Mapping[str, Any], position: int) -> None:
+    for key in ("task", "feature_set", "model"):
+        if not result.get(key):
+            raise MetricInputError(f"results[{position}] has no {key!r}")
+    if result.get("metrics") is None and result.get("cv") is None:
+        raise MetricInputError(
+            f"results[{position}] ({result['task']}/{result['feature_set']}/{result['model']}) "
+            "has neither test metrics nor cross-validation scores"
+        )
+
+
+def _comparison_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    m = result.get("metrics")
+    ci = result.get("ci") or {}
+    dummy = result.get("dummy")
+    lift = result.get("lift")
+    cv = result.get("cv")
+    acc_ci = ci.get("accuracy") or [None, None]
+    return {
+        "task": result["task"],
+        "feature_set": result["feature_set"],
+        "model": result["model"],
+        "protocol": result.get("protocol"),
+        "n_test": result.get("n_test"),
+        "accuracy": _get(m, "accuracy"),
+        "accuracy_low": acc_ci[0],
+        "accuracy_high": acc_ci[1],
+        "macro_f1": _get(m, "macro_f1"),
+        "balanced_accuracy": _get(m, "balanced_accuracy"),
+        "qwk": _get(m, "qwk"),
+        "log_loss": _get(m, "log_loss"),
+        "brier": _get(m, "brier"),
+        "ece": _get(m, "ece"),
+        "roc_auc": _get(m, "roc_auc"),
+        "cv_protocol": _get(cv, "protocol"),
+        "cv_accuracy_mean": _get(cv, "scores", "accuracy", "mean"),
+        "cv_accuracy_sd": _get(cv, "scores", "accuracy", "sd"),
+        "cv_dummy_accuracy": _get(cv, "dummy", "accuracy", "mean"),
+        "dummy_accuracy": _get(dummy, "accuracy"),
+        "dummy_low": _get(dummy, "ci_low"),
+        "dummy_high": _get(dummy, "ci_high"),
+        "lift": _get(lift, "point"),
+        "lift_low": _get(lift, "low"),
+        "lift_high": _get(lift, "high"),
+    }
+
+
+def comparison_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (task, feature_set, model) with every headline number, baseline and interval.
+
+    Args:
+        results: classification results (from :func:`evaluate_classifier` or
+            :func:`result_from_cv`); regression results are skipped (see
+            :func:`regression_table`).
+
+    Returns:
+        A DataFrame with ``COMPARISON_COLUMNS``, sorted by task, feature set (audio first) and
+        accuracy (best first; cross-validated accuracy when there is no test set). Numbers are
+        floats (NaN where not applicable, e.g. QWK for hit / not_hit).
+
+    Raises:
+        MetricInputError: a result lacks its identifiers or any score, or two results share
+            the same (task, feature_set, model).
+    """
+    rows = []
+    for i, result in enumerate(results):
+        if result.get("kind", "classification") != "classification":
+            continue
+        _check_result(result, i)
+        rows.append(_comparison_row(result))
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    if table.empty:
+        return table
+    dup = table.duplicated(["task", "feature_set", "model"], keep=False)
+    if dup.any():
+        first = table.loc[dup, ["task", "feature_set", "model"]].iloc[0].tolist()
+        raise MetricInputError(f"results hold (task, feature_set, model) {first} more than once")
+    numeric = [
+        c
+        for c in COMPARISON_COLUMNS
+        if c not in ("task", "feature_set", "model", "protocol", "cv_protocol")
+    ]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
+    rank = table["accuracy"].fillna(table["cv_accuracy_mean"])
+    order = {name: i for i, name in enumerate(FEATURE_SET_ORDER)}
+    table = (
+        table.assign(
+            _fs=table["feature_set"].map(order).fillna(len(order)),
+            _rank=-rank,
+        )
+        .sort_values(["task", "_fs", "_rank", "model"], kind="stable")
+        .drop(columns=["_fs", "_rank"])
+        .reset_index(drop=True)
+    )
+    return table
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+def format_comparison_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as a reader sees it: intervals in brackets, ± for CV, no NaN.
+
+    Args:
+        table: the output of :func:`comparison_table`.
+
+    Returns:
+        A DataFrame of strings with columns task, feature set, model, test accuracy [95% CI],
+        macro-F1, balanced accuracy, QWK, log loss, Brier, ECE, ROC-AUC, CV accuracy (mean ±
+        sd), dummy accuracy [95% CI], lift over dummy [95% CI].
+    """
+
+    def interval(point: Any, low: Any, high: Any) -> str:
+        if point is None or (isinstance(point, float) and math.isnan(point)):
+            return ""
+        return f"{point:.3f} [{low:.3f}, {high:.3f}]"
+
+    def pm(mean: Any, sd: Any) -> str:
+        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+            return ""
+        return f"{mean:.3f} ± {sd:.3f}" if sd is not None and not math.isnan(sd) else f"{mean:.3f}"
+
+    rows = []
+    for r in table.to_dict("records"):
+        dummy = interval(r["dummy_accuracy"], r["dummy_low"], r["dummy_high"])
+        if not dummy and r["cv_dummy_accuracy"] == r["cv_dummy_accuracy"]:
+            dummy = f"{r['cv_dummy_accuracy']:.3f} (CV)"
+        rows.append(
+            {
+                "task": r["task"],
+                "feature set": r["feature_set"],
+                "model": r["model"],
+                "test accuracy [95% CI]": interval(
+                    r["accuracy"], r["accuracy_low"], r["accuracy_high"]
+                ),
+                "macro-F1": _fmt(r["macro_f1"]),
+                "balanced accuracy": _fmt(r["balanced_accuracy"]),
+                "QWK": _fmt(r["qwk"]),
+                "log loss": _fmt(r["log_loss"]),
+                "Brier": _fmt(r["brier"]),
+                "ECE": _fmt(r["ece"]),
+                "ROC-AUC": _fmt(r["roc_auc"]),
+                "CV accuracy (mean ± sd)": pm(r["cv_accuracy_mean"], r["cv_accuracy_sd"]),
+                "dummy accuracy [95% CI]": dummy,
+                "lift over dummy [95% CI]": interval(r["lift"], r["lift_low"], r["lift_high"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def regression_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per regression result: MAE, RMSE, R² with intervals, and the mean baseline's."""
+    rows = []
+    for result in results:
+        if result.get("kind") != "regression":
+            continue
+        reg = result["regression"]
+        row: dict[str, Any] = {
+            "task": result["task"],
+            "feature_set": result["feature_set"],
+            "model": result["model"],
+            "n_test": result.get("n_test"),
+        }
+        for name in U.REGRESSION_METRICS:
+            for part in ("point", "low", "high"):
+                suffix = "" if part == "point" else f"_{part}"
+                row[f"{name}{suffix}"] = reg[name][part]
+                row[f"baseline_{name}{suffix}"] = reg["baseline"][name][part]
+        row["mae_reduction"] = reg["mae_reduction"]["point"]
+        row["mae_reduction_low"] = reg["mae_reduction"]["low"]
+        row["mae_reduction_high"] = reg["mae_reduction"]["high"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def classification_reports_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support of every result with test metrics."""
+    rows = []
+    for result in results:
+        m = result.get("metrics")
+        if result.get("kind", "classification") != "classification" or m is None:
+            continue
+        for label in m["labels"]:
+            entry = m["report"][str(label)]
+            rows.append(
+                {
+                    "task": result["task"],
+                    "feature_set": result["feature_set"],
+                    "model": result["model"],
+                    "class": str(label),
+                    "precision": entry["precision"],
+                    "recall": entry["recall"],
+                    "f1": entry["f1-score"],
+                    "support": int(entry["support"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --- plain language ---------------------------------------------------------------------------
+
+
+def _headline(result: Mapping[str, Any]) -> float:
+    acc = _get(result.get("metrics"), "accuracy")
+    if acc is None:
+        acc = _get(result.get("cv"), "scores", "accuracy", "mean")
+    return -math.inf if acc is None else float(acc)
+
+
+def _verdict(lift_low: float, lift_point: float) -> str:
+    if lift_low <= 0:
+        return "not distinguishable from the dummy baseline"
+    if lift_low < BARELY_MARGIN:
+        return "barely above chance"
+    if lift_point < CLEAR_MARGIN:
+        return "modestly above the dummy baseline"
+    return "clearly above the dummy baseline"
+
+
+def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """Say plainly how far the best model of a task is above its dummy baseline.
+
+    Args:
+        task_result: one classification result, or several results of the same task and
+            feature set (the most accurate is described).
+
+    Returns:
+        One or two sentences, e.g. "Seed Levels (audio only): the best model, lightgbm,
+        reaches 51.2% accuracy (95% CI 49.2–53.2%) against 35.5% for always predicting the
+        most frequent class (medium), 15.7 points above it (95% CI 13.1–18.3): clearly above
+        the dummy baseline, yet about 1 song in 2 is still misclassified." The verdict is
+        "not distinguishable from the dummy baseline" when the lift's lower bound is ≤ 0,
+        "barely above chance" when it is under 3 points, "modestly above" under a 10-point
+        lift, else "clearly above". With cross-validation only, the lift's mean − 2·sd over
+        folds stands in for the lower bound.
+    """
+    results = [task_result] if isinstance(task_result, Mapping) else list(task_result)
+    results = [r for r in results if r.get("kind", "classification") == "classification"]
+    if not results:
+        raise MetricInputError("describe_predictability needs at least one classification result")
+    best = max(results, key=_headline)
+    name = f"{str(best['task']).replace('_', ' ').capitalize()} ({_feature_set_words(best)})"
+    m = best.get("metrics")
+    if m is not None and best.get("dummy") is not None:
+        acc, (low, high) = m["accuracy"], best["ci"]["accuracy"]
+        dummy, lift = best["dummy"], best["lift"]
+        verdict = _verdict(lift["low"], lift["point"])
+        errors = 1.0 - acc
+        wrong = (
+            f"about 1 song in {round(1 / errors)} is still misclassified"
+            if errors > 0.05
+            else f"{errors:.1%} of test songs are misclassified"
+        )
+        return (
+            f"{name}: the best model, {best['model']}, reaches {acc:.1%} accuracy "
+            f"(95% CI {low:.1%}–{high:.1%}) on {best['n_test']:,} test songs, against "
+            f"{dummy['accuracy']:.1%} for always predicting the most frequent class "
+            f"({dummy['majority_class']}): {100 * lift['point']:.1f} points above it "
+            f"(95% CI {100 * lift['low']:.1f} to {100 * lift['high']:.1f}) — {verdict}"
+            f"{'' if verdict.startswith('not') else ', yet ' + wrong}."
+        )
+    cv = best["cv"]
+    acc = cv["scores"]["accuracy"]
+    lift = cv.get("lift") or {}
+    mean_lift, sd_lift = lift.get("mean") or 0.0, lift.get("sd") or 0.0
+    verdict = _verdict(mean_lift - 2 * sd_lift, mean_lift)
+    folds = f"{cv['n_repeats']}×{cv['n_splits']}-fold" + (
+        " artist-grouped" if cv.get("grouped") else ""
+    )
+    return (
+        f"{name}: the best model, {best['model']}, reaches {acc['mean']:.1%} ± "
+        f"{(acc['sd'] or 0):.1%} accuracy over {folds} cross-validation, against "
+        f"{cv['dummy']['accuracy']['mean']:.1%} for the most-frequent-class dummy on the same "
+        f"folds: {100 * mean_lift:.1f} ± {100 * sd_lift:.1f} points above it — {verdict}."
+    )
+
+
+def _feature_set_words(result: Mapping[str, Any]) -> str:
+    return {"audio": "audio only", "audio+context": "audio + context"}.get(
+        str(result["feature_set"]), str(result["feature_set"])
+    )
+
+
+def describe_all(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """:func:`describe_predictability` for every (task, feature set), best-predicted task first."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in results:
+        if r.get("kind", "classification") == "classification":
+            groups.setdefault((r["task"], r["feature_set"]), []).append(r)
+
+    def lift_of(rs: list[Mapping[str, Any]]) -> float:
+        best = max(rs, key=_headline)
+        point = _get(best, "lift", "point")
+        if point is None:
+            point = _get(best, "cv", "lift", "mean")
+        return -math.inf if point is None else float(point)
+
+    order = {name: i for i, name in enumerate(FEATURE_SET_ORDER)}
+    tasks = sorted(
+        {t for t, _ in groups},
+        key=lambda t: -max(lift_of(rs) for (task, _), rs in groups.items() if task == t),
+    )
+    keys = sorted(groups, key=lambda k: (tasks.index(k[0]), order.get(k[1], len(order))))
+    return [describe_predictability(groups[k]) for k in keys]
+
+
+# --- the report section -----------------------------------------------------------------------
+
+
+def _strip_predictions(result: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    if isinstance(out.get("dummy"), Mapping):
+        out["dummy"] = {k: v for k, v in out["dummy"].items() if k != "y_pred"}
+    return out
+
+
+def _figure_entry(figure: Mapping[str, Any], out_dir: Path, position: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"title": figure.get("title") or f"Figure {position + 1}"}
+    for kind in ("png", "svg"):
+        if not figure.get(kind):
+            raise MetricInputError(f"figures[{position}] has no {kind!r} path")
+        path = Path(figure[kind])
+        full = path if path.is_absolute() else out_dir / path
+        if not full.is_file():
+            raise MetricInputError(f"figures[{position}] {kind} file {full} does not exist")
+        try:
+            entry[kind] = full.resolve().relative_to(out_dir.resolve()).as_posix()
+        except ValueError as exc:
+            raise MetricInputError(
+                f"figures[{position}] {kind} file {full} is not inside the section folder "
+                f"{out_dir}; save figures below it so the report can find them"
+            ) from exc
+    entry["caption"] = figure.get("caption", "")
+    return entry
+
+
+def write_models_section(
+    results: Sequence[Mapping[str, Any]],
+    figures: Sequence[Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    *,
+    order: int = 30,
+    title: str = "Models",
+    paragraphs: Sequence[str] | None = None,
+) -> Path:
+    """Write the comparison tables, the raw results and ``section.json`` for the HTML report.
+
+    Files written (atomically) in ``out_dir``: ``comparison.csv`` (formatted for reading),
+    ``comparison_raw.csv`` (numbers), ``classification_reports.csv``, ``regression.csv`` (when
+    there are regression results), ``results.json`` (every result in full) and
+    ``section.json`` (docs/architecture.md format).
+
+    Args:
+        results: classification and regression results.
+        figures: ``{"title", "png", "svg", "caption"}`` dicts; paths absolute or relative to
+            ``out_dir``, and inside it.
+        out_dir: the section folder (e.g. ``runs/<run>/evaluate``).
+        order: the section's place in the report.
+        title: the section title.
+        paragraphs: text placed before the automatic predictability summaries.
+
+    Returns:
+        The path of ``section.json``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figure_entries = [_figure_entry(f, out, i) for i, f in enumerate(figures)]
+    raw = comparison_table(results)
+    tables: list[dict[str, str]] = []
+    if not raw.empty:
+        write_csv_atomic(format_comparison_table(raw), out / "comparison.csv")
+        write_csv_atomic(raw, out / "comparison_raw.csv")
+        tables.append(
+            {
+                "title": "Model comparison",
+                "csv": "comparison.csv",
+                "caption": (
+                    "One row per task, feature set and model. Test accuracy with a 95% "
+                    "bootstrap interval; CV accuracy is mean ± sd over repeated stratified "
+                    "folds; the dummy always predicts the most frequent training class; lift "
+                    "is accuracy minus the dummy's on the same rows (paired bootstrap). "
+                    "Audio-only and audio + context rows are reported apart."
+                ),
+            }
+        )
+        reports = classification_reports_table(results)
+        if not reports.empty:
+            write_csv_atomic(reports, out / "classification_reports.csv")
+            tables.append(
+                {
+                    "title": "Per-class precision and recall",
+                    "csv": "classification_reports.csv",
+                    "caption": "scikit-learn's classification report for every model on its "
+                    "test set.",
+                }
+            )
+    reg = regression_table(results)
+    if not reg.empty:
+        write_csv_atomic(reg, out / "regression.csv")
+        tables.append(
+            {
+                "title": "Predicting the popularity score itself",
+                "csv": "regression.csv",
+                "caption": "MAE, RMSE and R² with 95% bootstrap intervals, next to a baseline "
+                "that always predicts the training mean.",
+            }
+        )
+    write_json_atomic([_strip_predictions(r) for r in results], out / "results.json")
+    text = list(paragraphs or [])
+    if not raw.empty:
+        text.extend(describe_all(results))
+    manifest = {
+        "title": title,
+        "order": order,
+        "paragraphs": text,
+        "tables": tables,
+        "figures": figure_entries,
+    }
+    return write_json_atomic(manifest, out / "section.json")
