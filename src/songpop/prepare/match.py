@@ -7,8 +7,9 @@ chart's lead artist ("['Earth, Wind & Fire']" meets "Earth, Wind & Fire").
 Fuzzy fallback, for tracks left over: candidates are the chart songs whose normalised title
 starts with the same `block_chars` characters (blocking keeps it fast); the score is
 ``min(ratio(title, chart title), token_set_ratio(artist, chart artist))`` (rapidfuzz, 0..100),
-so both the title and the artist must be close; the best candidate is accepted when its score is
-at least `threshold`.
+so both the title and the artist must be close, and the numbers in the two titles must be the
+same ("Love Scars 3" is not "Love Scars"); the best candidate is accepted when its score is at
+least `threshold`.
 
 One track per chart song (`select_one_per_song`): a single, an album cut and a remaster of one
 song all match the same chart song; the kept track is, in order: the exact match over the fuzzy
@@ -23,6 +24,7 @@ per title (the highest popularity).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +82,14 @@ def _exact(tracks: pd.DataFrame, chart_songs: pd.DataFrame) -> pd.Series:
     return result
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _numbers(title: str) -> tuple[str, ...]:
+    """The numbers in a title: "love scars 3" and "love scars" are different songs."""
+    return tuple(_DIGITS.findall(title))
+
+
 def _fuzzy(
     tracks: pd.DataFrame,
     chart_songs: pd.DataFrame,
@@ -102,28 +112,32 @@ def _fuzzy(
         if candidates is None:
             continue
         choices = chart_songs.iloc[candidates]
+        # Titles first (fast, vectorised, with a cutoff); the artist is scored only for the
+        # few pairs whose title is already close enough.
         title_score = process.cdist(
             group["norm_title"].tolist(),
             choices["norm_title"].tolist(),
             scorer=fuzz.ratio,
+            score_cutoff=threshold,
             dtype=np.uint8,
-            workers=-1,
+            workers=1,
         )
-        artist_score = process.cdist(
-            group["norm_artist"].tolist(),
-            choices["norm_artist"].tolist(),
-            scorer=fuzz.token_set_ratio,
-            dtype=np.uint8,
-            workers=-1,
-        )
-        combined = np.minimum(title_score, artist_score)
-        best = combined.argmax(axis=1)
-        best_score = combined[np.arange(len(group)), best]
-        for key, index, score in zip(
-            group.itertuples(index=False, name=None), best, best_score, strict=True
-        ):
-            if score >= threshold:
-                best_row[key] = (int(candidates[index]), float(score))
+        query_idx, choice_idx = np.nonzero(title_score)
+        if len(query_idx) == 0:
+            continue
+        query_keys = list(group.itertuples(index=False, name=None))
+        choice_titles = choices["norm_title"].to_numpy()
+        choice_artists = choices["norm_artist"].to_numpy()
+        for q, c in zip(query_idx, choice_idx, strict=True):
+            key = query_keys[q]
+            if _numbers(key[0]) != _numbers(choice_titles[c]):
+                continue
+            score = min(
+                float(title_score[q, c]),
+                fuzz.token_set_ratio(key[1], choice_artists[c]),
+            )
+            if score >= threshold and score > best_row.get(key, (-1, -1.0))[1]:
+                best_row[key] = (int(candidates[c]), score)
     if best_row:
         keys = pd.MultiIndex.from_frame(tracks[["norm_title", "norm_artist"]])
         found = pd.Series(list(best_row.values()), index=pd.MultiIndex.from_tuples(best_row))

@@ -36,6 +36,9 @@ _BRACKETED_TAG = re.compile(
     rf"\s*[\(\[\{{][^\)\]\}}]*\b(?:{_VERSION_WORDS})\b[^\)\]\}}]*[\)\]\}}]", re.IGNORECASE
 )
 _DASH_TAG = re.compile(rf"\s+[-–—]\s+[^-–—]*\b(?:{_VERSION_WORDS})\b.*$", re.IGNORECASE)
+# Apostrophes, dots and hyphens inside words join ("don't" → dont, "D.J." → dj, "O-Town" →
+# otown), as the seed rule does; every other punctuation mark separates words.
+_JOINED = re.compile(r"['\u2019.]|(?<=\w)-(?=\w)")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SEED_DROP = re.compile(r"[^a-z0-9 ]")
 
@@ -54,7 +57,7 @@ def _normalize_one(text: str) -> str:
     text = unidecode(text)
     text = _BRACKETED_TAG.sub(" ", text)
     text = _DASH_TAG.sub("", text)
-    text = text.lower().replace("&", " and ").replace("'", "").replace("\u2019", "")
+    text = _JOINED.sub("", text.lower().replace("&", " and "))
     return _NON_ALNUM.sub(" ", text).strip()
 
 
@@ -81,8 +84,9 @@ def normalize_text(values: str | pd.Series) -> str | pd.Series:
 
     Transliterates accents (é → e), strips bracketed version tags ("(feat. X)",
     "[2011 Remaster]") and trailing " - Remastered 2011" style suffixes, turns "&" into "and",
-    drops apostrophes (don't → dont) and every other punctuation mark (→ space), lowercases
-    and collapses spaces.
+    joins words split by apostrophes, dots and inner hyphens (don't → dont, D.J. → dj,
+    O-Town → otown), turns every other punctuation mark into a space, lowercases and
+    collapses spaces.
 
     Args:
         values: one string, or a Series of strings (NA stays NA). A Series is processed once
