@@ -1,9 +1,67 @@
-"""songpop CLI: serve commands."""
+"""songpop CLI: `songpop serve`, the HTTP API and the what-if web page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from songpop.errors import SongpopError
+
+_err = Console(stderr=True)
+
+ModelOption = typer.Option(
+    None,
+    "--model",
+    "-m",
+    help="A model bundle folder, or a run's models/ folder (its default model). Repeat to "
+    "serve several; the first answers requests that name no model. Default: the default "
+    "model of the last run (runs/LATEST).",
+    show_default=False,
+)
+
+
+def serve_command(
+    model: list[Path] | None = ModelOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    log_level: str = typer.Option(
+        "info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."
+    ),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="Log one line per request."
+    ),
+) -> None:
+    """Serve the prediction API and the what-if web page with uvicorn (one worker).
+
+    The page is at http://HOST:PORT/ and the API documentation at /docs.
+
+    Models load once, at start-up; a bad --model folder stops it with a clear error.
+    """
+    import uvicorn
+
+    from songpop.api import create_app
+    from songpop.bundle import read_meta, resolve_model
+
+    try:
+        paths = [resolve_model(p) for p in model] if model else [resolve_model(None)]
+        for path in paths:
+            read_meta(path)  # fail here, with a clear line, rather than inside uvicorn
+    except SongpopError as exc:
+        _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=getattr(exc, "exit_code", 2) or 2) from exc
+    _err.print(f"serving {', '.join(str(p) for p in paths)} on http://{host}:{port}/")
+    uvicorn.run(
+        create_app(paths),
+        host=host,
+        port=port,
+        workers=1,
+        log_level=log_level,
+        access_log=access_log,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("serve")(serve_command)

@@ -1,0 +1,529 @@
+"""The HTTP API and the what-if web page, served by one FastAPI app.
+
+Model bundles load once, in the lifespan handler, and live in `app.state`; every prediction goes
+through `songpop.predict.predict`, the one prediction path of songpop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+import songpop
+from songpop import config
+from songpop.api import schemas
+from songpop.errors import InputError, SchemaError, SongpopError
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_BODY_TAGS = frozenset({"song", "songs", "request"})
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.ErrorResponse, "description": "The library refused the input."},
+    404: {"model": schemas.ErrorResponse, "description": "Unknown model id."},
+    413: {"model": schemas.ErrorResponse, "description": "Request body too large."},
+    422: {"model": schemas.ErrorResponse, "description": "Invalid field, range or form."},
+}
+
+
+@dataclass
+class LoadedModels:
+    """The bundles an app serves, by model id, and which one answers by default."""
+
+    bundles: dict[str, Any] = field(default_factory=dict)
+    default_id: str | None = None
+
+    def get(self, model_id: str | None) -> Any:
+        """The bundle named `model_id`, or the default one.
+
+        Raises:
+            StarletteHTTPException: 404 when the id is unknown, 503 when nothing is loaded.
+        """
+        if not self.bundles:
+            raise StarletteHTTPException(503, "no model is loaded")
+        key = model_id or self.default_id
+        if key not in self.bundles:
+            known = ", ".join(sorted(self.bundles))
+            raise StarletteHTTPException(404, f"unknown model {model_id!r}; loaded: {known}")
+        return self.bundles[key]
+
+
+def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedModels:
+    """Load the given bundles, or the default model of the last run.
+
+    Args:
+        model_paths: bundle folders (or a run's `models/` folder, meaning its default model);
+            None or empty means the default model of the last run.
+
+    Returns:
+        The loaded bundles; the first one is the default.
+
+    Raises:
+        SongpopError: a folder is missing or not a valid bundle (from `songpop.bundle`).
+    """
+    from songpop.bundle import load_bundle, resolve_model
+
+    paths = [resolve_model(p) for p in model_paths] if model_paths else [resolve_model(None)]
+    loaded = LoadedModels()
+    for path in paths:
+        bundle = load_bundle(path)
+        if bundle.model_id in loaded.bundles:
+            log.warning("model id %s given twice (%s); keeping the first", bundle.model_id, path)
+            continue
+        loaded.bundles[bundle.model_id] = bundle
+        loaded.default_id = loaded.default_id or bundle.model_id
+        log.info("loaded model %s from %s", bundle.model_id, path)
+    return loaded
+
+
+def create_app(
+    model_paths: Sequence[str | os.PathLike[str]] | None = None,
+    *,
+    max_body_bytes: int = schemas.MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the songpop API and web page.
+
+    Args:
+        model_paths: bundle folders to serve; the first is the default model. None: the
+            default model of the last run (`songpop.bundle.resolve_model(None)`).
+        max_body_bytes: largest request body accepted; bigger ones get 413.
+
+    Returns:
+        The app; bundles load when its lifespan starts (e.g. under uvicorn or `with TestClient`).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            app.state.models = load_models(model_paths)
+        except SongpopError as exc:
+            log.error("cannot start: %s", exc)
+            raise
+        yield
+        app.state.models = LoadedModels()
+
+    app = FastAPI(
+        title="songpop",
+        version=songpop.__version__,
+        summary="How popular will a song be? Predictions from its audio features.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from local files: no CDN, works offline
+        redoc_url=None,
+    )
+    app.state.models = LoadedModels()
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app
+
+
+def _models(request: Request) -> LoadedModels:
+    return request.app.state.models
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="songpop API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    @app.get("/health", response_model=schemas.Health, tags=["service"])
+    def health(request: Request) -> schemas.Health:
+        """Whether the service is up, and which models it serves."""
+        models = _models(request)
+        return schemas.Health(
+            status="ok" if models.bundles else "no model",
+            version=songpop.__version__,
+            models_loaded=len(models.bundles),
+            models=list(models.bundles),
+        )
+
+    @app.get("/models", response_model=list[schemas.ModelInfo], tags=["models"])
+    def list_models(request: Request) -> list[schemas.ModelInfo]:
+        """The loaded models: classes, inputs, feature set and test metrics."""
+        models = _models(request)
+        return [
+            model_info(bundle, default=model_id == models.default_id)
+            for model_id, bundle in models.bundles.items()
+        ]
+
+    @app.get("/schema/features", response_model=schemas.FeatureSchema, tags=["models"])
+    def feature_schema(request: Request) -> schemas.FeatureSchema:
+        """The inputs of a song with their valid ranges, units and typical values."""
+        return build_feature_schema(_models(request))
+
+    @app.post(
+        "/predict",
+        response_model=schemas.PredictResponse,
+        responses=_ERROR_RESPONSES,
+        tags=["predict"],
+    )
+    def predict_route(
+        request: Request,
+        body: schemas.PredictBody,
+        explain: bool = Query(False, description="Add each song's explanation."),
+        model: str | None = Query(None, description="Model id (GET /models); default: first."),
+    ) -> schemas.PredictResponse:
+        """Predict the popularity level of one song, or of a list of songs.
+
+        The body is one song object, a list of them, or `{"records": [...], "explain": true,
+        "model": "..."}`. Unknown fields and out-of-range values are rejected with a 422 that
+        names the field and its allowed range.
+        """
+        if isinstance(body, schemas.PredictRequest):
+            songs, explain, model = body.records, explain or body.explain, body.model or model
+        elif isinstance(body, list):
+            songs = body
+        else:
+            songs = [body]
+        bundle = _models(request).get(model)
+        records = [song.model_dump(exclude_none=True) for song in songs]
+        _check_model_inputs(records, bundle)
+        return run_predictions(records, bundle, explain=explain)
+
+
+def _check_model_inputs(records: list[dict[str, Any]], bundle: Any) -> None:
+    """Refuse records that lack an optional (context) feature the chosen model needs."""
+    needed = [name for name in bundle.feature_names if name in config.CONTEXT_FEATURES]
+    errors = []
+    for index, record in enumerate(records):
+        for name in needed:
+            if name not in record:
+                errors.append(
+                    {
+                        "type": "missing",
+                        "loc": ("body", index, name),
+                        "msg": f"model {bundle.model_id} needs it",
+                        "input": None,
+                    }
+                )
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def run_predictions(
+    records: list[dict[str, Any]], bundle: Any, *, explain: bool
+) -> schemas.PredictResponse:
+    """Call the one predict path and shape its answers for the API."""
+    from songpop.predict import predict
+
+    predictions = predict(records, bundle, explain=explain)
+    classes = [str(c) for c in bundle.classes]
+    return schemas.PredictResponse(
+        model_id=bundle.model_id,
+        classes=classes,
+        predictions=[_prediction_out(p, classes) for p in predictions],
+    )
+
+
+def _prediction_out(prediction: Any, classes: list[str]) -> schemas.PredictionOut:
+    probabilities = prediction.probabilities
+    if not isinstance(probabilities, Mapping):
+        probabilities = dict(zip(classes, probabilities, strict=True))
+    explanation = prediction.explanation
+    return schemas.PredictionOut(
+        level=str(prediction.level),
+        probabilities={str(k): float(v) for k, v in probabilities.items()},
+        model_id=prediction.model_id,
+        explanation=None if explanation is None else _contributions(explanation),
+    )
+
+
+def _contributions(explanation: Any) -> list[schemas.Contribution]:
+    """Turn the library's explanation into a list of (feature, value, effect, text)."""
+    items = (
+        explanation.get("contributions", explanation)
+        if isinstance(explanation, Mapping)
+        else explanation
+    )
+    out = []
+    for item in items:
+        data = item if isinstance(item, Mapping) else vars(item)
+        out.append(
+            schemas.Contribution(
+                feature=str(data.get("feature")),
+                value=data.get("value"),
+                effect=data.get("effect", data.get("contribution")),
+                text=str(data.get("text") or data.get("description") or data.get("feature")),
+            )
+        )
+    return out
+
+
+def model_info(bundle: Any, *, default: bool = False) -> schemas.ModelInfo:
+    """What the API tells about one bundle."""
+    meta = bundle.meta or {}
+    return schemas.ModelInfo(
+        id=bundle.model_id,
+        task=meta.get("task"),
+        label_strategy=meta.get("label_strategy"),
+        classes=[str(c) for c in bundle.classes],
+        feature_names=list(bundle.feature_names),
+        feature_set=meta.get("feature_set"),
+        metrics=_metrics_summary(meta.get("metrics") or {}),
+        default=default,
+    )
+
+
+def _metrics_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The scalar metrics (and one level of nested ones), JSON-safe."""
+    summary: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool | int | float | str):
+            summary[key] = value
+        elif isinstance(value, Mapping):
+            summary[key] = {
+                k: v for k, v in value.items() if isinstance(v, bool | int | float | str)
+            }
+    return summary
+
+
+def build_feature_schema(models: LoadedModels) -> schemas.FeatureSchema:
+    """The web form's inputs: every audio feature, and the context features a model uses."""
+    used_by: dict[str, list[str]] = {}
+    for model_id, bundle in models.bundles.items():
+        for name in bundle.feature_names:
+            used_by.setdefault(name, []).append(model_id)
+    defaults, source = _defaults(models)
+    names = list(config.AUDIO_FEATURES) + [n for n in config.CONTEXT_FEATURES if n in used_by]
+    specs = []
+    for name in names:
+        low, high = config.FEATURE_RANGES[name]
+        kind = "int" if name in schemas.INTEGER_FEATURES else "float"
+        specs.append(
+            schemas.FeatureSpec(
+                name=name,
+                label=name.replace("_ms", "").replace("_", " ").capitalize(),
+                description=schemas.DESCRIPTIONS.get(name, name),
+                unit=config.FEATURE_UNITS.get(name),
+                kind=kind,
+                min=low,
+                max=high,
+                step=_step(name, low, high, kind),
+                default=min(max(float(defaults[name]), low), high),
+                group="audio" if name in config.AUDIO_FEATURES else "context",
+                used_by=used_by.get(name, []),
+            )
+        )
+    return schemas.FeatureSchema(features=specs, defaults_source=source)
+
+
+def _step(name: str, low: float, high: float, kind: str) -> float:
+    if kind == "int":
+        return 1
+    if name == "duration_ms":
+        return 1000
+    return 0.01 if high - low <= 1 else 0.1 if high - low <= 100 else 0.5
+
+
+def _defaults(models: LoadedModels) -> tuple[dict[str, float | int], str]:
+    """A typical song: the default bundle's typical training values when it recorded them."""
+    defaults = dict(schemas.TYPICAL_SONG)
+    documented = "typical values documented in songpop.api.schemas (medians of the seed data)"
+    if models.default_id is None:
+        return defaults, documented
+    reference = models.bundles[models.default_id].meta.get("reference") or {}
+    typical = reference.get("typical") if isinstance(reference, Mapping) else None
+    if not isinstance(typical, Mapping) or not typical:
+        return defaults, documented
+    for name, value in typical.items():
+        if name in defaults and isinstance(value, int | float):
+            defaults[name] = round(value) if name in schemas.INTEGER_FEATURES else value
+    return defaults, f"typical values of the training data of model {models.default_id}"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = [describe_error(e) for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": items})
+
+    @app.exception_handler(SongpopError)
+    async def songpop_error(request: Request, exc: SongpopError) -> JSONResponse:
+        status = 422 if isinstance(exc, InputError | SchemaError) else 400
+        log.info("refused request: %s", exc)
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+
+def describe_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """A pydantic error as an item of a 422 answer, with a message that names field and range.
+
+    Args:
+        error: one item of `RequestValidationError.errors()`.
+
+    Returns:
+        `{"loc", "field", "msg", "type"}`; `msg` reads like "record 2: tempo must be a number
+        from 0 to 300 BPM (got 512)".
+    """
+    loc = [part for i, part in enumerate(error.get("loc", ())) if not _is_tag(i, part)]
+    kind = str(error.get("type", "value_error"))
+    if kind == "json_invalid":  # its loc is ("body", character position)
+        position = loc[1] if len(loc) > 1 else "?"
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        msg = f"the request body is not valid JSON: {reason} (at character {position})"
+        return {"loc": loc, "field": None, "msg": msg, "type": kind}
+    path = loc[1:] if loc and loc[0] == "body" else loc
+    if path[:1] == ["records"]:
+        path = path[1:]
+    index = next((p for p in path if isinstance(p, int)), None)
+    name = next((p for p in reversed(path) if isinstance(p, str)), None)
+    prefix = f"record {index}: " if index is not None else ""
+    msg = _message(kind, name, error, loc)
+    return {"loc": loc, "field": name, "msg": prefix + msg, "type": kind}
+
+
+def _is_tag(position: int, part: Any) -> bool:
+    return position == 1 and part in _BODY_TAGS
+
+
+def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[Any]) -> str:
+    given = _short(error.get("input"))
+    if kind == "extra_forbidden":
+        allowed = ", ".join(config.AUDIO_FEATURES + config.CONTEXT_FEATURES)
+        return f"unknown field {name!r}; a song has only these fields: {allowed}"
+    if name in config.FEATURE_RANGES and loc and loc[0] == "body":
+        allowed = _allowed(name)
+        if kind == "missing":
+            return f"{name} is required: {allowed}" + (
+                f" ({error['msg']})" if "needs" in str(error.get("msg")) else ""
+            )
+        return f"{name} must be {allowed} (got {given})"
+    if kind in {"too_long", "too_short"} and name in {None, "records"}:
+        return f"send from 1 to {schemas.MAX_RECORDS} records per request (got {given})"
+    where = ".".join(str(p) for p in loc) or "request"
+    return f"{where}: {error.get('msg', 'invalid value')}"
+
+
+def _allowed(name: str) -> str:
+    low, high = config.FEATURE_RANGES[name]
+    unit = config.FEATURE_UNITS.get(name, "")
+    unit = f" {unit}" if unit and not unit.startswith("pitch") else ""
+    kind = "an integer" if name in schemas.INTEGER_FEATURES else "a number"
+    return f"{kind} from {low:g} to {high:g}{unit}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    if isinstance(value, list | dict):
+        text = f"{type(value).__name__} of {len(value)}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- body size limit ----------------------------------------------------------------------------
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` once the streamed body passes the limit.
+
+    An HTTPException, so that FastAPI's body reader re-raises it instead of turning it into 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_message(limit))
+
+
+def _too_large_message(limit: int) -> str:
+    return f"request body too large: the limit is {limit} bytes ({limit // 1024} KiB)"
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware: 413 when a request body exceeds `max_bytes`.
+
+    Checks the Content-Length header first, then counts the bytes actually streamed, so a chunked
+    upload or a lying header cannot get past it.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": _too_large_message(self.max_bytes)}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,248 @@
+"""Request and response models of the HTTP API, built from `songpop.config`'s feature ranges.
+
+The song record is generated from `config.AUDIO_FEATURES`, `config.CONTEXT_FEATURES` and
+`config.FEATURE_RANGES`, so the API, its OpenAPI schema and the web page's sliders never disagree
+with the rest of songpop about what a valid song is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+)
+
+from songpop import config
+
+MAX_RECORDS = 1000
+"""Most records one `POST /predict` may carry; larger batches belong to `songpop predict --csv`."""
+
+MAX_BODY_BYTES = 1_048_576
+"""Largest request body accepted (1 MiB): room for MAX_RECORDS records with explanations asked."""
+
+INTEGER_FEATURES: frozenset[str] = frozenset({"key", "mode", "time_signature", "year", "explicit"})
+
+# Defaults of the web page when a bundle carries no reference medians: the medians of the seed's
+# 13,659 charted Spotify tracks (tracks/spotify_1921-2020_seed_matched.csv.gz), rounded; `key`
+# is the most common key (C), `mode` major, `time_signature` 4/4, `explicit` no.
+TYPICAL_SONG: dict[str, float | int] = {
+    "acousticness": 0.16,
+    "danceability": 0.60,
+    "duration_ms": 225_000,
+    "energy": 0.64,
+    "instrumentalness": 0.0,
+    "liveness": 0.13,
+    "loudness": -8.2,
+    "speechiness": 0.04,
+    "tempo": 119.0,
+    "valence": 0.62,
+    "key": 0,
+    "year": 1992,
+    "mode": 1,
+    "time_signature": 4,
+    "explicit": 0,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "acousticness": "Confidence that the track is acoustic",
+    "danceability": "How suitable the track is for dancing",
+    "duration_ms": "Length of the track",
+    "energy": "Perceived intensity and activity",
+    "instrumentalness": "Likelihood that the track has no vocals",
+    "liveness": "Likelihood that the track was recorded live",
+    "loudness": "Average loudness",
+    "speechiness": "Presence of spoken words",
+    "tempo": "Estimated tempo",
+    "valence": "Musical positiveness (happy, cheerful)",
+    "key": "Pitch class of the key (0 = C, 1 = C♯ … 11 = B; −1 = no key detected)",
+    "year": "Release year",
+    "mode": "Modality: 1 = major, 0 = minor",
+    "time_signature": "Estimated beats per bar",
+    "explicit": "Explicit lyrics: 1 = yes, 0 = no",
+}
+
+
+def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
+    """The (type, Field) pair of one feature, with its range and unit in the schema."""
+    low, high = config.FEATURE_RANGES[name]
+    unit = config.FEATURE_UNITS.get(name)
+    description = DESCRIPTIONS.get(name, name)
+    if unit:
+        description = f"{description} ({unit})"
+    description = f"{description}; allowed {low:g} to {high:g}"
+    kind: Any = int if name in INTEGER_FEATURES else float
+    extra: dict[str, Any] = {"strict": True}
+    if kind is float:
+        extra["allow_inf_nan"] = False
+    example = TYPICAL_SONG.get(name)
+    field = Field(
+        ... if required else None,
+        ge=low,
+        le=high,
+        description=description,
+        examples=[example] if example is not None else None,
+        **extra,
+    )
+    return (kind if required else kind | None), field
+
+
+def _song_model() -> type[BaseModel]:
+    """Build the `Song` model: audio features required, context features optional."""
+    fields: dict[str, Any] = {
+        name: _feature_field(name, required=True) for name in config.AUDIO_FEATURES
+    }
+    fields.update({name: _feature_field(name, required=False) for name in config.CONTEXT_FEATURES})
+    return create_model(
+        "Song",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={"examples": [_example_song()]},
+        ),
+        __doc__=(
+            "One song's features. The audio features are required; the context features (year, "
+            "mode, time_signature, explicit) only when the chosen model uses them. Unknown "
+            "fields are rejected."
+        ),
+        **fields,
+    )
+
+
+def _example_song() -> dict[str, float | int]:
+    return {name: TYPICAL_SONG[name] for name in config.AUDIO_FEATURES}
+
+
+Song = _song_model()
+
+
+class PredictRequest(BaseModel):
+    """The explicit form of a prediction request: records plus options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[Song] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=MAX_RECORDS, description="The songs to score."
+    )
+    explain: bool = Field(False, description="Add, for each song, the features that pushed it.")
+    model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
+
+
+def _body_kind(value: Any) -> str | None:
+    """Which form a prediction body takes: a request envelope, one song, or a list of songs."""
+    if isinstance(value, list):
+        return "songs"
+    if isinstance(value, dict):
+        return "request" if "records" in value else "song"
+    if isinstance(value, BaseModel):
+        return "request" if isinstance(value, PredictRequest) else "song"
+    return None
+
+
+PredictBody = Annotated[
+    Annotated[PredictRequest, Tag("request")]
+    | Annotated[Song, Tag("song")]  # type: ignore[valid-type]
+    | Annotated[
+        list[Song],  # type: ignore[valid-type]
+        Tag("songs"),
+        Field(min_length=1, max_length=MAX_RECORDS),
+    ],
+    Discriminator(
+        _body_kind,
+        custom_error_type="body_form",
+        custom_error_message=(
+            "the body must be a song object, a list of song objects, or {'records': [...]}"
+        ),
+    ),
+]
+"""A `POST /predict` body: one song, a list of songs, or a `PredictRequest`."""
+
+
+class Contribution(BaseModel):
+    """How one feature moved a prediction."""
+
+    feature: str
+    value: float | int | str | None = None
+    effect: float | None = Field(None, description="Signed push towards the predicted level.")
+    text: str = Field(description="The same in plain words.")
+
+
+class PredictionOut(BaseModel):
+    """The prediction for one song."""
+
+    level: str = Field(description="The predicted class, one of the model's classes.")
+    probabilities: dict[str, float] = Field(description="Probability of each class; sums to 1.")
+    model_id: str
+    explanation: list[Contribution] | None = None
+
+
+class PredictResponse(BaseModel):
+    """Predictions in the order of the records sent."""
+
+    model_id: str
+    classes: list[str]
+    predictions: list[PredictionOut]
+
+
+class ModelInfo(BaseModel):
+    """What `GET /models` says about one loaded model."""
+
+    id: str
+    task: str | None = Field(None, description="The task it was trained for, e.g. 'seed', 'hit'.")
+    label_strategy: str | None = Field(None, description="How its training labels were made.")
+    classes: list[str]
+    feature_names: list[str]
+    feature_set: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, description="Summary of test metrics.")
+    default: bool = Field(False, description="Used when a request names no model.")
+
+
+class Health(BaseModel):
+    """`GET /health`."""
+
+    status: str
+    version: str
+    models_loaded: int
+    models: list[str]
+
+
+class FeatureSpec(BaseModel):
+    """One input of the web form: its valid range, unit and typical value."""
+
+    name: str
+    label: str
+    description: str
+    unit: str | None
+    kind: str = Field(description="'float' or 'int'.")
+    min: float
+    max: float
+    step: float
+    default: float
+    group: str = Field(description="'audio' or 'context'.")
+    used_by: list[str] = Field(description="Ids of the loaded models that use this feature.")
+
+
+class FeatureSchema(BaseModel):
+    """`GET /schema/features`."""
+
+    features: list[FeatureSpec]
+    defaults_source: str = Field(description="Where the default values come from.")
+
+
+class ErrorItem(BaseModel):
+    """One problem in a request."""
+
+    loc: list[str | int]
+    field: str | None = None
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """A 4xx answer."""
+
+    detail: str | list[ErrorItem]

@@ -1,0 +1,310 @@
+// songpop what-if page: builds the form from GET /schema/features and asks POST /predict.
+"use strict";
+
+(function () {
+  const DEBOUNCE_MS = 250;
+  const KEYS = ["C", "C♯/D♭", "D", "D♯/E♭", "E", "F", "F♯/G♭", "G", "G♯/A♭", "A", "A♯/B♭", "B"];
+
+  const form = document.getElementById("song-form");
+  const statusEl = document.getElementById("status");
+  const errorsEl = document.getElementById("errors");
+  const resultEl = document.getElementById("result");
+  const modelSelect = document.getElementById("model");
+  let features = [];
+  let models = [];
+  let timer = null;
+  let inFlight = null;
+  let requestSeq = 0;
+
+  // How a value reads next to its slider.
+  function describe(spec, value) {
+    const v = Number(value);
+    switch (spec.name) {
+      case "key":
+        return v < 0 ? "no key" : KEYS[v];
+      case "mode":
+        return v === 1 ? "major" : "minor";
+      case "explicit":
+        return v === 1 ? "yes" : "no";
+      case "duration_ms": {
+        const s = Math.round(v / 1000);
+        return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} min`;
+      }
+      default:
+        return spec.unit ? spec.unit : "";
+    }
+  }
+
+  function decimals(step) {
+    const text = String(step);
+    return text.includes(".") ? text.split(".")[1].length : 0;
+  }
+
+  function buildField(spec) {
+    const row = document.createElement("div");
+    row.className = "field";
+    row.dataset.feature = spec.name;
+    const id = `f-${spec.name}`;
+    const hintId = `${id}-hint`;
+
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = spec.label;
+
+    const slider = document.createElement("input");
+    slider.type = "range";
+    slider.id = id;
+    slider.name = spec.name;
+    slider.min = spec.min;
+    slider.max = spec.max;
+    slider.step = spec.step;
+    slider.value = spec.default;
+    slider.setAttribute("aria-describedby", hintId);
+
+    const box = document.createElement("input");
+    box.type = "number";
+    box.className = "exact";
+    box.min = spec.min;
+    box.max = spec.max;
+    box.step = spec.step;
+    box.value = spec.default;
+    box.setAttribute("aria-label", `${spec.label}, exact value`);
+
+    const shown = document.createElement("span");
+    shown.className = "shown";
+    shown.textContent = describe(spec, spec.default);
+
+    const hint = document.createElement("small");
+    hint.id = hintId;
+    hint.className = "hint";
+    const unit = spec.unit && spec.name !== "key" ? ` ${spec.unit}` : "";
+    hint.textContent = `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
+
+    slider.addEventListener("input", () => {
+      box.value = Number(slider.value).toFixed(decimals(spec.step));
+      shown.textContent = describe(spec, slider.value);
+      schedule();
+    });
+    box.addEventListener("input", () => {
+      if (box.value === "" || !box.checkValidity()) {
+        box.setAttribute("aria-invalid", "true");
+      } else {
+        box.removeAttribute("aria-invalid");
+        slider.value = box.value;
+        shown.textContent = describe(spec, box.value);
+      }
+      schedule();
+    });
+
+    const controls = document.createElement("div");
+    controls.className = "controls";
+    controls.append(slider, box, shown);
+    row.append(label, controls, hint);
+    return row;
+  }
+
+  function currentModel() {
+    return models.find((m) => m.id === modelSelect.value) || models[0];
+  }
+
+  // The features the chosen model reads: every audio feature plus the context it uses.
+  function activeFeatures() {
+    const model = currentModel();
+    return features.filter((f) => f.group === "audio" || model.feature_names.includes(f.name));
+  }
+
+  function showContextFields() {
+    const model = currentModel();
+    let anyContext = false;
+    for (const spec of features) {
+      if (spec.group !== "context") continue;
+      const used = model.feature_names.includes(spec.name);
+      form.querySelector(`[data-feature="${spec.name}"]`).hidden = !used;
+      anyContext = anyContext || used;
+    }
+    document.getElementById("context-fields").hidden = !anyContext;
+  }
+
+  function readSong() {
+    const song = {};
+    for (const spec of activeFeatures()) {
+      const box = form.querySelector(`[data-feature="${spec.name}"] input.exact`);
+      const raw = box.value === "" ? NaN : Number(box.value);
+      song[spec.name] = spec.kind === "int" ? Math.round(raw) : raw;
+    }
+    return song;
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(predictNow, DEBOUNCE_MS);
+  }
+
+  async function predictNow() {
+    clearTimeout(timer);
+    const song = readSong();
+    const bad = Object.entries(song).filter(([, v]) => !Number.isFinite(v));
+    if (bad.length) {
+      showErrors(bad.map(([name]) => `${name}: enter a number in its range`));
+      return;
+    }
+    if (inFlight) inFlight.abort();
+    inFlight = new AbortController();
+    const seq = ++requestSeq;
+    statusEl.textContent = "Predicting…";
+    try {
+      const response = await fetch("/predict?explain=true", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ records: [song], explain: true, model: currentModel().id }),
+        signal: inFlight.signal,
+      });
+      const payload = await response.json();
+      if (seq !== requestSeq) return; // a newer request is on its way
+      if (!response.ok) {
+        const detail = payload.detail;
+        showErrors(Array.isArray(detail) ? detail.map((d) => d.msg) : [String(detail)]);
+        statusEl.textContent = "The model could not score these values.";
+        return;
+      }
+      showPrediction(payload, payload.predictions[0]);
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      showErrors([`The server did not answer: ${err.message}`]);
+      statusEl.textContent = "No prediction.";
+    }
+  }
+
+  function showErrors(messages) {
+    errorsEl.replaceChildren();
+    const list = document.createElement("ul");
+    for (const msg of messages) {
+      const item = document.createElement("li");
+      item.textContent = msg;
+      list.append(item);
+    }
+    errorsEl.append(list);
+    errorsEl.hidden = false;
+  }
+
+  function percent(p) {
+    return `${(100 * p).toFixed(1)}%`;
+  }
+
+  function showPrediction(payload, prediction) {
+    errorsEl.hidden = true;
+    const level = document.getElementById("level");
+    level.textContent = prediction.level;
+    level.dataset.level = prediction.level;
+
+    const bars = document.getElementById("probabilities");
+    bars.replaceChildren();
+    for (const cls of payload.classes) {
+      const p = prediction.probabilities[cls] ?? 0;
+      const item = document.createElement("li");
+      item.className = "bar-row";
+      item.dataset.class = cls;
+      if (cls === prediction.level) item.classList.add("chosen");
+      const name = document.createElement("span");
+      name.className = "bar-label";
+      name.textContent = cls;
+      const track = document.createElement("span");
+      track.className = "bar-track";
+      track.setAttribute("role", "meter");
+      track.setAttribute("aria-label", `probability of ${cls}`);
+      track.setAttribute("aria-valuemin", "0");
+      track.setAttribute("aria-valuemax", "100");
+      track.setAttribute("aria-valuenow", (100 * p).toFixed(1));
+      const fill = document.createElement("span");
+      fill.className = "bar-fill";
+      fill.style.width = `${(100 * p).toFixed(1)}%`;
+      track.append(fill);
+      const value = document.createElement("span");
+      value.className = "bar-value";
+      value.textContent = percent(p);
+      item.append(name, track, value);
+      bars.append(item);
+    }
+
+    const why = document.getElementById("explanation");
+    why.replaceChildren();
+    for (const c of prediction.explanation || []) {
+      const item = document.createElement("li");
+      const direction = c.effect > 0 ? "up" : c.effect < 0 ? "down" : "flat";
+      item.className = `push-${direction}`;
+      const arrow = document.createElement("span");
+      arrow.className = "arrow";
+      arrow.setAttribute("aria-hidden", "true");
+      arrow.textContent = direction === "up" ? "▲" : direction === "down" ? "▼" : "•";
+      const text = document.createElement("span");
+      text.textContent = c.text;
+      item.append(arrow, text);
+      why.append(item);
+    }
+    if (!why.children.length) {
+      const item = document.createElement("li");
+      item.textContent = "No explanation is available for this model.";
+      why.append(item);
+    }
+    document.getElementById("model-id").textContent = prediction.model_id;
+    resultEl.hidden = false;
+    statusEl.textContent = `Predicted level: ${prediction.level}.`;
+  }
+
+  function resetForm() {
+    for (const spec of features) {
+      const row = form.querySelector(`[data-feature="${spec.name}"]`);
+      row.querySelector('input[type="range"]').value = spec.default;
+      const box = row.querySelector("input.exact");
+      box.value = spec.default;
+      box.removeAttribute("aria-invalid");
+      row.querySelector(".shown").textContent = describe(spec, spec.default);
+    }
+    predictNow();
+  }
+
+  async function start() {
+    try {
+      const [schemaResponse, modelsResponse] = await Promise.all([
+        fetch("/schema/features"),
+        fetch("/models"),
+      ]);
+      if (!schemaResponse.ok || !modelsResponse.ok) throw new Error("the API is not ready");
+      features = (await schemaResponse.json()).features;
+      models = await modelsResponse.json();
+    } catch (err) {
+      statusEl.textContent = `Cannot load the form: ${err.message}`;
+      return;
+    }
+    if (!models.length) {
+      statusEl.textContent = "No model is loaded.";
+      return;
+    }
+    for (const m of models) {
+      const option = document.createElement("option");
+      option.value = m.id;
+      option.textContent = m.default ? `${m.id} (default)` : m.id;
+      option.selected = m.default;
+      modelSelect.append(option);
+    }
+    document.getElementById("model-choice").hidden = models.length < 2;
+    const audio = document.getElementById("audio-fields");
+    const context = document.getElementById("context-fields");
+    for (const spec of features) {
+      (spec.group === "audio" ? audio : context).append(buildField(spec));
+    }
+    showContextFields();
+    modelSelect.addEventListener("change", () => {
+      showContextFields();
+      predictNow();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      predictNow();
+    });
+    document.getElementById("reset-button").addEventListener("click", resetForm);
+    predictNow();
+  }
+
+  start();
+})();
