@@ -1,9 +1,82 @@
-"""songpop CLI: explore commands."""
+"""songpop CLI: `explore` (correlations and figures of a song table) and `report` (HTML page)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from songpop.errors import SongpopError
+
+
+def _fail(exc: SongpopError) -> typer.Exit:
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=exc.exit_code)
+
+
+def explore(
+    songs: Annotated[
+        Path,
+        typer.Option(
+            "--songs",
+            help="The song table written by `songpop data build` (songs.parquet).",
+            dir_okay=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the CSVs, figures (PNG + SVG) and section.json.",
+            file_okay=False,
+        ),
+    ],
+) -> None:
+    """Correlations with popularity, class balance, per-level distributions and decade trends.
+
+    Reads DIR/songs.parquet (and build.json plus the match audit beside it when present) and
+    writes the report's exploration and data sections.
+    """
+    from songpop.explore import run_explore  # late: matplotlib is slow to import
+
+    try:
+        result = run_explore(songs, out)
+    except SongpopError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{result.n_songs:,} songs; correlation with {result.target} (Pearson, Spearman):")
+    for row in result.correlations.itertuples(index=False):
+        typer.echo(f"  {row.feature:<18} {row.pearson:+.3f}  {row.spearman:+.3f}")
+    typer.echo(f"wrote {len(result.files)} files and {len(result.sections)} section(s) to {out}")
+
+
+def report(
+    run: Annotated[
+        Path,
+        typer.Option(
+            "--run",
+            help="The run folder; every section.json below it is rendered.",
+            file_okay=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="The HTML file (default: reports/<run>/index.html).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report of a run (figures embedded) and copy its figures."""
+    from songpop.report import write_report
+
+    try:
+        path = write_report(run, out)
+    except SongpopError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"report written to {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("explore")(explore)
+    app.command("report")(report)

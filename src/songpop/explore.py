@@ -1,0 +1,681 @@
+"""Exploration: what moves with popularity in a song table (the report's Figures 1-3 and more).
+
+The core is pure DataFrame -> DataFrame functions (correlations, class balance, distributions
+per level, trends by decade, the match audit as a table). `run_explore` is the I/O edge: it reads
+`songs.parquet` (and, when present, the `build.json` and match audit files beside it), draws the
+figures, and writes CSVs plus two report manifests: the exploration (order 20) and the data
+(order 10).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from songpop import config
+from songpop.errors import DataNotFoundError, LayoutError, SchemaError
+from songpop.io import write_csv_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+EXPLORE_ORDER = 20
+DATA_ORDER = 10
+
+# Correlations use duration in minutes, as the report did (correlation is scale-invariant).
+DURATION_MINS = "duration_mins"
+CORR_FEATURES: tuple[str, ...] = tuple(
+    DURATION_MINS if f == "duration_ms" else f for f in config.AUDIO_FEATURES
+)
+NUMERIC_FEATURES: tuple[str, ...] = tuple(
+    DURATION_MINS if f == "duration_ms" else f for f in config.AUDIO_NUMERIC
+)
+TARGET_CANDIDATES: tuple[str, ...] = ("popularity", "score")
+TREND_FEATURES: tuple[str, ...] = (
+    "loudness",
+    "acousticness",
+    DURATION_MINS,
+    "energy",
+    "danceability",
+    "valence",
+    "speechiness",
+    "tempo",
+)
+MIN_SONGS_PER_DECADE = 30
+"""Decades with fewer songs are kept in the CSV but left out of the trend figure (too noisy)."""
+
+UNITS: dict[str, str] = {
+    **{k: v for k, v in config.FEATURE_UNITS.items() if k != "duration_ms"},
+    DURATION_MINS: "min",
+    "popularity": "0-100",
+}
+for _f in ("acousticness", "danceability", "energy", "instrumentalness", "liveness"):
+    UNITS.setdefault(_f, "0-1")
+for _f in ("speechiness", "valence"):
+    UNITS.setdefault(_f, "0-1")
+
+
+def axis_label(column: str) -> str:
+    """A human axis label with the unit, e.g. `loudness (dB)`."""
+    name = column.replace("_", " ")
+    if column == DURATION_MINS:
+        name = "duration"
+    if column == "key":
+        return "key (pitch class)"
+    unit = UNITS.get(column)
+    return f"{name} ({unit})" if unit else name
+
+
+# --- pure computations ---------------------------------------------------------------------------
+
+
+def target_column(songs: pd.DataFrame) -> str:
+    """The popularity column to correlate with: `popularity` where present, else `score`.
+
+    Raises:
+        LayoutError: when neither column exists or both are empty.
+    """
+    for name in TARGET_CANDIDATES:
+        if name in songs.columns and songs[name].notna().any():
+            return name
+    raise LayoutError(
+        "songs table has no usable popularity column: expected 'popularity' or 'score' "
+        f"with values; columns are {list(songs.columns)}"
+    )
+
+
+def prepare_songs(songs: pd.DataFrame, source: str = "songs table") -> pd.DataFrame:
+    """Check the columns exploration needs and add `duration_mins`; the input is not modified.
+
+    Args:
+        songs: one row per song with `config.AUDIO_FEATURES` and `popularity` or `score`.
+        source: the file name, for error messages.
+
+    Returns:
+        A copy with float audio features, `duration_mins`, and the target as float.
+
+    Raises:
+        LayoutError: a required column is missing (the message names it and `source`).
+    """
+    missing = [c for c in config.AUDIO_FEATURES if c not in songs.columns]
+    if missing:
+        raise LayoutError(
+            f"{source}: missing required column(s) {', '.join(missing)}; "
+            f"expected the audio features {', '.join(config.AUDIO_FEATURES)}"
+        )
+    try:
+        target = target_column(songs)
+    except LayoutError as exc:
+        raise LayoutError(f"{source}: {exc}") from None
+    out = songs.copy()
+    for col in (*config.AUDIO_FEATURES, target):
+        try:
+            out[col] = pd.to_numeric(out[col], errors="raise").astype("float64")
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{source}: column '{col}' is not numeric ({exc})") from None
+    out[DURATION_MINS] = out["duration_ms"] / 60_000.0
+    if len(out) < 3:
+        raise SchemaError(f"{source}: needs at least 3 songs to explore, found {len(out)}")
+    return out
+
+
+def correlation_matrix(songs: pd.DataFrame, target: str, method: str = "pearson") -> pd.DataFrame:
+    """Correlations between the audio features (duration in minutes) and the target.
+
+    Args:
+        songs: a prepared table (see `prepare_songs`).
+        target: the popularity column.
+        method: "pearson" or "spearman".
+
+    Returns:
+        A square DataFrame indexed and labelled by feature names, the target last.
+    """
+    cols = [*CORR_FEATURES, target]
+    return songs[cols].corr(method=method)
+
+
+def correlation_with_target(songs: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Each feature's Pearson and Spearman correlation with the target, sorted by Pearson.
+
+    Returns:
+        Columns feature, pearson, spearman, n (rows with both values), highest Pearson first.
+    """
+    pearson = correlation_matrix(songs, target, "pearson")[target].drop(target)
+    spearman = correlation_matrix(songs, target, "spearman")[target].drop(target)
+    counts = {f: int(songs[[f, target]].dropna().shape[0]) for f in CORR_FEATURES}
+    table = pd.DataFrame(
+        {
+            "feature": list(pearson.index),
+            "pearson": pearson.to_numpy(),
+            "spearman": spearman.reindex(pearson.index).to_numpy(),
+            "n": [counts[f] for f in pearson.index],
+        }
+    )
+    return table.sort_values("pearson", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def level_order(levels: pd.Series) -> list[str]:
+    """The label values in their natural order (low < medium < high, not_hit < hit)."""
+    present = [str(v) for v in levels.dropna().unique()]
+    for known in (config.LEVELS, config.HIT_CLASSES):
+        if set(present) <= set(known):
+            return [v for v in known if v in present]
+    return sorted(present)
+
+
+def class_balance(songs: pd.DataFrame, level: str = "level") -> pd.DataFrame:
+    """Songs per label value.
+
+    Returns:
+        Columns level, songs, share (0-1), in label order; empty when there is no label column.
+    """
+    if level not in songs.columns:
+        return pd.DataFrame({"level": [], "songs": [], "share": []})
+    values = songs[level].dropna().astype(str)
+    order = level_order(values)
+    counts = values.value_counts().reindex(order, fill_value=0)
+    total = int(counts.sum())
+    return pd.DataFrame(
+        {
+            "level": order,
+            "songs": counts.to_numpy().astype("int64"),
+            "share": counts.to_numpy() / total if total else 0.0,
+        }
+    )
+
+
+def distribution_by_level(songs: pd.DataFrame, level: str = "level") -> pd.DataFrame:
+    """Summary of each numeric feature per label value (long format).
+
+    Returns:
+        Columns feature, level, n, mean, std, q25, median, q75.
+    """
+    if level not in songs.columns:
+        return pd.DataFrame(
+            columns=["feature", "level", "n", "mean", "std", "q25", "median", "q75"]
+        )
+    order = level_order(songs[level])
+    data = songs.dropna(subset=[level]).assign(**{level: lambda d: d[level].astype(str)})
+    rows = []
+    for feature in NUMERIC_FEATURES:
+        grouped = data.groupby(level, observed=True)[feature]
+        stats = pd.DataFrame(
+            {
+                "n": grouped.count(),
+                "mean": grouped.mean(),
+                "std": grouped.std(),
+                "q25": grouped.quantile(0.25),
+                "median": grouped.median(),
+                "q75": grouped.quantile(0.75),
+            }
+        ).reindex(order)
+        stats.insert(0, "level", order)
+        stats.insert(0, "feature", feature)
+        rows.append(stats.reset_index(drop=True))
+    out = pd.concat(rows, ignore_index=True)
+    out["n"] = out["n"].fillna(0).astype("int64")
+    return out
+
+
+def decade_of(songs: pd.DataFrame) -> pd.Series:
+    """The decade of each song: the `decade` column, else derived from `year` (NA when unknown)."""
+    if "decade" in songs.columns and songs["decade"].notna().any():
+        return pd.to_numeric(songs["decade"], errors="coerce").astype("Int64")
+    if "year" in songs.columns:
+        year = pd.to_numeric(songs["year"], errors="coerce")
+        return (year // 10 * 10).astype("Int64")
+    return pd.Series(pd.NA, index=songs.index, dtype="Int64")
+
+
+def trends_by_decade(
+    songs: pd.DataFrame, features: Sequence[str] = TREND_FEATURES, target: str | None = None
+) -> pd.DataFrame:
+    """Mean of each feature per decade, with its standard error, in decade order (long format).
+
+    Args:
+        songs: a prepared table.
+        features: the columns to follow.
+        target: also follow this column (e.g. popularity), if given.
+
+    Returns:
+        Columns decade, feature, n, mean, sem; empty when no song has a year or decade.
+    """
+    decade = decade_of(songs)
+    columns = [f for f in (*features, *([target] if target else [])) if f in songs.columns]
+    data = songs[columns].assign(decade=decade).dropna(subset=["decade"])
+    if data.empty:
+        return pd.DataFrame(columns=["decade", "feature", "n", "mean", "sem"])
+    grouped = data.groupby("decade")
+    parts = []
+    for feature in columns:
+        g = grouped[feature]
+        parts.append(
+            pd.DataFrame(
+                {"feature": feature, "n": g.count(), "mean": g.mean(), "sem": g.sem()}
+            ).reset_index()
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["decade"] = out["decade"].astype("int64")
+    out["n"] = out["n"].astype("int64")
+    return out.sort_values(["feature", "decade"], kind="stable").reset_index(drop=True)
+
+
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten nested dicts into (dotted key, scalar) pairs; lists of scalars become one string."""
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            pairs += flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(obj, list) and all(not isinstance(v, (Mapping, list)) for v in obj):
+        pairs.append((prefix, ", ".join(str(v) for v in obj)))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            pairs += flatten(value, f"{prefix}[{i}]")
+    else:
+        pairs.append((prefix, obj))
+    return pairs
+
+
+def match_audit_table(audit: Mapping[str, Any]) -> pd.DataFrame:
+    """The match audit (`match_audit.json`) as a two-column table of its figures.
+
+    Returns:
+        Columns item, value: one row per scalar found in the audit, nested keys dotted.
+    """
+    return pd.DataFrame(flatten(audit), columns=["item", "value"]).astype({"value": "string"})
+
+
+def _find(build: Mapping[str, Any], *names: str) -> Any:
+    """The first of `names` found as a key in `build` (top level, then one level down)."""
+    for name in names:
+        if name in build:
+            return build[name]
+    for value in build.values():
+        if isinstance(value, Mapping):
+            for name in names:
+                if name in value:
+                    return value[name]
+    return None
+
+
+def build_tables(build: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The data section's tables from `build.json`: sources, rows per stage, match rate, balance.
+
+    The build record's exact layout belongs to `songpop data build`; this reads it tolerantly:
+    the tables found are returned, the ones missing are left out.
+
+    Returns:
+        Any of "sources", "stages", "match_rate", "label_balance", "settings".
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    inputs = _find(build, "inputs", "input_files", "sources", "files")
+    if isinstance(inputs, Mapping):
+        inputs = [
+            {"file": k, **(v if isinstance(v, Mapping) else {"sha256": v})}
+            for k, v in inputs.items()
+        ]
+    if isinstance(inputs, list) and inputs and all(isinstance(v, Mapping) for v in inputs):
+        frame = pd.DataFrame([dict(flatten(v)) for v in inputs])
+        for col in ("sha256",):
+            if col in frame.columns:
+                frame[col] = frame[col].astype("string").str.slice(0, 12)
+        tables["sources"] = frame
+    stages = _find(build, "rows", "stages", "rows_per_stage", "counts")
+    if isinstance(stages, Mapping):
+        tables["stages"] = _stage_table(stages)
+    elif isinstance(stages, list) and stages and all(isinstance(v, Mapping) for v in stages):
+        tables["stages"] = pd.DataFrame([dict(flatten(v)) for v in stages])
+    match = _find(build, "match_rate", "match_rates", "match")
+    if isinstance(match, Mapping):
+        tables["match_rate"] = pd.DataFrame(flatten(match), columns=["item", "value"])
+    elif isinstance(match, (int, float)):
+        tables["match_rate"] = pd.DataFrame({"item": ["match rate"], "value": [match]})
+    balance = _find(build, "label_balance", "labels", "balance")
+    if isinstance(balance, Mapping):
+        tables["label_balance"] = pd.DataFrame(flatten(balance), columns=["level", "songs"])
+    settings = [
+        (k, v)
+        for k, v in flatten(
+            {
+                k: v
+                for k, v in build.items()
+                if not isinstance(v, (Mapping, list)) or k in ("label", "label_params", "params")
+            }
+        )
+    ]
+    if settings:
+        tables["settings"] = pd.DataFrame(settings, columns=["item", "value"]).astype(
+            {"value": "string"}
+        )
+    return tables
+
+
+def _stage_table(stages: Mapping[str, Any]) -> pd.DataFrame:
+    rows = []
+    for name, value in stages.items():
+        if isinstance(value, Mapping):
+            rows.append({"stage": name, **dict(flatten(value))})
+        else:
+            rows.append({"stage": name, "rows": value})
+    return pd.DataFrame(rows)
+
+
+# --- the I/O edge --------------------------------------------------------------------------------
+
+
+@dataclass
+class ExploreResult:
+    """What `run_explore` wrote and the headline figures."""
+
+    out_dir: Path
+    correlations: pd.DataFrame
+    target: str
+    n_songs: int
+    files: list[Path] = field(default_factory=list)
+    sections: list[Path] = field(default_factory=list)
+
+
+def read_songs(path: Path) -> pd.DataFrame:
+    """Read a songs table (Parquet; CSV also accepted) with a clear error when it is unusable.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        LayoutError: the file cannot be read as a table.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"songs table {path} not found; build it with `songpop data build --out DIR` "
+            "and pass --songs DIR/songs.parquet"
+        )
+    try:
+        if path.suffix.lower() in (".csv", ".gz"):
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise LayoutError(f"{path}: cannot be read as a Parquet table ({exc})") from None
+
+
+def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
+    """Explore a songs table and write CSVs, figures (PNG + SVG) and the report manifests.
+
+    Args:
+        songs_path: `DIR/songs.parquet`; `build.json` and the match audit are read from `DIR`
+            when present.
+        out_dir: where to write (created); the data section goes to `out_dir/data/`.
+
+    Returns:
+        The written files and the correlation-with-popularity table.
+    """
+    from songpop.report import figures  # late: matplotlib is heavy
+
+    songs_path, out_dir = Path(songs_path), Path(out_dir)
+    raw = read_songs(songs_path)
+    songs = prepare_songs(raw, source=str(songs_path))
+    target = target_column(songs)
+    log.info("exploring %d songs from %s (target %s)", len(songs), songs_path, target)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig_dir = out_dir / "figures"
+    written: list[Path] = []
+
+    corr_p = correlation_matrix(songs, target, "pearson")
+    corr_s = correlation_matrix(songs, target, "spearman")
+    with_target = correlation_with_target(songs, target)
+    balance = class_balance(songs)
+    dists = distribution_by_level(songs)
+    trends = trends_by_decade(songs, target=target)
+
+    tables: list[dict[str, str]] = []
+
+    def table(df: pd.DataFrame, name: str, title: str, caption: str, index: bool = False) -> None:
+        path = out_dir / name
+        write_csv_atomic(df.reset_index() if index else df, path)
+        written.append(path)
+        tables.append({"title": title, "csv": name, "caption": caption})
+
+    figs: list[dict[str, str]] = []
+
+    def figure(fig: Any, name: str, title: str, caption: str) -> None:
+        png, svg = figures.save_figure(fig, fig_dir, name)
+        written.extend([png, svg])
+        figs.append(
+            {
+                "title": title,
+                "png": png.relative_to(out_dir).as_posix(),
+                "svg": svg.relative_to(out_dir).as_posix(),
+                "caption": caption,
+            }
+        )
+
+    n = len(songs)
+    table(
+        with_target.rename(columns={"feature": "feature"}),
+        "correlations.csv",
+        f"Correlation with {target}",
+        f"Pearson and Spearman correlation of each audio feature with {target} over {n:,} songs, "
+        "highest Pearson first (the original report's Figure 3). Duration is in minutes; "
+        "key is the pitch class read as a number, as in the report.",
+    )
+    write_csv_atomic(corr_p.rename_axis("feature").reset_index(), out_dir / "corr_pearson.csv")
+    write_csv_atomic(corr_s.rename_axis("feature").reset_index(), out_dir / "corr_spearman.csv")
+    written += [out_dir / "corr_pearson.csv", out_dir / "corr_spearman.csv"]
+
+    figure(
+        figures.correlation_heatmap(corr_p, f"Pearson correlation of audio features and {target}"),
+        "heatmap_pearson",
+        "Correlation matrix (Pearson)",
+        "Red: positive correlation, blue: negative, white: none; the value is in each cell "
+        "(the report's Figure 1).",
+    )
+    figure(
+        figures.correlation_heatmap(corr_s, f"Spearman correlation of audio features and {target}"),
+        "heatmap_spearman",
+        "Correlation matrix (Spearman)",
+        "Rank correlation: robust to skewed features such as speechiness and instrumentalness.",
+    )
+    figure(
+        figures.correlation_bars(with_target, target),
+        "correlation_with_popularity",
+        f"Correlation with {target}",
+        "Each feature's Pearson correlation with popularity (bars) and Spearman (dots).",
+    )
+    figure(
+        figures.regression_grid(songs, NUMERIC_FEATURES, target),
+        "regressions",
+        f"Each feature against {target}",
+        "Hexagonal bins show where the songs are (darker = more songs); the line is a "
+        "least-squares fit with its 95% confidence band; r is Pearson's correlation "
+        "(the report's Figure 2).",
+    )
+    if not balance.empty:
+        table(
+            balance,
+            "class_balance.csv",
+            "Songs per level",
+            "How many songs carry each label value, and their share.",
+        )
+        figure(
+            figures.class_balance_bars(balance),
+            "class_balance",
+            "Class balance",
+            "Songs per popularity level.",
+        )
+        write_csv_atomic(dists, out_dir / "distributions_by_level.csv")
+        written.append(out_dir / "distributions_by_level.csv")
+        figure(
+            figures.distributions_by_level(songs, NUMERIC_FEATURES, level_order(songs["level"])),
+            "distributions_by_level",
+            "Feature distributions per level",
+            "Box: middle half of the songs, line: median, whiskers: 1.5 × IQR; outliers hidden. "
+            "Summary figures per level are in distributions_by_level.csv.",
+        )
+    if not trends.empty:
+        write_csv_atomic(trends, out_dir / "trends_by_decade.csv")
+        written.append(out_dir / "trends_by_decade.csv")
+        shown = trends[trends["n"] >= MIN_SONGS_PER_DECADE]
+        if not shown.empty:
+            figure(
+                figures.decade_trends(shown, [f for f in (*TREND_FEATURES, target)]),
+                "trends_by_decade",
+                "How the sound changed by decade",
+                f"Mean per release decade with a 95% band (±1.96 standard errors); decades "
+                f"with fewer than {MIN_SONGS_PER_DECADE} songs are left out (all are in "
+                "trends_by_decade.csv).",
+            )
+
+    build_dir = songs_path.parent
+    audit_path = build_dir / "match_audit.json"
+    if audit_path.is_file():
+        audit = _read_json(audit_path)
+        table(
+            match_audit_table(audit),
+            "match_audit.csv",
+            "Match audit",
+            "How chart songs were matched to tracks (from match_audit.json).",
+        )
+
+    top = with_target.iloc[0]
+    bottom = with_target.iloc[-1]
+    paragraphs = [
+        f"{n:,} songs from {songs_path.name}; popularity column: {target}.",
+        f"The feature most positively correlated with {target} is {top['feature']} "
+        f"(Pearson r = {top['pearson']:.3f}); the most negative is {bottom['feature']} "
+        f"(r = {bottom['pearson']:.3f}). " + _strength_sentence(with_target),
+    ]
+    section = {
+        "title": "Exploration",
+        "order": EXPLORE_ORDER,
+        "paragraphs": paragraphs,
+        "tables": tables,
+        "figures": figs,
+    }
+    sections = [write_json_atomic(section, out_dir / "section.json")]
+    data_section = write_data_section(build_dir, out_dir / "data", songs=raw)
+    if data_section:
+        sections.append(data_section)
+    log.info("exploration written to %s (%d files)", out_dir, len(written))
+    return ExploreResult(out_dir, with_target, target, n, written, sections)
+
+
+def _strength_sentence(table: pd.DataFrame) -> str:
+    strongest = float(table["pearson"].abs().max())
+    if math.isnan(strongest):
+        return ""
+    share = strongest**2
+    return (
+        f"Even the strongest feature explains only {share:.0%} of the variance of popularity "
+        "on its own (r²): audio features alone are weak predictors."
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"{path}: not valid JSON ({exc})") from None
+
+
+def write_data_section(
+    build_dir: Path, out_dir: Path, songs: pd.DataFrame | None = None
+) -> Path | None:
+    """Write the report's data section (order 10) from `build.json` and the match audit files.
+
+    Args:
+        build_dir: the folder of `songs.parquet`, `build.json` and the audit files.
+        out_dir: where the section's CSVs and `section.json` go.
+        songs: the songs table, for the label balance when `build.json` lacks it.
+
+    Returns:
+        The manifest's path, or None when the folder holds neither build.json nor an audit.
+    """
+    build_path = build_dir / "build.json"
+    audit_path = build_dir / "match_audit.json"
+    extra = {
+        "match_weakest.csv": (
+            "Weakest accepted matches",
+            "The fuzzy matches closest to the threshold: check that they are the same song.",
+        ),
+        "match_unmatched_sample.csv": (
+            "Chart songs left unmatched (sample)",
+            "A sample of chart songs with no track; mostly songs missing from the track source.",
+        ),
+    }
+    if not build_path.is_file() and not audit_path.is_file():
+        log.info("no build.json or match audit in %s: no data section", build_dir)
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables: list[dict[str, str]] = []
+    paragraphs: list[str] = []
+    titles = {
+        "settings": ("Build settings", "Profile, label strategy and its parameters."),
+        "sources": ("Input files", "Every input file with the first 12 characters of its sha256."),
+        "stages": ("Rows per stage", "Rows in and out of every step of the build."),
+        "match_rate": ("Match rate", "Share of chart songs matched to a track, per source."),
+        "label_balance": ("Label balance", "Songs per label value after the build."),
+    }
+    found: dict[str, pd.DataFrame] = {}
+    if build_path.is_file():
+        build = _read_json(build_path)
+        if not isinstance(build, Mapping):
+            raise SchemaError(f"{build_path}: expected a JSON object, found {type(build).__name__}")
+        found = build_tables(build)
+        profile = build.get("profile")
+        label = build.get("label") or build.get("label_strategy")
+        if profile or label:
+            paragraphs.append(
+                "Built with profile "
+                f"{profile or 'unknown'} and label strategy "
+                f"{label if isinstance(label, str) else json.dumps(label, default=str)}."
+            )
+    if "label_balance" not in found and songs is not None and "level" in songs.columns:
+        found["label_balance"] = class_balance(songs)
+    if audit_path.is_file():
+        found["match_audit"] = match_audit_table(_read_json(audit_path))
+        titles["match_audit"] = ("Match audit", "The figures of match_audit.json.")
+    for key, frame in found.items():
+        if frame.empty:
+            continue
+        name = f"{key}.csv"
+        write_csv_atomic(frame, out_dir / name)
+        title, caption = titles[key]
+        tables.append({"title": title, "csv": name, "caption": caption})
+    for name, (title, caption) in extra.items():
+        src = build_dir / name
+        if src.is_file():
+            try:
+                frame = pd.read_csv(src, nrows=15)
+            except (OSError, ValueError, pd.errors.ParserError) as exc:
+                raise SchemaError(f"{src}: not a readable CSV ({exc})") from None
+            write_csv_atomic(frame, out_dir / name)
+            tables.append({"title": title, "csv": name, "caption": f"{caption} First 15 rows."})
+    if songs is not None:
+        paragraphs.append(f"The song table holds {len(songs):,} songs.")
+    section = {
+        "title": "Data",
+        "order": DATA_ORDER,
+        "paragraphs": paragraphs,
+        "tables": tables,
+        "figures": [],
+    }
+    return write_json_atomic(section, out_dir / "section.json")
+
+
+__all__ = [
+    "CORR_FEATURES",
+    "ExploreResult",
+    "class_balance",
+    "correlation_matrix",
+    "correlation_with_target",
+    "distribution_by_level",
+    "match_audit_table",
+    "prepare_songs",
+    "run_explore",
+    "trends_by_decade",
+    "write_data_section",
+]

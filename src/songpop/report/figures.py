@@ -1,0 +1,311 @@
+"""Figures for people: titled, labelled with units, colour-blind-safe, nothing overlapping.
+
+Every function returns a matplotlib `Figure` (Agg backend, constrained layout); `save_figure`
+writes it as PNG and SVG and closes it. Scatter-like layers are rasterized inside the SVG so that
+thousands of songs do not become thousands of vector paths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from songpop.io import atomic_path  # noqa: E402
+
+PALETTE = "colorblind"
+DIVERGING = "RdBu_r"
+DPI = 110
+RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 13,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
+}
+
+
+def _label(column: str) -> str:
+    from songpop.explore import axis_label
+
+    return axis_label(column)
+
+
+def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs):
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(width, height), layout="constrained", dpi=DPI)
+        axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def save_figure(fig: Figure, out_dir: Path, name: str) -> tuple[Path, Path]:
+    """Write `fig` as `out_dir/name.png` and `out_dir/name.svg` (atomically) and close it.
+
+    Returns:
+        The PNG and SVG paths.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = (out_dir / f"{name}.png", out_dir / f"{name}.svg")
+    try:
+        with plt.rc_context(RC):
+            for path, fmt in zip(paths, ("png", "svg"), strict=True):
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+    finally:
+        plt.close(fig)
+    return paths
+
+
+def _metadata(fmt: str) -> dict[str, str | None]:
+    # No creation date: the same data gives byte-identical files.
+    if fmt == "png":
+        return {"Software": "songpop"}
+    return {"Date": None, "Creator": "songpop"}
+
+
+def correlation_heatmap(corr: pd.DataFrame, title: str) -> Figure:
+    """A square correlation matrix as a red-blue heatmap centred on 0, values in the cells."""
+    n = len(corr)
+    size = max(5.0, 0.62 * n + 2.5)
+    fig, axes = _new(size + 0.8, size)
+    ax = axes[0, 0]
+    labels = [_short(c) for c in corr.columns]
+    with plt.rc_context(RC):
+        sns.heatmap(
+            corr,
+            ax=ax,
+            cmap=DIVERGING,
+            vmin=-1,
+            vmax=1,
+            center=0,
+            annot=True,
+            fmt=".2f",
+            annot_kws={"size": 8},
+            square=True,
+            linewidths=0.5,
+            linecolor="white",
+            xticklabels=labels,
+            yticklabels=labels,
+            cbar_kws={"label": "correlation coefficient", "shrink": 0.8},
+        )
+        ax.set_title(title)
+        ax.tick_params(axis="x", rotation=45)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
+        ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def _short(column: str) -> str:
+    return "duration" if column == "duration_mins" else column.replace("_", " ")
+
+
+def correlation_bars(table: pd.DataFrame, target: str) -> Figure:
+    """Horizontal bars of each feature's Pearson correlation with the target, Spearman as dots.
+
+    Args:
+        table: columns feature, pearson, spearman (see `explore.correlation_with_target`).
+        target: the popularity column's name, for the axis label.
+    """
+    data = table.sort_values("pearson", kind="stable")
+    fig, axes = _new(7.5, 0.38 * len(data) + 1.6)
+    ax = axes[0, 0]
+    cmap = matplotlib.colormaps[DIVERGING]
+    limit = max(0.05, float(np.nanmax(np.abs(data[["pearson", "spearman"]].to_numpy()))))
+    colours = [cmap(0.5 + 0.5 * v / limit * 0.85) for v in data["pearson"]]
+    labels = [_short(f) for f in data["feature"]]
+    y = np.arange(len(data))
+    with plt.rc_context(RC):
+        ax.barh(
+            y, data["pearson"], color=colours, edgecolor="0.3", linewidth=0.5, label="Pearson r"
+        )
+        ax.scatter(
+            data["spearman"], y, color="black", marker="D", s=18, zorder=3, label="Spearman ρ"
+        )
+        for yi, v, rho in zip(y, data["pearson"], data["spearman"], strict=True):
+            # Write the value beyond whichever mark reaches further, so it never covers one.
+            end = max(v, rho) if v >= 0 else min(v, rho)
+            ax.annotate(
+                f"{v:+.3f}".replace("-", "−"),
+                (end, yi),
+                xytext=(7 if v >= 0 else -7, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left" if v >= 0 else "right",
+                fontsize=8,
+            )
+        ax.axvline(0, color="0.3", linewidth=0.8)
+        ax.set_yticks(y, labels)
+        ax.set_xlim(-limit * 1.45, limit * 1.45)
+        ax.set_xlabel(f"correlation with {target} (−1 to 1)")
+        ax.set_title(f"Correlation of each audio feature with {target}")
+        ax.legend(loc="lower right", frameon=False)
+        ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _fit_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Least-squares line on `grid` with the 95% confidence band of the mean."""
+    n = len(x)
+    slope, intercept = np.polyfit(x, y, 1)
+    fit = intercept + slope * grid
+    resid = y - (intercept + slope * x)
+    dof = max(n - 2, 1)
+    s = math.sqrt(float(resid @ resid) / dof)
+    sxx = float(((x - x.mean()) ** 2).sum()) or 1e-12
+    half = stats.t.ppf(0.975, dof) * s * np.sqrt(1.0 / n + (grid - x.mean()) ** 2 / sxx)
+    return fit, fit - half, fit + half
+
+
+def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -> Figure:
+    """One panel per feature: the songs as hexagonal bins, a fitted line and its 95% band."""
+    ncols = 5 if len(features) > 8 else min(4, len(features))
+    nrows = math.ceil(len(features) / ncols)
+    fig, axes = _new(3.0 * ncols + 0.8, 2.7 * nrows + 0.8, nrows, ncols, sharey=True)
+    line_colour = sns.color_palette(PALETTE)[3]
+    with plt.rc_context(RC):
+        for ax, feature in zip(axes.flat, features, strict=False):
+            data = songs[[feature, target]].dropna()
+            x = data[feature].to_numpy(dtype=float)
+            y = data[target].to_numpy(dtype=float)
+            if len(x) < 3 or np.ptp(x) == 0:
+                ax.set_visible(False)
+                continue
+            lo, hi = np.nanpercentile(x, [0.5, 99.5])
+            if hi <= lo:
+                lo, hi = float(x.min()), float(x.max())
+            hb = ax.hexbin(
+                x,
+                y,
+                gridsize=28,
+                cmap="Blues",
+                mincnt=1,
+                bins="log",
+                extent=(lo, hi, float(y.min()), float(y.max())),
+                linewidths=0.1,
+            )
+            hb.set_rasterized(True)
+            grid = np.linspace(lo, hi, 60)
+            fit, low, high = _fit_band(x, y, grid)
+            ax.fill_between(grid, low, high, color=line_colour, alpha=0.35, linewidth=0)
+            ax.plot(grid, fit, color=line_colour, linewidth=2)
+            r = float(np.corrcoef(x, y)[0, 1])
+            ax.set_title(f"{_short(feature)}  (r = {r:+.2f})")
+            ax.set_xlabel(_label(feature))
+            ax.set_xlim(lo, hi)
+        for ax in axes.flat[len(features) :]:
+            ax.set_visible(False)
+        for row in axes:
+            row[0].set_ylabel(_label(target))
+        fig.suptitle(
+            f"Audio features against {target} ({len(songs):,} songs; "
+            "colour = songs per bin, log scale)"
+        )
+        fig.colorbar(hb, ax=axes, shrink=0.6, label="songs per bin")
+    return fig
+
+
+def class_balance_bars(balance: pd.DataFrame) -> Figure:
+    """Songs per label value, with count and share written on the bars."""
+    fig, axes = _new(5.5, 3.6)
+    ax = axes[0, 0]
+    colours = sns.color_palette(PALETTE, len(balance))
+    with plt.rc_context(RC):
+        bars = ax.bar(balance["level"].astype(str), balance["songs"], color=colours)
+        for bar, count, share in zip(bars, balance["songs"], balance["share"], strict=True):
+            ax.annotate(
+                f"{int(count):,}\n({share:.0%})",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
+        ax.set_ylim(0, float(balance["songs"].max()) * 1.25 or 1)
+        ax.set_xlabel("popularity level")
+        ax.set_ylabel("songs (count)")
+        ax.set_title("Class balance: songs per level")
+    return fig
+
+
+def distributions_by_level(
+    songs: pd.DataFrame, features: Sequence[str], levels: Sequence[str], level: str = "level"
+) -> Figure:
+    """A box plot per feature of its distribution in each label value."""
+    ncols = 5 if len(features) > 8 else min(4, len(features))
+    nrows = math.ceil(len(features) / ncols)
+    fig, axes = _new(2.9 * ncols, 2.6 * nrows + 0.6, nrows, ncols)
+    colours = sns.color_palette(PALETTE, len(levels))
+    data = songs.dropna(subset=[level])
+    labels = data[level].astype(str)
+    with plt.rc_context(RC):
+        for ax, feature in zip(axes.flat, features, strict=False):
+            groups = [data.loc[labels == lv, feature].dropna().to_numpy() for lv in levels]
+            box = ax.boxplot(
+                groups,
+                tick_labels=list(levels),
+                showfliers=False,
+                patch_artist=True,
+                widths=0.6,
+                medianprops={"color": "black", "linewidth": 1.5},
+            )
+            for patch, colour in zip(box["boxes"], colours, strict=True):
+                patch.set_facecolor(colour)
+                patch.set_alpha(0.8)
+            ax.set_title(_short(feature))
+            ax.set_ylabel(_label(feature))
+            ax.grid(axis="y", alpha=0.3)
+        for ax in axes.flat[len(features) :]:
+            ax.set_visible(False)
+        fig.suptitle("Audio features per popularity level (box = middle 50%, line = median)")
+    return fig
+
+
+def decade_trends(trends: pd.DataFrame, features: Sequence[str]) -> Figure:
+    """Mean of each feature per decade with a ±1.96 standard error band, one panel each."""
+    present = [f for f in features if f in set(trends["feature"])]
+    ncols = 3 if len(present) % 3 == 0 or len(present) < 4 else 4
+    ncols = min(ncols, len(present))
+    nrows = math.ceil(len(present) / ncols)
+    fig, axes = _new(3.4 * ncols, 2.7 * nrows + 0.6, nrows, ncols)
+    colour = sns.color_palette(PALETTE)[0]
+    span = float(trends["decade"].max() - trends["decade"].min())
+    step = 10 if span <= 40 else 20 if span <= 80 else 30
+    with plt.rc_context(RC):
+        for ax, feature in zip(axes.flat, present, strict=False):
+            part = trends[trends["feature"] == feature].sort_values("decade")
+            x = part["decade"].to_numpy()
+            mean = part["mean"].to_numpy(dtype=float)
+            sem = part["sem"].fillna(0).to_numpy(dtype=float)
+            ax.fill_between(
+                x, mean - 1.96 * sem, mean + 1.96 * sem, color=colour, alpha=0.25, linewidth=0
+            )
+            ax.plot(x, mean, marker="o", markersize=3.5, color=colour)
+            ax.set_title(_short(feature))
+            ax.set_ylabel(_label(feature))
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}s"))
+            ax.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(step))
+            ax.set_xlabel("release decade")
+        for ax in axes.flat[len(present) :]:
+            ax.set_visible(False)
+        fig.suptitle("Mean audio features by release decade (band: 95% confidence interval)")
+    return fig
