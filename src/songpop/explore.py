@@ -283,87 +283,81 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def match_audit_table(audit: Mapping[str, Any]) -> pd.DataFrame:
-    """The match audit (`match_audit.json`) as a two-column table of its figures.
+    """The match audit's headline figures (`match_audit.json`) as a two-column table.
+
+    Per-source figures are left to `match_rate_table`.
 
     Returns:
-        Columns item, value: one row per scalar found in the audit, nested keys dotted.
+        Columns item, value: one row per scalar of the audit, nested keys dotted.
     """
-    return pd.DataFrame(flatten(audit), columns=["item", "value"]).astype({"value": "string"})
+    rest = {k: v for k, v in audit.items() if k != "per_source"}
+    return pd.DataFrame(flatten(rest), columns=["item", "value"]).astype({"value": "string"})
 
 
-def _find(build: Mapping[str, Any], *names: str) -> Any:
-    """The first of `names` found as a key in `build` (top level, then one level down)."""
-    for name in names:
-        if name in build:
-            return build[name]
-    for value in build.values():
-        if isinstance(value, Mapping):
-            for name in names:
-                if name in value:
-                    return value[name]
-    return None
+def match_rate_table(audit: Mapping[str, Any]) -> pd.DataFrame:
+    """Tracks matched to a chart song, per track source (the audit's `per_source`).
+
+    Returns:
+        One row per source with its counts and `match_rate`; empty when the audit has none.
+    """
+    per_source = audit.get("per_source")
+    if not isinstance(per_source, Mapping) or not per_source:
+        return pd.DataFrame()
+    rows = [
+        {"source": name, **(dict(flatten(v)) if isinstance(v, Mapping) else {"match_rate": v})}
+        for name, v in per_source.items()
+    ]
+    return pd.DataFrame(rows)
 
 
 def build_tables(build: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    """The data section's tables from `build.json`: sources, rows per stage, match rate, balance.
+    """The data section's tables from `build.json` (written by `songpop data build`).
 
-    The build record's exact layout belongs to `songpop data build`; this reads it tolerantly:
-    the tables found are returned, the ones missing are left out.
+    Reads the keys `inputs`, `stages`, `label_balance` and the scalar settings; any that is
+    missing is left out, so a partial record still renders.
 
     Returns:
-        Any of "sources", "stages", "match_rate", "label_balance", "settings".
+        Any of "settings", "sources", "stages", "label_balance".
     """
     tables: dict[str, pd.DataFrame] = {}
-    inputs = _find(build, "inputs", "input_files", "sources", "files")
-    if isinstance(inputs, Mapping):
-        inputs = [
-            {"file": k, **(v if isinstance(v, Mapping) else {"sha256": v})}
-            for k, v in inputs.items()
-        ]
-    if isinstance(inputs, list) and inputs and all(isinstance(v, Mapping) for v in inputs):
-        frame = pd.DataFrame([dict(flatten(v)) for v in inputs])
-        for col in ("sha256",):
-            if col in frame.columns:
-                frame[col] = frame[col].astype("string").str.slice(0, 12)
-        tables["sources"] = frame
-    stages = _find(build, "rows", "stages", "rows_per_stage", "counts")
-    if isinstance(stages, Mapping):
-        tables["stages"] = _stage_table(stages)
-    elif isinstance(stages, list) and stages and all(isinstance(v, Mapping) for v in stages):
-        tables["stages"] = pd.DataFrame([dict(flatten(v)) for v in stages])
-    match = _find(build, "match_rate", "match_rates", "match")
-    if isinstance(match, Mapping):
-        tables["match_rate"] = pd.DataFrame(flatten(match), columns=["item", "value"])
-    elif isinstance(match, (int, float)):
-        tables["match_rate"] = pd.DataFrame({"item": ["match rate"], "value": [match]})
-    balance = _find(build, "label_balance", "labels", "balance")
-    if isinstance(balance, Mapping):
-        tables["label_balance"] = pd.DataFrame(flatten(balance), columns=["level", "songs"])
-    settings = [
-        (k, v)
-        for k, v in flatten(
-            {
-                k: v
-                for k, v in build.items()
-                if not isinstance(v, (Mapping, list)) or k in ("label", "label_params", "params")
-            }
-        )
-    ]
+    settings = [(k, v) for k, v in build.items() if not isinstance(v, (Mapping, list))]
+    params = build.get("label_report", {})
+    if isinstance(params, Mapping) and isinstance(params.get("parameters"), Mapping):
+        settings += flatten(params["parameters"], "label parameter")
+    settings = [(k, v) for k, v in settings if k not in ("out_dir",)]
     if settings:
         tables["settings"] = pd.DataFrame(settings, columns=["item", "value"]).astype(
             {"value": "string"}
         )
+    inputs = build.get("inputs")
+    if isinstance(inputs, list) and inputs and all(isinstance(v, Mapping) for v in inputs):
+        frame = pd.DataFrame([dict(flatten(v)) for v in inputs])
+        if "path" in frame.columns:
+            frame.insert(0, "file", frame.pop("path").map(lambda p: Path(str(p)).name))
+        if "sha256" in frame.columns:
+            frame["sha256"] = frame["sha256"].astype("string").str.slice(0, 12)
+        tables["sources"] = frame
+    stages = build.get("stages")
+    if isinstance(stages, list) and stages and all(isinstance(v, Mapping) for v in stages):
+        tables["stages"] = pd.DataFrame([dict(flatten(v)) for v in stages])
+    elif isinstance(stages, Mapping) and stages:
+        tables["stages"] = pd.DataFrame(
+            [
+                {"stage": k, **(dict(flatten(v)) if isinstance(v, Mapping) else {"rows": v})}
+                for k, v in stages.items()
+            ]
+        )
+    balance = build.get("label_balance")
+    if isinstance(balance, Mapping) and balance:
+        counts = pd.Series(balance, dtype="float64")
+        tables["label_balance"] = pd.DataFrame(
+            {
+                "level": [str(k) for k in counts.index],
+                "songs": counts.to_numpy().astype("int64"),
+                "share": (counts / counts.sum()).to_numpy() if counts.sum() else 0.0,
+            }
+        )
     return tables
-
-
-def _stage_table(stages: Mapping[str, Any]) -> pd.DataFrame:
-    rows = []
-    for name, value in stages.items():
-        if isinstance(value, Mapping):
-            rows.append({"stage": name, **dict(flatten(value))})
-        else:
-            rows.append({"stage": name, "rows": value})
-    return pd.DataFrame(rows)
 
 
 # --- the I/O edge --------------------------------------------------------------------------------
@@ -530,16 +524,6 @@ def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
             )
 
     build_dir = songs_path.parent
-    audit_path = build_dir / "match_audit.json"
-    if audit_path.is_file():
-        audit = _read_json(audit_path)
-        table(
-            match_audit_table(audit),
-            "match_audit.csv",
-            "Match audit",
-            "How chart songs were matched to tracks (from match_audit.json).",
-        )
-
     top = with_target.iloc[0]
     bottom = with_target.iloc[-1]
     paragraphs = [
@@ -581,6 +565,27 @@ def _read_json(path: Path) -> Any:
         raise SchemaError(f"{path}: not valid JSON ({exc})") from None
 
 
+_DATA_TABLES: dict[str, tuple[str, str]] = {
+    "settings": ("Build settings", "Profile, label strategy and its parameters (build.json)."),
+    "sources": ("Input files", "Every input file with its layout, rows and sha256 (first 12)."),
+    "stages": ("Rows per stage", "Rows in and out of every step of the build."),
+    "match_rate": ("Match rate per track source", "Tracks matched to a chart song, per source."),
+    "match_audit": ("Match audit", "How the chart songs were matched (match_audit.json)."),
+    "label_balance": ("Label balance", "Songs per label value after the build."),
+}
+_AUDIT_SAMPLES: dict[str, tuple[str, str]] = {
+    "match_weakest.csv": (
+        "Weakest accepted matches",
+        "The accepted fuzzy matches with the lowest scores: check that they are the same song.",
+    ),
+    "match_unmatched_sample.csv": (
+        "Chart songs left unmatched (sample)",
+        "Chart songs that no track matched: mostly songs missing from the track source.",
+    ),
+}
+SAMPLE_ROWS = 15
+
+
 def write_data_section(
     build_dir: Path, out_dir: Path, songs: pd.DataFrame | None = None
 ) -> Path | None:
@@ -593,69 +598,62 @@ def write_data_section(
 
     Returns:
         The manifest's path, or None when the folder holds neither build.json nor an audit.
+
+    Raises:
+        SchemaError: build.json, match_audit.json or an audit CSV is unreadable (named).
     """
     build_path = build_dir / "build.json"
     audit_path = build_dir / "match_audit.json"
-    extra = {
-        "match_weakest.csv": (
-            "Weakest accepted matches",
-            "The fuzzy matches closest to the threshold: check that they are the same song.",
-        ),
-        "match_unmatched_sample.csv": (
-            "Chart songs left unmatched (sample)",
-            "A sample of chart songs with no track; mostly songs missing from the track source.",
-        ),
-    }
     if not build_path.is_file() and not audit_path.is_file():
         log.info("no build.json or match audit in %s: no data section", build_dir)
         return None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables: list[dict[str, str]] = []
-    paragraphs: list[str] = []
-    titles = {
-        "settings": ("Build settings", "Profile, label strategy and its parameters."),
-        "sources": ("Input files", "Every input file with the first 12 characters of its sha256."),
-        "stages": ("Rows per stage", "Rows in and out of every step of the build."),
-        "match_rate": ("Match rate", "Share of chart songs matched to a track, per source."),
-        "label_balance": ("Label balance", "Songs per label value after the build."),
-    }
     found: dict[str, pd.DataFrame] = {}
+    paragraphs: list[str] = []
+    build: Mapping[str, Any] = {}
     if build_path.is_file():
         build = _read_json(build_path)
         if not isinstance(build, Mapping):
             raise SchemaError(f"{build_path}: expected a JSON object, found {type(build).__name__}")
-        found = build_tables(build)
-        profile = build.get("profile")
-        label = build.get("label") or build.get("label_strategy")
-        if profile or label:
-            paragraphs.append(
-                "Built with profile "
-                f"{profile or 'unknown'} and label strategy "
-                f"{label if isinstance(label, str) else json.dumps(label, default=str)}."
-            )
+        found.update(build_tables(build))
+    audit = build.get("match") if isinstance(build.get("match"), Mapping) else None
+    if audit_path.is_file():
+        audit = _read_json(audit_path)
+        if not isinstance(audit, Mapping):
+            raise SchemaError(f"{audit_path}: expected a JSON object, found {type(audit).__name__}")
+    if audit:
+        found["match_rate"] = match_rate_table(audit)
+        found["match_audit"] = match_audit_table(audit)
     if "label_balance" not in found and songs is not None and "level" in songs.columns:
         found["label_balance"] = class_balance(songs)
-    if audit_path.is_file():
-        found["match_audit"] = match_audit_table(_read_json(audit_path))
-        titles["match_audit"] = ("Match audit", "The figures of match_audit.json.")
-    for key, frame in found.items():
-        if frame.empty:
+    paragraphs += _data_paragraphs(build, audit or {}, songs)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables: list[dict[str, str]] = []
+    for key, (title, caption) in _DATA_TABLES.items():
+        frame = found.get(key)
+        if frame is None or frame.empty:
             continue
-        name = f"{key}.csv"
-        write_csv_atomic(frame, out_dir / name)
-        title, caption = titles[key]
-        tables.append({"title": title, "csv": name, "caption": caption})
-    for name, (title, caption) in extra.items():
+        write_csv_atomic(frame, out_dir / f"{key}.csv")
+        tables.append({"title": title, "csv": f"{key}.csv", "caption": caption})
+    for name, (title, caption) in _AUDIT_SAMPLES.items():
         src = build_dir / name
-        if src.is_file():
-            try:
-                frame = pd.read_csv(src, nrows=15)
-            except (OSError, ValueError, pd.errors.ParserError) as exc:
-                raise SchemaError(f"{src}: not a readable CSV ({exc})") from None
-            write_csv_atomic(frame, out_dir / name)
-            tables.append({"title": title, "csv": name, "caption": f"{caption} First 15 rows."})
-    if songs is not None:
-        paragraphs.append(f"The song table holds {len(songs):,} songs.")
+        if not src.is_file():
+            continue
+        try:
+            frame = pd.read_csv(src, nrows=SAMPLE_ROWS)
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise SchemaError(f"{src}: not a readable CSV ({exc})") from None
+        if frame.empty:
+            paragraphs.append(f"{title}: none ({name} is empty).")
+            continue
+        write_csv_atomic(frame, out_dir / name)
+        tables.append(
+            {
+                "title": title,
+                "csv": name,
+                "caption": f"{caption} First {SAMPLE_ROWS} rows of {name}.",
+            }
+        )
     section = {
         "title": "Data",
         "order": DATA_ORDER,
@@ -666,6 +664,35 @@ def write_data_section(
     return write_json_atomic(section, out_dir / "section.json")
 
 
+def _data_paragraphs(
+    build: Mapping[str, Any], audit: Mapping[str, Any], songs: pd.DataFrame | None
+) -> list[str]:
+    """Plain sentences on how the song table was built."""
+    out: list[str] = []
+    n_songs = build.get("songs", len(songs) if songs is not None else None)
+    inputs = build.get("inputs") if isinstance(build.get("inputs"), list) else []
+    if build:
+        out.append(
+            f"Profile {build.get('profile', 'unknown')}, label strategy "
+            f"{build.get('label', 'unknown')}: "
+            + (f"{int(n_songs):,} songs" if n_songs is not None else "songs")
+            + (f" from {len(inputs)} input files." if inputs else ".")
+        )
+    elif songs is not None:
+        out.append(f"The song table holds {len(songs):,} songs.")
+    rate = audit.get("chart_match_rate")
+    if isinstance(rate, (int, float)):
+        matched, total = audit.get("chart_songs_matched"), audit.get("chart_songs")
+        counts = (
+            f" ({matched:,} of {total:,})"
+            if isinstance(matched, int) and isinstance(total, int)
+            else ""
+        )
+        rule = f" (rule: {audit['rule']})" if audit.get("rule") else ""
+        out.append(f"{rate:.1%} of the chart songs{counts} were matched to a track{rule}.")
+    return out
+
+
 __all__ = [
     "CORR_FEATURES",
     "ExploreResult",
@@ -674,6 +701,7 @@ __all__ = [
     "correlation_with_target",
     "distribution_by_level",
     "match_audit_table",
+    "match_rate_table",
     "prepare_songs",
     "run_explore",
     "trends_by_decade",
