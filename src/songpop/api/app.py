@@ -251,6 +251,8 @@ def _prediction_out(prediction: Any, classes: list[str]) -> schemas.PredictionOu
         probabilities={str(k): float(v) for k, v in probabilities.items()},
         model_id=prediction.model_id,
         explanation=None if explanation is None else _contributions(explanation),
+        ids={str(k): str(v) for k, v in (getattr(prediction, "ids", None) or {}).items()},
+        ignored_fields=list(getattr(prediction, "ignored_fields", None) or []),
     )
 
 
@@ -370,7 +372,19 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def songpop_error(request: Request, exc: SongpopError) -> JSONResponse:
         status = 422 if isinstance(exc, InputError | SchemaError) else 400
         log.info("refused request: %s", exc)
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        problems = getattr(exc, "problems", None)
+        if not problems:
+            return JSONResponse(status_code=status, content={"detail": str(exc)})
+        items = [
+            {
+                "loc": ["body", p.record, p.field] if p.field else ["body", p.record],
+                "field": p.field,
+                "msg": f"record {p.record}: {p.message}",
+                "type": "invalid_record",
+            }
+            for p in problems
+        ]
+        return JSONResponse(status_code=status, content={"detail": items})
 
 
 def describe_error(error: Mapping[str, Any]) -> dict[str, Any]:
@@ -427,7 +441,7 @@ def _allowed(name: str) -> str:
     unit = config.FEATURE_UNITS.get(name, "")
     unit = f" {unit}" if unit and not unit.startswith("pitch") else ""
     kind = "an integer" if name in schemas.INTEGER_FEATURES else "a number"
-    return f"{kind} from {low:g} to {high:g}{unit}"
+    return f"{kind} from {schemas.number(low)} to {schemas.number(high)}{unit}"
 
 
 def _short(value: Any, limit: int = 60) -> str:

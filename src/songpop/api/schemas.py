@@ -26,6 +26,9 @@ MAX_RECORDS = 1000
 MAX_BODY_BYTES = 1_048_576
 """Largest request body accepted (1 MiB): room for MAX_RECORDS records with explanations asked."""
 
+ID_FIELDS: tuple[str, ...] = ("id", "title", "artist")
+"""Optional fields a song may carry to identify itself; never used as features."""
+
 INTEGER_FEATURES: frozenset[str] = frozenset({"key", "mode", "time_signature", "year", "explicit"})
 
 # Defaults of the web page when a bundle carries no reference medians: the medians of the seed's
@@ -68,6 +71,11 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def number(value: float) -> str:
+    """A bound as people write it: 0, 1, -60, 3600000, 0.5 (no exponent, no trailing .0)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
     """The (type, Field) pair of one feature, with its range and unit in the schema."""
     low, high = config.FEATURE_RANGES[name]
@@ -75,7 +83,7 @@ def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
     description = DESCRIPTIONS.get(name, name)
     if unit:
         description = f"{description} ({unit})"
-    description = f"{description}; allowed {low:g} to {high:g}"
+    description = f"{description}; allowed {number(low)} to {number(high)}"
     kind: Any = int if name in INTEGER_FEATURES else float
     extra: dict[str, Any] = {"strict": True}
     if kind is float:
@@ -98,6 +106,11 @@ def _song_model() -> type[BaseModel]:
         name: _feature_field(name, required=True) for name in config.AUDIO_FEATURES
     }
     fields.update({name: _feature_field(name, required=False) for name in config.CONTEXT_FEATURES})
+    for name in ID_FIELDS:
+        fields[name] = (
+            str | None,
+            Field(None, max_length=500, description="Identifies the song; echoed back as is."),
+        )
     return create_model(
         "Song",
         __config__=ConfigDict(
@@ -106,8 +119,8 @@ def _song_model() -> type[BaseModel]:
         ),
         __doc__=(
             "One song's features. The audio features are required; the context features (year, "
-            "mode, time_signature, explicit) only when the chosen model uses them. Unknown "
-            "fields are rejected."
+            "mode, time_signature, explicit) only when the chosen model uses them; id, title "
+            "and artist are optional and echoed back. Unknown fields are rejected."
         ),
         **fields,
     )
@@ -178,6 +191,12 @@ class PredictionOut(BaseModel):
     probabilities: dict[str, float] = Field(description="Probability of each class; sums to 1.")
     model_id: str
     explanation: list[Contribution] | None = None
+    ids: dict[str, str] = Field(
+        default_factory=dict, description="The id, title and artist the song was sent with."
+    )
+    ignored_fields: list[str] = Field(
+        default_factory=list, description="Features sent that this model does not use."
+    )
 
 
 class PredictResponse(BaseModel):

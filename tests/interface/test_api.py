@@ -1,0 +1,357 @@
+"""The HTTP API through FastAPI's TestClient, on two tiny real bundles (see api_support.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from api_support import TYPICAL_SONG, make_bundles
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import songpop
+from songpop import config
+from songpop.api import create_app
+from songpop.api.schemas import MAX_BODY_BYTES, MAX_RECORDS
+from songpop.bundle import load_bundle
+from songpop.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def bundle_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return make_bundles(tmp_path_factory.mktemp("bundles"))
+
+
+@pytest.fixture(scope="module")
+def client(bundle_paths: list[Path]) -> TestClient:
+    with TestClient(create_app(bundle_paths)) as test_client:
+        yield test_client
+
+
+def song(**changes: float | int) -> dict:
+    return {**TYPICAL_SONG, **changes}
+
+
+def messages(response) -> list[str]:
+    detail = response.json()["detail"]
+    return [d["msg"] for d in detail] if isinstance(detail, list) else [detail]
+
+
+# --- service routes -----------------------------------------------------------------------------
+
+
+def test_health_names_the_loaded_models(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "version": songpop.__version__,
+        "models_loaded": 2,
+        "models": ["logreg-audio", "forest-context"],
+    }
+
+
+def test_models_describe_each_bundle(client: TestClient) -> None:
+    models = {m["id"]: m for m in client.get("/models").json()}
+    assert set(models) == {"logreg-audio", "forest-context"}
+    audio = models["logreg-audio"]
+    assert audio["default"] is True and models["forest-context"]["default"] is False
+    assert sorted(audio["classes"]) == sorted(config.LEVELS)
+    assert audio["feature_names"] == list(config.AUDIO_FEATURES)
+    assert audio["feature_set"] == "audio" and audio["task"] == "seed"
+    assert audio["label_strategy"] == "spotify"
+    assert audio["metrics"] == {"accuracy": 0.5, "n_test": 60}  # the scalar summary
+    assert models["forest-context"]["feature_names"][-2:] == ["year", "mode"]
+
+
+def test_feature_schema_gives_ranges_units_and_typical_defaults(client: TestClient) -> None:
+    schema = client.get("/schema/features").json()
+    specs = {f["name"]: f for f in schema["features"]}
+    assert set(config.AUDIO_FEATURES) <= set(specs)
+    assert {"year", "mode"} <= set(specs) and "explicit" not in specs  # no model uses it
+    for name, spec in specs.items():
+        assert (spec["min"], spec["max"]) == config.FEATURE_RANGES[name]
+        assert spec["min"] <= spec["default"] <= spec["max"]
+    assert specs["tempo"]["unit"] == "BPM" and specs["loudness"]["unit"] == "dB"
+    assert specs["key"]["kind"] == "int" and specs["key"]["step"] == 1
+    assert specs["year"]["used_by"] == ["forest-context"]
+    # the defaults are the default bundle's typical training values
+    typical = load_bundle_typical(client)
+    assert specs["danceability"]["default"] == pytest.approx(typical["danceability"])
+    assert "logreg-audio" in schema["defaults_source"]
+
+
+def load_bundle_typical(client: TestClient) -> dict:
+    bundle = client.app.state.models.bundles["logreg-audio"]
+    return bundle.meta["reference"]["typical"]
+
+
+# --- predictions --------------------------------------------------------------------------------
+
+
+def test_predict_one_song(client: TestClient) -> None:
+    response = client.post("/predict", json=song())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_id"] == "logreg-audio"
+    [prediction] = body["predictions"]
+    assert prediction["level"] in body["classes"]
+    assert set(prediction["probabilities"]) == set(body["classes"])
+    assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)
+    assert prediction["level"] == max(
+        prediction["probabilities"], key=prediction["probabilities"].get
+    )
+    assert prediction["explanation"] is None
+
+
+def test_predict_a_list_keeps_the_order(client: TestClient) -> None:
+    loud = song(loudness=-3.0, danceability=0.95, energy=0.95, title="loud")
+    quiet = song(loudness=-24.0, danceability=0.25, energy=0.05, title="quiet")
+    response = client.post("/predict", json=[loud, quiet, loud])
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["ids"]["title"] for p in predictions] == ["loud", "quiet", "loud"]
+    # the synthetic label rises with loudness, danceability and energy
+    assert predictions[0]["level"] == "high" and predictions[1]["level"] == "low"
+    assert predictions[0]["probabilities"] == predictions[2]["probabilities"]
+
+
+def test_api_answers_what_the_library_predict_answers(
+    client: TestClient, bundle_paths: list[Path]
+) -> None:
+    from songpop.predict import predict
+
+    records = [song(tempo=90.0), song(valence=0.1, key=-1)]
+    expected = predict(records, load_bundle(bundle_paths[0]))
+    got = client.post("/predict", json=records).json()["predictions"]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine["level"] == theirs.level
+        assert mine["probabilities"] == pytest.approx(theirs.probabilities)
+
+
+@pytest.mark.parametrize("how", ["query", "body"])
+def test_explain_in_plain_words(client: TestClient, how: str) -> None:
+    if how == "query":
+        response = client.post("/predict?explain=true", json=song())
+    else:
+        response = client.post("/predict", json={"records": [song()], "explain": True})
+    assert response.status_code == 200, response.text
+    explanation = response.json()["predictions"][0]["explanation"]
+    assert explanation, "explain=true must give an explanation"
+    assert {c["feature"] for c in explanation} <= set(config.AUDIO_FEATURES)
+    assert all(c["text"].strip() for c in explanation)
+
+
+def test_choose_a_model_by_id(client: TestClient) -> None:
+    response = client.post("/predict?model=forest-context", json=song(year=1999, mode=1))
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["model_id"] == "forest-context"
+    body = {"records": [song(year=1999, mode=0)], "model": "forest-context"}
+    assert client.post("/predict", json=body).json()["model_id"] == "forest-context"
+
+
+def test_context_the_model_uses_is_required(client: TestClient) -> None:
+    response = client.post("/predict?model=forest-context", json=song(mode=1))
+    assert response.status_code == 422
+    [msg] = messages(response)
+    assert "year" in msg and "1900 to 2100" in msg and "forest-context" in msg
+
+
+def test_context_the_model_ignores_is_reported(client: TestClient) -> None:
+    response = client.post("/predict", json=song(year=2001))
+    assert response.status_code == 200
+    assert response.json()["predictions"][0]["ignored_fields"] == ["year"]
+
+
+def test_unknown_model_is_404_naming_the_loaded_ones(client: TestClient) -> None:
+    response = client.post("/predict?model=nope", json=song())
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"] and "logreg-audio" in response.json()["detail"]
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("danceability", 1.5, "from 0 to 1"),
+        ("energy", -0.1, "from 0 to 1"),
+        ("tempo", 301.0, "from 0 to 300 BPM"),
+        ("key", 12, "integer from -1 to 11"),
+        ("loudness", -61.0, "from -60 to 5 dB"),
+        ("duration_ms", 0, "from 1 to 3600000 ms"),
+        ("key", 3.5, "integer from -1 to 11"),
+        ("tempo", "fast", "from 0 to 300 BPM"),
+        ("valence", True, "from 0 to 1"),
+        ("speechiness", None, "from 0 to 1"),
+    ],
+)
+def test_422_names_the_field_and_its_range(
+    client: TestClient, field: str, value: object, allowed: str
+) -> None:
+    response = client.post("/predict", json=song(**{field: value}))
+    assert response.status_code == 422
+    [item] = response.json()["detail"]
+    assert item["field"] == field
+    assert item["msg"].startswith(f"{field} must be") and allowed in item["msg"]
+
+
+def test_422_in_a_list_names_the_record(client: TestClient) -> None:
+    response = client.post("/predict", json=[song(), song(), song(tempo=500.0)])
+    assert response.status_code == 422
+    assert messages(response) == ["record 2: tempo must be a number from 0 to 300 BPM (got 500.0)"]
+
+
+def test_missing_feature_is_named(client: TestClient) -> None:
+    record = song()
+    del record["loudness"]
+    response = client.post("/predict", json=record)
+    assert response.status_code == 422
+    assert messages(response) == ["loudness is required: a number from -60 to 5 dB"]
+
+
+def test_not_a_finite_number(client: TestClient) -> None:
+    raw = json.dumps(song()).replace('"tempo": 118.0', '"tempo": NaN')
+    response = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert messages(response)[0].startswith("tempo must be a number from 0 to 300")
+
+
+def test_unknown_field_is_reported_not_ignored(client: TestClient) -> None:
+    response = client.post("/predict", json=song(popularity=80))
+    assert response.status_code == 422
+    [item] = response.json()["detail"]
+    assert item["field"] == "popularity" and "unknown field 'popularity'" in item["msg"]
+
+
+def test_bad_json_is_a_4xx_that_says_so(client: TestClient) -> None:
+    response = client.post(
+        "/predict", content=b'{"tempo": 120,', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "not valid JSON" in messages(response)[0]
+
+
+@pytest.mark.parametrize("body", [5, "song", None, []])
+def test_wrong_body_form_is_422(client: TestClient, body: object) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert messages(response)
+
+
+def test_list_size_limit(client: TestClient) -> None:
+    response = client.post("/predict", json=[song()] * (MAX_RECORDS + 1))
+    assert response.status_code == 422
+    assert f"1 to {MAX_RECORDS} records" in messages(response)[0]
+
+
+def test_huge_body_is_413(client: TestClient) -> None:
+    body = json.dumps([song()] * 6000).encode()
+    assert len(body) > MAX_BODY_BYTES
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert str(MAX_BODY_BYTES) in response.json()["detail"]
+
+
+def test_huge_streamed_body_without_length_is_413(client: TestClient) -> None:
+    def chunks():
+        yield b"["
+        for _ in range(6000):
+            yield json.dumps(song()).encode() + b","
+        yield b"{}]"
+
+    response = client.post(
+        "/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_library_errors_are_4xx_with_the_message(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import songpop.predict
+
+    def refuse(records, bundle, *, explain=False):
+        raise InputError("tempo: the model cannot score this")
+
+    monkeypatch.setattr(songpop.predict, "predict", refuse)
+    response = client.post("/predict", json=song())
+    assert response.status_code == 422
+    assert response.json() == {"detail": "tempo: the model cannot score this"}
+
+
+# --- start-up -----------------------------------------------------------------------------------
+
+
+def test_default_model_is_the_last_runs_default(
+    bundle_paths: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "runs" / "r1" / "models"
+    models.mkdir(parents=True)
+    (models / "index.json").write_text(json.dumps({"default": "forest"}))
+    import shutil
+
+    shutil.copytree(bundle_paths[1], models / "forest")
+    (tmp_path / "runs" / "LATEST").write_text("r1\n")
+    monkeypatch.setenv(config.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    with TestClient(create_app()) as default_client:
+        assert default_client.get("/health").json()["models"] == ["forest-context"]
+
+
+def test_a_bad_model_folder_stops_start_up(tmp_path: Path) -> None:
+    from songpop.errors import BundleError
+
+    with pytest.raises(BundleError, match="bundle.json"), TestClient(create_app([tmp_path])):
+        pass
+
+
+# --- page and docs ------------------------------------------------------------------------------
+
+
+def test_page_and_docs_are_served_without_external_resources(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    linked = re.findall(r'(?:src|href)="([^"]+)"', page.text + docs.text)
+    linked += re.findall(r"url: '([^']+)'", docs.text)
+    assert linked
+    for url in linked:
+        assert not url.startswith(("http:", "https:", "//")), url
+        if url.startswith("/"):
+            assert client.get(url).status_code == 200, url
+    for asset in ("/static/app.js", "/static/style.css"):
+        text = client.get(asset).text
+        assert not re.search(r"https?://", text), asset
+
+
+def test_openapi_documents_the_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/health", "/models", "/predict", "/schema/features"} <= set(spec["paths"])
+    song_schema = spec["components"]["schemas"]["Song"]
+    assert song_schema["additionalProperties"] is False
+    assert song_schema["properties"]["tempo"]["maximum"] == 300
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+def test_serve_help() -> None:
+    from songpop.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--model", "--host", "--port"):
+        assert option in result.output
+    assert "web page" in result.output
+
+
+def test_serve_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
+    from songpop.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "bundle.json" in result.output
