@@ -73,7 +73,7 @@ def canonicalize_charts(
     out["artist"] = to_text(frame[src["artist"]])
     problems.raise_first()
     table = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))[list(CHART_COLUMNS_CANONICAL)]
-    table = validate_charts(table, origin, row_label)
+    table = validate_charts(table, origin, row_label, {k: v for k, v in src.items() if v})
     table.attrs.update({"layout": layout.name, "source_file": origin})
     return table
 

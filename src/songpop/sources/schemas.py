@@ -98,52 +98,76 @@ def _validate(
     table: pd.DataFrame,
     origin: str,
     row_label: Callable[[int], str] | None,
+    source_columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     try:
         return schema.validate(table, lazy=True)
     except PanderaSchemaErrors as exc:
         cases = exc.failure_cases
         first = cases.iloc[0]
-        detail = _describe(first, row_label)
+        detail = _describe(first, row_label, source_columns or {})
         more = f" ({len(cases)} failures in all)" if len(cases) > 1 else ""
         raise SchemaError(f"{origin}: {schema.name} table: {detail}{more}") from exc
     except PanderaSchemaError as exc:  # pragma: no cover - lazy=True raises SchemaErrors
         raise SchemaError(f"{origin}: {schema.name} table: {exc}") from exc
 
 
-def _describe(case: pd.Series, row_label: Callable[[int], str] | None) -> str:
+def _describe(
+    case: pd.Series, row_label: Callable[[int], str] | None, source_columns: dict[str, str]
+) -> str:
     column = case.get("column")
     check = case.get("check")
     value = case.get("failure_case")
+    value = value.item() if hasattr(value, "item") else value
     index = case.get("index")
     where = ""
     if index is not None and not pd.isna(index):
         where = f" at {row_label(int(index)) if row_label else f'row {int(index) + 1}'}"
     if column is None or pd.isna(column):
         return f"{check}: {value}"
-    return f"column {column!r} fails {check}{where} (value {value!r})"
+    source = source_columns.get(column)
+    named = f"{column!r} (file column {source!r})" if source and source != column else repr(column)
+    return f"column {named} fails {check}{where} (value {value!r})"
 
 
 def validate_charts(
-    table: pd.DataFrame, origin: str = "<charts>", row_label: Callable[[int], str] | None = None
+    table: pd.DataFrame,
+    origin: str = "<charts>",
+    row_label: Callable[[int], str] | None = None,
+    source_columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check a canonical chart-weeks table against `CHARTS_SCHEMA`.
 
+    Args:
+        table: the canonical table.
+        origin: the file it came from, for messages.
+        row_label: names a row position (e.g. "line 5"); default "row N".
+        source_columns: canonical column -> the file's own column name, for messages.
+
     Raises:
         SchemaError: names the file, the column, the first failing row and its value.
     """
-    return _validate(CHARTS_SCHEMA, table, origin, row_label)
+    return _validate(CHARTS_SCHEMA, table, origin, row_label, source_columns)
 
 
 def validate_tracks(
-    table: pd.DataFrame, origin: str = "<tracks>", row_label: Callable[[int], str] | None = None
+    table: pd.DataFrame,
+    origin: str = "<tracks>",
+    row_label: Callable[[int], str] | None = None,
+    source_columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check a canonical tracks table against `TRACKS_SCHEMA` (types, not audio ranges).
+
+    Args:
+        table: the canonical table.
+        origin: the file it came from, for messages.
+        row_label: names a row position (e.g. "line 5"); default "row N".
+        source_columns: canonical column -> the file's own column name, for messages.
 
     Raises:
         SchemaError: names the file, the column, the first failing row and its value.
     """
-    return _validate(TRACKS_SCHEMA, table, origin, row_label)
+    return _validate(TRACKS_SCHEMA, table, origin, row_label, source_columns)
 
 
 def range_violations(tracks: pd.DataFrame) -> pd.DataFrame:

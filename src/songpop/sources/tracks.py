@@ -187,7 +187,8 @@ def canonicalize_tracks(
     frame = frame.rename(columns=lambda c: str(c).strip())
     table, problems = _canonical(frame, chosen, source_name, row_label, decade)
     problems.raise_first()
-    table = validate_tracks(table, source_name, row_label)
+    names = {c: chosen.source_column(c, frame.columns) or c for c in TRACK_COLUMNS_CANONICAL}
+    table = validate_tracks(table, source_name, row_label, names)
     table.attrs.update({"layout": chosen.name, "source_file": source_name})
     return table
 
