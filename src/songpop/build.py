@@ -55,13 +55,14 @@ from songpop.sources.tracks import read_tracks
 log = logging.getLogger(__name__)
 
 PROFILES: tuple[str, ...] = ("default", "seed")
-DEFAULT_CHARTS = "charts/hot100_weekly_1958-2026.csv.gz"
-SEED_CHARTS = "charts/hot_stuff_1958-2026_reconstructed.csv.gz"
-SEED_TRACKS: tuple[str, ...] = ("tracks/spotify_1921-2020_seed_matched.csv.gz",)
+# Default inputs, as names of `songpop.sources.registry` datasets.
+DEFAULT_CHARTS = "hot100_weekly"
+SEED_CHARTS = "hot_stuff_reconstructed"
+SEED_TRACKS: tuple[str, ...] = ("spotify_1921_2020_seed_matched",)
 DEFAULT_TRACKS: tuple[str, ...] = (
-    "tracks/tidytuesday_spotify_songs_2020.csv.gz",
-    "tracks/hit_predictor_dev.csv.gz",
-    "tracks/spotify_1921-2020_seed_matched.csv.gz",
+    "tidytuesday_spotify_2020",
+    "hit_predictor_dev",
+    "spotify_1921_2020_seed_matched",
 )
 DEFAULT_LABEL = {"default": "composite", "seed": "spotify"}
 
@@ -108,13 +109,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _resolve(given: str | os.PathLike[str] | None, default: str, data_dir: Path) -> Path:
-    """A file given on the command line, else the profile's default inside the data folder."""
-    path = Path(given).expanduser() if given else data_dir / default
+def _given(path: str | os.PathLike[str]) -> Path:
+    """A file named on the command line: it must exist (it is never fetched)."""
+    path = Path(path).expanduser()
     if not path.is_file():
-        where = f"put it in {path.parent}" if not given else "check the path"
-        raise DataNotFoundError(f"input file {path} not found ({where}; `songpop data fetch`)")
+        raise DataNotFoundError(f"input file {path} not found (check the path)")
     return path
+
+
+def _default(name: str, data_dir: Path) -> Path:
+    """A registry dataset inside the data folder, fetched when missing (names file and folder)."""
+    from songpop.sources import registry
+
+    return registry.locate(name, data_dir)
 
 
 @contextmanager
@@ -245,7 +252,8 @@ def build_dataset(
         profile: "default" or "seed" (the original project's rules).
         label: a strategy of `config.LABEL_STRATEGIES`; default "composite", or "spotify" for
             the seed profile (what the original did).
-        charts: chart file; default the profile's file in the data folder.
+        charts: chart file; default the profile's registry file in the data folder (fetched
+            when missing).
         tracks: track files; default every track table of the profile in the data folder.
         data_dir: the data folder (see `config.data_dir`).
         weights: composite label weights (see `songpop.prepare.label.DEFAULT_WEIGHTS`).
@@ -265,11 +273,14 @@ def build_dataset(
         raise SchemaError(f"label strategy {label!r}: expected one of {config.LABEL_STRATEGIES}")
     started = time.perf_counter()
     folder = config.data_dir(data_dir)
-    chart_path = _resolve(charts, SEED_CHARTS if profile == "seed" else DEFAULT_CHARTS, folder)
-    default_tracks = SEED_TRACKS if profile == "seed" else DEFAULT_TRACKS
-    track_paths = [_resolve(p, "", folder) for p in tracks] if tracks else []
-    if not tracks:
-        track_paths = [_resolve(None, p, folder) for p in default_tracks]
+    seed = profile == "seed"
+    chart_path = (
+        _given(charts) if charts else _default(SEED_CHARTS if seed else DEFAULT_CHARTS, folder)
+    )
+    if tracks:
+        track_paths = [_given(p) for p in tracks]
+    else:
+        track_paths = [_default(name, folder) for name in (SEED_TRACKS if seed else DEFAULT_TRACKS)]
 
     steps = tqdm(total=6, desc="data build", disable=not progress, unit="step", leave=False)
     summary: dict[str, Any] = {"profile": profile, "label": label, "stages": []}
@@ -303,7 +314,7 @@ def build_dataset(
     steps.update()
 
     steps.set_postfix_str("cleaning")
-    if profile == "seed":
+    if seed:
         cutoff = pd.Timestamp(config.SEED_CHART_CUTOFF)
         cut = raw_charts[raw_charts["chart_date"] <= cutoff]
         summary["stages"].append(_stage("cut_at_seed_date", len(raw_charts), len(cut)))
@@ -318,7 +329,7 @@ def build_dataset(
     steps.update()
 
     steps.set_postfix_str("aggregating and matching")
-    if profile == "seed":
+    if seed:
         tables, match = _seed_songs(charts_clean.table, tracks_clean.table, summary)
     else:
         tables, match = _default_songs(

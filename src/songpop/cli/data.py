@@ -81,6 +81,104 @@ def fetch_command(
         raise typer.Exit(code=2)
 
 
+_OutOption = typer.Option(
+    ..., "--out", help="Output folder: stage tables, songs.parquet, build.json, match audit."
+)
+_ProfileOption = typer.Option(
+    "default", "--profile", help="default (songpop's rules) or seed (the original project's)."
+)
+_LabelOption = typer.Option(
+    None,
+    "--label",
+    help="Label strategy: composite | spotify | hit (default: composite; seed: spotify).",
+)
+_ChartsOption = typer.Option(None, "--charts", help="Chart file (any known layout).")
+_TracksOption = typer.Option(
+    None, "--tracks", help="Track file (any known layout); repeat the option for several."
+)
+_ThresholdOption = typer.Option(
+    90.0, "--fuzzy-threshold", help="Lowest accepted fuzzy match score (0-100)."
+)
+
+
+@data_app.command("build")
+def build_command(
+    out: Path = _OutOption,
+    profile: str = _ProfileOption,
+    label: str | None = _LabelOption,
+    charts: Path | None = _ChartsOption,
+    tracks: list[Path] | None = _TracksOption,
+    data_dir: Path | None = DataDirOption,
+    threshold: float = _ThresholdOption,
+) -> None:
+    """Read charts and tracks, clean, aggregate, match and label them into DIR/songs.parquet.
+
+    Writes each stage's table as Parquet, build.json and the match audit into --out, then
+    prints rows in/out of every stage, the match rate per source and the label balance.
+    """
+    from songpop.build import build_dataset
+
+    try:
+        summary = build_dataset(
+            out,
+            profile=profile,
+            label=label,
+            charts=charts,
+            tracks=tracks or None,
+            data_dir=data_dir,
+            fuzzy_threshold=threshold,
+            progress=True,
+        )
+    except SongpopError as exc:
+        raise fail(exc) from exc
+    _print_build(summary)
+
+
+def _print_build(summary: dict) -> None:
+    stages = Table(title=f"data build ({summary['profile']} profile, {summary['label']} label)")
+    stages.add_column("stage")
+    stages.add_column("rows in", justify="right")
+    stages.add_column("rows out", justify="right")
+    for stage in summary["stages"]:
+        stages.add_row(stage["stage"], f"{stage['rows_in']:,}", f"{stage['rows_out']:,}")
+    _out.print(stages)
+    rates = Table(title="match rate per track source")
+    for column in ("source", "tracks", "exact", "fuzzy", "match rate"):
+        rates.add_column(column, justify="left" if column == "source" else "right")
+    for source, row in summary["match"]["per_source"].items():
+        rates.add_row(
+            source,
+            f"{row['tracks']:,}",
+            f"{row['exact']:,}",
+            f"{row['fuzzy']:,}",
+            f"{row['match_rate']:.1%}",
+        )
+    _out.print(rates)
+    match = summary["match"]
+    _out.print(
+        f"chart songs matched: {match['chart_songs_matched']:,} of {match['chart_songs']:,} "
+        f"({match['chart_match_rate']:.1%})"
+    )
+    total = sum(summary["label_balance"].values())
+    balance = ", ".join(
+        f"{name} {n:,} ({n / total:.1%})" for name, n in summary["label_balance"].items()
+    )
+    _out.print(f"label balance: {balance}")
+    agreement = summary["label_report"].get("agreement")
+    if agreement and agreement.get("rows"):
+        _out.print(
+            f"source hit flag vs chart match: {agreement['agreement']:.1%} agree "
+            f"on {agreement['rows']:,} tracks"
+        )
+    oor = summary["out_of_range"]
+    _out.print(
+        f"out-of-range values: {oor['tracks_rows_dropped']:,} track rows dropped "
+        f"{oor['tracks_dropped_by_column']}, context values set NA "
+        f"{oor['tracks_set_na_by_column']}"
+    )
+    _out.print(f"{summary['songs']:,} songs -> {summary['out_dir']}/songs.parquet")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `data` command group to the root app."""
     app.add_typer(data_app, name="data", help="Find, fetch and verify the raw data; build songs.")

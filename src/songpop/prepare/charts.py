@@ -74,7 +74,7 @@ def aggregate_chart_songs(charts: pd.DataFrame) -> pd.DataFrame:
         (mean of Billboard's last-week position over the weeks that have one; NA if none),
         `debut_date`, `n_runs`.
     """
-    keyed = add_keys(charts)
+    keyed = add_keys(charts.reset_index(drop=True))
     keyed = keyed[keyed["norm_title"].fillna("").ne("") & keyed["norm_artist"].ne("")]
     keyed = keyed.sort_values(["chart_date", "position"], kind="stable")
     key = list(SONG_KEY)
@@ -115,6 +115,7 @@ def aggregate_seed_charts(charts: pd.DataFrame) -> pd.DataFrame:
         One row per (`seed_title`, `seed_artist`) with `chart_title`, `chart_artist` and the
         chart history columns.
     """
+    charts = charts.reset_index(drop=True)
     kept = charts[charts["last_week"].notna()].sort_values(["chart_date", "position"])
     kept = kept.assign(
         seed_title=seed_normalize(kept["title"].astype("string")),
