@@ -99,11 +99,13 @@ def plot_learning_curve(
     fig = _new_figure(7, 4.5)
     ax = fig.add_subplot()
     scoring = "score"
+    single = len(curves) == 1
     for i, (name, curve) in enumerate(curves.items()):
-        color = OKABE_ITO[i % len(OKABE_ITO)]
         sizes = np.asarray(curve["train_sizes"])
         scoring = curve.get("scoring", scoring)
         for part, style, marker in (("train", "--", "o"), ("test", "-", "s")):
+            # One model: training orange, cross-validated blue. Several: one colour per model.
+            color = OKABE_ITO[(1 if part == "train" else 0) if single else i % len(OKABE_ITO)]
             mean = np.asarray(curve[f"{part}_mean"], dtype=float)
             sd = np.nan_to_num(np.asarray(curve[f"{part}_sd"], dtype=float))
             label = ("training" if part == "train" else "cross-validated") + (
@@ -111,6 +113,15 @@ def plot_learning_curve(
             )
             ax.plot(sizes, mean, style, marker=marker, color=color, label=label)
             ax.fill_between(sizes, mean - sd, mean + sd, color=color, alpha=0.15, linewidth=0)
+    n_folds = next(iter(curves.values())).get("n_folds")
+    ax.text(
+        0.01,
+        0.01,
+        f"shaded: ± 1 sd over {n_folds} folds" if n_folds else "shaded: ± 1 sd over folds",
+        transform=ax.transAxes,
+        fontsize="x-small",
+        color="dimgrey",
+    )
     ax.set_title(title)
     ax.set_xlabel("training examples")
     ax.set_ylabel(ylabel or str(scoring).replace("_", " "))
@@ -199,14 +210,16 @@ def plot_reliability(
     """
     if not models:
         raise MetricInputError("plot_reliability got no model to draw")
-    fig = _new_figure(6.5, 5.5)
-    ax = fig.add_subplot()
+    fig = _new_figure(6.5, 7.0)
+    ax, hist = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
     eces = []
+    n_models = len(models)
     for i, (name, data) in enumerate(models.items()):
         rel = data["reliability"] if "reliability" in data else data
         if "bins" not in rel:
             raise MetricInputError(f"models[{name!r}] has no reliability bins")
+        color = OKABE_ITO[i % len(OKABE_ITO)]
         bins = [b for b in rel["bins"] if b["count"] > 0]
         conf = [b["confidence"] for b in bins]
         acc = [b["accuracy"] for b in bins]
@@ -217,16 +230,29 @@ def plot_reliability(
             acc,
             "-",
             marker=MARKERS[i % len(MARKERS)],
-            color=OKABE_ITO[i % 8],
+            color=color,
             label=f"{name} (ECE {ece:.3f})",
+        )
+        # How many test rows sit in each bin: a point made of 3 rows means little.
+        lower = np.array([b["lower"] for b in rel["bins"]])
+        width = (np.array([b["upper"] for b in rel["bins"]]) - lower) / n_models
+        hist.bar(
+            lower + i * width,
+            [b["count"] for b in rel["bins"]],
+            width=width,
+            align="edge",
+            color=color,
+            label=name,
         )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted probability of the predicted class (confidence)")
     ax.set_ylabel("observed accuracy")
     ax.set_title(f"{title}\nECE: " + ", ".join(eces), fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
+    hist.set_xlabel("mean predicted probability of the predicted class (confidence)")
+    hist.set_ylabel("test rows")
+    hist.grid(alpha=0.3)
     return save_figure(fig, out)
 
 

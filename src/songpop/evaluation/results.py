@@ -336,9 +336,10 @@ def comparison_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             :func:`regression_table`).
 
     Returns:
-        A DataFrame with ``COMPARISON_COLUMNS``, sorted by task, feature set (audio first) and
-        accuracy (best first; cross-validated accuracy when there is no test set). Numbers are
-        floats (NaN where not applicable, e.g. QWK for hit / not_hit).
+        A DataFrame with ``COMPARISON_COLUMNS``, sorted by task (in the order tasks first
+        appear in ``results``, so the caller decides which task leads), feature set (audio
+        first) and accuracy (best first; cross-validated accuracy when there is no test set).
+        Numbers are floats (NaN where not applicable, e.g. QWK for hit / not_hit).
 
     Raises:
         MetricInputError: a result lacks its identifiers or any score, or two results share
@@ -365,13 +366,15 @@ def comparison_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
     rank = table["accuracy"].fillna(table["cv_accuracy_mean"])
     order = {name: i for i, name in enumerate(FEATURE_SET_ORDER)}
+    task_order = {name: i for i, name in enumerate(dict.fromkeys(table["task"]))}
     table = (
         table.assign(
+            _task=table["task"].map(task_order),
             _fs=table["feature_set"].map(order).fillna(len(order)),
             _rank=-rank,
         )
-        .sort_values(["task", "_fs", "_rank", "model"], kind="stable")
-        .drop(columns=["_fs", "_rank"])
+        .sort_values(["_task", "_fs", "_rank", "model"], kind="stable")
+        .drop(columns=["_task", "_fs", "_rank"])
         .reset_index(drop=True)
     )
     return table
