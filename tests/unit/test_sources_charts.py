@@ -156,3 +156,12 @@ def test_all_json_gzipped(tmp_path: Path) -> None:
 @pytest.mark.parametrize("layout_text", [HOT_STUFF, TIDY, FLAT])
 def test_every_csv_layout_gives_the_same_columns(tmp_path: Path, layout_text: str) -> None:
     check_canonical(read_charts(write(tmp_path / "c.csv", layout_text)))
+
+
+def test_excel_style_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + FLAT.replace("\n", "\r\n").encode("utf-8"))
+    table = read_charts(path)
+    assert detect_layout(path) == "hot100_flat"
+    assert table["title"].tolist() == ["Another Day In Paradise", "007", "NA"]
+    assert table["weeks_on_chart"].tolist() == [10, 1, 4]

@@ -217,3 +217,16 @@ def test_readers_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(SchemaError):
         read_charts(write(tmp_path / "bad.csv", FLAT_HEADER + "x,1,A,B,,1,1\n"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "bad.csv"])
+
+
+def test_a_chart_file_given_as_tracks_says_what_it_looks_like(tmp_path: Path) -> None:
+    path = write(tmp_path / "flat.csv", FLAT_HEADER + "1990-01-06,1,A,B,,1,1\n")
+    with pytest.raises(LayoutError, match=r"looks like a charts file of the hot100_flat layout"):
+        read_tracks(path)
+
+
+def test_canonicalize_refuses_a_chart_layout() -> None:
+    import pandas as pd
+
+    with pytest.raises(LayoutError, match="chart layout"):
+        canonicalize_tracks(pd.DataFrame({"a": [1]}), "x.csv", layout="hot_stuff")

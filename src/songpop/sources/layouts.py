@@ -360,8 +360,16 @@ def match_layout(columns: Iterable[str], origin: str, kind: Kind | None = None) 
             )
         return layout
     what = f"{kind} " if kind else ""
+    hint = ""
+    if kind is not None:
+        other = "tracks" if kind == "charts" else "charts"
+        for layout in layouts_of(other):  # a chart file given as tracks, or the reverse
+            if layout.fmt == "csv" and layout.signature <= have and not layout.excludes & have:
+                hint = f" (it looks like a {other} file of the {layout.name} layout)"
+                break
     raise LayoutError(
-        f"{origin}: unknown {what}layout; columns found: {found}; known layouts: {_known(kind)}"
+        f"{origin}: unknown {what}layout{hint}; columns found: {found}; known layouts: "
+        f"{_known(kind)}"
     )
 
 
@@ -645,15 +653,25 @@ class Problems:
 
     def raise_first(self) -> None:
         """Raise a SchemaError for the first bad value, if any."""
-        if not self.records:
-            return
-        first = min(self.records, key=lambda r: r["row"])
-        count = len(self.records)
-        more = f" ({count} bad values in all)" if count > 1 else ""
-        raise SchemaError(
-            f"{self.origin}: column {first['column']!r} ({self.layout} layout) expects "
-            f"{first['expected']}; {first['where']} has {first['value']!r}{more}"
-        )
+        raise_first_problem(self.frame(), self.origin, self.layout)
+
+
+def raise_first_problem(problems: pd.DataFrame, origin: str, layout: str) -> None:
+    """Raise a SchemaError naming the file, column, row and value of the first bad value.
+
+    Args:
+        problems: rows of (row, where, column, value, expected), as `Problems.frame()` gives.
+        origin: the file or table name.
+        layout: the layout name.
+    """
+    if problems.empty:
+        return
+    first = problems.sort_values("row", kind="stable").iloc[0]
+    more = f" ({len(problems)} bad values in all)" if len(problems) > 1 else ""
+    raise SchemaError(
+        f"{origin}: column {first['column']!r} ({layout} layout) expects {first['expected']}; "
+        f"{first['where']} has {first['value']!r}{more}"
+    )
 
 
 def to_number(

@@ -31,6 +31,7 @@ from songpop.sources.layouts import (
     csv_row_label,
     load_json,
     match_layout,
+    raise_first_problem,
     read_csv_columns,
     read_head,
     sniff_format,
@@ -148,10 +149,10 @@ def canonicalize_tracks_lenient(
     Raises:
         LayoutError: unknown layout or missing required column.
     """
+    frame = frame.rename(columns=lambda c: str(c).strip())
     chosen = LAYOUTS[layout] if layout else match_layout(frame.columns, source_name, "tracks")
     if chosen.kind != "tracks":
         raise LayoutError(f"{source_name}: {chosen.name} is a chart layout, not a track layout")
-    frame = frame.rename(columns=lambda c: str(c).strip())
     table, problems = _canonical(frame, chosen, source_name, row_label, decade)
     table.attrs.update({"layout": chosen.name, "source_file": source_name})
     return table, problems.frame()
@@ -183,10 +184,10 @@ def canonicalize_tracks(
         LayoutError: unknown layout or missing required column (named).
         SchemaError: a value of the wrong type (names column, row and value).
     """
-    chosen = LAYOUTS[layout] if layout else match_layout(frame.columns, source_name, "tracks")
+    table, problems = canonicalize_tracks_lenient(frame, source_name, layout, decade, row_label)
+    raise_first_problem(problems, source_name, table.attrs["layout"])
+    chosen = LAYOUTS[table.attrs["layout"]]
     frame = frame.rename(columns=lambda c: str(c).strip())
-    table, problems = _canonical(frame, chosen, source_name, row_label, decade)
-    problems.raise_first()
     names = {c: chosen.source_column(c, frame.columns) or c for c in TRACK_COLUMNS_CANONICAL}
     table = validate_tracks(table, source_name, row_label, names)
     table.attrs.update({"layout": chosen.name, "source_file": source_name})
