@@ -67,6 +67,8 @@ def save_figure(fig: Figure, out_dir: Path, name: str) -> tuple[Path, Path]:
             for path, fmt in zip(paths, ("png", "svg"), strict=True):
                 with atomic_path(path) as tmp:
                     fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+                # The first save laid the figure out; freeze it so the second does not redo it.
+                fig.set_layout_engine("none")
     finally:
         plt.close(fig)
     return paths

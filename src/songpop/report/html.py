@@ -119,7 +119,7 @@ def format_number(value: Any, integer_column: bool = False) -> str:
         text = f"{number:.2e}"
     else:
         text = f"{number:.3f}"
-    return text.replace("-", "−")
+    return "−" + text[1:] if text.startswith("-") else text  # a typographic minus sign
 
 
 def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
