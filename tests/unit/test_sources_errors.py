@@ -230,3 +230,26 @@ def test_canonicalize_refuses_a_chart_layout() -> None:
 
     with pytest.raises(LayoutError, match="chart layout"):
         canonicalize_tracks(pd.DataFrame({"a": [1]}), "x.csv", layout="hot_stuff")
+
+
+def test_wrong_type_in_chart_json_names_the_chart_and_entry(tmp_path: Path) -> None:
+    entry = {
+        "song": "A",
+        "artist": "B",
+        "this_week": "first",
+        "last_week": None,
+        "peak_position": 1,
+        "weeks_on_chart": 1,
+    }
+    path = write(tmp_path / "all.json", json.dumps([{"date": "1990-01-06", "data": [entry]}]))
+    with pytest.raises(SchemaError, match=r"all\.json.*'this_week'.*chart 1990-01-06 entry 0"):
+        read_charts(path)
+
+
+def test_wrong_type_in_features_json_names_the_entry(tmp_path: Path) -> None:
+    good = {"danceability": 0.5, "energy": 0.5, "key": 1, "loudness": -5.0, "speechiness": 0.1}
+    good |= {"acousticness": 0.1, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.5}
+    good |= {"tempo": 120.0, "duration_ms": 200000}
+    path = write(tmp_path / "f.json", json.dumps([good, None, good | {"tempo": "fast"}]))
+    with pytest.raises(SchemaError, match=r"f\.json.*'tempo'.*entry 2 has 'fast'"):
+        read_tracks(path)

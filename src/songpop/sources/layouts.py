@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from songpop.config import AUDIO_NUMERIC
-from songpop.errors import LayoutError, SchemaError
+from songpop.errors import DataNotFoundError, LayoutError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ class Layout:
     encodings: tuple[str, ...] = ("utf-8",)
     date_formats: tuple[str, ...] = ()
     description: str = ""
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def source_column(self, canonical: str, present: Iterable[str]) -> str | None:
         """The source column that feeds `canonical`, or None when the file lacks it."""
@@ -401,12 +401,11 @@ def read_head(path: PathLike, size: int = _SNIFF_BYTES) -> bytes:
     """The first `size` uncompressed bytes of a file.
 
     Raises:
-        DataNotFoundError-like SchemaError: the file is empty or its gzip data is broken.
+        DataNotFoundError: the file does not exist.
+        SchemaError: the file is empty or its gzip data is broken.
     """
     path = Path(path)
     if not path.is_file():
-        from songpop.errors import DataNotFoundError
-
         raise DataNotFoundError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise SchemaError(f"{path}: the file is empty (0 bytes); expected a header and rows")
@@ -439,8 +438,6 @@ def csv_header(path: PathLike, head: bytes | None = None) -> list[str]:
 
 def json_keys(head: bytes) -> set[str]:
     """Keys seen near the start of a JSON document (enough to recognise its layout)."""
-    import re
-
     text = head.decode("utf-8", errors="replace")
     return set(re.findall(r'"([A-Za-z_][A-Za-z0-9_ ]*)"\s*:', text))
 

@@ -194,8 +194,8 @@ def canonicalize_tracks(
     return table
 
 
-def _api_records(document: Any, origin: str) -> list[dict[str, Any]]:
-    """The audio-features objects of a saved Spotify Web API answer."""
+def _api_records(document: Any, origin: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The audio-features objects of a saved Spotify Web API answer, and their positions."""
     if isinstance(document, dict) and "audio_features" in document:
         document = document["audio_features"]
     elif isinstance(document, dict):
@@ -205,7 +205,7 @@ def _api_records(document: Any, origin: str) -> list[dict[str, Any]]:
             f"{origin}: the {SPOTIFY_API.name} layout is a JSON array of audio-features objects "
             f"or {{'audio_features': [...]}}; found a {type(document).__name__}"
         )
-    records = []
+    records, positions = [], []
     for index, item in enumerate(document):
         if item is None:  # the Web API answers null for an unknown id
             log.warning("%s: audio-features entry %d is null; skipped", origin, index)
@@ -215,9 +215,10 @@ def _api_records(document: Any, origin: str) -> list[dict[str, Any]]:
                 f"{origin}: audio-features entry {index} is a {type(item).__name__}, not an object"
             )
         records.append(item)
+        positions.append(index)
     if not records:
         raise SchemaError(f"{origin}: no audio-features objects in the file")
-    return records
+    return records, positions
 
 
 def read_tracks(path: PathLike) -> pd.DataFrame:
@@ -242,10 +243,12 @@ def read_tracks(path: PathLike) -> pd.DataFrame:
     origin = str(path)
     head = read_head(path)
     if sniff_format(head) == "json":
-        records = _api_records(load_json(path), origin)
+        records, positions = _api_records(load_json(path), origin)
         frame = pd.DataFrame.from_records(records)
         layout = match_layout(frame.columns, origin, "tracks")
-        table = canonicalize_tracks(frame, origin, layout.name, row_label=lambda i: f"entry {i}")
+        table = canonicalize_tracks(
+            frame, origin, layout.name, row_label=lambda i: f"entry {positions[i]}"
+        )
     else:
         header = csv_header(path, head)
         layout = match_layout(header, origin, "tracks")
