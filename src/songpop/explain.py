@@ -1,0 +1,527 @@
+"""Why a model predicts what it does: per-song contributions and global importance.
+
+- Tree models (LightGBM, random forest, histogram gradient boosting, as the last step of a
+  pipeline): SHAP's TreeExplainer on the transformed features, exact; the one-hot `key_*`
+  columns are folded back into `key`. LightGBM's values are in log-odds (the raw margin), the
+  forests' in probability.
+- Every other model: Shapley values estimated by antithetic permutation sampling against a small
+  background of real training rows (the rows nearest to k-means centres of the bundle's
+  reference sample): the algorithm of `shap.PermutationExplainer` with an independent masker,
+  written in numpy so that all model evaluations of a batch go through one vectorised call
+  (shap's version needs a numba compilation of ~15 s on first use). Values are in probability;
+  contributions add up exactly to f(x) − mean f(background).
+
+Each contribution comes with a plain-words sentence that places the song's value among the
+training songs of the top class ("louder than 80% of high-popularity songs (-4.1 dB): pushes
+up the chance of high"), from the percentiles stored in the bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from songpop import config
+from songpop.bundle import Bundle, is_categorical
+from songpop.io import atomic_path, write_csv_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_SIZE = 10
+PERMUTATIONS = 4
+"""Permutations per row (each used forwards and backwards) of the model-agnostic method."""
+GLOBAL_ROWS = 500
+"""Rows sampled for global importance."""
+
+_KEYS = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
+# How to say "a higher / lower value" of each feature in words.
+_WORDS: dict[str, tuple[str, str]] = {
+    "acousticness": ("more acoustic", "less acoustic"),
+    "danceability": ("more danceable", "less danceable"),
+    "duration_ms": ("longer", "shorter"),
+    "energy": ("more energetic", "less energetic"),
+    "instrumentalness": ("more instrumental", "less instrumental"),
+    "liveness": ("more live-sounding", "less live-sounding"),
+    "loudness": ("louder", "quieter"),
+    "speechiness": ("wordier", "less wordy"),
+    "tempo": ("faster", "slower"),
+    "valence": ("happier-sounding", "sadder-sounding"),
+    "year": ("newer", "older"),
+}
+_TREE_MODULES = ("lightgbm.", "sklearn.ensemble.", "sklearn.tree.")
+
+
+@dataclass
+class Contribution:
+    """One feature's push on a prediction.
+
+    Attributes:
+        feature: the feature's name.
+        value: the song's value of it.
+        contribution: how much it moves the predicted class's score (log-odds or probability,
+            see `Explanation.unit`); positive pushes up.
+        direction: "up" or "down".
+        percentile: the share (0–100) of the reference group's songs with a lower value, for
+            numeric features; for categories, the share of the group in this category.
+        sentence: the same in plain words.
+    """
+
+    feature: str
+    value: float
+    contribution: float
+    direction: str
+    percentile: float | None
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return asdict(self)
+
+
+@dataclass
+class Explanation:
+    """Why one record got its prediction.
+
+    Attributes:
+        target: the class explained (the predicted level).
+        unit: "log-odds" or "probability": the scale of the contributions.
+        method: "tree_shap" or "permutation_shap".
+        base_value: the model's average score for `target` (over the training data or the
+            background rows).
+        output_value: base_value + the sum of the contributions = the model's score for
+            `target` on this record.
+        contributions: one per feature, the strongest first.
+    """
+
+    target: str
+    unit: str
+    method: str
+    base_value: float
+    output_value: float
+    contributions: list[Contribution]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        out = asdict(self)
+        out["contributions"] = [c.to_dict() for c in self.contributions]
+        return out
+
+    def sentences(self, top: int = 3) -> list[str]:
+        """The plain-words sentences of the `top` strongest contributions."""
+        return [c.sentence for c in self.contributions[:top]]
+
+
+# --- explainers ---------------------------------------------------------------------------------
+
+
+class _TreeExplainer:
+    """Exact SHAP values of the last (tree) step of a pipeline, folded to the input features."""
+
+    method = "tree_shap"
+
+    def __init__(self, bundle: Bundle) -> None:
+        import shap
+
+        from songpop.predict import _frame
+
+        estimator = bundle.estimator
+        steps = getattr(estimator, "steps", None)
+        self.final = steps[-1][1] if steps else estimator
+        self.pre = estimator[:-1] if steps and len(steps) > 1 else None
+        self.features = list(bundle.feature_names)
+        self._frame = _frame
+        if self.pre is not None:
+            names_out = [str(n) for n in self.pre.get_feature_names_out()]
+        else:
+            names_out = self.features
+        self.fold = _fold_matrix(names_out, self.features)
+        self.explainer = shap.TreeExplainer(self.final)
+        self.unit = (
+            "log-odds" if type(self.final).__module__.startswith("lightgbm") else ("probability")
+        )
+        if "HistGradient" in type(self.final).__name__:
+            self.unit = "log-odds"
+        self.n_classes = len(bundle.classes)
+
+    def values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(contributions n × features × classes, base values per class)."""
+        frame = self._frame(X, self.features)
+        Z = self.pre.transform(frame) if self.pre is not None else frame
+        if hasattr(Z, "toarray"):
+            Z = Z.toarray()
+        raw = np.asarray(self.explainer.shap_values(Z, check_additivity=False), dtype=np.float64)
+        base = np.atleast_1d(np.asarray(self.explainer.expected_value, dtype=np.float64))
+        if raw.ndim == 2:  # one margin (binary): class 1's log-odds; class 0's is its negative
+            raw = np.stack([-raw, raw], axis=-1)
+            base = np.array([-base[0], base[0]])
+        folded = np.einsum("nmk,mf->nfk", raw, self.fold)
+        return folded, base
+
+
+class _PermutationExplainer:
+    """Shapley values by antithetic permutation sampling, model-agnostic, in probability."""
+
+    method = "permutation_shap"
+    unit = "probability"
+
+    def __init__(self, bundle: Bundle) -> None:
+        from songpop.predict import predict_proba_array
+
+        self.bundle = bundle
+        self.predict = lambda A: predict_proba_array(bundle, A)
+        self.background = background_rows(bundle)
+        self.base = self.predict(self.background).mean(axis=0)
+
+    def values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(contributions n × features × classes, base values per class)."""
+        n, m = X.shape
+        B = self.background
+        rng = np.random.default_rng(config.SEED)
+        k = len(self.bundle.classes)
+        phi = np.zeros((n, m, k))
+        for i in range(n):
+            orders = []
+            for _ in range(PERMUTATIONS):
+                order = rng.permutation(m)
+                orders += [order, order[::-1]]
+            # For each order: m+1 masks (features switched on one by one) × background rows.
+            masks = np.zeros((len(orders), m + 1, m), dtype=bool)
+            for p, order in enumerate(orders):
+                for step in range(1, m + 1):
+                    masks[p, step] = masks[p, step - 1]
+                    masks[p, step, order[step - 1]] = True
+            flat = masks.reshape(-1, m)
+            rows = np.where(flat[:, None, :], X[i][None, None, :], B[None, :, :])
+            out = self.predict(rows.reshape(-1, m)).reshape(len(orders), m + 1, len(B), k)
+            mean = out.mean(axis=2)  # orders × (m+1) × classes
+            gains = np.diff(mean, axis=1)  # gain of the feature switched on at each step
+            for p, order in enumerate(orders):
+                phi[i, order] += gains[p]
+            phi[i] /= len(orders)
+        return phi, self.base
+
+
+def _fold_matrix(names_out: Sequence[str], features: Sequence[str]) -> np.ndarray:
+    """A 0/1 matrix mapping each transformed column to the input feature it comes from."""
+    fold = np.zeros((len(names_out), len(features)))
+    by_length = sorted(features, key=len, reverse=True)
+    for i, name in enumerate(names_out):
+        bare = name.split("__", 1)[1] if "__" in name else name
+        match = next(
+            (f for f in by_length if bare == f or bare.startswith(f + "_")),
+            None,
+        )
+        if match is None:
+            raise ValueError(f"transformed column {name!r} maps to no input feature")
+        fold[i, features.index(match)] = 1.0
+    return fold
+
+
+def background_rows(bundle: Bundle, size: int = BACKGROUND_SIZE) -> np.ndarray:
+    """Real training rows near the k-means centres of the reference sample (standardised).
+
+    Falls back to the typical values (medians / most frequent categories) recorded in the
+    bundle, and to the middle of each feature's range when those are absent.
+    """
+    features = bundle.feature_names
+    sample = bundle.reference_sample()
+    if sample is not None and all(f in sample.columns for f in features):
+        data = sample[features].astype("float64").to_numpy(na_value=np.nan)
+        data = data[~np.isnan(data).any(axis=1)]
+        if len(data) > size:
+            from sklearn.cluster import KMeans
+
+            scaled = (data - data.mean(axis=0)) / np.where(data.std(axis=0) > 0, data.std(0), 1)
+            km = KMeans(n_clusters=size, n_init=4, random_state=config.SEED).fit(scaled)
+            dist = ((scaled[:, None, :] - km.cluster_centers_[None]) ** 2).sum(axis=2)
+            return data[np.unique(dist.argmin(axis=0))]
+        if len(data):
+            return data
+    typical = (bundle.reference or {}).get("typical", {})
+    row = []
+    for f in features:
+        low, high = config.FEATURE_RANGES.get(f, (0.0, 1.0))
+        value = typical.get(f)
+        row.append(float(value) if value is not None else (low + high) / 2)
+    return np.asarray([row], dtype=np.float64)
+
+
+def explainer_for(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
+    """The bundle's explainer (cached): exact tree SHAP when possible, else permutation SHAP."""
+    if "explainer" not in bundle._cache:
+        bundle._cache["explainer"] = _make_explainer(bundle)
+    return bundle._cache["explainer"]
+
+
+def _make_explainer(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
+    steps = getattr(bundle.estimator, "steps", None)
+    final = steps[-1][1] if steps else bundle.estimator
+    if type(final).__module__.startswith(_TREE_MODULES):
+        try:
+            return _TreeExplainer(bundle)
+        except Exception as exc:  # shap does not know this model: use the agnostic method
+            log.info(
+                "model %s: tree SHAP unavailable (%s); using permutations", bundle.model_id, exc
+            )
+    return _PermutationExplainer(bundle)
+
+
+# --- per-song explanations ----------------------------------------------------------------------
+
+
+def explain_rows(bundle: Bundle, X: np.ndarray, targets: Sequence[str]) -> list[Explanation]:
+    """Explain each row's score for its target class.
+
+    Args:
+        bundle: the loaded model bundle.
+        X: valid rows, float array with columns in `bundle.feature_names` order.
+        targets: the class to explain for each row (usually the predicted level).
+
+    Returns:
+        One Explanation per row.
+    """
+    explainer = explainer_for(bundle)
+    phi, base = explainer.values(np.asarray(X, dtype=np.float64))
+    out = []
+    for i, target in enumerate(targets):
+        k = bundle.classes.index(target)
+        contributions = [
+            _contribution(bundle, name, float(X[i, j]), float(phi[i, j, k]), target)
+            for j, name in enumerate(bundle.feature_names)
+        ]
+        contributions.sort(key=lambda c: abs(c.contribution), reverse=True)
+        out.append(
+            Explanation(
+                target=target,
+                unit=explainer.unit,
+                method=explainer.method,
+                base_value=float(base[k]),
+                output_value=float(base[k] + phi[i, :, k].sum()),
+                contributions=contributions,
+            )
+        )
+    return out
+
+
+def explain(records: Any, bundle: Bundle) -> list[Explanation]:
+    """Explain the predictions of records (same input as `songpop.predict.predict`)."""
+    from songpop.predict import predict
+
+    return [p.explanation for p in predict(records, bundle, explain=True)]
+
+
+def _contribution(bundle: Bundle, name: str, value: float, phi: float, target: str) -> Contribution:
+    direction = "up" if phi >= 0 else "down"
+    where, percentile = describe_value(bundle, name, value)
+    push = f"pushes {direction} the chance of {target}"
+    if abs(phi) < 1e-12:
+        push = f"makes no difference to {target}"
+    return Contribution(name, value, phi, direction, percentile, f"{where}: {push}")
+
+
+def group_name(top: str) -> str:
+    """How to name the songs of the top class in a sentence."""
+    if top == config.HIT_CLASSES[-1]:
+        return "hits"
+    if top == config.LEVELS[-1]:
+        return "high-popularity songs"
+    return f"{top} songs"
+
+
+def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float | None]:
+    """Place a value among the reference songs, in words, and the percentile behind it.
+
+    Returns:
+        (e.g. "louder than 80% of hits (-4.1 dB)", 80.0); the percentile is None when the
+        bundle has no reference statistics for the feature.
+    """
+    reference = bundle.reference or {}
+    top = reference.get("top_class", bundle.top_class)
+    shown = format_value(name, value)
+    if is_categorical(name):
+        shares = reference.get("categories", {})
+        group, table = group_name(top), shares.get("top", {}).get(name)
+        if table is None:
+            group, table = "training songs", shares.get("overall", {}).get(name)
+        label = _category(name, value)
+        if table is None:
+            return label, None
+        share = 100.0 * float(table.get(str(int(value)), 0.0))
+        return f"{label} (like {share:.0f}% of {group})", round(share, 1)
+    percentiles = reference.get("percentiles", {})
+    q = percentiles.get("q")
+    group, values = group_name(top), percentiles.get("top", {}).get(name)
+    if values is None:
+        group, values = "training songs", percentiles.get("overall", {}).get(name)
+    if values is None or q is None:
+        return f"{name} {shown}", None
+    pct = _percentile_of(value, np.asarray(values, dtype=float), np.asarray(q, dtype=float))
+    more, less = _WORDS.get(name, (f"higher {name}", f"lower {name}"))
+    if pct >= 50:
+        text = f"{more} than {pct:.0f}% of {group} ({shown})"
+    else:
+        text = f"{less} than {100 - pct:.0f}% of {group} ({shown})"
+    return text, round(pct, 1)
+
+
+def _percentile_of(value: float, values: np.ndarray, q: np.ndarray) -> float:
+    """The share of the group below `value`, from its stored percentiles (ties split evenly)."""
+    lo = np.interp(value, values, q, left=0.0, right=100.0)
+    # np.interp on a flat stretch (many equal values, e.g. instrumentalness = 0) picks its left
+    # end; take the middle of the stretch instead.
+    hi = q[np.searchsorted(values, value, side="right") - 1] if value >= values[0] else 0.0
+    if value in values:
+        first = q[np.searchsorted(values, value, side="left")]
+        return float((first + hi) / 2)
+    return float(lo)
+
+
+def _category(name: str, value: float) -> str:
+    v = int(value)
+    if name == "key":
+        return "no key detected" if v == -1 else f"in the key of {_KEYS[v % 12]}"
+    if name == "mode":
+        return "in a major key" if v == 1 else "in a minor key"
+    if name == "explicit":
+        return "explicit lyrics" if v == 1 else "no explicit lyrics"
+    if name == "time_signature":
+        return f"in {v}/4 time"
+    return f"{name} = {v}"
+
+
+def format_value(name: str, value: float) -> str:
+    """A value with its unit, for people: "3:25" for a duration, "-6.0 dB", "120 BPM"."""
+    if math.isnan(value):
+        return "unknown"
+    if name == "duration_ms":
+        seconds = int(round(value / 1000))
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    if name == "loudness":
+        return f"{value:.1f} dB"
+    if name == "tempo":
+        return f"{value:.0f} BPM"
+    if name == "year" or is_categorical(name):
+        return f"{int(value)}"
+    return f"{value:.2f}"
+
+
+# --- global importance and the report section ---------------------------------------------------
+
+
+def global_importance(
+    bundle: Bundle, X: pd.DataFrame, *, max_rows: int = GLOBAL_ROWS
+) -> pd.DataFrame:
+    """Mean absolute contribution of each feature over the rows of `X`.
+
+    Args:
+        bundle: the loaded model bundle.
+        X: rows with the model's feature columns (e.g. the test set); at most `max_rows` of
+            them, sampled with the seed, are explained.
+        max_rows: the sample size.
+
+    Returns:
+        One row per feature, most important first: feature, importance (mean |contribution|
+        averaged over the classes), one `importance_<class>` column per class, unit, method,
+        n_rows.
+    """
+    from songpop.predict import validate_frame
+
+    if len(X) > max_rows:
+        X = X.sample(n=max_rows, random_state=config.SEED)
+    values, ok, _ = validate_frame(X, bundle.feature_names)
+    values = values[ok]
+    explainer = explainer_for(bundle)
+    phi, _ = explainer.values(values)
+    per_class = np.abs(phi).mean(axis=0)  # features × classes
+    table = pd.DataFrame({"feature": bundle.feature_names, "importance": per_class.mean(axis=1)})
+    for k, name in enumerate(bundle.classes):
+        table[f"importance_{name}"] = per_class[:, k]
+    table["unit"] = explainer.unit
+    table["method"] = explainer.method
+    table["n_rows"] = int(len(values))
+    return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def write_explain_section(
+    bundle: Bundle,
+    X: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    order: int = 40,
+) -> Path:
+    """Write the report's explanation section: a bar chart (PNG, SVG), a CSV, `section.json`.
+
+    Args:
+        bundle: the model to explain (usually the run's default model).
+        X: the rows to explain (e.g. the test set).
+        out_dir: the section's folder.
+        order: the section's place in the report.
+
+    Returns:
+        The path of `section.json`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    table = global_importance(bundle, X)
+    write_csv_atomic(table, out_dir / "importance.csv")
+
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.2))
+    shown = table.iloc[::-1]
+    ax.barh(shown["feature"], shown["importance"], color="#3b6ea5")
+    unit = table["unit"].iloc[0]
+    ax.set_xlabel(f"mean |contribution| ({unit})")
+    ax.set_title(f"What drives the predictions of {bundle.model_id}")
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        with atomic_path(out_dir / "figures" / f"importance.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=120)
+    plt.close(fig)
+
+    first, second = table["feature"].iloc[0], table["feature"].iloc[1]
+    method = (
+        "exact SHAP values of the tree model (TreeExplainer)"
+        if table["method"].iloc[0] == "tree_shap"
+        else "Shapley values estimated by permutation sampling (model-agnostic)"
+    )
+    manifest = {
+        "title": "What drives the predictions",
+        "order": order,
+        "paragraphs": [
+            f"Global importance of each feature for the model {bundle.model_id} "
+            f"({bundle.feature_set} features, {bundle.label_strategy} labels): the mean absolute "
+            f"contribution to the predicted scores over {int(table['n_rows'].iloc[0])} songs, "
+            f"computed with {method}, in {unit}. `key` is one feature (its one-hot columns are "
+            "added together).",
+            f"The two features that move predictions most are {first} and {second}. Importance "
+            "says how much a feature changes the model's output, not that changing it would make "
+            "a song more popular.",
+        ],
+        "tables": [
+            {
+                "title": "Feature importance",
+                "csv": "importance.csv",
+                "caption": f"Mean |contribution| per feature, overall and per class ({unit}).",
+            }
+        ],
+        "figures": [
+            {
+                "title": "Feature importance",
+                "png": "figures/importance.png",
+                "svg": "figures/importance.svg",
+                "caption": f"Mean |contribution| of each feature for {bundle.model_id}.",
+            }
+        ],
+    }
+    return write_json_atomic(manifest, out_dir / "section.json")
