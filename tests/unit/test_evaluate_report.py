@@ -128,6 +128,12 @@ def test_describe_predictability_says_how_far_above_the_dummy() -> None:
     none["lift"] = {"point": 0.004, "low": -0.02, "high": 0.03}
     assert "not distinguishable from the dummy baseline" in describe_predictability(none)
 
+    # With CV for every model, the choice is made on CV, never on the test set.
+    lucky, steady = result("lucky", 0.7, seed=1), result("steady", 0.6, seed=2)
+    lucky["cv"], steady["cv"] = fake_cv(0.50, 0.4, 0.01), fake_cv(0.55, 0.4, 0.01)
+    chosen = describe_predictability([lucky, steady])
+    assert "the best model, steady" in chosen and "Cross-validated" in chosen
+
     # Cross-validation only: mean − 2 sd of the lift stands in for the lower bound.
     def cv_text(acc: float) -> str:
         cv = fake_cv(acc, 0.34, 0.01)

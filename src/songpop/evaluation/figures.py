@@ -8,11 +8,13 @@ palette (sequential maps: cividis).
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -39,6 +41,34 @@ MARKERS: tuple[str, ...] = ("o", "s", "D", "^", "v", "P", "X", "*")
 
 FigurePaths = dict[str, Path]
 
+RC: dict[str, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 13,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
+}
+"""The report's figure style (as in ``songpop.report.figures``), used to draw and to save."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _styled(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Draw and save inside the report's rc style, leaving the global rcParams untouched."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with matplotlib.rc_context(RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 def _new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -46,6 +76,7 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+@_styled
 def save_figure(fig: Figure, out: str | os.PathLike[str], *, dpi: int = 150) -> FigurePaths:
     """Save ``fig`` as ``<out>.png`` and ``<out>.svg`` atomically, then release it.
 
@@ -74,6 +105,7 @@ def save_figure(fig: Figure, out: str | os.PathLike[str], *, dpi: int = 150) -> 
     return paths
 
 
+@_styled
 def plot_learning_curve(
     data: Mapping[str, Any] | Mapping[str, Mapping[str, Any]],
     out: str | os.PathLike[str],
@@ -130,6 +162,7 @@ def plot_learning_curve(
     return save_figure(fig, out)
 
 
+@_styled
 def plot_confusion_matrix(
     cm: Sequence[Sequence[int]] | np.ndarray,
     classes: Sequence[Any],
@@ -190,6 +223,7 @@ def plot_confusion_matrix(
     return save_figure(fig, out)
 
 
+@_styled
 def plot_reliability(
     models: Mapping[str, Mapping[str, Any]],
     out: str | os.PathLike[str],
@@ -256,6 +290,7 @@ def plot_reliability(
     return save_figure(fig, out)
 
 
+@_styled
 def plot_model_comparison(
     table: pd.DataFrame,
     out: str | os.PathLike[str],

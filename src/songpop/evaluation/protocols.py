@@ -25,6 +25,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
 )
 from sklearn.model_selection import learning_curve as _sk_learning_curve
+from tqdm.auto import tqdm
 
 from songpop import config
 from songpop.evaluation import metrics as M
@@ -179,6 +180,8 @@ def repeated_cv(
     seed: int = config.SEED,
     scoring: Sequence[str] = DEFAULT_CV_SCORING,
     n_jobs: int | None = None,
+    progress: bool = False,
+    desc: str = "cross-validation",
 ) -> dict[str, Any]:
     """Mean ± sd of scores over repeated stratified k-fold (grouped by artist when asked).
 
@@ -196,6 +199,8 @@ def repeated_cv(
         seed: random seed.
         scoring: names from ``CV_METRICS``.
         n_jobs: folds fitted in parallel (joblib); None = 1.
+        progress: show a progress bar over the folds (on stderr).
+        desc: the progress bar's label, e.g. the model name.
 
     Returns:
         ``{"protocol", "grouped", "n_splits", "n_repeats", "n_folds", "n_rows", "n_groups",
@@ -210,9 +215,13 @@ def repeated_cv(
     M.check_same_length(X=X, y=labels)
     splits = cv_splits(labels, n_splits=n_splits, n_repeats=n_repeats, groups=groups, seed=seed)
     log.info("repeated_cv: %d folds on %d rows", len(splits), len(labels))
-    folds = Parallel(n_jobs=n_jobs)(
+    jobs = (
         delayed(_score_fold)(make_estimator, X, labels, tr, te, list(scoring), seed)
         for tr, te in splits
+    )
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    folds = list(
+        tqdm(runner(jobs), total=len(splits), desc=desc, unit="fold", disable=not progress)
     )
     frame = pd.DataFrame(folds)
     acc = frame["accuracy"] if "accuracy" in frame else None

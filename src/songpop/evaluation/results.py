@@ -261,6 +261,8 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "cv_protocol",
     "cv_accuracy_mean",
     "cv_accuracy_sd",
+    "cv_roc_auc_mean",
+    "cv_roc_auc_sd",
     "cv_dummy_accuracy",
     "dummy_accuracy",
     "dummy_low",
@@ -317,6 +319,8 @@ def _comparison_row(result: Mapping[str, Any]) -> dict[str, Any]:
         "cv_protocol": _get(cv, "protocol"),
         "cv_accuracy_mean": _get(cv, "scores", "accuracy", "mean"),
         "cv_accuracy_sd": _get(cv, "scores", "accuracy", "sd"),
+        "cv_roc_auc_mean": _get(cv, "scores", "roc_auc", "mean"),
+        "cv_roc_auc_sd": _get(cv, "scores", "roc_auc", "sd"),
         "cv_dummy_accuracy": _get(cv, "dummy", "accuracy", "mean"),
         "dummy_accuracy": _get(dummy, "accuracy"),
         "dummy_low": _get(dummy, "ci_low"),
@@ -395,7 +399,9 @@ def format_comparison_table(table: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A DataFrame of strings with columns task, feature set, model, test accuracy [95% CI],
         macro-F1, balanced accuracy, QWK, log loss, Brier, ECE, ROC-AUC, CV accuracy (mean ±
-        sd), dummy accuracy [95% CI], lift over dummy [95% CI].
+        sd), CV ROC-AUC (mean ± sd), dummy accuracy [95% CI], lift over dummy [95% CI].
+        Columns that are empty for every row (e.g. CV ROC-AUC when no task scored it) are
+        dropped.
     """
 
     def interval(point: Any, low: Any, high: Any) -> str:
@@ -429,11 +435,15 @@ def format_comparison_table(table: pd.DataFrame) -> pd.DataFrame:
                 "ECE": _fmt(r["ece"]),
                 "ROC-AUC": _fmt(r["roc_auc"]),
                 "CV accuracy (mean ± sd)": pm(r["cv_accuracy_mean"], r["cv_accuracy_sd"]),
+                "CV ROC-AUC (mean ± sd)": pm(r["cv_roc_auc_mean"], r["cv_roc_auc_sd"]),
                 "dummy accuracy [95% CI]": dummy,
                 "lift over dummy [95% CI]": interval(r["lift"], r["lift_low"], r["lift_high"]),
             }
         )
-    return pd.DataFrame(rows)
+    shown = pd.DataFrame(rows)
+    always = ["task", "feature set", "model", "test accuracy [95% CI]", "dummy accuracy [95% CI]"]
+    empty = [c for c in shown.columns if c not in always and (shown[c] == "").all()]
+    return shown.drop(columns=empty)
 
 
 def regression_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -495,6 +505,14 @@ def _headline(result: Mapping[str, Any]) -> float:
     return -math.inf if acc is None else float(acc)
 
 
+def _selection_key(results: Sequence[Mapping[str, Any]]) -> Any:
+    """Pick the best model by cross-validated accuracy when every result has it, so the choice
+    never looks at the test set; otherwise by the headline accuracy."""
+    if all(_get(r.get("cv"), "scores", "accuracy", "mean") is not None for r in results):
+        return lambda r: float(r["cv"]["scores"]["accuracy"]["mean"])
+    return _headline
+
+
 def _verdict(lift_low: float, lift_point: float) -> str:
     if lift_low <= 0:
         return "not distinguishable from the dummy baseline"
@@ -510,7 +528,8 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
 
     Args:
         task_result: one classification result, or several results of the same task and
-            feature set (the most accurate is described).
+            feature set. The best is chosen by cross-validated accuracy when every result has
+            one (so the choice never looks at the test set), else by test accuracy.
 
     Returns:
         One or two sentences, e.g. "Seed Levels (audio only): the best model, lightgbm,
@@ -526,7 +545,7 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
     results = [r for r in results if r.get("kind", "classification") == "classification"]
     if not results:
         raise MetricInputError("describe_predictability needs at least one classification result")
-    best = max(results, key=_headline)
+    best = max(results, key=_selection_key(results))
     name = f"{str(best['task']).replace('_', ' ').capitalize()} ({_feature_set_words(best)})"
     m = best.get("metrics")
     if m is not None and best.get("dummy") is not None:
@@ -539,13 +558,28 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
             if errors > 0.05
             else f"{errors:.1%} of test songs are misclassified"
         )
+        if dummy.get("strategy", "most_frequent") in ("most_frequent", "prior"):
+            baseline = f"always predicting the most frequent class ({dummy['majority_class']})"
+        else:
+            baseline = f"a {dummy['strategy']} dummy"
+        auc = ""
+        if m.get("roc_auc") is not None and len(m["classes"]) == 2:
+            auc_low, auc_high = best["ci"]["roc_auc"]
+            auc = f" ROC-AUC is {m['roc_auc']:.2f} (95% CI {auc_low:.2f}–{auc_high:.2f})."
+        cv_note = ""
+        cv = best.get("cv")
+        if _get(cv, "scores", "accuracy", "mean") is not None:
+            cv_acc = cv["scores"]["accuracy"]
+            cv_note = (
+                f" Cross-validated on the training songs it scores {cv_acc['mean']:.1%} ± "
+                f"{(cv_acc['sd'] or 0):.1%}."
+            )
         return (
             f"{name}: the best model, {best['model']}, reaches {acc:.1%} accuracy "
             f"(95% CI {low:.1%}–{high:.1%}) on {best['n_test']:,} test songs, against "
-            f"{dummy['accuracy']:.1%} for always predicting the most frequent class "
-            f"({dummy['majority_class']}): {100 * lift['point']:.1f} points above it "
-            f"(95% CI {100 * lift['low']:.1f} to {100 * lift['high']:.1f}) — {verdict}"
-            f"{'' if verdict.startswith('not') else ', yet ' + wrong}."
+            f"{dummy['accuracy']:.1%} for {baseline}: {100 * lift['point']:.1f} points above "
+            f"it (95% CI {100 * lift['low']:.1f} to {100 * lift['high']:.1f}) — {verdict}"
+            f"{'' if verdict.startswith('not') else ', yet ' + wrong}.{auc}{cv_note}"
         )
     cv = best["cv"]
     acc = cv["scores"]["accuracy"]
