@@ -16,6 +16,8 @@ import pytest
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.sources import registry
 
+REAL_DOWNLOAD = registry._download  # kept before the autouse fixture replaces it
+
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
@@ -215,3 +217,47 @@ def test_fetch_all_reports_each_outcome_without_raising(tmp_path: Path) -> None:
         ("seed_result_75a8015", "missing"),
     ]
     assert "raw.githubusercontent.com" in reports[1].message
+
+
+def test_datasets_derived_from_one_download_share_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def record(url: str, known_hash: str | None, folder: Path, fname: str) -> Path:
+        asked.append((url, fname))
+        raise ConnectionError("offline (test)")
+
+    monkeypatch.setattr(registry, "_download", record)
+    for name in ("hot100_weekly", "hot_stuff_reconstructed", "hot100_sample_json"):
+        with pytest.raises(DataNotFoundError):
+            registry.fetch(name, tmp_path)
+    assert len({fname for _, fname in asked}) == 1
+    assert {url for url, _ in asked} == {registry.ALL_JSON_URL}
+
+
+def test_download_goes_through_pooch_with_the_known_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pooch
+
+    seen: dict = {}
+
+    def fake_retrieve(url, known_hash, fname, path, progressbar):  # noqa: ANN001
+        seen.update(url=url, known_hash=known_hash, fname=fname, path=Path(path))
+        target = Path(path) / fname
+        target.write_text("a,b\n1,2\n")
+        return str(target)
+
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)  # pooch stays offline
+    monkeypatch.setattr(registry, "_download", REAL_DOWNLOAD)
+    ds = registry.DATASETS["seed_result_75a8015"]
+    with pytest.raises(SchemaError, match="sha256"):  # the fake bytes are not the real file
+        registry.fetch(ds, tmp_path)
+    assert seen == {
+        "url": ds.url,
+        "known_hash": f"sha256:{ds.upstream_sha256}",
+        "fname": "result_75a8015.csv",
+        "path": tmp_path / "seed",
+    }
+    assert not (tmp_path / ds.filename).exists()

@@ -547,9 +547,9 @@ def fetch(dataset: Dataset | str, data_dir: PathLike | None = None) -> Path:
     if ds.url is None:
         raise DataNotFoundError(_missing_message(ds, folder, None))
     upstream_dir = folder / ".upstream" if ds.derive else target.parent
-    upstream_name = (
-        f"{ds.name}__{ds.url.rsplit('/', 1)[-1].replace('%26', '_')}" if ds.derive else target.name
-    )
+    # One name per URL, so that datasets derived from the same download (all.json) share it.
+    url_tag = hashlib.sha256(ds.url.encode()).hexdigest()[:12]
+    upstream_name = f"{url_tag}-{ds.url.rsplit('/', 1)[-1]}" if ds.derive else target.name
     try:
         upstream_dir.mkdir(parents=True, exist_ok=True)
         log.info("downloading %s from %s", ds.name, ds.url)
