@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class Contribution:
         direction: "up" or "down".
         percentile: the share (0–100) of the reference group's songs with a lower value, for
             numeric features; for categories, the share of the group in this category.
-        sentence: the same in plain words.
+        text: the same in plain words.
     """
 
     feature: str
@@ -79,7 +79,7 @@ class Contribution:
     contribution: float
     direction: str
     percentile: float | None
-    sentence: str
+    text: str
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict."""
@@ -116,7 +116,13 @@ class Explanation:
 
     def sentences(self, top: int = 3) -> list[str]:
         """The plain-words sentences of the `top` strongest contributions."""
-        return [c.sentence for c in self.contributions[:top]]
+        return [c.text for c in self.contributions[:top]]
+
+    def __iter__(self) -> Iterator[Contribution]:
+        return iter(self.contributions)
+
+    def __len__(self) -> int:
+        return len(self.contributions)
 
 
 # --- explainers ---------------------------------------------------------------------------------

@@ -127,10 +127,10 @@ def describe_feature(name: str) -> str:
     integer = isinstance(low, int) and isinstance(high, int)
     kind = "an integer" if integer else "a number"
     text = f"{kind} from {_fmt(low)} to {_fmt(high)}"
-    if unit and name != "key":
-        text += f" {unit}"
-    elif unit:
+    if unit and name == "key":
         text += f" ({unit})"
+    elif unit and unit != name:
+        text += f" {unit}"
     return text
 
 

@@ -1,9 +1,272 @@
-"""songpop CLI: predict commands."""
+"""songpop CLI: `songpop predict`, the command-line face of `songpop.predict`.
+
+One song from options (`--danceability 0.7 --energy 0.8 ...`, one option per feature of
+`config.AUDIO_FEATURES` + `config.CONTEXT_FEATURES`), records from `--json FILE`, or a whole file
+with `--csv FILE --out FILE` (CSV or Parquet, any known track layout, streamed in chunks).
+"""
 
 from __future__ import annotations
 
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from songpop import config
+from songpop.errors import InputError, SongpopError
+
+_out = Console()
+_err = Console(stderr=True)
+
+FEATURES: tuple[str, ...] = tuple(dict.fromkeys(config.AUDIO_FEATURES + config.CONTEXT_FEATURES))
+
+
+def _fail(exc: SongpopError) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
+
+
+def _feature_help(name: str) -> str:
+    from songpop.predict import describe_feature
+
+    return f"The song's {name}: {describe_feature(name)}."
+
+
+def _option_type(name: str) -> type:
+    low, high = config.FEATURE_RANGES.get(name, (0.0, 1.0))
+    return int if isinstance(low, int) and isinstance(high, int) else float
+
+
+def predict_command(
+    model: Path | None,
+    json_file: Path | None,
+    csv_file: Path | None,
+    out: Path | None,
+    rejects: Path | None,
+    explain: bool,
+    top: int,
+    chunksize: int,
+    **features: float | None,
+) -> None:
+    """Predict a song's popularity level with a saved model.
+
+    One song: its features as options (--danceability 0.7 --energy 0.8 ...).
+
+    Records: --json FILE (one object or a list of objects).
+
+    A batch: --csv FILE --out FILE (CSV or Parquet, any known track layout or plain feature
+    columns); bad rows go to --rejects with the reason, the good ones are scored.
+
+    Without --model, the default model of the last run is used.
+    """
+    from songpop.bundle import load_bundle, resolve_model
+
+    given = {k: v for k, v in features.items() if v is not None}
+    sources = [bool(given), json_file is not None, csv_file is not None]
+    if sum(sources) != 1:
+        raise _fail(
+            InputError(
+                "give exactly one input: feature options (--danceability ...), --json FILE, "
+                "or --csv FILE --out FILE"
+            )
+        )
+    if csv_file is not None and out is None:
+        raise _fail(InputError("--csv needs --out FILE (where the scored rows go)"))
+    if csv_file is not None and explain:
+        raise _fail(InputError("--explain works with feature options or --json, not with --csv"))
+    try:
+        bundle = load_bundle(resolve_model(model))
+        if csv_file is not None:
+            _score_batch(csv_file, out, rejects, bundle, chunksize)
+            return
+        records: Any = given if given else _read_json(json_file)
+        from songpop.predict import predict
+
+        predictions = predict(records, bundle, explain=explain)
+    except SongpopError as exc:
+        raise _fail(exc) from None
+    if out is not None:
+        from songpop.io import write_json_atomic
+
+        write_json_atomic([p.to_dict() for p in predictions], out)
+        _out.print(f"{len(predictions)} prediction(s) written to {out}")
+    _print_predictions(predictions, bundle, top if explain else 0)
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"--json {path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"--json {path}: not valid JSON ({exc})") from exc
+
+
+def _score_batch(
+    csv_file: Path, out: Path, rejects: Path | None, bundle: Any, chunksize: int
+) -> None:
+    from songpop.predict import score_file
+
+    summary = score_file(csv_file, out, bundle, rejects_path=rejects, chunksize=chunksize)
+    table = Table(title=f"Scored {csv_file} with {bundle.model_id}", show_header=False)
+    table.add_row("layout", str(summary["layout"]))
+    table.add_row("rows in", f"{summary['rows_in']:,}")
+    table.add_row("scored", f"{summary['scored']:,}")
+    table.add_row("rejected", f"{summary['rejected']:,}")
+    for level, count in summary["levels"].items():
+        table.add_row(f"level {level}", f"{count:,}")
+    table.add_row("output", str(summary["output"]))
+    if summary["rejects"]:
+        table.add_row("rejects", str(summary["rejects"]))
+    table.add_row("seconds", f"{summary['seconds']:.2f}")
+    _out.print(table)
+
+
+def _print_predictions(predictions: list[Any], bundle: Any, top: int) -> None:
+    table = Table(title=f"Predictions of {bundle.model_id} ({bundle.feature_set} features)")
+    has_ids = any(p.ids for p in predictions)
+    if has_ids:
+        table.add_column("song")
+    table.add_column("level", style="bold")
+    for name in bundle.classes:
+        table.add_column(f"P({name})", justify="right")
+    for p in predictions:
+        cells = []
+        if has_ids:
+            cells.append(" – ".join(str(v) for v in p.ids.values()))
+        cells.append(p.level)
+        cells += [f"{p.probabilities[c]:.3f}" for c in bundle.classes]
+        table.add_row(*cells)
+    _out.print(table)
+    if not top:
+        return
+    for i, p in enumerate(predictions):
+        if p.explanation is None:
+            continue
+        title = f"Why {p.level}" + (f" (record {i + 1})" if len(predictions) > 1 else "")
+        why = Table(title=f"{title}: contributions in {p.explanation.unit}")
+        why.add_column("feature")
+        why.add_column("effect", justify="right")
+        why.add_column("in plain words")
+        for c in p.explanation.contributions[:top]:
+            arrow = "▲" if c.direction == "up" else "▼"
+            why.add_row(c.feature, f"{arrow} {c.contribution:+.3f}", c.text)
+        _out.print(why)
+    for p in predictions:
+        if p.ignored_fields:
+            _err.print(f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}")
+            break
+
+
+def _signature() -> inspect.Signature:
+    """predict_command's options, one per feature of config (built here, not written out)."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter(
+            "model",
+            kw,
+            default=typer.Option(
+                None,
+                "--model",
+                help="A model bundle folder (or a run's models/ folder). Default: the default "
+                "model of the last run (runs/LATEST).",
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "json_file",
+            kw,
+            default=typer.Option(
+                None, "--json", help="A JSON file: one record (object) or a list of records."
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "csv_file",
+            kw,
+            default=typer.Option(
+                None,
+                "--csv",
+                help="A batch file to score (CSV, CSV.gz or Parquet; any known track layout or "
+                "plain feature columns). Needs --out.",
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "out",
+            kw,
+            default=typer.Option(
+                None,
+                "--out",
+                help="Where to write the scored batch (.csv or .parquet), or the predictions "
+                "of --json/options as JSON.",
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "rejects",
+            kw,
+            default=typer.Option(
+                None,
+                "--rejects",
+                help="Where to write rows that fail validation, with the reason (default: "
+                "<out>.rejects.csv, written only when there are rejects).",
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "explain",
+            kw,
+            default=typer.Option(
+                False, "--explain", help="Show which features pushed the prediction up or down."
+            ),
+            annotation=bool,
+        ),
+        inspect.Parameter(
+            "top",
+            kw,
+            default=typer.Option(5, "--top", help="How many features --explain shows."),
+            annotation=int,
+        ),
+        inspect.Parameter(
+            "chunksize",
+            kw,
+            default=typer.Option(
+                100_000, "--chunksize", help="Rows read at a time from a --csv batch."
+            ),
+            annotation=int,
+        ),
+    ]
+    for name in FEATURES:
+        params.append(
+            inspect.Parameter(
+                name,
+                kw,
+                default=typer.Option(
+                    None,
+                    f"--{name.replace('_', '-')}",
+                    help=_feature_help(name),
+                    rich_help_panel="Song features",
+                ),
+                annotation=_option_type(name) | None,
+            )
+        )
+    return inspect.Signature(params)
+
+
+def _command(**kwargs: Any) -> None:
+    features = {name: kwargs.pop(name) for name in FEATURES}
+    predict_command(**kwargs, **features)
+
+
+_command.__doc__ = predict_command.__doc__
+_command.__signature__ = _signature()  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `songpop predict` to the root app."""
+    app.command("predict")(_command)
