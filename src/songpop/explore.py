@@ -532,6 +532,9 @@ def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
         f"(Pearson r = {top['pearson']:.3f}); the most negative is {bottom['feature']} "
         f"(r = {bottom['pearson']:.3f}). " + _strength_sentence(with_target),
     ]
+    decade_text = _decade_sentence(trends, target) if not trends.empty else ""
+    if decade_text:
+        paragraphs.append(decade_text)
     section = {
         "title": "Exploration",
         "order": EXPLORE_ORDER,
@@ -552,9 +555,22 @@ def _strength_sentence(table: pd.DataFrame) -> str:
     if math.isnan(strongest):
         return ""
     share = strongest**2
+    sentence = f"The strongest feature on its own explains {share:.0%} of the variance (r²)"
+    if share < 0.2:
+        return sentence + ": audio features alone are weak predictors of popularity."
+    return sentence + "."
+
+
+def _decade_sentence(trends: pd.DataFrame, target: str) -> str:
+    """How the target moved between the first and last well-populated decades."""
+    part = trends[(trends["feature"] == target) & (trends["n"] >= MIN_SONGS_PER_DECADE)]
+    if len(part) < 2:
+        return ""
+    first, last = part.iloc[0], part.iloc[-1]
     return (
-        f"Even the strongest feature explains only {share:.0%} of the variance of popularity "
-        "on its own (r²): audio features alone are weak predictors."
+        f"Mean {target} goes from {first['mean']:.1f} in the {first['decade']}s to "
+        f"{last['mean']:.1f} in the {last['decade']}s, so a feature that also changed over "
+        "time (loudness, acousticness) correlates with it partly through the release decade."
     )
 
 
