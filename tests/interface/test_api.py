@@ -79,7 +79,9 @@ def test_feature_schema_gives_ranges_units_and_typical_defaults(client: TestClie
     assert specs["year"]["used_by"] == ["forest-context"]
     # the defaults are the default bundle's typical training values
     typical = load_bundle_typical(client)
-    assert specs["danceability"]["default"] == pytest.approx(typical["danceability"])
+    # ... snapped to the slider's grid (step 0.01)
+    assert specs["danceability"]["default"] == pytest.approx(typical["danceability"], abs=0.005)
+    assert specs["duration_ms"]["default"] % 1000 == 0
     assert "logreg-audio" in schema["defaults_source"]
 
 
@@ -138,10 +140,15 @@ def test_explain_in_plain_words(client: TestClient, how: str) -> None:
     else:
         response = client.post("/predict", json={"records": [song()], "explain": True})
     assert response.status_code == 200, response.text
-    explanation = response.json()["predictions"][0]["explanation"]
-    assert explanation, "explain=true must give an explanation"
-    assert {c["feature"] for c in explanation} <= set(config.AUDIO_FEATURES)
-    assert all(c["text"].strip() for c in explanation)
+    prediction = response.json()["predictions"][0]
+    explanation = prediction["explanation"]
+    assert explanation["target"] == prediction["level"]
+    contributions = explanation["contributions"]
+    assert [c["feature"] for c in contributions] != []
+    assert sorted(c["feature"] for c in contributions) == sorted(config.AUDIO_FEATURES)
+    strengths = [abs(c["contribution"]) for c in contributions]
+    assert strengths == sorted(strengths, reverse=True)  # the strongest first
+    assert all(c["text"].strip() and c["direction"] in {"up", "down"} for c in contributions)
 
 
 def test_choose_a_model_by_id(client: TestClient) -> None:

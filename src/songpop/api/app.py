@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -24,9 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 import songpop
+import songpop.predict
 from songpop import config
 from songpop.api import schemas
+from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
+from songpop.predict import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,10 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class LoadedModels:
     """The bundles an app serves, by model id, and which one answers by default."""
 
-    bundles: dict[str, Any] = field(default_factory=dict)
+    bundles: dict[str, Bundle] = field(default_factory=dict)
     default_id: str | None = None
 
-    def get(self, model_id: str | None) -> Any:
+    def get(self, model_id: str | None) -> Bundle:
         """The bundle named `model_id`, or the default one.
 
         Raises:
@@ -75,8 +79,6 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
     Raises:
         SongpopError: a folder is missing or not a valid bundle (from `songpop.bundle`).
     """
-    from songpop.bundle import load_bundle, resolve_model
-
     paths = [resolve_model(p) for p in model_paths] if model_paths else [resolve_model(None)]
     loaded = LoadedModels()
     for path in paths:
@@ -207,7 +209,7 @@ def _add_routes(app: FastAPI) -> None:
         return run_predictions(records, bundle, explain=explain)
 
 
-def _check_model_inputs(records: list[dict[str, Any]], bundle: Any) -> None:
+def _check_model_inputs(records: list[dict[str, Any]], bundle: Bundle) -> None:
     """Refuse records that lack an optional (context) feature the chosen model needs."""
     needed = [name for name in bundle.feature_names if name in config.CONTEXT_FEATURES]
     errors = []
@@ -227,57 +229,32 @@ def _check_model_inputs(records: list[dict[str, Any]], bundle: Any) -> None:
 
 
 def run_predictions(
-    records: list[dict[str, Any]], bundle: Any, *, explain: bool
+    records: list[dict[str, Any]], bundle: Bundle, *, explain: bool
 ) -> schemas.PredictResponse:
     """Call the one predict path and shape its answers for the API."""
-    from songpop.predict import predict
-
-    predictions = predict(records, bundle, explain=explain)
+    # looked up at call time: the one predict path, and a test may stand in for it
+    predictions = songpop.predict.predict(records, bundle, explain=explain)
     classes = [str(c) for c in bundle.classes]
     return schemas.PredictResponse(
         model_id=bundle.model_id,
         classes=classes,
-        predictions=[_prediction_out(p, classes) for p in predictions],
+        predictions=[_prediction_out(p) for p in predictions],
     )
 
 
-def _prediction_out(prediction: Any, classes: list[str]) -> schemas.PredictionOut:
-    probabilities = prediction.probabilities
-    if not isinstance(probabilities, Mapping):
-        probabilities = dict(zip(classes, probabilities, strict=True))
+def _prediction_out(prediction: Prediction) -> schemas.PredictionOut:
     explanation = prediction.explanation
     return schemas.PredictionOut(
         level=str(prediction.level),
-        probabilities={str(k): float(v) for k, v in probabilities.items()},
+        probabilities={str(k): float(v) for k, v in prediction.probabilities.items()},
         model_id=prediction.model_id,
-        explanation=None if explanation is None else _contributions(explanation),
-        ids={str(k): str(v) for k, v in (getattr(prediction, "ids", None) or {}).items()},
-        ignored_fields=list(getattr(prediction, "ignored_fields", None) or []),
+        explanation=None if explanation is None else explanation.to_dict(),
+        ids={str(k): str(v) for k, v in prediction.ids.items()},
+        ignored_fields=list(prediction.ignored_fields),
     )
 
 
-def _contributions(explanation: Any) -> list[schemas.Contribution]:
-    """Turn the library's explanation into a list of (feature, value, effect, text)."""
-    items = (
-        explanation.get("contributions", explanation)
-        if isinstance(explanation, Mapping)
-        else explanation
-    )
-    out = []
-    for item in items:
-        data = item if isinstance(item, Mapping) else vars(item)
-        out.append(
-            schemas.Contribution(
-                feature=str(data.get("feature")),
-                value=data.get("value"),
-                effect=data.get("effect", data.get("contribution")),
-                text=str(data.get("text") or data.get("description") or data.get("feature")),
-            )
-        )
-    return out
-
-
-def model_info(bundle: Any, *, default: bool = False) -> schemas.ModelInfo:
+def model_info(bundle: Bundle, *, default: bool = False) -> schemas.ModelInfo:
     """What the API tells about one bundle."""
     meta = bundle.meta or {}
     return schemas.ModelInfo(
@@ -317,6 +294,7 @@ def build_feature_schema(models: LoadedModels) -> schemas.FeatureSchema:
     for name in names:
         low, high = config.FEATURE_RANGES[name]
         kind = "int" if name in schemas.INTEGER_FEATURES else "float"
+        step = _step(name, low, high, kind)
         specs.append(
             schemas.FeatureSpec(
                 name=name,
@@ -326,13 +304,19 @@ def build_feature_schema(models: LoadedModels) -> schemas.FeatureSchema:
                 kind=kind,
                 min=low,
                 max=high,
-                step=_step(name, low, high, kind),
-                default=min(max(float(defaults[name]), low), high),
+                step=step,
+                default=_snap(float(defaults[name]), low, high, step),
                 group="audio" if name in config.AUDIO_FEATURES else "context",
                 used_by=used_by.get(name, []),
             )
         )
     return schemas.FeatureSchema(features=specs, defaults_source=source)
+
+
+def _snap(value: float, low: float, high: float, step: float) -> float:
+    """`value` on the slider's grid (a multiple of `step`) and within [low, high]."""
+    decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+    return min(max(round(round(value / step) * step, decimals), low), high)
 
 
 def _step(name: str, low: float, high: float, kind: str) -> float:
@@ -445,9 +429,16 @@ def _allowed(name: str) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    """The offending input, short enough to quote in a message."""
     if isinstance(value, list | dict):
-        text = f"{type(value).__name__} of {len(value)}"
+        return f"{type(value).__name__} of {len(value)}"
+    if isinstance(value, str | bytes):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -179,9 +179,27 @@ class Contribution(BaseModel):
     """How one feature moved a prediction."""
 
     feature: str
-    value: float | int | str | None = None
-    effect: float | None = Field(None, description="Signed push towards the predicted level.")
+    value: float = Field(description="The song's value of the feature.")
+    contribution: float = Field(
+        description="Its push on the predicted level's score (in `unit`); positive pushes up."
+    )
+    direction: str = Field(description="'up' or 'down'.")
+    percentile: float | None = Field(
+        None,
+        description="Share (0-100) of the reference songs below this value, or in this category.",
+    )
     text: str = Field(description="The same in plain words.")
+
+
+class Explanation(BaseModel):
+    """Why a song got its level: each feature's push, strongest first."""
+
+    target: str = Field(description="The class explained (the predicted level).")
+    unit: str = Field(description="'log-odds' or 'probability'.")
+    method: str = Field(description="'tree_shap' or 'permutation_shap'.")
+    base_value: float
+    output_value: float
+    contributions: list[Contribution]
 
 
 class PredictionOut(BaseModel):
@@ -190,7 +208,7 @@ class PredictionOut(BaseModel):
     level: str = Field(description="The predicted class, one of the model's classes.")
     probabilities: dict[str, float] = Field(description="Probability of each class; sums to 1.")
     model_id: str
-    explanation: list[Contribution] | None = None
+    explanation: Explanation | None = None
     ids: dict[str, str] = Field(
         default_factory=dict, description="The id, title and artist the song was sent with."
     )

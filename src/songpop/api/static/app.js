@@ -3,6 +3,9 @@
 
 (function () {
   const DEBOUNCE_MS = 250;
+  const TOP_REASONS = 5; // the strongest pushes shown
+  // Classes shown from least to most popular when the model's classes are known ones.
+  const CLASS_ORDER = ["low", "medium", "high", "not_hit", "hit"];
   const KEYS = ["C", "C♯/D♭", "D", "D♯/E♭", "E", "F", "F♯/G♭", "G", "G♯/A♭", "A", "A♯/B♭", "B"];
 
   const form = document.getElementById("song-form");
@@ -152,6 +155,7 @@
     inFlight = new AbortController();
     const seq = ++requestSeq;
     statusEl.textContent = "Predicting…";
+    if (resultEl.hidden) statusEl.classList.remove("visually-hidden");
     try {
       const response = await fetch("/predict?explain=true", {
         method: "POST",
@@ -165,6 +169,7 @@
         const detail = payload.detail;
         showErrors(Array.isArray(detail) ? detail.map((d) => d.msg) : [String(detail)]);
         statusEl.textContent = "The model could not score these values.";
+        statusEl.classList.remove("visually-hidden");
         return;
       }
       showPrediction(payload, payload.predictions[0]);
@@ -172,6 +177,7 @@
       if (err.name === "AbortError") return;
       showErrors([`The server did not answer: ${err.message}`]);
       statusEl.textContent = "No prediction.";
+      statusEl.classList.remove("visually-hidden");
     }
   }
 
@@ -185,21 +191,39 @@
     }
     errorsEl.append(list);
     errorsEl.hidden = false;
+    resultEl.classList.add("stale"); // what is shown no longer matches the form
   }
 
   function percent(p) {
     return `${(100 * p).toFixed(1)}%`;
   }
 
+  // One line of the explanation: an arrow for the direction and the sentence.
+  function reason(c) {
+    const item = document.createElement("li");
+    item.className = `push-${c.direction}`;
+    const arrow = document.createElement("span");
+    arrow.className = "arrow";
+    arrow.setAttribute("aria-hidden", "true");
+    arrow.textContent = c.direction === "up" ? "▲" : "▼";
+    const text = document.createElement("span");
+    text.textContent = c.text;
+    item.append(arrow, text);
+    return item;
+  }
+
   function showPrediction(payload, prediction) {
     errorsEl.hidden = true;
+    resultEl.classList.remove("stale");
     const level = document.getElementById("level");
     level.textContent = prediction.level;
     level.dataset.level = prediction.level;
 
     const bars = document.getElementById("probabilities");
     bars.replaceChildren();
-    for (const cls of payload.classes) {
+    const rank = (c) => (CLASS_ORDER.includes(c) ? CLASS_ORDER.indexOf(c) : CLASS_ORDER.length);
+    const ordered = [...payload.classes].sort((a, b) => rank(a) - rank(b));
+    for (const cls of ordered) {
       const p = prediction.probabilities[cls] ?? 0;
       const item = document.createElement("li");
       item.className = "bar-row";
@@ -228,18 +252,9 @@
 
     const why = document.getElementById("explanation");
     why.replaceChildren();
-    for (const c of prediction.explanation || []) {
-      const item = document.createElement("li");
-      const direction = c.effect > 0 ? "up" : c.effect < 0 ? "down" : "flat";
-      item.className = `push-${direction}`;
-      const arrow = document.createElement("span");
-      arrow.className = "arrow";
-      arrow.setAttribute("aria-hidden", "true");
-      arrow.textContent = direction === "up" ? "▲" : direction === "down" ? "▼" : "•";
-      const text = document.createElement("span");
-      text.textContent = c.text;
-      item.append(arrow, text);
-      why.append(item);
+    const contributions = prediction.explanation ? prediction.explanation.contributions : [];
+    for (const c of contributions.slice(0, TOP_REASONS)) {
+      why.append(reason(c));
     }
     if (!why.children.length) {
       const item = document.createElement("li");
@@ -249,6 +264,7 @@
     document.getElementById("model-id").textContent = prediction.model_id;
     resultEl.hidden = false;
     statusEl.textContent = `Predicted level: ${prediction.level}.`;
+    statusEl.classList.add("visually-hidden");
   }
 
   function resetForm() {

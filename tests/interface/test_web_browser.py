@@ -1,0 +1,156 @@
+"""The what-if page in headless Chromium: load, move a slider, submit, read the prediction."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_support import make_bundles
+
+from songpop.api import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a background thread."""
+    import uvicorn
+
+    paths = make_bundles(tmp_path_factory.mktemp("bundles"))
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(paths), host="127.0.0.1", port=port, log_level="warning", workers=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI installs the Debian chromium package")
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def _percentages(page) -> dict[str, float]:
+    rows = page.locator("#probabilities .bar-row")
+    out = {}
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        text = row.locator(".bar-value").inner_text()
+        out[row.get_attribute("data-class")] = float(text.rstrip("%"))
+    return out
+
+
+def test_what_if_page_predicts_and_explains(browser, server_url: str, artifacts_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith((server_url, "data:")) else None,
+    )
+
+    page.goto(server_url + "/")
+    level = page.locator("#level")
+    level.wait_for(state="visible", timeout=15_000)  # the first prediction, at typical values
+    classes = {"low", "medium", "high"}
+    assert level.inner_text().lower() in classes
+    assert page.locator("#context-fields").is_hidden()  # the default model uses audio only
+    first = _percentages(page)
+
+    # what-if: drag loudness and danceability to their top; the prediction follows by itself
+    for name in ("loudness", "danceability", "energy"):
+        slider = page.locator(f"#f-{name}")
+        slider.focus()
+        slider.press("End")
+    page.wait_for_function(
+        "() => document.querySelector('#f-energy').closest('.field')"
+        ".querySelector('input.exact').value === '1.00'"
+    )
+    with page.expect_response(re.compile(r"/predict")):
+        page.get_by_role("button", name="Predict").click()
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent.startsWith('Predicted')"
+    )
+    after = _percentages(page)
+    assert set(after) == classes
+    assert sum(after.values()) == pytest.approx(100, abs=0.3)
+    assert after["high"] > first["high"]  # the synthetic label rises with these three
+    assert level.inner_text().lower() == "high"
+    assert page.locator("#f-loudness").get_attribute("aria-describedby")
+    assert page.get_by_label("Loudness", exact=True).input_value() == "5"
+
+    explanation = page.locator("#explanation li")
+    assert explanation.count() >= 1
+    assert explanation.first.inner_text().strip()
+    page.screenshot(path=str(artifacts_dir / "web_what_if.png"), full_page=True)
+
+    # a value out of range in the exact box is refused with the API's message
+    box = page.get_by_label("Tempo, exact value")
+    box.fill("400")
+    page.get_by_role("button", name="Predict").click()
+    page.locator("#errors").wait_for(state="visible")
+    assert "tempo must be a number from 0 to 300 BPM" in page.locator("#errors").inner_text()
+    page.get_by_role("button", name="Back to a typical song").click()
+    page.locator("#errors").wait_for(state="hidden")
+
+    # the second model reads context features: choosing it shows them
+    page.get_by_label("Model").select_option("forest-context")
+    page.locator("#f-year").wait_for(state="visible")
+    page.wait_for_function(
+        "() => document.querySelector('#model-id').textContent === 'forest-context'"
+    )
+    page.get_by_label("Model").select_option("logreg-audio")
+    page.wait_for_function(
+        "() => document.querySelector('#model-id').textContent === 'logreg-audio'"
+    )
+
+    # the 422 from the out-of-range tempo is logged by Chromium as a failed resource load
+    unexpected = [p for p in problems if "422" not in p]
+    assert unexpected == [], unexpected
+    assert outside == [], f"the page fetched outside resources: {outside}"
+    page.close()
