@@ -253,3 +253,10 @@ def test_wrong_type_in_features_json_names_the_entry(tmp_path: Path) -> None:
     path = write(tmp_path / "f.json", json.dumps([good, None, good | {"tempo": "fast"}]))
     with pytest.raises(SchemaError, match=r"f\.json.*'tempo'.*entry 2 has 'fast'"):
         read_tracks(path)
+
+
+def test_ragged_row_names_its_line(tmp_path: Path) -> None:
+    text = FLAT_HEADER + "1990-01-06,1,A,B,,1,1\n1990-01-06,2,C,D,E,,1,1\n"
+    path = write(tmp_path / "ragged.csv", text)
+    with pytest.raises(SchemaError, match=r"ragged\.csv.*line 3 \(8 fields, the header has 7\)"):
+        read_charts(path)

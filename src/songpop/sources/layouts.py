@@ -552,6 +552,17 @@ def first_undecodable(path: PathLike, encoding: str, header: list[str]) -> tuple
     return 0, "", b""
 
 
+def first_ragged_line(path: PathLike, encoding: str, width: int) -> tuple[int, int] | None:
+    """(line number, field count) of the first record whose field count differs from the header."""
+    with open_binary(path) as handle:
+        text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
+        reader = csv.reader(text)
+        for row in reader:
+            if row and len(row) != width:
+                return reader.line_num, len(row)
+    return None
+
+
 def read_csv_columns(path: PathLike, layout: Layout, header: list[str]) -> pd.DataFrame:
     """Read the columns a layout uses from a CSV file, fast (pyarrow), text columns as strings.
 
@@ -582,7 +593,11 @@ def read_csv_columns(path: PathLike, layout: Layout, header: list[str]) -> pd.Da
                 return _arrow_csv(path, wanted, text, encoding, all_text=True)
         except pa.ArrowInvalid as exc:
             if "invalid UTF8" not in str(exc):
-                raise SchemaError(f"{path}: cannot be read as a CSV file: {exc}") from exc
+                where = first_ragged_line(path, encoding, len(header))
+                at = f" at line {where[0]} ({where[1]} fields, the header has {len(header)})"
+                raise SchemaError(
+                    f"{path}: cannot be read as a CSV file{at if where else ''}: {exc}"
+                ) from exc
             line, column, raw = first_undecodable(path, encoding, header)
             nxt = layout.encodings[layout.encodings.index(encoding) + 1 :]
             if nxt:
