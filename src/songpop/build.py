@@ -39,7 +39,7 @@ from songpop import config
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 from songpop.prepare.charts import aggregate_chart_songs, aggregate_seed_charts
-from songpop.prepare.clean import clean_charts, clean_tracks
+from songpop.prepare.clean import Cleaned, clean_charts, clean_tracks
 from songpop.prepare.label import label_songs
 from songpop.prepare.match import (
     DEFAULT_THRESHOLD,
@@ -282,38 +282,65 @@ def build_dataset(
     else:
         track_paths = [_default(name, folder) for name in (SEED_TRACKS if seed else DEFAULT_TRACKS)]
 
-    steps = tqdm(total=6, desc="data build", disable=not progress, unit="step", leave=False)
-    summary: dict[str, Any] = {"profile": profile, "label": label, "stages": []}
-    steps.set_postfix_str("reading charts")
-    raw_charts = read_charts(chart_path)
-    summary["inputs"] = [
-        {
-            "path": str(chart_path),
-            "kind": "charts",
-            "rows": len(raw_charts),
-            "layout": raw_charts.attrs.get("layout"),
-            "sha256": _sha256(chart_path),
+    with tqdm(total=5, desc="data build", disable=not progress, unit="step", leave=False) as bar:
+        summary: dict[str, Any] = {"profile": profile, "label": label, "stages": []}
+        bar.set_postfix_str("reading")
+        raw_charts, raw_tracks = _read_inputs(chart_path, track_paths, summary)
+        bar.update()
+        bar.set_postfix_str("cleaning")
+        charts_clean, tracks_clean = _clean(raw_charts, raw_tracks, seed, summary)
+        bar.update()
+        bar.set_postfix_str("aggregating and matching")
+        if seed:
+            tables, match = _seed_songs(charts_clean.table, tracks_clean.table, summary)
+        else:
+            tables, match = _default_songs(
+                charts_clean.table, tracks_clean.table, fuzzy_threshold, progress, summary
+            )
+        bar.update()
+        bar.set_postfix_str("labelling")
+        songs = _label(tables["songs"], label, weights, summary)
+        summary["match"] = match["audit"]
+        summary["match_rate"] = {
+            source: row["match_rate"] for source, row in match["audit"]["per_source"].items()
         }
-    ]
-    steps.update()
-    steps.set_postfix_str("reading tracks")
+        summary["songs"] = len(songs)
+        bar.update()
+        bar.set_postfix_str("writing")
+        tables = {"chart_weeks": charts_clean.table, **tables, "songs": songs}
+        _write_outputs(Path(out_dir), tables, match, summary, started)
+        bar.update()
+    log.info("built %d songs into %s in %.1f s", len(songs), out_dir, summary["seconds"])
+    summary["out_dir"] = str(out_dir)
+    return summary
+
+
+def _read_inputs(
+    chart_path: Path, track_paths: list[Path], summary: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw_charts = read_charts(chart_path)
+    summary["inputs"] = [_input(chart_path, "charts", raw_charts)]
     track_tables = []
     for path in track_paths:
         table = read_tracks(path)
         track_tables.append(table)
-        summary["inputs"].append(
-            {
-                "path": str(path),
-                "kind": "tracks",
-                "rows": len(table),
-                "layout": table.attrs.get("layout"),
-                "sha256": _sha256(path),
-            }
-        )
-    raw_tracks = pd.concat(track_tables, ignore_index=True)
-    steps.update()
+        summary["inputs"].append(_input(path, "tracks", table))
+    return raw_charts, pd.concat(track_tables, ignore_index=True)
 
-    steps.set_postfix_str("cleaning")
+
+def _input(path: Path, kind: str, table: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "kind": kind,
+        "rows": len(table),
+        "layout": table.attrs.get("layout"),
+        "sha256": _sha256(path),
+    }
+
+
+def _clean(
+    raw_charts: pd.DataFrame, raw_tracks: pd.DataFrame, seed: bool, summary: dict[str, Any]
+) -> tuple[Cleaned, Cleaned]:
     if seed:
         cutoff = pd.Timestamp(config.SEED_CHART_CUTOFF)
         cut = raw_charts[raw_charts["chart_date"] <= cutoff]
@@ -326,57 +353,50 @@ def build_dataset(
     summary["stages"].append(_stage("clean_charts", len(cut), len(charts_clean.table)))
     summary["stages"].append(_stage("clean_tracks", len(raw_tracks), len(tracks_clean.table)))
     summary["cleaning"] = {"charts": charts_clean.report, "tracks": tracks_clean.report}
-    steps.update()
-
-    steps.set_postfix_str("aggregating and matching")
-    if seed:
-        tables, match = _seed_songs(charts_clean.table, tracks_clean.table, summary)
-    else:
-        tables, match = _default_songs(
-            charts_clean.table, tracks_clean.table, fuzzy_threshold, progress, summary
-        )
-    steps.update()
-
-    steps.set_postfix_str("labelling")
-    labelled, label_report = label_songs(tables["songs"], label, weights)
-    if labelled["level"].nunique() < 2:
-        raise SchemaError(
-            f"label strategy {label!r} gives a single class ({labelled['level'].iloc[0]}) on "
-            f"these inputs; `hit` needs songs that never charted (e.g. the hit predictor file)"
-        )
-    summary["stages"].append(_stage("label", len(tables["songs"]), len(labelled)))
-    songs = _songs_table(labelled)
-    if songs["song_id"].duplicated().any():  # a broken invariant, not bad input
-        raise AssertionError("song_id is not unique in songs.parquet")
-    summary["label_report"] = label_report
-    summary["label_balance"] = label_report["balance"]
-    summary["match"] = match["audit"]
-    summary["match_rate"] = {s: v["match_rate"] for s, v in match["audit"]["per_source"].items()}
     summary["out_of_range"] = {
         "tracks_rows_dropped": tracks_clean.report["out_of_range_rows_dropped"],
         "tracks_dropped_by_column": tracks_clean.report["out_of_range_dropped"],
         "tracks_set_na_by_column": tracks_clean.report["out_of_range_set_na"],
         "chart_positions": charts_clean.report["position_out_of_range"],
     }
-    summary["songs"] = len(songs)
-    steps.update()
+    return charts_clean, tracks_clean
 
-    steps.set_postfix_str("writing")
-    out = Path(out_dir)
+
+def _label(
+    songs: pd.DataFrame,
+    label: str,
+    weights: dict[str, float] | None,
+    summary: dict[str, Any],
+) -> pd.DataFrame:
+    labelled, report = label_songs(songs, label, weights)
+    if labelled["level"].nunique() < 2:
+        raise SchemaError(
+            f"label strategy {label!r} gives a single class ({labelled['level'].iloc[0]}) on "
+            f"these inputs; `hit` needs songs that never charted (e.g. the hit predictor file)"
+        )
+    summary["stages"].append(_stage("label", len(songs), len(labelled)))
+    summary["label_report"] = report
+    summary["label_balance"] = report["balance"]
+    table = _songs_table(labelled)
+    if table["song_id"].duplicated().any():  # a broken invariant, not bad input
+        raise AssertionError("song_id is not unique in songs.parquet")
+    return table
+
+
+def _write_outputs(
+    out: Path,
+    tables: dict[str, pd.DataFrame],
+    match: dict[str, Any],
+    summary: dict[str, Any],
+    started: float,
+) -> None:
+    """Write every file into a staging folder, then move them all into `out`."""
     with _staging(out) as stage:
-        write_parquet_atomic(_parquet_ready(charts_clean.table), stage / "chart_weeks.parquet")
         for name, table in tables.items():
-            if name != "songs":
-                write_parquet_atomic(_parquet_ready(table), stage / f"{name}.parquet")
-        write_parquet_atomic(songs, stage / "songs.parquet")
+            write_parquet_atomic(_parquet_ready(table), stage / f"{name}.parquet")
         write_json_atomic(match["audit"], stage / "match_audit.json")
         write_csv_atomic(match["weakest"], stage / "match_weakest.csv")
         write_csv_atomic(match["unmatched"], stage / "match_unmatched_sample.csv")
         summary["outputs"] = sorted(p.name for p in stage.iterdir()) + ["build.json"]
         summary["seconds"] = round(time.perf_counter() - started, 2)
         write_json_atomic(summary, stage / "build.json")
-    steps.update()
-    steps.close()
-    log.info("built %d songs into %s in %.1f s", len(songs), out, summary["seconds"])
-    summary["out_dir"] = str(out)
-    return summary

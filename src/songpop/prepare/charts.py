@@ -74,28 +74,51 @@ def aggregate_chart_songs(charts: pd.DataFrame) -> pd.DataFrame:
         (mean of Billboard's last-week position over the weeks that have one; NA if none),
         `debut_date`, `n_runs`.
     """
-    keyed = add_keys(charts.reset_index(drop=True))
-    keyed = keyed[keyed["norm_title"].fillna("").ne("") & keyed["norm_artist"].ne("")]
-    keyed = keyed.sort_values(["chart_date", "position"], kind="stable")
-    key = list(SONG_KEY)
-    week = chart_week_index(keyed["chart_date"])
-    grouped = keyed.assign(_week=week).groupby(key, sort=True)
-    songs = grouped.agg(
-        norm_lead=("norm_lead", "first"),
-        chart_title=("title", "first"),
-        chart_artist=("artist", "first"),
-        weeks_on_chart=("_week", "nunique"),
-        best_position=("position", "min"),
-        avg_position=("position", "mean"),
-        avg_prev_position=("last_week", "mean"),
-        debut_date=("chart_date", "min"),
+    charts = charts.reset_index(drop=True)
+    keys = add_keys(charts[["title", "artist"]])
+    valid = (keys["norm_title"].fillna("").ne("") & keys["norm_artist"].ne("")).to_numpy()
+    charts, keys = charts[valid], keys[valid]
+    # One integer code per song (sorted by key), then numeric work only: string columns are
+    # slow to sort and take.
+    song = keys.groupby(list(SONG_KEY), sort=True).ngroup().to_numpy()
+    week = chart_week_index(charts["chart_date"]).to_numpy()
+    position = charts["position"].to_numpy(dtype="int64")
+    order = np.lexsort((position, week, song))  # per song: by week, then position
+    song, week, position = song[order], week[order], position[order]
+    prev = pd.to_numeric(charts["last_week"], errors="coerce").to_numpy(dtype="float64")[order]
+    dates = charts["chart_date"].to_numpy()[order]
+    first = np.flatnonzero(np.r_[True, song[1:] != song[:-1]])
+    n_songs = len(first)
+    same_song = np.r_[False, song[1:] == song[:-1]]
+    new_week = ~(same_song & np.r_[False, week[1:] == week[:-1]])
+    new_run = ~(same_song & np.r_[False, week[1:] - week[:-1] <= 1])
+    counts = np.bincount(song, minlength=n_songs)
+    has_prev = ~np.isnan(prev)
+    prev_n = np.bincount(song, weights=has_prev, minlength=n_songs)
+    prev_sum = np.bincount(song, weights=np.where(has_prev, prev, 0.0), minlength=n_songs)
+    rows = charts.index[order[first]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg_prev = np.where(prev_n > 0, prev_sum / prev_n, np.nan)
+    songs = pd.DataFrame(
+        {
+            "norm_title": keys.loc[rows, "norm_title"].to_numpy(),
+            "norm_artist": keys.loc[rows, "norm_artist"].to_numpy(),
+            "norm_lead": keys.loc[rows, "norm_lead"].to_numpy(),
+            "chart_title": charts.loc[rows, "title"].to_numpy(),
+            "chart_artist": charts.loc[rows, "artist"].to_numpy(),
+            "weeks_on_chart": np.bincount(song, weights=new_week, minlength=n_songs).astype(
+                "int64"
+            ),
+            "best_position": np.minimum.reduceat(position, first).astype("int64"),
+            "avg_position": np.bincount(song, weights=position, minlength=n_songs) / counts,
+            "avg_prev_position": avg_prev.astype("float64"),
+            "debut_date": dates[first],
+            "n_runs": np.bincount(song, weights=new_run, minlength=n_songs).astype("int64"),
+        }
     )
-    songs["n_runs"] = count_runs(keyed[key], week).reindex(songs.index)
-    songs["weeks_on_chart"] = songs["weeks_on_chart"].astype("int64")
-    songs["best_position"] = songs["best_position"].astype("int64")
-    songs["avg_position"] = songs["avg_position"].astype("float64")
-    songs["avg_prev_position"] = songs["avg_prev_position"].astype("Float64").astype("float64")
-    return songs.reset_index()
+    for column in ("norm_title", "norm_artist", "norm_lead", "chart_title", "chart_artist"):
+        songs[column] = songs[column].astype("string")
+    return songs
 
 
 def aggregate_seed_charts(charts: pd.DataFrame) -> pd.DataFrame:

@@ -54,9 +54,13 @@ _LIST_LAYOUT = re.compile(r"^\s*\[.*\]\s*$", re.DOTALL)
 
 
 def _normalize_one(text: str) -> str:
-    text = unidecode(text)
-    text = _BRACKETED_TAG.sub(" ", text)
-    text = _DASH_TAG.sub("", text)
+    if not text.isascii():
+        text = unidecode(text)
+    # The tag patterns are slow; most titles have no bracket or dash to look at.
+    if "(" in text or "[" in text or "{" in text:
+        text = _BRACKETED_TAG.sub(" ", text)
+    if "-" in text or "\u2013" in text or "\u2014" in text:
+        text = _DASH_TAG.sub("", text)
     text = _JOINED.sub("", text.lower().replace("&", " and "))
     return _NON_ALNUM.sub(" ", text).strip()
 
@@ -65,10 +69,17 @@ def _seed_one(text: str) -> str:
     return _SEED_DROP.sub("", text.lower())
 
 
+def _as_list(uniques: object) -> list[object]:
+    """Distinct values as a Python list (iterating an Arrow-backed array item by item is slow)."""
+    if hasattr(uniques, "to_numpy"):
+        return uniques.to_numpy(dtype=object, na_value=None).tolist()
+    return list(uniques)  # type: ignore[call-overload]
+
+
 def _map_unique(values: pd.Series, func: Callable[[str], str]) -> pd.Series:
     """Apply `func` once per distinct value (titles repeat a lot) and map back; NA stays NA."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = pd.array([func(str(u)) for u in uniques], dtype="string")
+    mapped = pd.array([func(str(u)) for u in _as_list(uniques)], dtype="string")
     out = pd.Series(pd.NA, index=values.index, dtype="string")
     present = codes >= 0
     out[present] = mapped[codes[present]]
@@ -195,7 +206,7 @@ def split_artists(values: pd.Series) -> pd.DataFrame:
         `featured_artists` (joined with "; ") and `lead_artist`.
     """
     codes, uniques = pd.factorize(values.fillna(""), use_na_sentinel=True)
-    parsed = [parse_artists(str(u)) for u in uniques]
+    parsed = [parse_artists(str(u)) for u in _as_list(uniques)]
     primary = pd.array([p.primary for p in parsed], dtype="string")
     featured = pd.array(["; ".join(p.featured) for p in parsed], dtype="string")
     lead = pd.array([p.lead for p in parsed], dtype="string")
