@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from songpop.sources.charts import read_charts
 from songpop.sources.layouts import detect_layout
@@ -165,3 +168,34 @@ def test_excel_style_bom_and_crlf(tmp_path: Path) -> None:
     assert detect_layout(path) == "hot100_flat"
     assert table["title"].tolist() == ["Another Day In Paradise", "007", "NA"]
     assert table["weeks_on_chart"].tolist() == [10, 1, 4]
+
+
+_TITLE = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    titles=st.lists(_TITLE, min_size=1, max_size=5),
+    artists=st.lists(_TITLE, min_size=5, max_size=5),
+)
+def test_any_unicode_title_survives_the_round_trip(
+    tmp_path: Path, titles: list[str], artists: list[str]
+) -> None:
+    """Commas, quotes, accents, emoji, 'NA', digits: what the CSV holds is what we read."""
+    path = tmp_path / "flat.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(
+            ["chart_date", "this_week", "song", "artist", "last_week"]
+            + [
+                "peak_position",
+                "weeks_on_chart",
+            ]
+        )
+        for position, title in enumerate(titles, start=1):
+            writer.writerow(["2001-02-03", position, title, artists[position - 1], "", 1, 1])
+    table = read_charts(path)
+    assert table["title"].tolist() == titles
+    assert table["artist"].tolist() == artists[: len(titles)]
