@@ -127,7 +127,7 @@ def build_command(
             tracks=tracks or None,
             data_dir=data_dir,
             fuzzy_threshold=threshold,
-            progress=True,
+            progress=_err.is_terminal,
         )
     except SongpopError as exc:
         raise fail(exc) from exc
