@@ -261,3 +261,13 @@ def test_download_goes_through_pooch_with_the_known_hash(
         "path": tmp_path / "seed",
     }
     assert not (tmp_path / ds.filename).exists()
+
+
+def test_count_rows_is_not_fooled_by_numeric_looking_text(tmp_path: Path) -> None:
+    rows = ["1999,1"] * 70_000 + ['"Hello, again",2', "x,3"]
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(("song,n\n" + "\n".join(rows) + "\n").encode(), 1))
+    assert registry.count_rows(path) == 70_002
+    charts = tmp_path / "all.json"
+    charts.write_text(json.dumps([_chart("2000-01-01", "A", "B"), _chart("2000-01-08", "C")]))
+    assert registry.count_rows(charts) == 3

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from songpop import config
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.io import atomic_path
-from songpop.sources.layouts import open_binary
+from songpop.sources.layouts import csv_header, open_binary
 
 log = logging.getLogger(__name__)
 
@@ -417,9 +418,16 @@ def count_rows(path: PathLike) -> int:
         if isinstance(document, list):
             return sum(len(c.get("data", [])) if isinstance(c, dict) else 1 for c in document)
         return len(document.get("audio_features", [document]))
+    first = csv_header(path)[0]
     with open_binary(path) as handle:
-        parse = pacsv.ParseOptions(newlines_in_values=True)
-        table = pacsv.read_csv(handle, parse_options=parse)
+        # Only the first column, as text: no type inference that a title like "1999" could trip.
+        table = pacsv.read_csv(
+            handle,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[first], column_types={first: pa.string()}
+            ),
+        )
     return table.num_rows
 
 
