@@ -263,11 +263,11 @@ def test_download_goes_through_pooch_with_the_known_hash(
     assert not (tmp_path / ds.filename).exists()
 
 
-def test_count_rows_is_not_fooled_by_numeric_looking_text(tmp_path: Path) -> None:
-    rows = ["1999,1"] * 70_000 + ['"Hello, again",2', "x,3"]
+def test_count_rows_counts_records_not_lines(tmp_path: Path) -> None:
+    text = 'song,n\n1999,1\n"Hello,\nagain",2\nx,3\n'  # one title holds a line break
     path = tmp_path / "t.csv.gz"
-    path.write_bytes(gzip.compress(("song,n\n" + "\n".join(rows) + "\n").encode(), 1))
-    assert registry.count_rows(path) == 70_002
+    path.write_bytes(gzip.compress(text.encode()))
+    assert registry.count_rows(path) == 3
     charts = tmp_path / "all.json"
     charts.write_text(json.dumps([_chart("2000-01-01", "A", "B"), _chart("2000-01-08", "C")]))
     assert registry.count_rows(charts) == 3

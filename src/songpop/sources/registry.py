@@ -420,7 +420,7 @@ def count_rows(path: PathLike) -> int:
         return len(document.get("audio_features", [document]))
     first = csv_header(path)[0]
     with open_binary(path) as handle:
-        # Only the first column, as text: no type inference that a title like "1999" could trip.
+        # Only the first column, as text (nothing to infer); quoted line breaks are one record.
         table = pacsv.read_csv(
             handle,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
