@@ -77,7 +77,7 @@ def test_wrong_type_names_column_row_and_value(tmp_path: Path) -> None:
 
 
 def test_wrong_type_deep_in_a_large_file_is_found(tmp_path: Path) -> None:
-    """Type inference sees numbers in the first block; the bad value is far below."""
+    """The bad value sits far below the first parse block of a compressed file."""
     rows = [TIDY_ROW.format(n=n) for n in range(60_000)]
     rows[55_000] = rows[55_000].replace(",122.0,", ",n/a,")
     path = tmp_path / "big.csv.gz"

@@ -509,10 +509,8 @@ _TYPES_MAPPER = {
 }.get
 
 
-def _arrow_csv(
-    path: PathLike, columns: list[str], text: set[str], encoding: str, all_text: bool
-) -> pd.DataFrame:
-    types = {c: pa.string() for c in columns if all_text or c in text}
+def _arrow_csv(path: PathLike, columns: list[str], text: set[str], encoding: str) -> pd.DataFrame:
+    types = {c: pa.string() for c in columns if c in text}
     with open_binary(path) as handle:
         table = pacsv.read_csv(
             handle,
@@ -581,16 +579,9 @@ def read_csv_columns(path: PathLike, layout: Layout, header: list[str]) -> pd.Da
     text = set(layout.text_columns)
     for encoding in layout.encodings:
         try:
-            try:
-                return _arrow_csv(path, wanted, text, encoding, all_text=False)
-            except pa.ArrowInvalid as exc:
-                if "invalid UTF8" in str(exc):
-                    raise
-                if "conversion error" not in str(exc):
-                    raise
-                # Inference saw numbers in the first block and text later: read every column
-                # as text and let the caller name the first bad value.
-                return _arrow_csv(path, wanted, text, encoding, all_text=True)
+            # pyarrow infers each numeric column over the whole file: a stray word turns the
+            # column to text, and the caller names the first value that is not a number.
+            return _arrow_csv(path, wanted, text, encoding)
         except pa.ArrowInvalid as exc:
             if "invalid UTF8" not in str(exc):
                 where = first_ragged_line(path, encoding, len(header))
