@@ -79,7 +79,7 @@ def test_offline_missing_file_names_file_folder_and_url(
     assert ds.url in message
     assert "network is unreachable" in message
     assert _offline == [ds.url]
-    assert not (tmp_path / ds.filename).exists()
+    assert not (tmp_path / "tracks").exists()  # nothing left behind, not even a folder
 
 
 def test_no_public_download_says_where_to_put_the_file(tmp_path: Path, _offline: list[str]) -> None:

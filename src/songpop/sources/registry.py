@@ -510,11 +510,17 @@ def _missing_message(ds: Dataset, data_dir: Path, cause: BaseException | None) -
     text = f"data file {ds.filename} ({ds.description}) is missing: expected at {target}. "
     if ds.url:
         why = f" ({type(cause).__name__}: {cause})" if cause else ""
-        text += (
-            f"It could not be downloaded from {ds.url}{why}. Download it by hand"
-            + (" and build it with `songpop data fetch` once online" if ds.derive else "")
-            + f", or put the file in {target.parent}/"
-        )
+        if ds.derive:
+            text += (
+                f"It is built from {ds.url}, which could not be downloaded{why}. Run "
+                f"`songpop data fetch {ds.name}` when online, or put a copy of the file in "
+                f"{target.parent}/"
+            )
+        else:
+            text += (
+                f"It could not be downloaded from {ds.url}{why}. Download it by hand into "
+                f"{target.parent}/"
+            )
     else:
         text += f"It has no public download ({ds.note}); put the file in {target.parent}/"
     return text + f" (or point --data-dir / ${config.DATA_DIR_ENV} at a folder that holds it)."
@@ -558,11 +564,15 @@ def fetch(dataset: Dataset | str, data_dir: PathLike | None = None) -> Path:
     # One name per URL, so that datasets derived from the same download (all.json) share it.
     url_tag = hashlib.sha256(ds.url.encode()).hexdigest()[:12]
     upstream_name = f"{url_tag}-{ds.url.rsplit('/', 1)[-1]}" if ds.derive else target.name
+    new_dirs = [d for d in (upstream_dir, *upstream_dir.parents) if not d.exists()]
     try:
         upstream_dir.mkdir(parents=True, exist_ok=True)
         log.info("downloading %s from %s", ds.name, ds.url)
         downloaded = _download(ds.url, ds.upstream_sha256, upstream_dir, upstream_name)
     except Exception as exc:  # noqa: BLE001 - any failure means "not available": say how to fix
+        for made in new_dirs:  # leave no empty folders behind (deepest first)
+            with contextlib.suppress(OSError):
+                made.rmdir()
         raise DataNotFoundError(_missing_message(ds, folder, exc)) from exc
     if ds.derive:
         ds.derive(downloaded, target)
