@@ -18,13 +18,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from songpop.io import atomic_path  # noqa: E402
 
-PALETTE = "colorblind"
+# seaborn's "colorblind" palette (Okabe-Ito based), spelled out: importing seaborn (and scipy
+# with it) would cost about a second of every `songpop explore`.
+COLORBLIND: tuple[str, ...] = (
+    "#0173B2",
+    "#DE8F05",
+    "#029E73",
+    "#D55E00",
+    "#CC78BC",
+    "#CA9161",
+    "#FBAFE4",
+    "#949494",
+    "#ECE133",
+    "#56B4E9",
+)
 DIVERGING = "RdBu_r"
 DPI = 110
 RC = {
@@ -88,30 +99,27 @@ def correlation_heatmap(corr: pd.DataFrame, title: str) -> Figure:
     fig, axes = _new(size + 0.8, size)
     ax = axes[0, 0]
     labels = [_short(c) for c in corr.columns]
+    values = corr.to_numpy(dtype=float)
+    cmap = matplotlib.colormaps[DIVERGING]
     with plt.rc_context(RC):
-        sns.heatmap(
-            corr,
-            ax=ax,
-            cmap=DIVERGING,
-            vmin=-1,
-            vmax=1,
-            center=0,
-            annot=True,
-            fmt=".2f",
-            annot_kws={"size": 8},
-            square=True,
-            linewidths=0.5,
-            linecolor="white",
-            xticklabels=labels,
-            yticklabels=labels,
-            cbar_kws={"label": "correlation coefficient", "shrink": 0.8},
-        )
+        image = ax.imshow(values, cmap=cmap, vmin=-1, vmax=1, aspect="equal")
+        for (row, col), value in np.ndenumerate(values):
+            if np.isnan(value):
+                continue
+            # White text on the dark ends of the scale, black on the pale middle.
+            colour = "white" if abs(value) > 0.6 else "black"
+            text = f"{value:.2f}".replace("-0.00", "0.00")
+            ax.text(col, row, text, ha="center", va="center", fontsize=8, color=colour)
+        ax.set_xticks(range(n), labels, rotation=45, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(n), labels)
+        ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
         ax.set_title(title)
-        ax.tick_params(axis="x", rotation=45)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
-            tick.set_rotation_mode("anchor")
-        ax.tick_params(axis="y", rotation=0)
+        fig.colorbar(image, ax=ax, shrink=0.8, label="correlation coefficient")
     return fig
 
 
@@ -163,6 +171,15 @@ def correlation_bars(table: pd.DataFrame, target: str) -> Figure:
     return fig
 
 
+def _t975(dof: int) -> float:
+    """The 97.5% quantile of Student's t (exact from scipy for few points, 1.96 beyond 200)."""
+    if dof > 200:
+        return 1.96 + 2.4 / dof  # within 0.001 of the exact value
+    from scipy import stats  # late: scipy.stats is slow to import and rarely needed
+
+    return float(stats.t.ppf(0.975, dof))
+
+
 def _fit_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, ...]:
     """Least-squares line on `grid` with the 95% confidence band of the mean."""
     n = len(x)
@@ -172,7 +189,7 @@ def _fit_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.ndarra
     dof = max(n - 2, 1)
     s = math.sqrt(float(resid @ resid) / dof)
     sxx = float(((x - x.mean()) ** 2).sum()) or 1e-12
-    half = stats.t.ppf(0.975, dof) * s * np.sqrt(1.0 / n + (grid - x.mean()) ** 2 / sxx)
+    half = _t975(dof) * s * np.sqrt(1.0 / n + (grid - x.mean()) ** 2 / sxx)
     return fit, fit - half, fit + half
 
 
@@ -181,7 +198,7 @@ def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -
     ncols = 5 if len(features) > 8 else min(4, len(features))
     nrows = math.ceil(len(features) / ncols)
     fig, axes = _new(3.0 * ncols + 0.8, 2.7 * nrows + 0.8, nrows, ncols, sharey=True)
-    line_colour = sns.color_palette(PALETTE)[3]
+    line_colour = COLORBLIND[3]
     with plt.rc_context(RC):
         for ax, feature in zip(axes.flat, features, strict=False):
             data = songs[[feature, target]].dropna()
@@ -228,7 +245,7 @@ def class_balance_bars(balance: pd.DataFrame) -> Figure:
     """Songs per label value, with count and share written on the bars."""
     fig, axes = _new(5.5, 3.6)
     ax = axes[0, 0]
-    colours = sns.color_palette(PALETTE, len(balance))
+    colours = [COLORBLIND[i % len(COLORBLIND)] for i in range(len(balance))]
     with plt.rc_context(RC):
         bars = ax.bar(balance["level"].astype(str), balance["songs"], color=colours)
         for bar, count, share in zip(bars, balance["songs"], balance["share"], strict=True):
@@ -255,7 +272,7 @@ def distributions_by_level(
     ncols = 5 if len(features) > 8 else min(4, len(features))
     nrows = math.ceil(len(features) / ncols)
     fig, axes = _new(2.9 * ncols, 2.6 * nrows + 0.6, nrows, ncols)
-    colours = sns.color_palette(PALETTE, len(levels))
+    colours = [COLORBLIND[i % len(COLORBLIND)] for i in range(len(levels))]
     data = songs.dropna(subset=[level])
     labels = data[level].astype(str)
     with plt.rc_context(RC):
@@ -288,7 +305,7 @@ def decade_trends(trends: pd.DataFrame, features: Sequence[str]) -> Figure:
     ncols = min(ncols, len(present))
     nrows = math.ceil(len(present) / ncols)
     fig, axes = _new(3.4 * ncols, 2.7 * nrows + 0.6, nrows, ncols)
-    colour = sns.color_palette(PALETTE)[0]
+    colour = COLORBLIND[0]
     span = float(trends["decade"].max() - trends["decade"].min())
     step = 10 if span <= 40 else 20 if span <= 80 else 30
     with plt.rc_context(RC):
