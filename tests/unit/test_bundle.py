@@ -1,0 +1,241 @@
+"""Saved model bundles: round trips, hashes, the type allow-list, finding the default model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from songpop import config
+from songpop.bundle import (
+    PERCENTILES,
+    list_bundles,
+    load_bundle,
+    read_meta,
+    resolve_model,
+    save_bundle,
+    top_class,
+)
+from songpop.errors import BundleError
+
+FEATURES = list(config.AUDIO_FEATURES)
+NUMERIC = list(config.AUDIO_NUMERIC)
+
+
+def songs(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A seeded table of valid songs whose level follows loudness and danceability."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "acousticness": rng.uniform(0, 1, n),
+            "danceability": rng.uniform(0.2, 1, n),
+            "duration_ms": rng.uniform(120_000, 360_000, n),
+            "energy": rng.uniform(0, 1, n),
+            "instrumentalness": rng.uniform(0, 0.5, n),
+            "liveness": rng.uniform(0, 0.6, n),
+            "loudness": rng.uniform(-25, -2, n),
+            "speechiness": rng.uniform(0, 0.4, n),
+            "tempo": rng.uniform(60, 200, n),
+            "valence": rng.uniform(0, 1, n),
+            "key": rng.integers(0, 12, n),
+        }
+    )
+    score = X["loudness"] / 10 + 2 * X["danceability"] + rng.normal(0, 0.3, n)
+    return X, pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
+
+
+def pipeline(final, scale: bool) -> Pipeline:
+    numeric = StandardScaler() if scale else "passthrough"
+    pre = ColumnTransformer(
+        [
+            ("num", numeric, NUMERIC),
+            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
+        ]
+    )
+    return Pipeline([("pre", pre), ("model", final)])
+
+
+def save(estimator, folder: Path, X: pd.DataFrame, y: pd.Series, model_id: str = "m") -> Path:
+    return save_bundle(
+        estimator,
+        folder,
+        model_id=model_id,
+        feature_names=FEATURES,
+        classes=[str(c) for c in estimator.classes_],
+        label_strategy="spotify",
+        feature_set="audio",
+        metrics={"accuracy": np.float64(0.5), "ci": (0.4, 0.6)},
+        train_table_sha256="0" * 64,
+        reference_X=X,
+        reference_y=y,
+        task="seed",
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.Series]:
+    return songs()
+
+
+@pytest.fixture(scope="module")
+def lgbm(data) -> Pipeline:
+    X, y = data
+    model = LGBMClassifier(
+        n_estimators=30, num_leaves=8, n_jobs=1, random_state=config.SEED, verbose=-1
+    )
+    return pipeline(model, scale=False).fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "logreg"])
+def test_round_trip_gives_identical_predictions(tmp_path, data, lgbm, kind):
+    X, y = data
+    est = lgbm if kind == "lightgbm" else pipeline(LogisticRegression(max_iter=300), True).fit(X, y)
+    path = save(est, tmp_path / kind, X, y, model_id=kind)
+    bundle = load_bundle(path)
+    np.testing.assert_array_equal(bundle.estimator.predict_proba(X), est.predict_proba(X))
+    assert bundle.model_id == kind
+    assert bundle.feature_names == FEATURES
+    assert bundle.classes == ["high", "low", "medium"]
+    meta = bundle.meta
+    assert meta["task"] == "seed" and meta["label_strategy"] == "spotify"
+    assert meta["metrics"] == {"accuracy": 0.5, "ci": [0.4, 0.6]}
+    assert meta["library_versions"]["scikit-learn"] and meta["library_versions"]["numpy"]
+    assert set(meta["files"]) == {"estimator.skops", "reference_sample.parquet"}
+    assert all(len(h) == 64 for h in meta["files"].values())
+    # no temporary folders left next to the bundle
+    assert [p.name for p in tmp_path.iterdir()] == [kind]
+
+
+def test_torch_mlp_pipeline_round_trip(tmp_path, data):
+    from songpop.models.mlp import TorchMLPClassifier
+
+    X, y = data
+    mlp = TorchMLPClassifier((8,), max_epochs=5, validation_fraction=None, random_state=0)
+    est = pipeline(mlp, scale=True).fit(X, y)
+    path = save(est, tmp_path / "mlp", X, y)
+    assert {"mlp_state.pt", "mlp.json", "preprocess.skops"} <= set(read_meta(path)["files"])
+    bundle = load_bundle(path)
+    np.testing.assert_allclose(bundle.estimator.predict_proba(X), est.predict_proba(X), atol=1e-6)
+    assert [name for name, _ in bundle.estimator.steps] == ["pre", "model"]
+
+
+def test_reference_statistics(tmp_path, data, lgbm):
+    X, y = data
+    ref = load_bundle(save(lgbm, tmp_path / "b", X, y)).reference
+    assert ref["top_class"] == "high" and ref["n_rows"] == len(X)
+    assert ref["n_top"] == int((y == "high").sum())
+    loud = ref["percentiles"]["top"]["loudness"]
+    assert len(loud) == len(PERCENTILES)
+    assert loud[50] == pytest.approx(X.loc[y == "high", "loudness"].median(), rel=1e-5)
+    # high songs are louder in this table, so their median is above the overall one
+    assert loud[50] > ref["percentiles"]["overall"]["loudness"][50]
+    # key is a category: shares, not percentiles
+    assert "key" not in ref["percentiles"]["overall"]
+    assert sum(ref["categories"]["overall"]["key"].values()) == pytest.approx(1.0)
+    assert ref["typical"]["danceability"] == pytest.approx(X["danceability"].median())
+
+
+def test_tampered_file_is_refused_naming_it(tmp_path, data, lgbm):
+    X, y = data
+    path = save(lgbm, tmp_path / "b", X, y)
+    target = path / "estimator.skops"
+    blob = bytearray(target.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    target.write_bytes(bytes(blob))
+    with pytest.raises(BundleError, match=r"estimator\.skops.*sha256"):
+        load_bundle(path)
+
+
+def test_missing_file_is_refused(tmp_path, data, lgbm):
+    X, y = data
+    path = save(lgbm, tmp_path / "b", X, y)
+    (path / "reference_sample.parquet").unlink()
+    with pytest.raises(BundleError, match="reference_sample.parquet.*missing"):
+        load_bundle(path)
+
+
+class Shady(TransformerMixin, BaseEstimator):
+    """A transformer from outside the allow-list (it lives in a test module)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_unknown_type_is_refused(tmp_path, data):
+    X, y = data
+    est = Pipeline([("shady", Shady()), ("model", LogisticRegression(max_iter=50))])
+    est.fit(X[["danceability", "loudness"]] * [1, 0.1], y)
+    path = save(est, tmp_path / "b", X, y)
+    with pytest.raises(BundleError, match=r"estimator\.skops.*Shady"):
+        load_bundle(path)
+
+
+def test_failed_save_leaves_nothing_and_keeps_old_bundle(tmp_path, data, lgbm):
+    X, y = data
+    path = save(lgbm, tmp_path / "b", X, y)
+    before = read_meta(path)["files"]
+    with pytest.raises(BundleError, match="reference_X lacks"):
+        save(lgbm, tmp_path / "b", X.drop(columns=["tempo"]), y)
+    assert read_meta(path)["files"] == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+def test_classes_must_match_estimator(tmp_path, data, lgbm):
+    X, _ = data
+    with pytest.raises(BundleError, match="classes"):
+        save_bundle(
+            lgbm,
+            tmp_path / "b",
+            model_id="m",
+            feature_names=FEATURES,
+            classes=["low", "medium", "high"],
+            label_strategy="spotify",
+            feature_set="audio",
+            metrics={},
+            train_table_sha256="x",
+        )
+
+
+def test_not_a_bundle(tmp_path):
+    with pytest.raises(BundleError, match="bundle.json not found"):
+        load_bundle(tmp_path)
+
+
+def test_resolve_model_and_list(tmp_path, monkeypatch, data, lgbm):
+    X, y = data
+    runs = tmp_path / "runs"
+    monkeypatch.setenv(config.RUNS_DIR_ENV, str(runs))
+    with pytest.raises(BundleError, match="make run"):
+        resolve_model(None)
+    models = runs / "r1" / "models"
+    save(lgbm, models / "lightgbm", X, y, model_id="lightgbm")
+    save(lgbm, models / "other", X, y, model_id="other")
+    (runs / "LATEST").write_text("r1\n")
+    with pytest.raises(BundleError, match="index.json"):
+        resolve_model(None)
+    (models / "index.json").write_text(json.dumps({"default": "lightgbm", "models": []}))
+    assert resolve_model(None) == models / "lightgbm"
+    assert resolve_model(models / "other") == models / "other"
+    assert resolve_model(runs / "r1") == models / "lightgbm"
+    with pytest.raises(BundleError, match="no bundle.json"):
+        resolve_model(tmp_path / "nowhere")
+    listed = list_bundles(models)
+    assert [(b["model_id"], b["default"]) for b in listed] == [("lightgbm", True), ("other", False)]
+
+
+def test_top_class():
+    assert top_class(["high", "low", "medium"]) == "high"
+    assert top_class(["hit", "not_hit"]) == "hit"
+    assert top_class(["a", "b"]) == "b"
