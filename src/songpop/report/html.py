@@ -122,8 +122,14 @@ def format_number(value: Any, integer_column: bool = False) -> str:
     return "−" + text[1:] if text.startswith("-") else text  # a typographic minus sign
 
 
-def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """An HTML table: numbers right-aligned and formatted, at most `max_rows` rows."""
+def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, source: str = "") -> str:
+    """An HTML table: numbers right-aligned and formatted, at most `max_rows` rows.
+
+    Args:
+        frame: the table.
+        max_rows: rows shown; a note says how many more there are.
+        source: the CSV's name, for the note on a cut table.
+    """
     shown = frame.head(max_rows)
     numeric = {
         col: pd.api.types.is_numeric_dtype(frame[col])
@@ -158,7 +164,8 @@ def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
     if len(frame) > max_rows:
-        note = f'<p class="caption">First {max_rows:,} of {len(frame):,} rows.</p>'
+        where = f"; all of them are in {html.escape(source)}" if source else ""
+        note = f'<p class="caption">First {max_rows:,} of {len(frame):,} rows{where}.</p>'
     return (
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
@@ -210,7 +217,7 @@ def _render_section(section: Section, anchor: str, figure_dir: str, out: _Render
             parts.append(_missing(problem))
             continue
         max_rows = int(spec.get("max_rows", MAX_TABLE_ROWS))
-        parts.append(table_html(frame, max_rows))
+        parts.append(table_html(frame, max_rows, source=f"{section.folder.name}/{spec['csv']}"))
         if spec.get("caption"):
             parts.append(f'<p class="caption">{html.escape(str(spec["caption"]))}</p>')
         out.n_tables += 1
@@ -362,6 +369,8 @@ def write_report(run_dir: Path, out_path: Path | None = None) -> Path:
             shutil.copyfileobj(source, handle)
     with atomic_write(out_path, "w", encoding="utf-8") as handle:
         handle.write(page)
+    for path in [out_path, *(out_dir / rel for _, rel in rendered.copies)]:
+        path.chmod(0o644)  # atomic writes create private files; a report is meant to be shared
     for problem in rendered.problems:
         log.warning("report: %s", problem)
     log.info("report written to %s (%d figures)", out_path, rendered.n_figures)
