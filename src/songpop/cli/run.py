@@ -1,9 +1,52 @@
-"""songpop CLI: run commands."""
+"""songpop CLI: `run`, the whole pipeline end to end (what `make run` calls)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from songpop.errors import SongpopError
+
+console = Console(stderr=True)
+
+
+def run(
+    run_name: str = typer.Option(None, "--run", help="Run folder name (default: the time)."),
+    budget: str = typer.Option(
+        "default", help="Model search budget: quick, default or full (slower, more thorough)."
+    ),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Raw data folder (default: $SONGPOP_DATA_DIR, else a cache)."
+    ),
+    runs_root: Path = typer.Option(None, "--runs-dir", help="Where run folders go (./runs)."),
+) -> None:
+    """Build the songs, explore them, train and evaluate every model, and write the report."""
+    from songpop.pipeline import run_pipeline
+
+    if budget not in ("quick", "default", "full"):
+        raise typer.BadParameter(f"--budget {budget!r}: expected quick, default or full")
+
+    def show(stage: str, seconds: float) -> None:
+        console.print(f"[green]✓[/green] {stage:<12} {seconds:7.1f} s")
+
+    try:
+        result = run_pipeline(
+            run_name=run_name,
+            runs_root=runs_root,
+            data_dir=data_dir,
+            budget=budget,
+            on_stage=show,
+        )
+    except SongpopError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(exc.exit_code) from exc
+    total = sum(result.timings.values())
+    console.print(f"run folder: {result.run_dir}  ({total:.0f} s in all)")
+    typer.echo(f"report: {result.report}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("run")(run)
