@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ class _TreeExplainer:
     method = "tree_shap"
 
     def __init__(self, bundle: Bundle) -> None:
-        import shap
+        with warnings.catch_warnings():  # shap's colour maps use soon-deprecated matplotlib calls
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            import shap
 
         from songpop.predict import _frame
 

@@ -1,0 +1,205 @@
+"""Explanations: additivity of the contributions, plain-words sentences, global importance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from lightgbm import LGBMClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from songpop import config
+from songpop.bundle import Bundle, load_bundle, save_bundle
+from songpop.explain import (
+    describe_value,
+    explain,
+    global_importance,
+    write_explain_section,
+)
+from songpop.predict import predict
+
+FEATURES = list(config.AUDIO_FEATURES)
+SONG = {
+    "acousticness": 0.2,
+    "danceability": 0.65,
+    "duration_ms": 210_000.0,
+    "energy": 0.7,
+    "instrumentalness": 0.0,
+    "liveness": 0.12,
+    "loudness": -6.5,
+    "speechiness": 0.05,
+    "tempo": 118.0,
+    "valence": 0.55,
+    "key": 5,
+}
+
+
+def songs(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "acousticness": rng.uniform(0, 1, n),
+            "danceability": rng.uniform(0.2, 1, n),
+            "duration_ms": rng.uniform(120_000, 360_000, n),
+            "energy": rng.uniform(0, 1, n),
+            "instrumentalness": rng.uniform(0, 0.5, n),
+            "liveness": rng.uniform(0, 0.6, n),
+            "loudness": rng.uniform(-25, -2, n),
+            "speechiness": rng.uniform(0, 0.4, n),
+            "tempo": rng.uniform(60, 200, n),
+            "valence": rng.uniform(0, 1, n),
+            "key": rng.integers(0, 12, n),
+        }
+    )
+
+
+def levels(X: pd.DataFrame, seed: int = 0) -> pd.Series:
+    noise = np.random.default_rng(seed).normal(0, 0.3, len(X))
+    score = X["loudness"] / 10 + 2 * X["danceability"] + noise
+    return pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
+
+
+def fit_and_load(folder, final, *, scale: bool, y_fn=levels, one_hot: bool = True) -> Bundle:
+    X = songs()
+    y = y_fn(X)
+    if one_hot:
+        numeric = StandardScaler() if scale else "passthrough"
+        pre = ColumnTransformer(
+            [
+                ("num", numeric, list(config.AUDIO_NUMERIC)),
+                ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
+            ]
+        )
+        est = Pipeline([("pre", pre), ("model", final)]).fit(X, y)
+    else:
+        est = final.fit(X, y)
+    path = save_bundle(
+        est,
+        folder,
+        model_id=folder.name,
+        feature_names=FEATURES,
+        classes=[str(c) for c in est.classes_],
+        label_strategy="spotify",
+        feature_set="audio",
+        metrics={},
+        train_table_sha256="0" * 64,
+        reference_X=X,
+        reference_y=y,
+    )
+    return load_bundle(path)
+
+
+def lgbm() -> LGBMClassifier:
+    return LGBMClassifier(n_estimators=30, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Bundle:
+    return fit_and_load(tmp_path_factory.mktemp("e") / "lgbm", lgbm(), scale=False)
+
+
+@pytest.fixture(scope="module")
+def linear(tmp_path_factory) -> Bundle:
+    return fit_and_load(tmp_path_factory.mktemp("e") / "logreg", LogisticRegression(), scale=True)
+
+
+def test_tree_shap_adds_up_to_the_raw_margin(tree):
+    records = songs(20, seed=4).to_dict("records")
+    predictions = predict(records, tree, explain=True)
+    X = pd.DataFrame(records)[FEATURES]
+    raw = tree.estimator[-1].booster_.predict(tree.estimator[:-1].transform(X), raw_score=True)
+    for i, p in enumerate(predictions):
+        e = p.explanation
+        assert e.method == "tree_shap" and e.unit == "log-odds" and e.target == p.level
+        # one contribution per input feature: the 12 one-hot key columns are folded into `key`
+        assert sorted(c.feature for c in e.contributions) == sorted(FEATURES)
+        total = e.base_value + sum(c.contribution for c in e.contributions)
+        assert total == pytest.approx(e.output_value)
+        assert total == pytest.approx(raw[i, tree.classes.index(p.level)], abs=1e-6)
+        sizes = [abs(c.contribution) for c in e.contributions]
+        assert sizes == sorted(sizes, reverse=True)
+
+
+def test_permutation_shap_adds_up_to_the_probability(linear):
+    predictions = predict(songs(5, seed=8).to_dict("records"), linear, explain=True)
+    for p in predictions:
+        e = p.explanation
+        assert e.method == "permutation_shap" and e.unit == "probability"
+        total = e.base_value + sum(c.contribution for c in e.contributions)
+        assert total == pytest.approx(p.probabilities[p.level], abs=1e-9)
+
+
+def test_loud_songs_push_towards_high(tree, linear):
+    loud = dict(SONG, loudness=-3.0, danceability=0.95)
+    for bundle in (tree, linear):
+        (p,) = predict(loud, bundle, explain=True)
+        assert p.level == "high"
+        by_feature = {c.feature: c for c in p.explanation}
+        assert by_feature["loudness"].direction == "up"
+        assert by_feature["loudness"].contribution > 0
+
+
+def test_sentence_places_value_among_top_class(tree):
+    # loudness of the "high" songs in the training table, and a value at their 80th percentile
+    X = songs()
+    high = X.loc[levels(X) == "high", "loudness"]
+    value = float(np.percentile(high, 80))
+    text, pct = describe_value(tree, "loudness", value)
+    assert pct == pytest.approx(80, abs=1.5)
+    assert text.startswith("louder than 8") and "% of high-popularity songs" in text
+    assert "dB" in text
+    text, pct = describe_value(tree, "loudness", float(np.percentile(high, 10)))
+    assert text.startswith("quieter than 9")
+    text, share = describe_value(tree, "key", 5)
+    assert text.startswith("in the key of F (like ") and share is not None
+
+
+def test_explanation_sentences_mention_feature_and_push(tree):
+    (p,) = predict(SONG, tree, explain=True)
+    tempo = next(c for c in p.explanation if c.feature == "tempo")
+    assert ("faster" in tempo.text or "slower" in tempo.text) and "BPM" in tempo.text
+    assert f"the chance of {p.level}" in tempo.text
+    assert p.explanation.sentences(2) == [c.text for c in p.explanation.contributions[:2]]
+    assert json.dumps(p.to_dict())  # JSON-safe for the API
+
+
+def test_explain_helper_matches_predict(tree):
+    assert explain(SONG, tree)[0] == predict(SONG, tree, explain=True)[0].explanation
+
+
+def test_binary_forest_without_pipeline(tmp_path):
+    def hit(X: pd.DataFrame) -> pd.Series:
+        return pd.Series(np.where(X["danceability"] > 0.6, "hit", "not_hit"))
+
+    forest = RandomForestClassifier(n_estimators=10, max_depth=3, random_state=0)
+    bundle = fit_and_load(tmp_path / "forest", forest, scale=False, y_fn=hit, one_hot=False)
+    (p,) = predict(dict(SONG, danceability=0.9), bundle, explain=True)
+    assert p.level == "hit" and p.explanation.method == "tree_shap"
+    total = p.explanation.base_value + sum(c.contribution for c in p.explanation)
+    assert total == pytest.approx(p.probabilities["hit"], abs=1e-6)
+    dance = next(c for c in p.explanation if c.feature == "danceability")
+    assert "of hits" in dance.text and dance.direction == "up"
+
+
+def test_global_importance_and_section(tmp_path, tree):
+    X = songs(120, seed=2)
+    table = global_importance(tree, X)
+    assert sorted(table["feature"]) == sorted(FEATURES)
+    assert (table["importance"] >= 0).all()
+    assert table["importance"].is_monotonic_decreasing
+    # the label follows loudness and danceability: they lead
+    assert set(table["feature"].head(2)) == {"loudness", "danceability"}
+    manifest_path = write_explain_section(tree, X, tmp_path / "explain", order=40)
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["order"] == 40 and manifest["title"]
+    for figure in manifest["figures"]:
+        assert (manifest_path.parent / figure["png"]).stat().st_size > 0
+        assert (manifest_path.parent / figure["svg"]).stat().st_size > 0
+    csv = pd.read_csv(manifest_path.parent / manifest["tables"][0]["csv"])
+    assert len(csv) == len(FEATURES)
