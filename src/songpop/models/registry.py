@@ -1,0 +1,502 @@
+"""The model registry: one name → one unfitted pipeline, its family and its search space.
+
+Every entry builds a complete pipeline (preprocessing chosen by family in
+`songpop.features.make_model_pipeline`, then the model), so search, cross-validation, saving and
+comparison are one code path. Search spaces name the pipeline's parameters (``model__C``).
+
+Two groups:
+
+* songpop's models, trained by `songpop train` and `songpop run`: ``dummy``, ``logreg``, ``knn``,
+  ``svc``, ``rf``, ``lgbm``, ``hgb`` (by name only), ``mlp`` and ``ensemble`` (soft voting over
+  the best of the others; `songpop.train` picks the members by cross-validation on the training
+  rows).
+* the report's originals, for `songpop reproduce`: ``knn_original`` / ``svc_original`` (MinMax,
+  SMOTENC inside the pipeline), ``knn_original_smote`` / ``svc_original_smote`` (what the code
+  did: plain SMOTE that treats `key` as a number), ``rf_original`` (the report's grid, searched on
+  the training rows only) and ``mlp_original`` / ``mlp_baseline_original`` (the report's two
+  networks).
+
+SVC probabilities come from `CalibratedClassifierCV(SVC(), ensemble=False)`: scikit-learn 1.9
+deprecates `SVC(probability=True)` in its favour, and it makes the calibration explicit (Platt
+scaling fitted on cross-validated decision values of the training rows, seeded folds) while the
+final SVC is still one model fitted on all training rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from imblearn.over_sampling import SMOTE
+from imblearn.pipeline import Pipeline as ImbPipeline
+from lightgbm import LGBMClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    VotingClassifier,
+)
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import below
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.svm import SVC
+
+from songpop import config
+from songpop.errors import SchemaError
+from songpop.features import check_features, make_model_pipeline
+
+Factory = Callable[[list[str], int], Any]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry.
+
+    Attributes:
+        name: registry key, also the bundle's model id.
+        family: preprocessing family (see `songpop.features.FAMILIES`).
+        description: one line for tables and `songpop models list`.
+        factory: `(feature_names, seed) -> unfitted estimator`.
+        space: hyper-parameter space for the search, pipeline parameter → candidate values.
+        search_budgets: budgets in which `space` is searched; elsewhere the defaults are fitted.
+        quick_params: overrides that make the model small for the "quick" budget (tests).
+        in_default: trained by `songpop train` / `songpop run` when no model list is given.
+        original: one of the report's models (reproduce only).
+        ensemble_member: may join the soft-voting ensemble.
+        heavy: costly to fit; the "default" budget scores it on one fold instead of all.
+    """
+
+    name: str
+    family: str
+    description: str
+    factory: Factory
+    space: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    search_budgets: tuple[str, ...] = ("default", "full")
+    quick_params: Mapping[str, Any] = field(default_factory=dict)
+    in_default: bool = True
+    original: bool = False
+    ensemble_member: bool = True
+    heavy: bool = False
+
+    def build(
+        self, feature_names: Sequence[str], seed: int = config.SEED, *, quick: bool = False
+    ) -> Any:
+        """An unfitted estimator for these input columns.
+
+        Args:
+            feature_names: the input columns in order (checked against the leakage guard).
+            seed: random seed passed to every random part.
+            quick: apply `quick_params` (small models for tests).
+
+        Returns:
+            The unfitted estimator (a pipeline for every entry but the ensemble's members).
+        """
+        estimator = self.factory(check_features(feature_names), seed)
+        if quick and self.quick_params:
+            estimator.set_params(**self.quick_params)
+        return estimator
+
+
+# --- songpop's models ---------------------------------------------------------------------------
+
+
+def _dummy(names: list[str], seed: int) -> Any:
+    return make_model_pipeline("dummy", names, DummyClassifier(strategy="prior"))
+
+
+def _logreg(names: list[str], seed: int) -> Any:
+    return make_model_pipeline("linear", names, LogisticRegression(C=1.0, max_iter=2000))
+
+
+def _knn(names: list[str], seed: int) -> Any:
+    return make_model_pipeline(
+        "distance", names, KNeighborsClassifier(n_neighbors=50, weights="distance")
+    )
+
+
+def _svc_model(seed: int, **params: Any) -> CalibratedClassifierCV:
+    return CalibratedClassifierCV(
+        SVC(**params),
+        method="sigmoid",
+        ensemble=False,
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=seed),
+    )
+
+
+def _svc(names: list[str], seed: int) -> Any:
+    return make_model_pipeline("kernel", names, _svc_model(seed, kernel="rbf", C=1.0))
+
+
+def _rf(names: list[str], seed: int) -> Any:
+    model = RandomForestClassifier(
+        n_estimators=300, min_samples_leaf=3, max_features="sqrt", n_jobs=1, random_state=seed
+    )
+    return make_model_pipeline("tree", names, model)
+
+
+def _lgbm(names: list[str], seed: int) -> Any:
+    model = LGBMClassifier(
+        n_estimators=500,
+        learning_rate=0.02,
+        num_leaves=7,
+        min_child_samples=50,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.7,
+        reg_lambda=1.0,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
+    return make_model_pipeline("boosting", names, model)
+
+
+def _hgb(names: list[str], seed: int) -> Any:
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=300,
+        max_leaf_nodes=15,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    )
+    return make_model_pipeline("boosting", names, model)
+
+
+def _mlp(names: list[str], seed: int) -> Any:
+    from songpop.models.mlp import mlp_finetuned  # torch is imported only when an MLP is built
+
+    return make_model_pipeline("neural", names, mlp_finetuned(random_state=seed))
+
+
+def _ensemble(names: list[str], seed: int) -> Any:
+    """Soft voting over logreg, rf and lgbm; `songpop.train` swaps in the best members."""
+    return soft_voting([(n, MODELS[n].build(names, seed)) for n in ("logreg", "rf", "lgbm")])
+
+
+def soft_voting(members: Sequence[tuple[str, Any]]) -> VotingClassifier:
+    """A soft-voting ensemble (the mean of the members' class probabilities).
+
+    Args:
+        members: `(name, unfitted estimator)` pairs, each able to `predict_proba`.
+
+    Returns:
+        An unfitted `VotingClassifier`.
+    """
+    if len(members) < 2:
+        raise SchemaError(f"an ensemble needs at least two members, got {len(members)}")
+    return VotingClassifier(list(members), voting="soft", n_jobs=1)
+
+
+# --- the report's originals ---------------------------------------------------------------------
+
+
+def _knn_original(names: list[str], seed: int) -> Any:
+    model = KNeighborsClassifier(n_neighbors=2)
+    return make_model_pipeline("distance", names, model, resample=True, scaler="minmax", seed=seed)
+
+
+def _svc_original(names: list[str], seed: int) -> Any:
+    model = SVC(kernel="poly", C=2)
+    return make_model_pipeline("kernel", names, model, resample=True, scaler="minmax", seed=seed)
+
+
+def _literal_smote(names: list[str], seed: int, model: Any, scaler: Any) -> ImbPipeline:
+    """The original code: SMOTE on the raw columns (key interpolated as a number), then scaling
+    and one-hot encoding of whatever key values SMOTE made (fractional keys become categories)."""
+    num = [i for i, n in enumerate(names) if n != "key"]
+    cat = [i for i, n in enumerate(names) if n == "key"]
+    prep = ColumnTransformer(
+        [("num", scaler, num), ("cat", OneHotEncoder(handle_unknown="ignore"), cat)],
+        sparse_threshold=0.0,
+    )
+    return ImbPipeline([("resample", SMOTE(random_state=seed)), ("prep", prep), ("model", model)])
+
+
+def _knn_original_smote(names: list[str], seed: int) -> Any:
+    return _literal_smote(names, seed, KNeighborsClassifier(n_neighbors=2), MinMaxScaler())
+
+
+def _svc_original_smote(names: list[str], seed: int) -> Any:
+    return _literal_smote(names, seed, SVC(kernel="poly", C=2), MinMaxScaler())
+
+
+RF_ORIGINAL_GRID: dict[str, list[Any]] = {
+    "model__n_estimators": [50, 250, 1000],
+    "model__max_depth": [10, 50, 200],
+    "model__min_samples_leaf": [3, 7, 10],
+    # the report's {"auto", "sqrt"}: "auto" was removed and meant "sqrt" for classifiers.
+    "model__max_features": ["sqrt", "log2"],
+}
+
+
+def _rf_original(names: list[str], seed: int) -> Any:
+    """The report's grid over a StandardScaler + one-hot + random forest pipeline.
+
+    The search is the estimator: fitting it searches 3 folds of the rows it is given (the
+    training rows), by successive halving over the full grid, and refits the best on them.
+    """
+    num = [i for i, n in enumerate(names) if n != "key"]
+    cat = [i for i, n in enumerate(names) if n == "key"]
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), num), ("cat", OneHotEncoder(handle_unknown="ignore"), cat)],
+        sparse_threshold=0.0,
+    )
+    pipe = ImbPipeline(
+        [("prep", prep), ("model", RandomForestClassifier(random_state=seed, n_jobs=1))]
+    )
+    return HalvingGridSearchCV(
+        pipe,
+        RF_ORIGINAL_GRID,
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=seed),
+        factor=3,
+        scoring="accuracy",
+        random_state=seed,
+        n_jobs=2,
+    )
+
+
+def _mlp_original(names: list[str], seed: int) -> Any:
+    from songpop.models.mlp import mlp_finetuned
+
+    return make_model_pipeline("neural", names, mlp_finetuned(random_state=seed))
+
+
+def _mlp_baseline_original(names: list[str], seed: int) -> Any:
+    from songpop.models.mlp import mlp_baseline
+
+    return make_model_pipeline("neural", names, mlp_baseline(random_state=seed))
+
+
+_LOG_C = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "dummy",
+            "dummy",
+            "class frequencies of the training rows (the baseline)",
+            _dummy,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "logreg",
+            "linear",
+            "multinomial logistic regression, scaled inputs",
+            _logreg,
+            space={"model__C": _LOG_C},
+        ),
+        ModelSpec(
+            "knn",
+            "distance",
+            "k nearest neighbours, scaled inputs",
+            _knn,
+            space={
+                "model__n_neighbors": [15, 25, 50, 75, 100, 150],
+                "model__weights": ["uniform", "distance"],
+            },
+            quick_params={"model__n_neighbors": 5},
+        ),
+        ModelSpec(
+            "svc",
+            "kernel",
+            "RBF support vector classifier, Platt-calibrated probabilities",
+            _svc,
+            space={
+                "model__estimator__C": [0.3, 1.0, 3.0],
+                "model__estimator__gamma": ["scale", 0.01, 0.03],
+            },
+            search_budgets=("full",),
+        ),
+        ModelSpec(
+            "rf",
+            "tree",
+            "random forest",
+            _rf,
+            space={
+                "model__n_estimators": [300],
+                "model__min_samples_leaf": [1, 3, 5, 10],
+                "model__max_features": ["sqrt", 0.5],
+                "model__max_depth": [None, 12, 20],
+            },
+            quick_params={"model__n_estimators": 30},
+        ),
+        ModelSpec(
+            "lgbm",
+            "boosting",
+            "LightGBM gradient-boosted trees",
+            _lgbm,
+            space={
+                "model__n_estimators": [250, 500, 800],
+                "model__learning_rate": [0.01, 0.02, 0.05],
+                "model__num_leaves": [4, 7, 15, 31],
+                "model__min_child_samples": [20, 50, 100],
+                "model__colsample_bytree": [0.5, 0.7, 1.0],
+            },
+            quick_params={"model__n_estimators": 40},
+        ),
+        ModelSpec(
+            "hgb",
+            "boosting",
+            "scikit-learn histogram gradient boosting",
+            _hgb,
+            space={
+                "model__learning_rate": [0.02, 0.05, 0.1],
+                "model__max_leaf_nodes": [7, 15, 31],
+                "model__l2_regularization": [0.0, 1.0, 10.0],
+            },
+            quick_params={"model__max_iter": 40},
+            in_default=False,
+        ),
+        ModelSpec(
+            "mlp",
+            "neural",
+            "PyTorch MLP (the report's fine-tuned network, early stopping)",
+            _mlp,
+            search_budgets=(),
+            quick_params={"model__max_epochs": 8, "model__patience": 3},
+            ensemble_member=False,
+            heavy=True,
+        ),
+        ModelSpec(
+            "ensemble",
+            "ensemble",
+            "soft voting over the best models by cross-validation",
+            _ensemble,
+            search_budgets=(),
+            quick_params={"rf__model__n_estimators": 30, "lgbm__model__n_estimators": 40},
+            ensemble_member=False,
+        ),
+        # --- the report's originals, for `songpop reproduce` ---------------------------------
+        ModelSpec(
+            "knn_original",
+            "distance",
+            "report: KNN k=2, MinMax, SMOTENC on training rows",
+            _knn_original,
+            search_budgets=(),
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "knn_original_smote",
+            "distance",
+            "report code: KNN k=2, MinMax, plain SMOTE (key as a number)",
+            _knn_original_smote,
+            search_budgets=(),
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "svc_original",
+            "kernel",
+            "report: SVC poly C=2, MinMax, SMOTENC on training rows",
+            _svc_original,
+            search_budgets=(),
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "svc_original_smote",
+            "kernel",
+            "report code: SVC poly C=2, MinMax, plain SMOTE (key as a number)",
+            _svc_original_smote,
+            search_budgets=(),
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "rf_original",
+            "tree",
+            "report: random forest, its grid (3-fold on training rows), StandardScaler",
+            _rf_original,
+            search_budgets=(),
+            quick_params={
+                "param_grid": {
+                    "model__n_estimators": [20],
+                    "model__max_depth": [10],
+                    "model__min_samples_leaf": [3, 7],
+                    "model__max_features": ["sqrt"],
+                }
+            },
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+        ),
+        ModelSpec(
+            "mlp_original",
+            "neural",
+            "report: MLP 22-128-64-32-3, BatchNorm, dropout 0.45, AdamW 1e-4",
+            _mlp_original,
+            search_budgets=(),
+            quick_params={"model__max_epochs": 8, "model__patience": 3},
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+            heavy=True,
+        ),
+        ModelSpec(
+            "mlp_baseline_original",
+            "neural",
+            "report: MLP 22-64-3, dropout 0.01, AdamW 0.03",
+            _mlp_baseline_original,
+            search_budgets=(),
+            quick_params={"model__max_epochs": 8, "model__patience": 3},
+            in_default=False,
+            original=True,
+            ensemble_member=False,
+            heavy=True,
+        ),
+    )
+}
+
+
+def default_models() -> list[str]:
+    """The models `songpop train` fits when no list is given, in training order."""
+    return [name for name, spec in MODELS.items() if spec.in_default]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registry entry `name`.
+
+    Raises:
+        SchemaError: unknown name, listing the known ones.
+    """
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise SchemaError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+
+
+def parse_model_list(text: str | None) -> list[str] | None:
+    """`"a,b"` → `["a", "b"]` (each checked); None or "" → None (the default list)."""
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        get_spec(name)
+    return names
+
+
+def describe() -> list[dict[str, Any]]:
+    """One row per registry entry: name, family, description, default, original."""
+    return [
+        {
+            "name": s.name,
+            "family": s.family,
+            "description": s.description,
+            "in_default": s.in_default,
+            "original": s.original,
+            "searched_in": list(s.search_budgets) if s.space else [],
+        }
+        for s in MODELS.values()
+    ]

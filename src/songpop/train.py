@@ -1,0 +1,934 @@
+"""Train one task: split, search and fit the registry on training rows, evaluate, save bundles.
+
+`train_task` is the whole models stage for one song table:
+
+1. split first (stratified, or the split the caller passes, e.g. the original's);
+2. per feature set (audio, audio + context), per registry model: search hyper-parameters and
+   score by k-fold on the training rows only (`songpop.models.search`), refit on them;
+3. a soft-voting ensemble of the best members, scored on the same folds from their
+   out-of-fold probabilities; the best model per feature set is chosen by that cross-validated
+   accuracy, never by the test set;
+4. evaluate every model once on the test rows (`songpop.evaluate`: every metric with a 95%
+   bootstrap interval and the dummy baseline); for the best model also repeated stratified
+   k-fold, artist-grouped folds and a temporal split on the training rows where the table has
+   `primary_artist` / a year; learning curves, confusion matrices and a reliability diagram;
+5. the score itself as a regression (MAE, R² against a mean baseline);
+6. save every model as a bundle `out_dir/<task>/<feature set>/<model>/`, update
+   `out_dir/index.json` and write the report section `out_dir/<task>/section.json`.
+
+Per-stage wall times are returned and written to `out_dir/<task>/timings.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from tqdm.auto import tqdm
+
+from songpop import config
+from songpop import evaluate as ev
+from songpop.bundle import INDEX_FILE, save_bundle
+from songpop.errors import SchemaError
+from songpop.features import (
+    FEATURE_SETS,
+    LABEL_COLUMN,
+    TIME_COLUMNS,
+    context_columns,
+    feature_columns,
+    feature_matrix,
+    labels,
+    stratified_split,
+)
+from songpop.io import write_json_atomic
+from songpop.models.registry import MODELS, default_models, get_spec, soft_voting
+from songpop.models.search import Budget, SearchResult, get_budget, make_folds, search_model
+
+log = logging.getLogger(__name__)
+
+ENSEMBLE_SIZE = 3
+"""Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
+LEARNING_CURVE_MODELS: tuple[str, ...] = ("logreg", "knn", "lgbm")
+"""Models whose learning curve is drawn (audio features), besides the best model."""
+FS_SLUG = {"audio": "audio", "audio+context": "audio_context"}
+
+
+class Timer:
+    """Collects named wall times, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time the block under `name` (added to an earlier time of the same name)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
+
+
+def table_sha256(frame: pd.DataFrame) -> str:
+    """A sha256 of a table's values and column names (row order matters, the index does not)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def bundle_id(task: str, feature_set: str, model: str) -> str:
+    """A bundle's id, which is also its path below the models folder."""
+    return f"{task}/{FS_SLUG.get(feature_set, feature_set)}/{model}"
+
+
+def check_songs(songs: pd.DataFrame, source: str = "song table") -> None:
+    """Refuse a table that cannot be trained on, naming what is missing.
+
+    Raises:
+        LayoutError / SchemaError: no `level` column, missing labels, a single class, or a
+            missing audio feature column.
+    """
+    labels(songs)  # raises on a missing or unusable label column
+    feature_columns(songs, "audio")  # raises on missing audio features
+    if len(songs) < 20:
+        raise SchemaError(f"{source}: {len(songs)} rows; training needs at least 20")
+
+
+def train_task(
+    songs: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    task: str,
+    label_strategy: str,
+    feature_sets: Sequence[str] = FEATURE_SETS,
+    models: Sequence[str] | None = None,
+    budget: str = "default",
+    seed: int = config.SEED,
+    test_size: float = 0.2,
+    split: tuple[Sequence[int], Sequence[int]] | None = None,
+    progress: bool = True,
+    set_default: bool = True,
+    extras: bool = True,
+    section_order: int = 30,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Train, select, evaluate and save the registry's models on one song table.
+
+    Args:
+        songs: the song table (songs.parquet): audio features, optional context, `level`.
+        out_dir: the models folder (bundles, index.json, the task's report section).
+        task: the task's name, e.g. "seed" or "hit" (folder name and report label).
+        label_strategy: how `level` was made (`config.LABEL_STRATEGIES`), recorded in bundles.
+        feature_sets: which feature sets to train ("audio+context" is skipped when the table
+            holds no context column).
+        models: registry names (default: `registry.default_models()`).
+        budget: search budget, "quick", "default" or "full".
+        seed: the random seed.
+        test_size: share of test rows for the stratified split.
+        split: `(train_positions, test_positions)` to use instead (e.g. the original's).
+        progress: show progress bars.
+        set_default: make this task's best audio model the default in index.json.
+        extras: run the extra protocols, learning curves and the regression attempt.
+        section_order: the report section's order.
+        save: write bundles, index.json and the report section.
+
+    Returns:
+        A JSON-ready summary: rows, split, per feature set the models with their CV and test
+        scores, the best model, the extra protocols, the regression attempt, the default bundle
+        id, the results for the report and `timings` (seconds per stage).
+    """
+    timer = Timer()
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    task_dir = out_dir / task
+    plan = get_budget(budget)
+    names = list(models) if models else default_models()
+    for name in names:
+        get_spec(name)
+    with timer.stage("prepare"):
+        check_songs(songs)
+        songs = songs.reset_index(drop=True)
+        y = labels(songs)
+        if split is None:
+            train_pos, test_pos = stratified_split(y, test_size=test_size, seed=seed)
+            split_info = {"kind": "stratified", "test_size": test_size, "seed": seed}
+        else:
+            train_pos, test_pos = (np.asarray(p, dtype=int) for p in split)
+            split_info = {"kind": "given"}
+        _check_split(train_pos, test_pos, len(songs))
+        y_train, y_test = y.iloc[train_pos], y.iloc[test_pos]
+        classes = sorted(y.unique().tolist())
+    summary: dict[str, Any] = {
+        "task": task,
+        "label_strategy": label_strategy,
+        "budget": plan.name,
+        "seed": seed,
+        "n_rows": int(len(songs)),
+        "n_train": int(len(train_pos)),
+        "n_test": int(len(test_pos)),
+        "classes": classes,
+        "test_class_counts": {str(k): int(v) for k, v in y_test.value_counts().items()},
+        "split": split_info,
+        "feature_sets": {},
+    }
+    results: list[dict[str, Any]] = []
+    extra_results: list[dict[str, Any]] = []
+    figures: list[dict[str, Any]] = []
+    fitted: dict[tuple[str, str], Any] = {}
+    wanted = [fs for fs in feature_sets if fs in FEATURE_SETS]
+    for fs in wanted:
+        cols = feature_columns(songs, fs)
+        if fs == "audio+context" and not context_columns(songs):
+            log.info("%s: no context column in the table; skipping audio+context", task)
+            continue
+        X = feature_matrix(songs, cols)
+        X_train, X_test = X.iloc[train_pos], X.iloc[test_pos]
+        train_sha = table_sha256(pd.concat([X_train, y_train], axis=1))
+        fs_summary, fs_results = _train_feature_set(
+            fs, cols, X_train, y_train, X_test, y_test, names, plan, seed, progress, timer, task
+        )
+        summary["feature_sets"][fs] = fs_summary
+        results += fs_results
+        for model_name, est in fs_summary.pop("_estimators").items():
+            fitted[(fs, model_name)] = est
+        if extras:
+            extra_results += _extra_protocols(
+                fs,
+                fs_summary,
+                fitted[(fs, fs_summary["best"])],
+                songs,
+                X,
+                y,
+                train_pos,
+                plan,
+                seed,
+                timer,
+                task,
+            )
+        if save:
+            with timer.stage("save bundles"):
+                for model_name, entry in fs_summary["models"].items():
+                    entry["bundle"] = _save(
+                        fitted[(fs, model_name)],
+                        out_dir,
+                        task,
+                        fs,
+                        model_name,
+                        cols,
+                        entry,
+                        label_strategy,
+                        train_sha,
+                        X_train,
+                        y_train,
+                    )
+        fs_summary["train_table_sha256"] = train_sha
+    if not summary["feature_sets"]:
+        raise SchemaError(f"{task}: no feature set could be trained from {list(feature_sets)}")
+    if extras:
+        summary["regression"] = _regression(songs, train_pos, test_pos, wanted, seed, timer, task)
+        results += [r for r in summary["regression"].pop("_results", [])]
+    if save:
+        with timer.stage("figures"):
+            figures = _figures(
+                summary, results, fitted, songs, y, train_pos, plan, seed, task_dir, task, timer
+            )
+        with timer.stage("report section"):
+            section = ev.write_models_section(
+                results + extra_results,
+                figures,
+                task_dir,
+                order=section_order,
+                title=f"Models — {task}",
+                paragraphs=_paragraphs(summary),
+            )
+            summary["section"] = str(section)
+        summary["default"] = _update_index(out_dir, summary, set_default)
+    summary["results"] = results + extra_results
+    timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
+    summary["timings"] = timer.seconds
+    if save:
+        write_json_atomic(timer.seconds, task_dir / "timings.json")
+        write_json_atomic(_without_results(summary), task_dir / "train.json")
+    return summary
+
+
+# --- one feature set ------------------------------------------------------------------------
+
+
+def _train_feature_set(
+    fs: str,
+    cols: list[str],
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    names: list[str],
+    plan: Budget,
+    seed: int,
+    progress: bool,
+    timer: Timer,
+    task: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    folds = make_folds(y_train, plan.cv, seed)
+    searched: dict[str, SearchResult] = {}
+    plain = [n for n in names if n != "ensemble"]
+    bar = tqdm(plain, desc=f"{task} {fs}", unit="model", disable=not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        with timer.stage(f"{fs}/{name}"):
+            searched[name] = search_model(
+                MODELS[name],
+                X_train,
+                y_train,
+                budget=plan,
+                folds=folds,
+                seed=seed,
+                progress=progress,
+                label=fs,
+            )
+    bar.close()
+    if "ensemble" in names:
+        with timer.stage(f"{fs}/ensemble"):
+            searched["ensemble"] = _ensemble(
+                searched, cols, X_train, y_train, folds, plan, seed, progress, fs
+            )
+    candidates = {n: r for n, r in searched.items() if n != "dummy"} or searched
+    best = max(candidates, key=lambda n: candidates[n].cv_accuracy)
+    dummy_cv = _dummy_cv(y_train, folds)
+    results = []
+    models: dict[str, Any] = {}
+    with timer.stage(f"{fs}/evaluate"):
+        for name, res in searched.items():
+            proba = res.estimator.predict_proba(X_test)
+            result = ev.evaluate_classifier(
+                y_test,
+                proba,
+                list(res.estimator.classes_),
+                y_train=y_train,
+                task=task,
+                feature_set=fs,
+                model=name,
+                cv=_cv_summary(res, dummy_cv),
+                seed=seed,
+            )
+            results.append(result)
+            models[name] = _model_entry(res, result)
+    log.info("%s %s: best by CV is %s (%.4f)", task, fs, best, searched[best].cv_accuracy)
+    summary = {
+        "features": cols,
+        "n_features": len(cols),
+        "cv_folds": plan.cv,
+        "best": best,
+        "best_cv_accuracy": searched[best].cv_accuracy,
+        "dummy": {k: v for k, v in results[0]["dummy"].items()},
+        "models": models,
+        "_estimators": {n: r.estimator for n, r in searched.items()},
+    }
+    return summary, results
+
+
+def _ensemble(
+    searched: Mapping[str, SearchResult],
+    cols: list[str],
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    folds: list[tuple],
+    plan: Budget,
+    seed: int,
+    progress: bool,
+    fs: str,
+) -> SearchResult:
+    """Soft voting over the best members by CV, scored from their out-of-fold probabilities.
+
+    Averaging the members' out-of-fold probabilities is exactly the cross-validation of the
+    soft-voting ensemble on the same folds (same members, same settings), so no extra fit is
+    needed to score it; the final ensemble is then fitted once on all training rows.
+    """
+    t0 = time.perf_counter()
+    pool = [r for n, r in searched.items() if MODELS[n].ensemble_member and r.oof_proba is not None]
+    pool.sort(key=lambda r: -r.cv_accuracy)
+    members = pool[:ENSEMBLE_SIZE]
+    if len(members) < 2:
+        log.info("%s: fewer than two scored members; the ensemble uses the registry default", fs)
+        return search_model(
+            MODELS["ensemble"],
+            X_train,
+            y_train,
+            budget=plan,
+            folds=folds,
+            seed=seed,
+            progress=progress,
+            label=fs,
+        )
+    classes = members[0].classes
+    oof = np.mean([m.oof_proba for m in members], axis=0)
+    pred = np.asarray(classes, dtype=object)[oof.argmax(axis=1)]
+    truth = y_train.to_numpy()
+    fold_acc = [float(np.mean(pred[te] == truth[te])) for _, te in folds]
+    estimator = soft_voting([(m.name, clone(m.estimator)) for m in members])
+    estimator.fit(X_train, y_train)
+    return SearchResult(
+        name="ensemble",
+        estimator=estimator,
+        params={"members": [m.name for m in members]},
+        cv_accuracy=float(np.mean(pred == truth)),
+        cv_folds=len(folds),
+        oof_proba=oof,
+        classes=classes,
+        n_candidates=1,
+        n_fits=sum(1 for _ in members),
+        seconds=time.perf_counter() - t0,
+        fold_accuracies=fold_acc,
+        folds=folds,
+    )
+
+
+def _dummy_cv(y_train: pd.Series, folds: list[tuple]) -> list[float]:
+    """Most-frequent-class accuracy on each fold (majority of the fold's training part)."""
+    truth = y_train.to_numpy()
+    out = []
+    for tr, te in folds:
+        values, counts = np.unique(truth[tr], return_counts=True)
+        out.append(float(np.mean(truth[te] == values[np.argmax(counts)])))
+    return out
+
+
+def _cv_summary(res: SearchResult, dummy_cv: list[float]) -> dict[str, Any]:
+    """The search's final k-fold scores in `repeated_cv`'s format (one repeat)."""
+    acc = np.asarray(res.fold_accuracies, dtype=float)
+    dummy = np.asarray(dummy_cv[: len(acc)], dtype=float)
+
+    def summary(values: np.ndarray) -> dict[str, Any]:
+        sd = float(values.std(ddof=1)) if len(values) > 1 else None
+        return {"mean": float(values.mean()), "sd": sd, "values": values.tolist()}
+
+    return {
+        "protocol": "stratified_kfold_search" if len(acc) > 1 else "stratified_holdout_fold",
+        "grouped": False,
+        "n_splits": len(res.folds) if len(acc) > 1 else 1,
+        "n_repeats": 1,
+        "n_folds": len(acc),
+        "scores": {"accuracy": summary(acc)},
+        "dummy": {"accuracy": summary(dummy)},
+        "lift": summary(acc - dummy),
+    }
+
+
+def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]:
+    m = result["metrics"]
+    ci = result["ci"]
+    entry = {
+        "cv_accuracy": res.cv_accuracy,
+        "cv_folds": res.cv_folds,
+        "params": _jsonable(res.params),
+        "n_candidates": res.n_candidates,
+        "n_fits": res.n_fits,
+        "search_seconds": round(res.seconds, 3),
+        "accuracy": m["accuracy"],
+        "accuracy_ci": ci["accuracy"],
+        "macro_f1": m["macro_f1"],
+        "macro_f1_ci": ci["macro_f1"],
+        "balanced_accuracy": m["balanced_accuracy"],
+        "qwk": m["qwk"],
+        "log_loss": m["log_loss"],
+        "brier": m["brier"],
+        "ece": m["ece"],
+        "roc_auc": m["roc_auc"],
+        "dummy_accuracy": result["dummy"]["accuracy"],
+        "lift": result["lift"],
+    }
+    return entry
+
+
+# --- extra protocols ------------------------------------------------------------------------
+
+
+def _extra_protocols(
+    fs: str,
+    fs_summary: dict[str, Any],
+    best_estimator: Any,
+    songs: pd.DataFrame,
+    X: pd.DataFrame,
+    y: pd.Series,
+    train_pos: np.ndarray,
+    plan: Budget,
+    seed: int,
+    timer: Timer,
+    task: str,
+) -> list[dict[str, Any]]:
+    """Repeated k-fold, artist-grouped k-fold and a temporal split for the best model, all on
+    the training rows (the test rows stay untouched)."""
+    best = fs_summary["best"]
+    template = clone(best_estimator)
+    X_train, y_train = X.iloc[train_pos], y.iloc[train_pos]
+    binary = y.nunique() == 2
+    scoring = ("accuracy", "macro_f1", "balanced_accuracy") + (("roc_auc",) if binary else ())
+    out: list[dict[str, Any]] = []
+    n_splits = 5 if plan.name != "quick" else 2
+    with timer.stage(f"{fs}/repeated_cv"):
+        cv = ev.repeated_cv(
+            lambda: clone(template),
+            X_train,
+            y_train,
+            n_splits=n_splits,
+            n_repeats=plan.repeats,
+            seed=seed,
+            scoring=scoring,
+            n_jobs=2,
+        )
+        fs_summary["repeated_cv"] = cv
+        out.append(
+            ev.result_from_cv(
+                cv, task=task, feature_set=fs, model=f"{best} [repeated {n_splits}-fold CV]"
+            )
+        )
+    if "primary_artist" in songs.columns and songs["primary_artist"].notna().any():
+        groups = songs["primary_artist"].iloc[train_pos].fillna("").astype(str).to_numpy()
+        with timer.stage(f"{fs}/grouped_cv"):
+            gcv = ev.repeated_cv(
+                lambda: clone(template),
+                X_train,
+                y_train,
+                n_splits=n_splits,
+                n_repeats=1,
+                groups=groups,
+                seed=seed,
+                scoring=scoring,
+                n_jobs=2,
+            )
+            fs_summary["grouped_cv"] = gcv
+            out.append(
+                ev.result_from_cv(
+                    gcv,
+                    task=task,
+                    feature_set=fs,
+                    model=f"{best} [artist-grouped {n_splits}-fold CV]",
+                )
+            )
+    year_col = next(
+        (c for c in TIME_COLUMNS if c in songs.columns and songs[c].notna().any()), None
+    )
+    if year_col is not None:
+        with timer.stage(f"{fs}/temporal"):
+            frame = X_train.assign(_y=y_train.to_numpy(), _t=songs[year_col].iloc[train_pos].values)
+            try:
+                older, newer = ev.temporal_split(frame, "_t", 0.2)
+            except ev.MetricInputError as exc:
+                log.info("%s %s: no temporal split (%s)", task, fs, exc)
+            else:
+                est = clone(template).fit(older[X.columns], older["_y"])
+                result = ev.evaluate_classifier(
+                    newer["_y"],
+                    est.predict_proba(newer[X.columns]),
+                    list(est.classes_),
+                    y_train=older["_y"],
+                    task=task,
+                    feature_set=fs,
+                    model=f"{best} [temporal split]",
+                    protocol=f"temporal: train < {newer.attrs['temporal_cutoff']}, test ≥",
+                    seed=seed,
+                )
+                fs_summary["temporal"] = {
+                    "year_column": year_col,
+                    "cutoff": int(newer.attrs["temporal_cutoff"]),
+                    "n_train": int(len(older)),
+                    "n_test": int(len(newer)),
+                    "accuracy": result["metrics"]["accuracy"],
+                    "accuracy_ci": result["ci"]["accuracy"],
+                    "dummy_accuracy": result["dummy"]["accuracy"],
+                }
+                out.append(result)
+    return out
+
+
+def _regression(
+    songs: pd.DataFrame,
+    train_pos: np.ndarray,
+    test_pos: np.ndarray,
+    feature_sets: Sequence[str],
+    seed: int,
+    timer: Timer,
+    task: str,
+) -> dict[str, Any]:
+    """The report's regression attempt done right: predict `score` itself, MAE and R² against
+    a baseline that predicts the training mean, on the same split."""
+    from lightgbm import LGBMRegressor
+
+    from songpop.features import make_model_pipeline
+
+    if "score" not in songs.columns:
+        return {"skipped": "no score column"}
+    score = pd.to_numeric(songs["score"], errors="coerce")
+    if score.isna().any() or score.nunique() <= 2:
+        return {"skipped": "score is missing or not continuous"}
+    out: dict[str, Any] = {"target": "score", "feature_sets": {}, "_results": []}
+    for fs in feature_sets:
+        if fs == "audio+context" and not context_columns(songs):
+            continue
+        cols = feature_columns(songs, fs)
+        X = feature_matrix(songs, cols)
+        with timer.stage(f"{fs}/regression"):
+            reg = make_model_pipeline(
+                "boosting",
+                cols,
+                LGBMRegressor(
+                    n_estimators=400,
+                    learning_rate=0.03,
+                    num_leaves=15,
+                    min_child_samples=40,
+                    subsample=0.8,
+                    subsample_freq=1,
+                    colsample_bytree=0.8,
+                    random_state=seed,
+                    n_jobs=2,
+                    verbose=-1,
+                ),
+            )
+            reg.fit(X.iloc[train_pos], score.iloc[train_pos])
+            pred = reg.predict(X.iloc[test_pos])
+            result = ev.evaluate_regressor(
+                score.iloc[test_pos].to_numpy(),
+                pred,
+                y_train=score.iloc[train_pos].to_numpy(),
+                task=task,
+                feature_set=fs,
+                model="lgbm_regressor",
+                seed=seed,
+            )
+        r = result["regression"]
+        out["feature_sets"][fs] = {
+            "mae": r["mae"],
+            "r2": r["r2"],
+            "baseline_mae": r["baseline"]["mae"],
+            "baseline_r2": r["baseline"]["r2"],
+            "mae_reduction": r["mae_reduction"],
+        }
+        out["_results"].append(result)
+    return out
+
+
+# --- figures, bundles, index ----------------------------------------------------------------
+
+
+def _figures(
+    summary: dict[str, Any],
+    results: list[dict[str, Any]],
+    fitted: Mapping[tuple[str, str], Any],
+    songs: pd.DataFrame,
+    y: pd.Series,
+    train_pos: np.ndarray,
+    plan: Budget,
+    seed: int,
+    task_dir: Path,
+    task: str,
+    timer: Timer,
+) -> list[dict[str, Any]]:
+    fig_dir = task_dir / "figures"
+    figures: list[dict[str, Any]] = []
+    table = ev.comparison_table(results)
+    if not table.empty:
+        paths = ev.plot_model_comparison(
+            table, fig_dir / "comparison", title=f"{task}: test accuracy with 95% intervals"
+        )
+        figures.append(
+            ev.figure_entry(
+                paths,
+                "Model comparison",
+                "Test accuracy of every model with its 95% bootstrap interval, next to the dummy "
+                "baseline; audio-only and audio + context apart.",
+            )
+        )
+    by_key = {(r["feature_set"], r["model"]): r for r in results if r.get("kind") != "regression"}
+    reliability = {}
+    for fs, fs_summary in summary["feature_sets"].items():
+        best = fs_summary["best"]
+        result = by_key[(fs, best)]
+        m = result["metrics"]
+        slug = FS_SLUG[fs]
+        paths = ev.plot_confusion_matrix(
+            m["confusion_matrix"],
+            m["labels"],
+            fig_dir / f"confusion_{slug}_{best}",
+            title=f"{task}, {fs}: {best}",
+        )
+        figures.append(
+            ev.figure_entry(
+                paths,
+                f"Confusion matrix — {fs}, {best}",
+                f"The best {fs} model by cross-validated accuracy, on the {result['n_test']:,} "
+                "test songs.",
+            )
+        )
+        reliability[f"{best} ({fs})"] = m
+        mlp = fitted.get((fs, "mlp"))
+        if mlp is not None and fs == "audio":
+            from songpop.models.mlp import plot_training_curves
+
+            net = mlp[-1]
+            if getattr(net, "history_", None):
+                png, svg = fig_dir / f"mlp_curves_{slug}.png", fig_dir / f"mlp_curves_{slug}.svg"
+                plot_training_curves(
+                    net.history_, png, svg, best_epoch=getattr(net, "best_epoch_", None)
+                )
+                paths = {"png": png, "svg": svg}
+                figures.append(
+                    ev.figure_entry(
+                        paths,
+                        "MLP training curves",
+                        "Loss and accuracy per epoch on the training part and the validation split "
+                        "carved from the training rows (early stopping picks the epoch).",
+                    )
+                )
+    if reliability:
+        paths = ev.plot_reliability(
+            reliability, fig_dir / "reliability", title=f"{task}: reliability of the best models"
+        )
+        figures.append(
+            ev.figure_entry(
+                paths,
+                "Calibration (reliability diagram)",
+                "Predicted confidence of the top class against its observed accuracy on the test "
+                "songs; ECE = expected calibration error.",
+            )
+        )
+    with timer.stage("learning curves"):
+        figures += _learning_curves(summary, fitted, songs, y, train_pos, plan, seed, fig_dir, task)
+    return figures
+
+
+def _learning_curves(
+    summary: dict[str, Any],
+    fitted: Mapping[tuple[str, str], Any],
+    songs: pd.DataFrame,
+    y: pd.Series,
+    train_pos: np.ndarray,
+    plan: Budget,
+    seed: int,
+    fig_dir: Path,
+    task: str,
+) -> list[dict[str, Any]]:
+    if "audio" not in summary["feature_sets"]:
+        return []
+    fs_summary = summary["feature_sets"]["audio"]
+    cols = fs_summary["features"]
+    X = feature_matrix(songs, cols).iloc[train_pos]
+    y_train = y.iloc[train_pos]
+    chosen = [m for m in LEARNING_CURVE_MODELS if ("audio", m) in fitted]
+    if fs_summary["best"] not in chosen:
+        chosen.append(fs_summary["best"])
+    sizes = (0.2, 0.6, 1.0) if plan.name != "quick" else (0.5, 1.0)
+    curves = {}
+    for name in chosen:
+        template = clone(fitted[("audio", name)])
+        curves[name] = ev.learning_curve_data(
+            lambda t=template: clone(t),
+            X,
+            y_train,
+            cv=plan.cv,
+            train_sizes=sizes,
+            seed=seed,
+            n_jobs=2,
+        )
+    summary["learning_curves"] = curves
+    figures = []
+    for name, curve in curves.items():
+        paths = ev.plot_learning_curve(
+            curve,
+            fig_dir / f"learning_curve_{name}",
+            title=f"Learning curve — {name} (audio features)",
+        )
+        figures.append(
+            ev.figure_entry(
+                paths,
+                f"Learning curve — {name}",
+                f"Training versus cross-validated accuracy ({plan.cv} folds of the training songs) "
+                "as the training set grows; as the report's Figures 5, 7 and 9.",
+            )
+        )
+    return figures
+
+
+def _save(
+    estimator: Any,
+    out_dir: Path,
+    task: str,
+    fs: str,
+    model: str,
+    cols: list[str],
+    entry: Mapping[str, Any],
+    label_strategy: str,
+    train_sha: str,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+) -> str:
+    bid = bundle_id(task, fs, model)
+    metrics = {
+        "accuracy": entry["accuracy"],
+        "accuracy_low": entry["accuracy_ci"][0],
+        "accuracy_high": entry["accuracy_ci"][1],
+        "macro_f1": entry["macro_f1"],
+        "balanced_accuracy": entry["balanced_accuracy"],
+        "log_loss": entry["log_loss"],
+        "roc_auc": entry["roc_auc"],
+        "cv_accuracy": entry["cv_accuracy"],
+        "dummy_accuracy": entry["dummy_accuracy"],
+        "lift": entry["lift"]["point"],
+        "params": entry["params"],
+    }
+    save_bundle(
+        estimator,
+        out_dir / bid,
+        model_id=model,
+        feature_names=cols,
+        classes=[str(c) for c in estimator.classes_],
+        label_strategy=label_strategy,
+        feature_set=fs,
+        metrics=metrics,
+        train_table_sha256=train_sha,
+        reference_X=X_train,
+        reference_y=y_train.to_numpy(),
+        task=task,
+    )
+    return bid
+
+
+def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) -> str:
+    """Merge this task's bundles into `out_dir/index.json`; returns the default bundle id.
+
+    The default is the task's best audio-only model (it needs only the report's 22 inputs, so
+    it serves any song with audio features); the best with context is listed next to it.
+    """
+    path = out_dir / INDEX_FILE
+    index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
+    if path.is_file():
+        try:
+            index.update(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError:
+            log.warning("%s is unreadable; writing a new index", path)
+    task = summary["task"]
+    entries = [e for e in index.get("models", []) if e.get("task") != task]
+    best: dict[str, str] = {}
+    for fs, fs_summary in summary["feature_sets"].items():
+        best[fs] = bundle_id(task, fs, fs_summary["best"])
+        for model, entry in fs_summary["models"].items():
+            entries.append(
+                {
+                    "id": entry.get("bundle", bundle_id(task, fs, model)),
+                    "path": entry.get("bundle", bundle_id(task, fs, model)),
+                    "task": task,
+                    "feature_set": fs,
+                    "model": model,
+                    "cv_accuracy": entry["cv_accuracy"],
+                    "accuracy": entry["accuracy"],
+                    "accuracy_ci": entry["accuracy_ci"],
+                    "dummy_accuracy": entry["dummy_accuracy"],
+                    "best": model == fs_summary["best"],
+                }
+            )
+    task_default = best.get("audio") or next(iter(best.values()))
+    index["models"] = entries
+    index.setdefault("tasks", {})[task] = {"best": best, "default": task_default}
+    if set_default or not index.get("default"):
+        index["default"] = task_default
+        index["default_reason"] = (
+            f"best audio-only model of task {task!r} by cross-validated accuracy on the "
+            "training songs"
+        )
+    write_json_atomic(index, path)
+    return str(index["default"])
+
+
+def _paragraphs(summary: Mapping[str, Any]) -> list[str]:
+    text = [
+        f"Task {summary['task']!r} (label strategy {summary['label_strategy']}): "
+        f"{summary['n_rows']:,} songs, split {summary['n_train']:,} for training and "
+        f"{summary['n_test']:,} for testing before anything was fitted. Every model was tuned "
+        f"and chosen by {next(iter(summary['feature_sets'].values()))['cv_folds']}-fold "
+        "cross-validation on the training songs only; the test songs were used once, to "
+        f"score the models. Search budget: {summary['budget']}."
+    ]
+    for fs, fs_summary in summary["feature_sets"].items():
+        extra = ""
+        if "grouped_cv" in fs_summary:
+            g = fs_summary["grouped_cv"]["scores"]["accuracy"]
+            extra += (
+                f" With folds grouped by primary artist it scores {g['mean']:.1%} ± "
+                f"{(g['sd'] or 0):.1%}."
+            )
+        if "temporal" in fs_summary:
+            t = fs_summary["temporal"]
+            extra += (
+                f" Trained on songs before {t['cutoff']} and tested on later ones it "
+                f"scores {t['accuracy']:.1%} (dummy {t['dummy_accuracy']:.1%})."
+            )
+        text.append(
+            f"{fs}: inputs {', '.join(fs_summary['features'])}. Best by cross-validation: "
+            f"{fs_summary['best']} ({fs_summary['best_cv_accuracy']:.1%}).{extra}"
+        )
+    reg = summary.get("regression") or {}
+    for fs, r in (reg.get("feature_sets") or {}).items():
+        text.append(
+            f"Predicting the score itself ({fs}): MAE {r['mae']['point']:.2f} against "
+            f"{r['baseline_mae']['point']:.2f} for always predicting the training mean; "
+            f"R² {r['r2']['point']:.3f} (95% CI {r['r2']['low']:.3f} to {r['r2']['high']:.3f})."
+        )
+    return text
+
+
+def _check_split(train_pos: np.ndarray, test_pos: np.ndarray, n: int) -> None:
+    if len(np.intersect1d(train_pos, test_pos)):
+        raise SchemaError("split: a row is in both the training and the test positions")
+    if len(train_pos) == 0 or len(test_pos) == 0:
+        raise SchemaError("split: the training or the test part is empty")
+    if max(train_pos.max(), test_pos.max()) >= n or min(train_pos.min(), test_pos.min()) < 0:
+        raise SchemaError(f"split: positions must be within 0..{n - 1}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _without_results(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "results"}
+
+
+def load_songs(path: str | Path) -> pd.DataFrame:
+    """Read a songs.parquet, with a clear error when it is missing or unreadable.
+
+    Raises:
+        DataNotFoundError: no such file.
+        LayoutError: not a readable Parquet table, or no `level` column.
+    """
+    from songpop.errors import DataNotFoundError, LayoutError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"--songs {path}: no such file; build one with `songpop data build --out DIR`"
+        )
+    try:
+        songs = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types on a bad file
+        raise LayoutError(f"{path}: not a readable Parquet table ({exc})") from exc
+    if LABEL_COLUMN not in songs.columns:
+        raise LayoutError(
+            f"{path}: no {LABEL_COLUMN!r} column (the label); columns are "
+            f"{', '.join(map(str, songs.columns))}"
+        )
+    return songs
