@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from songpop import config
@@ -158,6 +159,14 @@ def correlation_with_target(songs: pd.DataFrame, target: str) -> pd.DataFrame:
         }
     )
     return table.sort_values("pearson", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def label_score_differs(songs: pd.DataFrame, target: str) -> bool:
+    """Whether the label's `score` is a different quantity from the correlation target."""
+    if target == "score" or "score" not in songs.columns:
+        return False
+    both = songs[[target, "score"]].dropna()
+    return bool(songs["score"].notna().any()) and not np.allclose(both[target], both["score"])
 
 
 def level_order(levels: pd.Series) -> list[str]:
@@ -448,14 +457,25 @@ def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
         )
 
     n = len(songs)
-    table(
-        with_target.rename(columns={"feature": "feature"}),
-        "correlations.csv",
-        f"Correlation with {target}",
-        f"Pearson and Spearman correlation of each audio feature with {target} over {n:,} songs, "
+    n_target = int(songs[target].notna().sum())
+    scope = f"{n:,} songs" if n_target == n else f"the {n_target:,} of {n:,} songs that have it"
+    caption = (
+        f"Pearson and Spearman correlation of each audio feature with {target} over {scope}, "
         "highest Pearson first (the original report's Figure 3). Duration is in minutes; "
-        "key is the pitch class read as a number, as in the report.",
+        "key is the pitch class read as a number, as in the report."
     )
+    corr_table = with_target
+    if label_score_differs(songs, target):
+        by_score = correlation_with_target(songs, "score").set_index("feature")
+        corr_table = with_target.assign(
+            pearson_score=with_target["feature"].map(by_score["pearson"]),
+            spearman_score=with_target["feature"].map(by_score["spearman"]),
+        )
+        caption += (
+            " The *_score columns correlate with the label's own score (the level is a "
+            "quantile of it), over every song."
+        )
+    table(corr_table, "correlations.csv", f"Correlation with {target}", caption)
     write_csv_atomic(corr_p.rename_axis("feature").reset_index(), out_dir / "corr_pearson.csv")
     write_csv_atomic(corr_s.rename_axis("feature").reset_index(), out_dir / "corr_spearman.csv")
     written += [out_dir / "corr_pearson.csv", out_dir / "corr_spearman.csv"]

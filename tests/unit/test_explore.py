@@ -191,3 +191,12 @@ def test_bad_build_json_is_named(tmp_path) -> None:
     (tmp_path / "build.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(SchemaError, match="build.json"):
         explore.write_data_section(tmp_path, tmp_path / "out")
+
+
+def test_label_score_differs() -> None:
+    songs = tiny_songs()
+    assert not explore.label_score_differs(songs, "popularity")  # no score column
+    assert not explore.label_score_differs(songs.assign(score=songs["popularity"]), "popularity")
+    composite = songs.assign(score=songs["popularity"].to_numpy()[::-1])
+    assert explore.label_score_differs(composite, "popularity")
+    assert not explore.label_score_differs(composite, "score")

@@ -233,9 +233,9 @@ def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -
             ax.set_visible(False)
         for row in axes:
             row[0].set_ylabel(_label(target))
+        n = int(songs[target].notna().sum())
         fig.suptitle(
-            f"Audio features against {target} ({len(songs):,} songs; "
-            "colour = songs per bin, log scale)"
+            f"Audio features against {target} ({n:,} songs; colour = songs per bin, log scale)"
         )
         fig.colorbar(hb, ax=axes, shrink=0.6, label="songs per bin")
     return fig
