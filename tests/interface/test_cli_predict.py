@@ -1,0 +1,209 @@
+"""`songpop predict` through Typer's CliRunner: options, JSON, batch files, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from lightgbm import LGBMClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from typer.testing import CliRunner
+
+from songpop import config
+from songpop.bundle import save_bundle
+from songpop.cli import app
+
+FEATURES = list(config.AUDIO_FEATURES)
+SONG = {
+    "acousticness": 0.2,
+    "danceability": 0.65,
+    "duration_ms": 210_000.0,
+    "energy": 0.7,
+    "instrumentalness": 0.0,
+    "liveness": 0.12,
+    "loudness": -6.5,
+    "speechiness": 0.05,
+    "tempo": 118.0,
+    "valence": 0.55,
+    "key": 5,
+}
+runner = CliRunner()
+
+
+def songs(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "acousticness": rng.uniform(0, 1, n),
+            "danceability": rng.uniform(0.2, 1, n),
+            "duration_ms": rng.uniform(120_000, 360_000, n),
+            "energy": rng.uniform(0, 1, n),
+            "instrumentalness": rng.uniform(0, 0.5, n),
+            "liveness": rng.uniform(0, 0.6, n),
+            "loudness": rng.uniform(-25, -2, n),
+            "speechiness": rng.uniform(0, 0.4, n),
+            "tempo": rng.uniform(60, 200, n),
+            "valence": rng.uniform(0, 1, n),
+            "key": rng.integers(0, 12, n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    X = songs()
+    score = X["loudness"] / 10 + 2 * X["danceability"]
+    y = pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
+    pre = ColumnTransformer(
+        [
+            ("num", "passthrough", list(config.AUDIO_NUMERIC)),
+            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
+        ]
+    )
+    model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
+    est = Pipeline([("pre", pre), ("model", model)]).fit(X, y)
+    return save_bundle(
+        est,
+        tmp_path_factory.mktemp("models") / "lgbm",
+        model_id="lgbm",
+        feature_names=FEATURES,
+        classes=list(est.classes_),
+        label_strategy="spotify",
+        feature_set="audio",
+        metrics={},
+        train_table_sha256="0" * 64,
+        reference_X=X,
+        reference_y=y,
+    )
+
+
+def options(song: dict) -> list[str]:
+    return [arg for k, v in song.items() for arg in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def test_help_lists_every_feature_option():
+    result = runner.invoke(
+        app, ["predict", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    )
+    assert result.exit_code == 0
+    for name in config.AUDIO_FEATURES + config.CONTEXT_FEATURES:
+        assert f"--{name.replace('_', '-')}" in result.output
+    for option in ("--model", "--json", "--csv", "--out", "--rejects", "--explain"):
+        assert option in result.output
+    assert "0 to 300 BPM" in result.output  # the allowed range is in the help
+
+
+def test_feature_options_print_level_and_explanation(model_dir):
+    result = runner.invoke(
+        app, ["predict", "--model", str(model_dir), *options(SONG), "--explain"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "Predictions of lgbm" in result.output
+    assert "P(high)" in result.output and "P(low)" in result.output
+    assert "pushes" in result.output and "Why" in result.output
+
+
+def test_json_records_and_json_out(tmp_path, model_dir):
+    records = [dict(SONG, title="one"), dict(SONG, loudness=-22.0, title="two")]
+    (tmp_path / "in.json").write_text(json.dumps(records))
+    out = tmp_path / "pred.json"
+    result = runner.invoke(
+        app, ["predict", "--model", str(model_dir), "--json", str(tmp_path / "in.json"),
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert [w["ids"]["title"] for w in written] == ["one", "two"]
+    assert all(abs(sum(w["probabilities"].values()) - 1) < 1e-9 for w in written)
+
+
+def test_csv_batch_in_hit_predictor_layout(tmp_path, model_dir):
+    X = songs(30, seed=3)
+    hp = X.assign(
+        track=[f"track {i}" for i in range(30)],
+        artist="Someone",
+        uri=[f"spotify:track:{i:022d}" for i in range(30)],
+        mode=1,
+        time_signature=4,
+        chorus_hit=30.0,
+        sections=10,
+        target=0,
+        decade=1990,
+    )
+    hp.loc[4, "energy"] = 3.0
+    hp.to_csv(tmp_path / "hits.csv", index=False)
+    out, rejects = tmp_path / "scored.parquet", tmp_path / "bad.csv"
+    result = runner.invoke(
+        app,
+        ["predict", "--model", str(model_dir), "--csv", str(tmp_path / "hits.csv"),
+         "--out", str(out), "--rejects", str(rejects)],
+        terminal_width=200,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "hit_predictor" in result.output
+    scored = pd.read_parquet(out)
+    assert len(scored) == 29 and "level" in scored.columns and "proba_medium" in scored.columns
+    bad = pd.read_csv(rejects)
+    assert bad[["row", "field"]].values.tolist() == [[5, "energy"]]
+    assert bad["title"].tolist() == ["track 4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--danceability", "1.7"], "danceability: 1.7 is out of range"),
+        ([], "give exactly one input"),
+        (["--csv", "x.csv"], "--csv needs --out"),
+    ],
+)
+def test_bad_input_exits_non_zero(model_dir, args, message):
+    extra = (
+        options({k: v for k, v in SONG.items() if k != "danceability"})
+        if args[:1] == ["--danceability"]
+        else []
+    )
+    result = runner.invoke(app, ["predict", "--model", str(model_dir), *extra, *args])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
+
+
+def test_no_model_and_no_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    result = runner.invoke(app, ["predict", *options(SONG)])
+    assert result.exit_code != 0
+    assert "make run" in " ".join(result.output.split())
+
+
+def test_tampered_model_exits_non_zero(tmp_path, model_dir):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    (copy / "estimator.skops").write_bytes(b"not a model")
+    result = runner.invoke(app, ["predict", "--model", str(copy), *options(SONG)])
+    assert result.exit_code != 0
+    assert "estimator.skops" in " ".join(result.output.split())
+
+
+@pytest.mark.data
+def test_real_hit_predictor_file(tmp_path, data_dir, model_dir):
+    real = pd.read_csv(data_dir / "tracks" / "hit_predictor_dev.csv.gz", nrows=500)
+    real.to_csv(tmp_path / "hp.csv", index=False)
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(
+        app, ["predict", "--model", str(model_dir), "--csv", str(tmp_path / "hp.csv"),
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    rejected = (
+        len(pd.read_csv(tmp_path / "scored.rejects.csv"))
+        if (tmp_path / "scored.rejects.csv").exists()
+        else 0
+    )
+    assert len(scored) + rejected == 500
+    assert scored["title"].notna().all() and set(scored["level"]) <= set(config.LEVELS)
