@@ -226,7 +226,7 @@ def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -
             ax.fill_between(grid, low, high, color=line_colour, alpha=0.35, linewidth=0)
             ax.plot(grid, fit, color=line_colour, linewidth=2)
             r = float(np.corrcoef(x, y)[0, 1])
-            ax.set_title(f"{_short(feature)}  (r = {r:+.2f})")
+            ax.set_title(f"{_short(feature)}  (r = {r:+.2f})".replace("-", "−"))
             ax.set_xlabel(_label(feature))
             ax.set_xlim(lo, hi)
         for ax in axes.flat[len(features) :]:
@@ -261,6 +261,7 @@ def class_balance_bars(balance: pd.DataFrame) -> Figure:
         ax.set_ylim(0, float(balance["songs"].max()) * 1.25 or 1)
         ax.set_xlabel("popularity level")
         ax.set_ylabel("songs (count)")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.set_title("Class balance: songs per level")
     return fig
 
@@ -294,7 +295,7 @@ def distributions_by_level(
             ax.grid(axis="y", alpha=0.3)
         for ax in axes.flat[len(features) :]:
             ax.set_visible(False)
-        fig.suptitle("Audio features per popularity level (box = middle 50%, line = median)")
+        fig.suptitle(f"Audio features per {level} (box = middle 50%, line = median)")
     return fig
 
 
