@@ -128,6 +128,12 @@ def test_describe_predictability_says_how_far_above_the_dummy() -> None:
     none["lift"] = {"point": 0.004, "low": -0.02, "high": 0.03}
     assert "not distinguishable from the dummy baseline" in describe_predictability(none)
 
+    # A label shift (e.g. a temporal split) is called out, not hidden behind a weak dummy.
+    shifted = result("new", 0.3)
+    shifted["dummy"].update(accuracy=0.05, test_majority_class="high", test_majority_share=0.75)
+    assert "label mix shifted" in describe_predictability(shifted)
+    assert "label mix shifted" not in clear
+
     # With CV for every model, the choice is made on CV, never on the test set.
     lucky, steady = result("lucky", 0.7, seed=1), result("steady", 0.6, seed=2)
     lucky["cv"], steady["cv"] = fake_cv(0.50, 0.4, 0.01), fake_cv(0.55, 0.4, 0.01)

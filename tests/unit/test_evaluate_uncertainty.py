@@ -117,6 +117,7 @@ def test_dummy_baseline_learns_from_training_labels_only() -> None:
     assert d["accuracy"] == pytest.approx(0.3)
     assert d["ci_low"] <= 0.3 <= d["ci_high"]
     assert d["y_pred"] == ["low"] * 10
+    assert d["test_majority_class"] == "high" and d["test_majority_share"] == pytest.approx(0.7)
     # The prior's probabilities: 0.6 low, 0.4 high.
     expected_ll = -(7 * np.log(0.4) + 3 * np.log(0.6)) / 10
     assert d["log_loss"] == pytest.approx(expected_ll)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -281,7 +282,8 @@ def plot_reliability(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_ylabel("observed accuracy")
-    ax.set_title(f"{title}\nECE: " + ", ".join(eces), fontsize="medium")
+    lines = textwrap.wrap("ECE: " + ", ".join(eces), width=70)
+    ax.set_title("\n".join([title, *lines]), fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
     hist.set_xlabel("mean predicted probability of the predicted class (confidence)")
@@ -324,6 +326,7 @@ def plot_model_comparison(
     n_models = table.groupby(["task", "feature_set"]).size().max()
     fig = _new_figure(5.0 * len(feature_sets), max(2.5, 0.45 * n_models + 1.5) * len(tasks))
     axes = fig.subplots(len(tasks), len(feature_sets), squeeze=False, sharex="row")
+    legend: dict[str, Any] = {}
     for r, t in enumerate(tasks):
         for c, fs in enumerate(feature_sets):
             ax = axes[r][c]
@@ -347,7 +350,7 @@ def plot_model_comparison(
                 (~holdout, "white", "CV accuracy, mean ± sd"),
             ):
                 if mask.any():
-                    ax.errorbar(
+                    legend[label] = ax.errorbar(
                         point[mask],
                         y[mask],
                         xerr=err[:, mask],
@@ -359,17 +362,43 @@ def plot_model_comparison(
                     )
             dummy = part["dummy_accuracy"].fillna(part["cv_dummy_accuracy"]).dropna()
             if not dummy.empty:
-                ax.axvline(
-                    float(dummy.mean()),
+                level = float(dummy.mean())
+                legend["dummy baseline (most frequent class)"] = ax.axvline(
+                    level, color=OKABE_ITO[3], linestyle="--"
+                )
+                ax.text(
+                    level,
+                    1.0,
+                    f" dummy {level:.3f}",
+                    transform=ax.get_xaxis_transform(),
                     color=OKABE_ITO[3],
-                    linestyle="--",
-                    label=f"dummy baseline {float(dummy.mean()):.3f}",
+                    fontsize="x-small",
+                    va="top",
+                )
+            for yi, (p, hi) in enumerate(zip(point, high, strict=True)):
+                ax.annotate(
+                    f"{p:.3f}",
+                    (hi, yi),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize="x-small",
                 )
             ax.set_yticks(y, part["model"].tolist())
+            ax.set_ylim(-0.6, len(part) - 0.4)
             ax.set_xlabel("accuracy")
             ax.grid(axis="x", alpha=0.3)
-            ax.legend(loc="lower right", fontsize="x-small")
+            ax.margins(x=0.08)
     fig.suptitle(title)
+    if legend:
+        fig.legend(
+            list(legend.values()),
+            list(legend.keys()),
+            loc="outside lower center",
+            ncol=len(legend),
+            fontsize="small",
+            frameon=False,
+        )
     return save_figure(fig, out)
 
 

@@ -553,11 +553,10 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
         dummy, lift = best["dummy"], best["lift"]
         verdict = _verdict(lift["low"], lift["point"])
         errors = 1.0 - acc
-        wrong = (
-            f"about 1 song in {round(1 / errors)} is still misclassified"
-            if errors > 0.05
-            else f"{errors:.1%} of test songs are misclassified"
-        )
+        if 0.05 < errors < 0.5:
+            wrong = f"about 1 song in {round(1 / errors)} is still misclassified"
+        else:
+            wrong = f"{errors:.0%} of test songs are still misclassified"
         if dummy.get("strategy", "most_frequent") in ("most_frequent", "prior"):
             baseline = f"always predicting the most frequent class ({dummy['majority_class']})"
         else:
@@ -566,6 +565,19 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
         if m.get("roc_auc") is not None and len(m["classes"]) == 2:
             auc_low, auc_high = best["ci"]["roc_auc"]
             auc = f" ROC-AUC is {m['roc_auc']:.2f} (95% CI {auc_low:.2f}–{auc_high:.2f})."
+        shift = ""
+        share = dummy.get("test_majority_share")
+        if share is not None and share - dummy["accuracy"] > 0.10:
+            shift = (
+                f" Caution: the label mix shifted between training and test — the test set's "
+                f"most common class ({dummy['test_majority_class']}) makes up {share:.1%} of it"
+                + (
+                    ", more than this model's accuracy"
+                    if share >= acc
+                    else ", so part of the lift only reflects the shift"
+                )
+                + "."
+            )
         cv_note = ""
         cv = best.get("cv")
         if _get(cv, "scores", "accuracy", "mean") is not None:
@@ -579,7 +591,7 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
             f"(95% CI {low:.1%}–{high:.1%}) on {best['n_test']:,} test songs, against "
             f"{dummy['accuracy']:.1%} for {baseline}: {100 * lift['point']:.1f} points above "
             f"it (95% CI {100 * lift['low']:.1f} to {100 * lift['high']:.1f}) — {verdict}"
-            f"{'' if verdict.startswith('not') else ', yet ' + wrong}.{auc}{cv_note}"
+            f"{'' if verdict.startswith('not') else ', yet ' + wrong}.{auc}{shift}{cv_note}"
         )
     cv = best["cv"]
     acc = cv["scores"]["accuracy"]

@@ -296,8 +296,11 @@ def dummy_baseline(
 
     Returns:
         ``{"strategy", "accuracy", "ci_low", "ci_high", "macro_f1", "balanced_accuracy",
-        "log_loss", "brier", "majority_class", "y_pred"}``; ``y_pred`` (a list) lets a caller
-        pair the dummy with a model on the same rows.
+        "log_loss", "brier", "majority_class", "test_majority_class", "test_majority_share",
+        "y_pred"}``; ``y_pred`` (a list) lets a caller pair the dummy with a model on the same
+        rows. ``test_majority_share`` is the share of the test set's most common class: not a
+        fair baseline (it looks at the test labels) but the tell-tale of a shift in the label
+        mix between training and test.
     """
     if strategy not in DUMMY_STRATEGIES:
         raise MetricInputError(
@@ -331,6 +334,7 @@ def dummy_baseline(
         (len(test), 1),
     )
     values, counts = np.unique(train, return_counts=True)
+    test_values, test_counts = np.unique(test, return_counts=True)
     return {
         "strategy": strategy,
         "accuracy": point,
@@ -341,6 +345,10 @@ def dummy_baseline(
         "log_loss": float(M.per_row_log_loss(codes, prior).mean()),
         "brier": M.brier_multiclass(codes, prior),
         "majority_class": M._jsonable(values[np.argmax(counts)]),
+        # Not a baseline (it peeks at the test labels): what a constant guess would reach if it
+        # knew the test mix. Far above `accuracy`, it reveals a label shift (temporal split).
+        "test_majority_class": M._jsonable(test_values[np.argmax(test_counts)]),
+        "test_majority_share": float(test_counts.max() / len(test)),
         "y_pred": [M._jsonable(v) for v in pred],
     }
 
