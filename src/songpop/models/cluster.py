@@ -25,6 +25,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from songpop import config
@@ -156,7 +157,9 @@ def kmeans_analysis(
 
     rows, pipes = [], {}
     for k in tqdm(ks, desc="k-means", disable=not progress):
-        pipe = _kmeans_pipeline(k, seed).fit(data)
+        # One OpenMP thread: on a busy 2-core machine k-means' threads mostly wait on each other.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            pipe = _kmeans_pipeline(k, seed).fit(data)
         labels = pipe.named_steps["kmeans"].labels_
         score = float(silhouette_score(scaled[sample], labels[sample]))
         rows.append({"k": k, "silhouette": score, "inertia": float(pipe[-1].inertia_)})

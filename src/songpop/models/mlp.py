@@ -39,7 +39,10 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "songpop.TorchMLPClassifier"
 STATE_VERSION = 1
-MAX_TORCH_THREADS = 2
+MAX_TORCH_THREADS = 1
+"""torch threads while fitting and predicting. The network is tiny (at most 128 units): measured on
+the project's 2-core machine while other jobs ran, a second intra-op thread made each step 10-100x
+slower (threads wait on each other when a core is taken), and gave no gain when idle."""
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 _TRAIN_COLOUR = "#0072B2"
@@ -596,7 +599,7 @@ def _json_safe_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _torch_threads() -> Iterator[None]:
-    """Use at most two torch threads (this project's machines have two cores), then restore."""
+    """Use `MAX_TORCH_THREADS` torch threads (at most the cores there are), then restore."""
     before = torch.get_num_threads()
     wanted = max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1))
     if before != wanted:
