@@ -240,7 +240,18 @@ def train_task(
     if save:
         with timer.stage("figures"):
             figures = _figures(
-                summary, results, fitted, songs, y, train_pos, plan, seed, task_dir, task, timer
+                summary,
+                results,
+                fitted,
+                songs,
+                y,
+                train_pos,
+                plan,
+                seed,
+                task_dir,
+                task,
+                timer,
+                extras,
             )
         with timer.stage("report section"):
             section = ev.write_models_section(
@@ -632,6 +643,7 @@ def _figures(
     task_dir: Path,
     task: str,
     timer: Timer,
+    extras: bool = True,
 ) -> list[dict[str, Any]]:
     fig_dir = task_dir / "figures"
     figures: list[dict[str, Any]] = []
@@ -701,6 +713,8 @@ def _figures(
                 "songs; ECE = expected calibration error.",
             )
         )
+    if not extras:
+        return figures
     with timer.stage("learning curves"):
         figures += _learning_curves(summary, fitted, songs, y, train_pos, plan, seed, fig_dir, task)
     return figures

@@ -1,9 +1,239 @@
-"""songpop CLI: models commands."""
+"""songpop CLI: `songpop train`, `songpop reproduce` and `songpop models list`.
+
+Thin commands: parse the options, call `songpop.train` / `songpop.reproduce` /
+`songpop.bundle.list_bundles`, print the outcome. Library errors (`SongpopError`) are printed as
+one clear line and end the command with a non-zero exit code.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from songpop.errors import SongpopError
+
+models_app = typer.Typer(help="Saved model bundles: list what is saved.", no_args_is_help=True)
+_out = Console()
+_err = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+BUDGET_HELP = (
+    'Search budget: "quick" (seconds, for tests), "default" (the `make run` budget) or "full" '
+    "(more folds and candidates)."
+)
+
+
+def _fail(exc: SongpopError) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
+
+
+def _build_info(songs_path: Path) -> dict[str, Any]:
+    """The build.json next to a songs.parquet, if any (profile and label strategy)."""
+    path = songs_path.parent / "build.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; pass --label and --task", path)
+        return {}
+
+
+def train_command(
+    songs: Path = typer.Option(
+        ..., "--songs", help="The song table to train on (DIR/songs.parquet from `data build`)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Models folder: one bundle folder per model."),
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated registry names (default: the default registry)."
+    ),
+    budget: str = typer.Option("default", "--budget", help=BUDGET_HELP),
+    label: str | None = typer.Option(
+        None, "--label", help="Label strategy of the table (default: from build.json)."
+    ),
+    task: str | None = typer.Option(
+        None, "--task", help="Task name (default: the build's profile or label strategy)."
+    ),
+    feature_sets: str = typer.Option(
+        "audio,audio+context", "--feature-sets", help="Feature sets to train, comma-separated."
+    ),
+    test_size: float = typer.Option(0.2, "--test-size", help="Share of songs held out."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: config.SEED)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train the model registry on a song table and save one bundle folder per model.
+
+    The songs are split first (stratified); every model is tuned and chosen by cross-validation
+    on the training songs only and scored once on the held-out songs, with a 95% interval and
+    the dummy baseline. Works with any label strategy, the hit label included.
+    """
+    from songpop import config
+    from songpop.models.registry import parse_model_list
+    from songpop.models.search import get_budget
+    from songpop.train import load_songs, train_task
+
+    try:
+        get_budget(budget)
+        names = parse_model_list(models)
+        table = load_songs(songs)
+        info = _build_info(songs)
+        strategy = label or info.get("label") or "unknown"
+        task_name = task or ("seed" if info.get("profile") == "seed" else strategy)
+        summary = train_task(
+            table,
+            out,
+            task=task_name,
+            label_strategy=strategy,
+            feature_sets=[f.strip() for f in feature_sets.split(",") if f.strip()],
+            models=names,
+            budget=budget,
+            seed=config.SEED if seed is None else seed,
+            test_size=test_size,
+            progress=not quiet,
+        )
+    except SongpopError as exc:
+        raise _fail(exc) from exc
+    _print_summary(summary, out)
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    table = Table(
+        title=f"{summary['task']}: {summary['n_train']:,} training / {summary['n_test']:,} "
+        f"test songs (budget {summary['budget']})"
+    )
+    for col in ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy"):
+        table.add_column(col, justify="left" if col in ("feature set", "model") else "right")
+    for fs, fs_summary in summary["feature_sets"].items():
+        for model, entry in sorted(
+            fs_summary["models"].items(), key=lambda kv: -kv[1]["cv_accuracy"]
+        ):
+            low, high = entry["accuracy_ci"]
+            star = " *" if model == fs_summary["best"] else ""
+            table.add_row(
+                fs,
+                model + star,
+                f"{entry['cv_accuracy']:.3f}",
+                f"{entry['accuracy']:.3f} [{low:.3f}, {high:.3f}]",
+                f"{entry['dummy_accuracy']:.3f}",
+            )
+    _out.print(table)
+    _out.print("* best per feature set by cross-validated accuracy on the training songs")
+    if summary.get("default"):
+        _out.print(f"default model: {summary['default']}")
+    _out.print(f"bundles and index.json in {out}; timings {summary['timings']['total']:.1f} s")
+
+
+def reproduce_command(
+    out: Path = typer.Option(..., "--out", help="Folder for reproduce.json/.csv/.md."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Data folder (default: $SONGPOP_DATA_DIR, else the cache)."
+    ),
+    budget: str = typer.Option("full", "--budget", help=BUDGET_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Re-run the report's models on its own splits and compare songpop's best models.
+
+    Prints and writes DIR/reproduce.json, reproduce.csv and reproduce.md: the report's number,
+    the original code's number, songpop's run of the original model, and songpop's best
+    audio-only and audio + context models on the same split with their 95% intervals.
+    """
+    from songpop.models.search import get_budget
+    from songpop.reproduce import TABLE_COLUMNS, reproduce
+
+    try:
+        get_budget(budget)
+        summary = reproduce(out, data_dir=data_dir, budget=budget, progress=not quiet)
+    except SongpopError as exc:
+        raise _fail(exc) from exc
+    for name, info in summary["splits"].items():
+        line = (
+            f"split {name}: {info['n_train']:,} / {info['n_test']:,} rows, test classes "
+            f"low/medium/high {info['test_classes']}"
+        )
+        if "expected" in info:
+            line += f" (original {info['expected']['test_classes']})"
+        _out.print(line)
+    table = Table(title=f"songpop reproduce ({summary['n_songs']:,} songs)")
+    for col in TABLE_COLUMNS:
+        table.add_column(col, overflow="fold")
+    for row in summary["table"]:
+        table.add_row(*[str(row[c]) for c in TABLE_COLUMNS])
+    _out.print(table)
+    for fs, aim in summary.get("aims", {}).items():
+        if isinstance(aim, dict):
+            verdict = "met" if aim["met"] else "not met"
+            _out.print(f"aim {fs} ≥ {aim['aim']:.2f}: {aim['reached']:.4f} ({verdict})")
+    _out.print(f"written: {out / 'reproduce.json'}, reproduce.csv, reproduce.md")
+
+
+@models_app.command("list")
+def list_command(
+    models_dir: Path | None = typer.Option(
+        None, "--dir", help="A models folder (default: the last run's runs/<run>/models)."
+    ),
+) -> None:
+    """Show the saved model bundles: id, task, feature set, test accuracy with CI, created."""
+    from songpop import config
+    from songpop.bundle import LATEST_FILE, list_bundles
+    from songpop.errors import BundleError
+
+    try:
+        folder = models_dir or _last_run_models(config.runs_dir(), LATEST_FILE)
+        if not folder.is_dir():
+            raise BundleError(f"--dir {folder}: no such folder")
+        rows = list_bundles(folder)
+    except SongpopError as exc:
+        raise _fail(exc) from exc
+    if not rows:
+        _out.print(f"no model bundles in {folder}")
+        return
+    table = Table(title=f"model bundles in {folder}")
+    table.add_column("id", no_wrap=True)
+    for col in ("task", "feature set", "accuracy [95% CI]", "dummy", "created"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        path = Path(row["path"])
+        ident = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+        if row.get("error"):
+            table.add_row(ident, "", "", f"[red]{row['error']}[/]", "", "")
+            continue
+        m = row.get("metrics") or {}
+        acc = ""
+        if m.get("accuracy") is not None:
+            acc = f"{m['accuracy']:.3f}"
+            if m.get("accuracy_low") is not None:
+                acc += f" [{m['accuracy_low']:.3f}, {m['accuracy_high']:.3f}]"
+        dummy = f"{m['dummy_accuracy']:.3f}" if m.get("dummy_accuracy") is not None else ""
+        star = " (default)" if row.get("default") else ""
+        table.add_row(
+            ident + star,
+            str(row.get("task") or ""),
+            str(row.get("feature_set") or ""),
+            acc,
+            dummy,
+            str(row.get("created") or "")[:16].replace("T", " "),
+        )
+    _out.print(table)
+
+
+def _last_run_models(runs: Path, latest_file: str) -> Path:
+    from songpop.errors import BundleError
+
+    latest = runs / latest_file
+    if not latest.is_file():
+        raise BundleError(f"no --dir given and no finished run ({latest} does not exist)")
+    return runs / latest.read_text(encoding="utf-8").strip() / "models"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `train`, `reproduce` and the `models` group to the root app."""
+    app.command("train")(train_command)
+    app.command("reproduce")(reproduce_command)
+    app.add_typer(models_app, name="models")
