@@ -223,7 +223,7 @@ def _fold_matrix(names_out: Sequence[str], features: Sequence[str]) -> np.ndarra
     fold = np.zeros((len(names_out), len(features)))
     by_length = sorted(features, key=len, reverse=True)
     for i, name in enumerate(names_out):
-        bare = name.split("__", 1)[1] if "__" in name else name
+        bare = name.rsplit("__", 1)[-1]  # "num__num__loudness" after two transformers
         match = next(
             (f for f in by_length if bare == f or bare.startswith(f + "_")),
             None,

@@ -36,7 +36,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.bundle import Bundle, is_categorical
-from songpop.errors import InputError, LayoutError
+from songpop.errors import BundleError, InputError, LayoutError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ KNOWN_FEATURES: tuple[str, ...] = tuple(
 
 DEFAULT_CHUNKSIZE = 100_000
 _REJECT_COLUMNS = ("field", "value", "expected", "reason")
+_PARALLEL_ROWS = 20_000
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 _MAX_LISTED_PROBLEMS = 10
 
 
@@ -404,6 +411,11 @@ def predict_proba_array(bundle: Bundle, X: np.ndarray) -> np.ndarray:
             return fast(X)
         except _Fallback:
             pass
+    if not hasattr(bundle.estimator, "predict_proba"):
+        raise BundleError(
+            f"model {bundle.model_id} ({bundle.path}) gives no class probabilities "
+            "(no predict_proba); it cannot be used for predictions"
+        )
     frame = _frame(X, bundle.feature_names)
     return np.asarray(bundle.estimator.predict_proba(frame), dtype=np.float64)
 
@@ -822,12 +834,14 @@ class _Unsupported(Exception):
     """A step the compiler does not know."""
 
 
-def _compile(estimator: Any, feature_names: Sequence[str]) -> Callable[[np.ndarray], np.ndarray]:
+def _compile(
+    estimator: Any, feature_names: Sequence[str] | None
+) -> Callable[[np.ndarray], np.ndarray]:
     steps = list(getattr(estimator, "steps", [("model", estimator)]))
     final = steps[-1][1]
     transforms = []
     names_in = getattr(estimator, "feature_names_in_", None)
-    if names_in is not None and list(names_in) != list(feature_names):
+    if feature_names is not None and names_in is not None and list(names_in) != list(feature_names):
         if set(names_in) - set(feature_names):
             raise _Unsupported("pipeline input columns differ from the bundle's features")
         order = np.asarray([list(feature_names).index(n) for n in names_in])
@@ -836,7 +850,7 @@ def _compile(estimator: Any, feature_names: Sequence[str]) -> Callable[[np.ndarr
         if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
             continue  # samplers only act while fitting
         transforms.append(_compile_transform(step))
-    proba = _compile_final(final)
+    proba = _compile_final(final, feature_names if len(transforms) == 0 else None)
 
     def run(X: np.ndarray) -> np.ndarray:
         for transform in transforms:
@@ -976,18 +990,36 @@ def _compile_one_hot(enc: Any) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _compile_final(final: Any) -> Callable[[np.ndarray], np.ndarray]:
+def _compile_final(
+    final: Any, feature_names: Sequence[str] | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    from sklearn.ensemble import VotingClassifier
+
     if type(final).__module__.startswith("lightgbm") and hasattr(final, "booster_"):
         booster = final.booster_
         iteration = getattr(final, "best_iteration_", None) or None
+
+        def margin(Z: np.ndarray) -> np.ndarray:
+            # One thread for a few rows (no thread start-up cost); every core for a batch.
+            threads = 1 if len(Z) < _PARALLEL_ROWS else _cpus()
+            return booster.predict(Z, num_iteration=iteration, num_threads=threads)
+
         if final.n_classes_ > 2:
-            return lambda Z: booster.predict(Z, num_iteration=iteration)
+            return margin
 
         def binary(Z: np.ndarray) -> np.ndarray:
-            p = booster.predict(Z, num_iteration=iteration)
+            p = margin(Z)
             return np.column_stack([1.0 - p, p])
 
         return binary
+    if isinstance(final, VotingClassifier) and final.voting == "soft":
+        members = [_compile(member, feature_names) for member in final.estimators_]
+        weights = final._weights_not_none
+
+        def vote(Z: np.ndarray) -> np.ndarray:
+            return np.average([member(Z) for member in members], axis=0, weights=weights)
+
+        return vote
     if not hasattr(final, "predict_proba"):
         raise _Unsupported(f"final step {type(final).__name__} has no predict_proba")
     import sklearn
