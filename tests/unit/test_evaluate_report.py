@@ -13,6 +13,7 @@ from songpop.evaluate import (
     COMPARISON_COLUMNS,
     MetricInputError,
     comparison_table,
+    describe_all,
     describe_predictability,
     evaluate_classifier,
     evaluate_regressor,
@@ -205,3 +206,24 @@ def test_write_models_section_writes_manifest_and_tables(tmp_path: Path) -> None
     elsewhere = plot_model_comparison(comparison_table(results), tmp_path / "outside")
     with pytest.raises(MetricInputError, match="not inside the section folder"):
         write_models_section(results, [figure_entry(elsewhere, "x")], out)
+
+
+def test_protocols_are_reported_apart(tmp_path: Path) -> None:
+    main = result("lgbm", 0.6)
+    main["cv"] = fake_cv(0.55, 0.4, 0.01)
+    temporal = result("lgbm [temporal split]", 0.9, seed=4)  # higher, but another protocol
+    temporal["protocol"] = "temporal: train < 2010, test ≥"
+    temporal["dummy"]["accuracy"] = 0.02
+    grouped = result_from_cv(
+        fake_cv(0.5, 0.4, 0.01), task="seed_levels", feature_set="audio", model="lgbm [grouped]"
+    )
+    results = [temporal, grouped, main]
+    table = comparison_table(results)
+    assert table["model"].tolist() == ["lgbm", "lgbm [grouped]", "lgbm [temporal split]"]
+    sentences = describe_all(results)
+    assert len(sentences) == 3
+    assert "the best model, lgbm," in sentences[0]
+    assert "temporal split" in sentences[2] and "temporal split" not in sentences[0]
+    # Different dummies in one panel: drawn per row, and the figure is still written.
+    paths = plot_model_comparison(table, tmp_path / "mixed")
+    assert paths["png"].stat().st_size > 0

@@ -360,9 +360,15 @@ def plot_model_comparison(
                         capsize=3,
                         label=label,
                     )
-            dummy = part["dummy_accuracy"].fillna(part["cv_dummy_accuracy"]).dropna()
-            if not dummy.empty:
-                level = float(dummy.mean())
+            dummy_rows = part["dummy_accuracy"].fillna(part["cv_dummy_accuracy"]).to_numpy()
+            dummy = pd.Series(dummy_rows).dropna()
+            if not dummy.empty and dummy.max() - dummy.min() > 1e-9:
+                # Rows judged by different protocols have different dummies: one mark each.
+                legend["dummy baseline (most frequent class)"] = ax.plot(
+                    dummy_rows, y, "|", color=OKABE_ITO[3], markersize=16, markeredgewidth=2
+                )[0]
+            elif not dummy.empty:
+                level = float(dummy.iloc[0])
                 legend["dummy baseline (most frequent class)"] = ax.axvline(
                     level, color=OKABE_ITO[3], linestyle="--"
                 )
