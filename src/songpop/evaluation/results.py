@@ -282,15 +282,16 @@ def _get(mapping: Mapping[str, Any] | None, *keys: str) -> Any:
     return value
 
 
-PROTOCOL_FAMILIES: tuple[str, ...] = ("main", "cv", "temporal")
+PROTOCOL_FAMILIES: tuple[str, ...] = ("main", "cv", "grouped_cv", "temporal")
 """How a result was judged: on the task's own test set (main), by cross-validation only (cv),
-or trained on older and tested on newer songs (temporal). Reported apart, in this order."""
+by artist-grouped cross-validation only (grouped_cv), or trained on older and tested on newer
+songs (temporal). Reported apart, in this order."""
 
 
 def protocol_family(result: Mapping[str, Any]) -> str:
-    """``main``, ``cv`` or ``temporal`` (see ``PROTOCOL_FAMILIES``) for a result."""
+    """``main``, ``cv``, ``grouped_cv`` or ``temporal`` (see ``PROTOCOL_FAMILIES``)."""
     if result.get("metrics") is None:
-        return "cv"
+        return "grouped_cv" if _get(result.get("cv"), "grouped") else "cv"
     if str(result.get("protocol") or "").startswith("temporal"):
         return "temporal"
     return "main"
@@ -645,7 +646,8 @@ def describe_all(results: Sequence[Mapping[str, Any]]) -> list[str]:
 
     Tasks come best-predicted first (by the lift of their main protocol), so the report leads
     with what is predictable; within a task, the own-test-set sentences come before the
-    CV-only and temporal ones, audio only before audio + context.
+    CV-only, artist-grouped and temporal ones, audio only before audio + context. A plain
+    CV-only sentence is left out where an own-test-set sentence exists (it quotes the CV).
     """
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for r in results:
@@ -667,6 +669,10 @@ def describe_all(results: Sequence[Mapping[str, Any]]) -> list[str]:
                 return max(lifts)
         return -math.inf  # pragma: no cover - every task has at least one group
 
+    # The main sentence already quotes the same model's plain cross-validation.
+    for task, fs, family in list(groups):
+        if family == "cv" and (task, fs, "main") in groups:
+            del groups[(task, fs, family)]
     order = {name: i for i, name in enumerate(FEATURE_SET_ORDER)}
     tasks = sorted({t for t, _, _ in groups}, key=lambda t: -task_lift(t))
     keys = sorted(
