@@ -1,0 +1,96 @@
+"""The predict path on the registry's real pipelines fitted on real songs.
+
+Checks behaviour that must hold for every saved model: the compiled fast path gives the
+pipeline's own probabilities, single records and batches agree, a row's prediction does not
+depend on row order or on its neighbours, and explanations add up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from songpop import config
+from songpop.bundle import Bundle, load_bundle, save_bundle
+from songpop.predict import fast_model, predict, predict_frame
+
+pytestmark = pytest.mark.data
+
+FEATURES = list(config.AUDIO_FEATURES)
+
+
+@pytest.fixture(scope="module")
+def real_songs(data_dir) -> tuple[pd.DataFrame, pd.Series]:
+    table = pd.read_csv(data_dir / "tracks" / "spotify_1921-2020_seed_matched.csv.gz")
+    table = table.sample(n=900, random_state=config.SEED).reset_index(drop=True)
+    level = pd.qcut(table["popularity"].rank(method="first"), 3, labels=list(config.LEVELS))
+    table["level"] = level.astype(str)
+    return table, table["level"]
+
+
+@pytest.fixture(scope="module", params=["logreg", "lgbm", "ensemble"])
+def bundle(request, real_songs, tmp_path_factory) -> Bundle:
+    from songpop.models.registry import MODELS
+
+    table, y = real_songs
+    train = table.iloc[:600]
+    est = MODELS[request.param].build(FEATURES, quick=True)
+    est.fit(train[FEATURES], y.iloc[:600])
+    path = save_bundle(
+        est,
+        tmp_path_factory.mktemp("real") / request.param,
+        model_id=request.param,
+        feature_names=FEATURES,
+        classes=[str(c) for c in est.classes_],
+        label_strategy="spotify",
+        feature_set="audio",
+        metrics={},
+        train_table_sha256="0" * 64,
+        reference_X=train[FEATURES],
+        reference_y=y.iloc[:600],
+        task="seed",
+    )
+    return load_bundle(path)
+
+
+def test_fast_path_gives_the_pipelines_probabilities(bundle, real_songs):
+    table, _ = real_songs
+    held_out = table.iloc[600:]
+    assert fast_model(bundle) is not None, "the registry's pipelines should compile"
+    expected = bundle.estimator.predict_proba(held_out[FEATURES])
+    scored = predict_frame(held_out, bundle)
+    got = scored[[f"proba_{c}" for c in bundle.classes]].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_single_records_agree_with_the_batch(bundle, real_songs):
+    table, _ = real_songs
+    rows = table.iloc[600:620]
+    batch = predict_frame(rows, bundle)
+    for i, record in enumerate(rows[FEATURES].to_dict("records")):
+        (p,) = predict(record, bundle)
+        assert p.level == batch["level"].iloc[i]
+        for c in bundle.classes:
+            assert p.probabilities[c] == pytest.approx(batch[f"proba_{c}"].iloc[i], abs=1e-12)
+
+
+def test_prediction_does_not_depend_on_row_order(bundle, real_songs):
+    table, _ = real_songs
+    rows = table.iloc[600:].assign(song_id=lambda d: d.index.astype(str))
+    forward = predict_frame(rows, bundle).set_index("song_id").sort_index()
+    backward = predict_frame(rows.iloc[::-1], bundle).set_index("song_id").sort_index()
+    pd.testing.assert_frame_equal(forward, backward)
+
+
+def test_explanations_add_up(bundle, real_songs):
+    table, _ = real_songs
+    records = table.iloc[600:603][FEATURES].to_dict("records")
+    for p in predict(records, bundle, explain=True):
+        e = p.explanation
+        assert e.base_value + sum(c.contribution for c in e) == pytest.approx(e.output_value)
+        if e.unit == "probability":
+            assert e.output_value == pytest.approx(p.probabilities[p.level], abs=1e-9)
+        assert len(e.contributions) == len(FEATURES)
+        assert all(f"the chance of {p.level}" in c.text or "no difference" in c.text for c in e)
+        assert all("%" in c.text for c in e)  # placed among the training songs
