@@ -405,18 +405,55 @@ def read_songs(path: Path) -> pd.DataFrame:
         raise LayoutError(f"{path}: cannot be read as a Parquet table ({exc})") from None
 
 
-def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
+class _SectionWriter:
+    """Writes a section's CSVs and figures into one folder and collects its manifest entries."""
+
+    def __init__(self, out_dir: Path, progress: Any) -> None:
+        self.out_dir = out_dir
+        self.files: list[Path] = []
+        self.tables: list[dict[str, str]] = []
+        self.figures: list[dict[str, str]] = []
+        self.progress = progress
+
+    def csv(self, df: pd.DataFrame, name: str) -> None:
+        """Write a CSV that the section does not show (kept for people who want the numbers)."""
+        self.files.append(write_csv_atomic(df, self.out_dir / name))
+
+    def table(self, df: pd.DataFrame, name: str, title: str, caption: str) -> None:
+        """Write a CSV and show it in the report."""
+        self.csv(df, name)
+        self.tables.append({"title": title, "csv": name, "caption": caption})
+
+    def figure(self, fig: Any, name: str, title: str, caption: str) -> None:
+        """Save a figure as PNG and SVG under figures/ and show it in the report."""
+        from songpop.report.figures import save_figure
+
+        png, svg = save_figure(fig, self.out_dir / "figures", name)
+        self.files += [png, svg]
+        self.figures.append(
+            {
+                "title": title,
+                "png": png.relative_to(self.out_dir).as_posix(),
+                "svg": svg.relative_to(self.out_dir).as_posix(),
+                "caption": caption,
+            }
+        )
+        self.progress.update()
+
+
+def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> ExploreResult:
     """Explore a songs table and write CSVs, figures (PNG + SVG) and the report manifests.
 
     Args:
         songs_path: `DIR/songs.parquet`; `build.json` and the match audit are read from `DIR`
             when present.
         out_dir: where to write (created); the data section goes to `out_dir/data/`.
+        progress: show a progress bar over the figures on stderr.
 
     Returns:
         The written files and the correlation-with-popularity table.
     """
-    from songpop.report import figures  # late: matplotlib is heavy
+    from tqdm.auto import tqdm
 
     songs_path, out_dir = Path(songs_path), Path(out_dir)
     raw = read_songs(songs_path)
@@ -424,133 +461,15 @@ def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
     target = target_column(songs)
     log.info("exploring %d songs from %s (target %s)", len(songs), songs_path, target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig_dir = out_dir / "figures"
-    written: list[Path] = []
-
-    corr_p = correlation_matrix(songs, target, "pearson")
-    corr_s = correlation_matrix(songs, target, "spearman")
-    with_target = correlation_with_target(songs, target)
-    balance = class_balance(songs)
-    dists = distribution_by_level(songs)
-    trends = trends_by_decade(songs, target=target)
-
-    tables: list[dict[str, str]] = []
-
-    def table(df: pd.DataFrame, name: str, title: str, caption: str, index: bool = False) -> None:
-        path = out_dir / name
-        write_csv_atomic(df.reset_index() if index else df, path)
-        written.append(path)
-        tables.append({"title": title, "csv": name, "caption": caption})
-
-    figs: list[dict[str, str]] = []
-
-    def figure(fig: Any, name: str, title: str, caption: str) -> None:
-        png, svg = figures.save_figure(fig, fig_dir, name)
-        written.extend([png, svg])
-        figs.append(
-            {
-                "title": title,
-                "png": png.relative_to(out_dir).as_posix(),
-                "svg": svg.relative_to(out_dir).as_posix(),
-                "caption": caption,
-            }
-        )
-
-    n = len(songs)
-    n_target = int(songs[target].notna().sum())
-    scope = f"{n:,} songs" if n_target == n else f"the {n_target:,} of {n:,} songs that have it"
-    caption = (
-        f"Pearson and Spearman correlation of each audio feature with {target} over {scope}, "
-        "highest Pearson first (the original report's Figure 3). Duration is in minutes; "
-        "key is the pitch class read as a number, as in the report."
-    )
-    corr_table = with_target
-    if label_score_differs(songs, target):
-        by_score = correlation_with_target(songs, "score").set_index("feature")
-        corr_table = with_target.assign(
-            pearson_score=with_target["feature"].map(by_score["pearson"]),
-            spearman_score=with_target["feature"].map(by_score["spearman"]),
-        )
-        caption += (
-            " The *_score columns correlate with the label's own score (the level is a "
-            "quantile of it), over every song."
-        )
-    table(corr_table, "correlations.csv", f"Correlation with {target}", caption)
-    write_csv_atomic(corr_p.rename_axis("feature").reset_index(), out_dir / "corr_pearson.csv")
-    write_csv_atomic(corr_s.rename_axis("feature").reset_index(), out_dir / "corr_spearman.csv")
-    written += [out_dir / "corr_pearson.csv", out_dir / "corr_spearman.csv"]
-
-    figure(
-        figures.correlation_heatmap(corr_p, f"Pearson correlation of audio features and {target}"),
-        "heatmap_pearson",
-        "Correlation matrix (Pearson)",
-        "Red: positive correlation, blue: negative, white: none; the value is in each cell "
-        "(the report's Figure 1).",
-    )
-    figure(
-        figures.correlation_heatmap(corr_s, f"Spearman correlation of audio features and {target}"),
-        "heatmap_spearman",
-        "Correlation matrix (Spearman)",
-        "Rank correlation: robust to skewed features such as speechiness and instrumentalness.",
-    )
-    figure(
-        figures.correlation_bars(with_target, target),
-        "correlation_with_popularity",
-        f"Correlation with {target}",
-        "Each feature's Pearson correlation with popularity (bars) and Spearman (dots).",
-    )
-    figure(
-        figures.regression_grid(songs, NUMERIC_FEATURES, target),
-        "regressions",
-        f"Each feature against {target}",
-        "Hexagonal bins show where the songs are (darker = more songs); the line is a "
-        "least-squares fit with its 95% confidence band; r is Pearson's correlation "
-        "(the report's Figure 2).",
-    )
-    if not balance.empty:
-        table(
-            balance,
-            "class_balance.csv",
-            "Songs per level",
-            "How many songs carry each label value, and their share.",
-        )
-        figure(
-            figures.class_balance_bars(balance),
-            "class_balance",
-            "Class balance",
-            "Songs per popularity level.",
-        )
-        write_csv_atomic(dists, out_dir / "distributions_by_level.csv")
-        written.append(out_dir / "distributions_by_level.csv")
-        figure(
-            figures.distributions_by_level(songs, NUMERIC_FEATURES, level_order(songs["level"])),
-            "distributions_by_level",
-            "Feature distributions per level",
-            "Box: middle half of the songs, line: median, whiskers: 1.5 × IQR; outliers hidden. "
-            "Summary figures per level are in distributions_by_level.csv.",
-        )
-    if not trends.empty:
-        write_csv_atomic(trends, out_dir / "trends_by_decade.csv")
-        written.append(out_dir / "trends_by_decade.csv")
-        shown = trends[trends["n"] >= MIN_SONGS_PER_DECADE]
-        if not shown.empty:
-            figure(
-                figures.decade_trends(shown, [f for f in (*TREND_FEATURES, target)]),
-                "trends_by_decade",
-                "How the sound changed by decade",
-                f"Mean per release decade with a 95% band (±1.96 standard errors); decades "
-                f"with fewer than {MIN_SONGS_PER_DECADE} songs are left out (all are in "
-                "trends_by_decade.csv).",
-            )
-
-    build_dir = songs_path.parent
-    top = with_target.iloc[0]
-    bottom = with_target.iloc[-1]
+    with tqdm(total=7, desc="explore figures", unit="fig", disable=not progress) as bar:
+        writer = _SectionWriter(out_dir, bar)
+        with_target = _write_correlations(writer, songs, target)
+        _write_levels(writer, songs)
+        trends = trends_by_decade(songs, target=target)
+        _write_trends(writer, trends, target)
     paragraphs = [
-        f"{n:,} songs from {songs_path.name}; popularity column: {target}.",
-        f"The feature most positively correlated with {target} is {top['feature']} "
-        f"(Pearson r = {top['pearson']:.3f}); the most negative is {bottom['feature']} "
-        f"(r = {bottom['pearson']:.3f}). " + _strength_sentence(with_target),
+        f"{len(songs):,} songs from {songs_path.name}; popularity column: {target}.",
+        _correlation_sentence(with_target, target),
     ]
     decade_text = _decade_sentence(trends, target) if not trends.empty else ""
     if decade_text:
@@ -559,15 +478,130 @@ def run_explore(songs_path: Path, out_dir: Path) -> ExploreResult:
         "title": "Exploration",
         "order": EXPLORE_ORDER,
         "paragraphs": paragraphs,
-        "tables": tables,
-        "figures": figs,
+        "tables": writer.tables,
+        "figures": writer.figures,
     }
     sections = [write_json_atomic(section, out_dir / "section.json")]
-    data_section = write_data_section(build_dir, out_dir / "data", songs=raw)
+    data_section = write_data_section(songs_path.parent, out_dir / "data", songs=raw)
     if data_section:
         sections.append(data_section)
-    log.info("exploration written to %s (%d files)", out_dir, len(written))
-    return ExploreResult(out_dir, with_target, target, n, written, sections)
+    log.info("exploration written to %s (%d files)", out_dir, len(writer.files))
+    return ExploreResult(out_dir, with_target, target, len(songs), writer.files, sections)
+
+
+def _write_correlations(writer: _SectionWriter, songs: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The report's Figures 1-3: correlation matrices, the sorted table, the regression panels."""
+    from songpop.report import figures
+
+    corr_p = correlation_matrix(songs, target, "pearson")
+    corr_s = correlation_matrix(songs, target, "spearman")
+    with_target = correlation_with_target(songs, target)
+    n, n_target = len(songs), int(songs[target].notna().sum())
+    scope = f"{n:,} songs" if n_target == n else f"the {n_target:,} of {n:,} songs that have it"
+    caption = (
+        f"Pearson and Spearman correlation of each audio feature with {target} over {scope}, "
+        "highest Pearson first (the original report's Figure 3). Duration is in minutes; "
+        "key is the pitch class read as a number, as in the report."
+    )
+    shown = with_target
+    if label_score_differs(songs, target):
+        by_score = correlation_with_target(songs, "score").set_index("feature")
+        shown = with_target.assign(
+            pearson_score=with_target["feature"].map(by_score["pearson"]),
+            spearman_score=with_target["feature"].map(by_score["spearman"]),
+        )
+        caption += (
+            " The *_score columns correlate with the label's own score (the level is a "
+            "quantile of it), over every song."
+        )
+    writer.table(shown, "correlations.csv", f"Correlation with {target}", caption)
+    writer.csv(corr_p.rename_axis("feature").reset_index(), "corr_pearson.csv")
+    writer.csv(corr_s.rename_axis("feature").reset_index(), "corr_spearman.csv")
+    writer.figure(
+        figures.correlation_heatmap(corr_p, f"Pearson correlation of audio features and {target}"),
+        "heatmap_pearson",
+        "Correlation matrix (Pearson)",
+        "Red: positive correlation, blue: negative, white: none; the value is in each cell "
+        "(the report's Figure 1).",
+    )
+    writer.figure(
+        figures.correlation_heatmap(corr_s, f"Spearman correlation of audio features and {target}"),
+        "heatmap_spearman",
+        "Correlation matrix (Spearman)",
+        "Rank correlation: robust to skewed features such as speechiness and instrumentalness.",
+    )
+    writer.figure(
+        figures.correlation_bars(with_target, target),
+        "correlation_with_popularity",
+        f"Correlation with {target}",
+        f"Each feature's Pearson correlation with {target} (bars) and Spearman (dots).",
+    )
+    writer.figure(
+        figures.regression_grid(songs, NUMERIC_FEATURES, target),
+        "regressions",
+        f"Each feature against {target}",
+        "Hexagonal bins show where the songs are (darker = more songs); the line is a "
+        "least-squares fit with its 95% confidence band; r is Pearson's correlation "
+        "(the report's Figure 2).",
+    )
+    return with_target
+
+
+def _write_levels(writer: _SectionWriter, songs: pd.DataFrame) -> None:
+    """Class balance and each feature's distribution per level (when the table has labels)."""
+    from songpop.report import figures
+
+    balance = class_balance(songs)
+    if balance.empty:
+        writer.progress.update(2)
+        return
+    writer.table(
+        balance,
+        "class_balance.csv",
+        "Songs per level",
+        "How many songs carry each label value, and their share.",
+    )
+    writer.figure(
+        figures.class_balance_bars(balance), "class_balance", "Class balance", "Songs per level."
+    )
+    writer.csv(distribution_by_level(songs), "distributions_by_level.csv")
+    writer.figure(
+        figures.distributions_by_level(songs, NUMERIC_FEATURES, level_order(songs["level"])),
+        "distributions_by_level",
+        "Feature distributions per level",
+        "Box: middle half of the songs, line: median, whiskers: 1.5 × IQR; outliers hidden. "
+        "Summary figures per level are in distributions_by_level.csv.",
+    )
+
+
+def _write_trends(writer: _SectionWriter, trends: pd.DataFrame, target: str) -> None:
+    """Feature means by release decade (when the table has years or decades)."""
+    from songpop.report import figures
+
+    if trends.empty:
+        writer.progress.update()
+        return
+    writer.csv(trends, "trends_by_decade.csv")
+    shown = trends[trends["n"] >= MIN_SONGS_PER_DECADE]
+    if shown.empty:
+        writer.progress.update()
+        return
+    writer.figure(
+        figures.decade_trends(shown, [*TREND_FEATURES, target]),
+        "trends_by_decade",
+        "How the sound changed by decade",
+        f"Mean per release decade with a 95% band (±1.96 standard errors); decades with fewer "
+        f"than {MIN_SONGS_PER_DECADE} songs are left out (all are in trends_by_decade.csv).",
+    )
+
+
+def _correlation_sentence(table: pd.DataFrame, target: str) -> str:
+    top, bottom = table.iloc[0], table.iloc[-1]
+    return (
+        f"{top['feature']} has the highest correlation with {target} "
+        f"(Pearson r = {top['pearson']:+.3f}), {bottom['feature']} the lowest "
+        f"(r = {bottom['pearson']:+.3f}). " + _strength_sentence(table)
+    )
 
 
 def _strength_sentence(table: pd.DataFrame) -> str:

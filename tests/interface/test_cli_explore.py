@@ -70,7 +70,7 @@ def test_explore_then_report(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "r1"
     result = runner.invoke(app, ["explore", "--songs", str(songs), "--out", str(run / "explore")])
     assert result.exit_code == 0, result.output
-    assert "loudness" in result.output.splitlines()[1]  # highest correlation printed first
+    assert "loudness" in result.stdout.splitlines()[1]  # highest correlation printed first
     section = json.loads((run / "explore" / "section.json").read_text(encoding="utf-8"))
     assert section["order"] == 20
     for fig in section["figures"]:

@@ -41,7 +41,7 @@ def explore(
     from songpop.explore import run_explore  # late: matplotlib is slow to import
 
     try:
-        result = run_explore(songs, out)
+        result = run_explore(songs, out, progress=True)
     except SongpopError as exc:
         raise _fail(exc) from None
     typer.echo(f"{result.n_songs:,} songs; correlation with {result.target} (Pearson, Spearman):")
