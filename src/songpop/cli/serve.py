@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -32,6 +33,13 @@ def serve_command(
     access_log: bool = typer.Option(
         True, "--access-log/--no-access-log", help="Log one line per request."
     ),
+    model_threads: int = typer.Option(
+        1,
+        "--model-threads",
+        min=1,
+        help="Threads one prediction may use (OpenMP: LightGBM, torch). 1 suits a server of "
+        "many small requests: a multi-threaded call on one row costs more than it saves.",
+    ),
 ) -> None:
     """Serve the prediction API and the what-if web page with uvicorn (one worker).
 
@@ -39,6 +47,8 @@ def serve_command(
 
     Models load once, at start-up; a bad --model folder stops it with a clear error.
     """
+    # Before any model library loads: OpenMP reads it once, at start-up.
+    os.environ["OMP_NUM_THREADS"] = str(model_threads)
     import uvicorn
 
     from songpop.api import create_app
