@@ -70,7 +70,7 @@
     box.min = spec.min;
     box.max = spec.max;
     box.step = spec.step;
-    box.value = spec.default;
+    box.value = Number(spec.default).toFixed(decimals(spec.step));
     box.setAttribute("aria-label", `${spec.label}, exact value`);
 
     const shown = document.createElement("span");
@@ -80,7 +80,8 @@
     const hint = document.createElement("small");
     hint.id = hintId;
     hint.className = "hint";
-    const unit = spec.unit && spec.name !== "key" ? ` ${spec.unit}` : "";
+    // key's "unit" is a sentence already in its description; "1900 to 2100 year" reads badly
+    const unit = spec.unit && !["key", "year"].includes(spec.name) ? ` ${spec.unit}` : "";
     hint.textContent = `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
 
     slider.addEventListener("input", () => {
@@ -272,7 +273,7 @@
       const row = form.querySelector(`[data-feature="${spec.name}"]`);
       row.querySelector('input[type="range"]').value = spec.default;
       const box = row.querySelector("input.exact");
-      box.value = spec.default;
+      box.value = Number(spec.default).toFixed(decimals(spec.step));
       box.removeAttribute("aria-invalid");
       row.querySelector(".shown").textContent = describe(spec, spec.default);
     }
