@@ -178,6 +178,12 @@ def test_figures_are_written_as_png_and_svg_with_titles(tmp_path: Path) -> None:
         assert paths["svg"].stat().st_size > 1000
     assert "Learning curve: knn" in written[0]["svg"].read_text()
     assert "ECE" in written[3]["svg"].read_text()
+    # Same figure, same bytes: no dates, fixed SVG ids.
+    again = plot_confusion_matrix(
+        m["confusion_matrix"], m["labels"], tmp_path / "cm_again", title="CM a"
+    )
+    assert again["svg"].read_bytes() == written[2]["svg"].read_bytes()
+    assert again["png"].read_bytes() == written[2]["png"].read_bytes()
     with pytest.raises(MetricInputError, match=r"expected \(3, 3\)"):
         plot_confusion_matrix([[1, 2], [3, 4]], SK_LEVELS, tmp_path / "bad")
 

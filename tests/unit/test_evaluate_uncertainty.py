@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
 
 from songpop.evaluate import (
     MetricInputError,
@@ -13,6 +14,7 @@ from songpop.evaluate import (
     cv_splits,
     dummy_baseline,
     paired_difference_ci,
+    repeated_cv,
     temporal_cutoff,
     temporal_split,
 )
@@ -169,3 +171,36 @@ def test_grouped_folds_never_split_an_artist() -> None:
     assert any(not np.array_equal(splits[i][1], splits[i + 5][1]) for i in range(5))
     with pytest.raises(MetricInputError, match="groups has 2 rows but y has 120"):
         cv_splits(y, groups=["a", "b"])
+
+
+def test_repeated_cv_scores_folds_and_their_dummy() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(120, 2))
+    y = np.where(x[:, 0] > 0.3, "hit", "not_hit")  # separable on the first column
+    cv = repeated_cv(
+        LogisticRegression(C=100.0),
+        x,
+        y,
+        n_splits=3,
+        n_repeats=2,
+        scoring=("accuracy", "f1_macro", "roc_auc"),
+    )
+    assert cv["n_folds"] == 6 and not cv["grouped"]
+    assert set(cv["scores"]) == {"accuracy", "macro_f1", "roc_auc"}  # sklearn alias mapped
+    assert len(cv["scores"]["accuracy"]["values"]) == 6
+    assert cv["scores"]["accuracy"]["mean"] > 0.9
+    share = max((y == "hit").mean(), (y == "not_hit").mean())
+    assert cv["dummy"]["accuracy"]["mean"] == pytest.approx(share, abs=0.03)
+    assert cv["lift"]["mean"] == pytest.approx(
+        cv["scores"]["accuracy"]["mean"] - cv["dummy"]["accuracy"]["mean"]
+    )
+    # A factory works as well as an estimator; without predict_proba only label metrics exist.
+    labels_only = repeated_cv(
+        lambda: RidgeClassifier(), x, y, n_splits=3, n_repeats=1, scoring=("accuracy", "roc_auc")
+    )
+    assert labels_only["scores"]["accuracy"]["mean"] > 0.8
+    assert labels_only["scores"]["roc_auc"]["mean"] is None
+    with pytest.raises(MetricInputError, match="unknown metrics"):
+        repeated_cv(LogisticRegression(), x, y, scoring=("precision",))
+    with pytest.raises(MetricInputError, match="make_estimator must be"):
+        repeated_cv("logreg", x, y, n_splits=3, n_repeats=1)

@@ -53,6 +53,7 @@ RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
+    "svg.hashsalt": "songpop",  # fixed ids: the same figure gives the same SVG bytes
 }
 """The report's figure style (as in ``songpop.report.figures``), used to draw and to save."""
 

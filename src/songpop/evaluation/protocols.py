@@ -48,6 +48,16 @@ CV_METRICS: tuple[str, ...] = (
 
 DEFAULT_CV_SCORING: tuple[str, ...] = ("accuracy", "macro_f1", "balanced_accuracy")
 
+SCORING_ALIASES: dict[str, str] = {
+    "f1_macro": "macro_f1",
+    "roc_auc_ovr": "roc_auc",
+    "neg_log_loss": "log_loss",
+    "neg_brier_score": "brier",
+    "kappa_quadratic": "qwk",
+}
+"""scikit-learn scoring names accepted by ``repeated_cv``, reported under songpop's names
+(losses are reported as losses, lower is better, never negated)."""
+
 
 def _new_estimator(make_estimator: EstimatorFactory | Any) -> Any:
     """A fresh unfitted estimator from a factory, or a clone of an estimator."""
@@ -197,7 +207,8 @@ def repeated_cv(
         groups: group id per row (e.g. primary artist) → ``StratifiedGroupKFold`` per repeat,
             so an artist's songs never sit on both sides of a split.
         seed: random seed.
-        scoring: names from ``CV_METRICS``.
+        scoring: names from ``CV_METRICS`` (or their scikit-learn names in
+            ``SCORING_ALIASES``).
         n_jobs: folds fitted in parallel (joblib); None = 1.
         progress: show a progress bar over the folds (on stderr).
         desc: the progress bar's label, e.g. the model name.
@@ -208,6 +219,7 @@ def repeated_cv(
         "lift": {"mean", "sd", "values"}, "fit_seconds": {...}}`` where ``lift`` is the
         per-fold accuracy minus the dummy's accuracy.
     """
+    scoring = [SCORING_ALIASES.get(s, s) for s in scoring]
     unknown = [s for s in scoring if s not in CV_METRICS]
     if unknown:
         raise MetricInputError(f"scoring has unknown metrics {unknown}; use {CV_METRICS}")
