@@ -259,10 +259,10 @@ def class_balance_bars(balance: pd.DataFrame) -> Figure:
                 fontsize=9,
             )
         ax.set_ylim(0, float(balance["songs"].max()) * 1.25 or 1)
-        ax.set_xlabel("popularity level")
+        ax.set_xlabel("level")
         ax.set_ylabel("songs (count)")
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-        ax.set_title("Class balance: songs per level")
+        ax.set_title("Class balance: songs per label value")
     return fig
 
 
