@@ -18,6 +18,7 @@ from songpop.evaluate import (
     temporal_cutoff,
     temporal_split,
 )
+from songpop.evaluation import uncertainty
 
 SK_LEVELS = ["high", "low", "medium"]
 
@@ -73,7 +74,9 @@ def test_vectorised_label_metrics_match_a_plain_loop(name, reference) -> None:
     assert fast == pytest.approx(slow)
 
 
-def test_vectorised_probability_metrics_match_a_plain_loop() -> None:
+def test_vectorised_probability_metrics_match_a_plain_loop(monkeypatch) -> None:
+    # Small AUC blocks, so the block-wise path is exercised too.
+    monkeypatch.setattr(uncertainty, "_AUC_BLOCK_CELLS", 1000)
     rng = np.random.default_rng(4)
     classes = ["hit", "not_hit"]
     truth = rng.choice(np.array(classes), 200)

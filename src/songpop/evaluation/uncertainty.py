@@ -74,11 +74,25 @@ def _stacked_confusion(t: np.ndarray, p: np.ndarray, idx: np.ndarray, k: int) ->
     return np.bincount(cell.ravel(), minlength=n_boot * k * k).reshape(n_boot, k, k)
 
 
+_AUC_BLOCK_CELLS = 4_000_000
+"""Resamples are scored in blocks of about this many (resample, row) cells to bound memory."""
+
+
 def _binary_auc_resampled(pos: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """ROC-AUC of every resample, ties counted half, from per-score weights (no sorting loop)."""
-    n_boot, n = idx.shape
     uniq, inv = np.unique(score, return_inverse=True)
-    u = len(uniq)
+    block = max(1, _AUC_BLOCK_CELLS // idx.shape[1])
+    return np.concatenate(
+        [
+            _binary_auc_block(pos, inv, len(uniq), idx[start : start + block])
+            for start in range(0, idx.shape[0], block)
+        ]
+    )
+
+
+def _binary_auc_block(pos: np.ndarray, inv: np.ndarray, u: int, idx: np.ndarray) -> np.ndarray:
+    """AUC of a block of resamples; ``inv`` maps each row to the rank of its distinct score."""
+    n_boot, n = idx.shape
     # Multiplicity of each original row in each resample.
     weight = np.bincount(
         (idx.astype(np.int64) + (np.arange(n_boot, dtype=np.int64) * n)[:, None]).ravel(),
@@ -107,7 +121,7 @@ def _classification_resampled(
     arr = np.asarray(pred_or_proba)
     is_proba = arr.ndim == 2
     if classes is None:
-        if is_proba or name in ("log_loss", "brier", "roc_auc", "qwk"):
+        if is_proba:
             raise MetricInputError(
                 f"metric {name!r} on probabilities needs classes= (the probability columns)"
             )
