@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import songpop
 from songpop import config
 from songpop.api import create_app
-from songpop.api.schemas import MAX_BODY_BYTES, MAX_RECORDS
+from songpop.api.schemas import MAX_BODY_BYTES, MAX_EXPLAINED_RECORDS, MAX_RECORDS
 from songpop.bundle import load_bundle
 from songpop.errors import InputError
 
@@ -162,8 +162,14 @@ def test_choose_a_model_by_id(client: TestClient) -> None:
 def test_context_the_model_uses_is_required(client: TestClient) -> None:
     response = client.post("/predict?model=forest-context", json=song(mode=1))
     assert response.status_code == 422
-    [msg] = messages(response)
-    assert "year" in msg and "1900 to 2100" in msg and "forest-context" in msg
+    assert messages(response) == [
+        "year is required by model forest-context: an integer from 1900 to 2100"
+    ]
+    both = client.post("/predict?model=forest-context", json=[song(year=1990, mode=1), song()])
+    assert messages(both) == [
+        "record 1: year is required by model forest-context: an integer from 1900 to 2100",
+        "record 1: mode is required by model forest-context: an integer from 0 to 1",
+    ]
 
 
 def test_context_the_model_ignores_is_reported(client: TestClient) -> None:
@@ -253,6 +259,12 @@ def test_list_size_limit(client: TestClient) -> None:
     response = client.post("/predict", json=[song()] * (MAX_RECORDS + 1))
     assert response.status_code == 422
     assert f"1 to {MAX_RECORDS} records" in messages(response)[0]
+
+
+def test_explanations_are_limited_per_request(client: TestClient) -> None:
+    response = client.post("/predict?explain=true", json=[song()] * (MAX_EXPLAINED_RECORDS + 1))
+    assert response.status_code == 422
+    assert f"at most {MAX_EXPLAINED_RECORDS} records" in messages(response)[0]
 
 
 def test_huge_body_is_413(client: TestClient) -> None:

@@ -199,31 +199,42 @@ def _add_routes(app: FastAPI) -> None:
         """
         if isinstance(body, schemas.PredictRequest):
             songs, explain, model = body.records, explain or body.explain, body.model or model
-        elif isinstance(body, list):
-            songs = body
         else:
-            songs = [body]
+            songs = body if isinstance(body, list) else [body]
+        if explain and len(songs) > schemas.MAX_EXPLAINED_RECORDS:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "too_many_explained",
+                        "loc": ("query", "explain"),
+                        "msg": f"explanations are given for at most "
+                        f"{schemas.MAX_EXPLAINED_RECORDS} records per request "
+                        f"(got {len(songs)}); ask without explain=true, or send fewer",
+                        "input": True,
+                    }
+                ]
+            )
         bundle = _models(request).get(model)
         records = [song.model_dump(exclude_none=True) for song in songs]
-        _check_model_inputs(records, bundle)
+        _check_model_inputs(records, bundle, single=isinstance(body, schemas.Song))
         return run_predictions(records, bundle, explain=explain)
 
 
-def _check_model_inputs(records: list[dict[str, Any]], bundle: Bundle) -> None:
+def _check_model_inputs(records: list[dict[str, Any]], bundle: Bundle, *, single: bool) -> None:
     """Refuse records that lack an optional (context) feature the chosen model needs."""
     needed = [name for name in bundle.feature_names if name in config.CONTEXT_FEATURES]
-    errors = []
-    for index, record in enumerate(records):
-        for name in needed:
-            if name not in record:
-                errors.append(
-                    {
-                        "type": "missing",
-                        "loc": ("body", index, name),
-                        "msg": f"model {bundle.model_id} needs it",
-                        "input": None,
-                    }
-                )
+    errors = [
+        {
+            "type": "missing_for_model",
+            "loc": ("body", name) if single else ("body", index, name),
+            "msg": f"model {bundle.model_id} needs it",
+            "input": None,
+            "ctx": {"model": bundle.model_id},
+        }
+        for index, record in enumerate(records)
+        for name in needed
+        if name not in record
+    ]
     if errors:
         raise RequestValidationError(errors)
 
@@ -410,9 +421,9 @@ def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[An
     if name in config.FEATURE_RANGES and loc and loc[0] == "body":
         allowed = _allowed(name)
         if kind == "missing":
-            return f"{name} is required: {allowed}" + (
-                f" ({error['msg']})" if "needs" in str(error.get("msg")) else ""
-            )
+            return f"{name} is required: {allowed}"
+        if kind == "missing_for_model":
+            return f"{name} is required by model {error['ctx']['model']}: {allowed}"
         return f"{name} must be {allowed} (got {given})"
     if kind in {"too_long", "too_short"} and name in {None, "records"}:
         return f"send from 1 to {schemas.MAX_RECORDS} records per request (got {given})"
@@ -422,8 +433,9 @@ def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[An
 
 def _allowed(name: str) -> str:
     low, high = config.FEATURE_RANGES[name]
-    unit = config.FEATURE_UNITS.get(name, "")
-    unit = f" {unit}" if unit and not unit.startswith("pitch") else ""
+    # key's "unit" is a sentence and "from 1900 to 2100 year" reads badly: units of measure only
+    unit = config.FEATURE_UNITS.get(name, "") if name not in ("key", "year") else ""
+    unit = f" {unit}" if unit else ""
     kind = "an integer" if name in schemas.INTEGER_FEATURES else "a number"
     return f"{kind} from {schemas.number(low)} to {schemas.number(high)}{unit}"
 

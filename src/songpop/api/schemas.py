@@ -23,6 +23,9 @@ from songpop import config
 MAX_RECORDS = 1000
 """Most records one `POST /predict` may carry; larger batches belong to `songpop predict --csv`."""
 
+MAX_EXPLAINED_RECORDS = 100
+"""Most records one request may ask explanations for: a model-agnostic explanation is costly."""
+
 MAX_BODY_BYTES = 1_048_576
 """Largest request body accepted (1 MiB): room for MAX_RECORDS records with explanations asked."""
 
