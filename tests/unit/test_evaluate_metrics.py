@@ -167,7 +167,7 @@ def test_regression_metrics_against_a_mean_baseline() -> None:
     perfect = regression_metrics(y_test, y_test, y_train=y_train, n_boot=200)
     assert perfect["mae"]["point"] == 0.0
     assert perfect["r2"]["point"] == 1.0
-    assert perfect["baseline"]["strategy"] == "mean of y_train"
+    assert perfect["baseline"]["strategy"] == "training mean"
     # The training mean is not the test mean, so the baseline's R² is at most 0.
     assert perfect["baseline"]["r2"]["point"] <= 0.0
     assert perfect["mae_reduction"]["low"] > 0

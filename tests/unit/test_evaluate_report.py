@@ -15,6 +15,7 @@ from songpop.evaluate import (
     comparison_table,
     describe_all,
     describe_predictability,
+    describe_regression,
     evaluate_classifier,
     evaluate_regressor,
     figure_entry,
@@ -233,3 +234,29 @@ def test_protocols_are_reported_apart(tmp_path: Path) -> None:
     # Different dummies in one panel: drawn per row, and the figure is still written.
     paths = plot_model_comparison(table, tmp_path / "mixed")
     assert paths["png"].stat().st_size > 0
+
+
+def test_describe_regression_against_the_mean_baseline() -> None:
+    rng = np.random.default_rng(5)
+    y_train, y_test = rng.normal(50, 10, 300), rng.normal(50, 10, 200)
+    good = evaluate_regressor(
+        y_test,
+        y_test + rng.normal(0, 3, 200),
+        y_train=y_train,
+        task="popularity_score",
+        feature_set="audio",
+        model="lgbm",
+        n_boot=300,
+    )
+    text = describe_regression(good)
+    assert "training mean" in text and "points better" in text and "R²" in text
+    useless = evaluate_regressor(
+        y_test,
+        np.full(200, y_train.mean()) + rng.normal(0, 0.01, 200),
+        y_train=y_train,
+        task="popularity_score",
+        feature_set="audio",
+        model="flat",
+        n_boot=300,
+    )
+    assert "not distinguishable" in describe_regression(useless)
