@@ -101,7 +101,7 @@ def _fuzzy(
     rows = pd.Series(-1, index=tracks.index, dtype="int64")
     scores = pd.Series(np.nan, index=tracks.index, dtype="float64")
     queries = tracks[["norm_title", "norm_artist"]].drop_duplicates()
-    queries = queries[queries["norm_title"].str.len().ge(1)]
+    queries = queries[queries["norm_title"].str.len().ge(1).fillna(False).astype(bool)]
     query_block = queries["norm_title"].str.slice(0, block_chars)
     chart_block = chart_songs["norm_title"].str.slice(0, block_chars)
     chart_groups = chart_songs.groupby(chart_block, sort=False).indices
