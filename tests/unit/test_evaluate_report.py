@@ -210,6 +210,11 @@ def test_write_models_section_writes_manifest_and_tables(tmp_path: Path) -> None
     assert len(shown) == 2
     assert len(json.loads((out / "results.json").read_text())) == 2
 
+    quiet = write_models_section(
+        results, [], tmp_path / "quiet", paragraphs=["Only this."], auto_summaries=False
+    )
+    assert json.loads(quiet.read_text())["paragraphs"] == ["Only this."]
+
     elsewhere = plot_model_comparison(comparison_table(results), tmp_path / "outside")
     with pytest.raises(MetricInputError, match="not inside the section folder"):
         write_models_section(results, [figure_entry(elsewhere, "x")], out)

@@ -756,6 +756,7 @@ def write_models_section(
     order: int = 30,
     title: str = "Models",
     paragraphs: Sequence[str] | None = None,
+    auto_summaries: bool = True,
 ) -> Path:
     """Write the comparison tables, the raw results and ``section.json`` for the HTML report.
 
@@ -773,6 +774,8 @@ def write_models_section(
         title: the section title.
         paragraphs: text placed before the automatic summaries (:func:`describe_all`, then
             :func:`describe_regression` per regression result).
+        auto_summaries: add those automatic summaries (turn off when ``paragraphs`` already
+            says the same).
 
     Returns:
         The path of ``section.json``.
@@ -822,9 +825,10 @@ def write_models_section(
         )
     write_json_atomic([_strip_predictions(r) for r in results], out / "results.json")
     text = list(paragraphs or [])
-    if not raw.empty:
-        text.extend(describe_all(results))
-    text.extend(describe_regression(r) for r in results if r.get("kind") == "regression")
+    if auto_summaries:
+        if not raw.empty:
+            text.extend(describe_all(results))
+        text.extend(describe_regression(r) for r in results if r.get("kind") == "regression")
     manifest = {
         "title": title,
         "order": order,
