@@ -197,8 +197,11 @@ def plot_confusion_matrix(
     share = np.nan_to_num(share)
     names = [str(c) for c in order]
     fig = _new_figure(4.2 * 2 + 1, 4.2)
-    panels = (("counts", matrix, "{:d}"), ("% of true class", 100 * share, "{:.1f}%"))
-    for i, (subtitle, values, fmt) in enumerate(panels):
+    panels = (
+        ("counts", matrix, "{:d}", "test rows"),
+        ("% of true class", 100 * share, "{:.1f}%", "% of the true class's rows"),
+    )
+    for i, (subtitle, values, fmt, unit) in enumerate(panels):
         ax = fig.add_subplot(1, 2, i + 1)
         vmax = values.max() if values.max() > 0 else 1
         im = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=vmax)
@@ -220,7 +223,7 @@ def plot_confusion_matrix(
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(subtitle)
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, shrink=0.8, label=unit)
     fig.suptitle(title)
     return save_figure(fig, out)
 
