@@ -172,7 +172,9 @@ def _default_songs(
     matched = match_tracks(keyed, chart_songs, threshold=threshold, progress=progress)
     audit, weakest, unmatched = match_audit(matched, chart_songs)
     audit["threshold"] = threshold
-    summary["stages"].append(_stage("match", len(keyed), int(matched["charted"].sum())))
+    summary["stages"].append(
+        _stage("match", len(keyed), len(matched), matched=int(matched["charted"].sum()))
+    )
     songs, versions = select_one_per_song(matched)
     summary["stages"].append(_stage("one_per_song", len(matched), len(songs)))
     summary["other_versions_dropped"] = versions
@@ -191,7 +193,7 @@ def _seed_songs(
     chart_songs = aggregate_seed_charts(charts)
     summary["stages"].append(_stage("aggregate_charts_seed", len(charts), len(chart_songs)))
     joined, n_joined = seed_join(tracks, chart_songs)
-    summary["stages"].append(_stage("seed_join", len(tracks), n_joined))
+    summary["stages"].append(_stage("seed_join", len(tracks), n_joined, matched=n_joined))
     summary["stages"].append(_stage("one_per_title", n_joined, len(joined)))
     songs = add_keys(joined)
     songs["song_id"] = (songs["seed_title"] + "|" + songs["seed_artist"]).astype("string")
@@ -230,8 +232,8 @@ def _seed_songs(
     return tables, {"audit": audit, "weakest": weakest, "unmatched": unmatched}
 
 
-def _stage(name: str, rows_in: int, rows_out: int) -> dict[str, Any]:
-    return {"stage": name, "rows_in": int(rows_in), "rows_out": int(rows_out)}
+def _stage(name: str, rows_in: int, rows_out: int, **extra: int) -> dict[str, Any]:
+    return {"stage": name, "rows_in": int(rows_in), "rows_out": int(rows_out), **extra}
 
 
 def build_dataset(

@@ -139,8 +139,10 @@ def _print_build(summary: dict) -> None:
     stages.add_column("stage")
     stages.add_column("rows in", justify="right")
     stages.add_column("rows out", justify="right")
+    stages.add_column("matched", justify="right")
     for stage in summary["stages"]:
-        stages.add_row(stage["stage"], f"{stage['rows_in']:,}", f"{stage['rows_out']:,}")
+        matched = f"{stage['matched']:,}" if "matched" in stage else ""
+        stages.add_row(stage["stage"], f"{stage['rows_in']:,}", f"{stage['rows_out']:,}", matched)
     _out.print(stages)
     rates = Table(title="match rate per track source")
     for column in ("source", "tracks", "exact", "fuzzy", "match rate"):
