@@ -182,7 +182,9 @@ def labels(songs: pd.DataFrame, column: str = LABEL_COLUMN) -> pd.Series:
     if values.isna().any():
         row = values.isna().idxmax()
         raise SchemaError(f"column {column!r} is empty at row {row}; every song needs a label")
-    y = pd.Series(values.astype(str).to_numpy(dtype=object), index=songs.index, name=column)
+    y = pd.Series(
+        values.astype(str).to_numpy(dtype=object), index=songs.index, name=column, dtype=object
+    )
     if y.nunique() < 2:
         raise SchemaError(f"column {column!r} holds a single class {y.iloc[0]!r}; need two or more")
     return y

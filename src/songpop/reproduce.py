@@ -166,6 +166,7 @@ def reproduce(
     seed: int = config.SEED,
     progress: bool = True,
     originals: tuple[str, ...] = tuple(ORIGINAL_MODELS),
+    models: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Run the reproduction and write `reproduce.json`, `reproduce.csv` and `reproduce.md`.
 
@@ -176,6 +177,7 @@ def reproduce(
         seed: songpop's seed (the originals' own seeds are kept: 50, 42 for the splits).
         progress: show progress bars.
         originals: which original models to run (keys of `ORIGINAL_NUMBERS`).
+        models: songpop's registry models to train (default: the default registry).
 
     Returns:
         The summary written to `reproduce.json`.
@@ -228,6 +230,7 @@ def reproduce(
             task=f"reproduce_{split_name}",
             label_strategy="spotify",
             budget=budget,
+            models=models,
             seed=seed,
             split=(train, test),
             progress=progress,

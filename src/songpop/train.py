@@ -51,7 +51,14 @@ from songpop.features import (
 )
 from songpop.io import write_json_atomic
 from songpop.models.registry import MODELS, default_models, get_spec, soft_voting
-from songpop.models.search import Budget, SearchResult, get_budget, make_folds, search_model
+from songpop.models.search import (
+    Budget,
+    SearchResult,
+    get_budget,
+    make_folds,
+    n_jobs_for,
+    search_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -495,7 +502,7 @@ def _extra_protocols(
             n_repeats=plan.repeats,
             seed=seed,
             scoring=scoring,
-            n_jobs=2,
+            n_jobs=n_jobs_for(len(X_train)),
         )
         fs_summary["repeated_cv"] = cv
         out.append(
@@ -515,7 +522,7 @@ def _extra_protocols(
                 groups=groups,
                 seed=seed,
                 scoring=scoring,
-                n_jobs=2,
+                n_jobs=n_jobs_for(len(X_train)),
             )
             fs_summary["grouped_cv"] = gcv
             out.append(
@@ -751,7 +758,7 @@ def _learning_curves(
             cv=plan.cv,
             train_sizes=sizes,
             seed=seed,
-            n_jobs=2,
+            n_jobs=n_jobs_for(len(X)),
         )
     summary["learning_curves"] = curves
     figures = []
@@ -946,3 +953,115 @@ def load_songs(path: str | Path) -> pd.DataFrame:
             f"{', '.join(map(str, songs.columns))}"
         )
     return songs
+
+
+# --- the hit task -------------------------------------------------------------------------------
+
+HIT_PREDICTOR_FILE = "tracks/hit_predictor_dev.csv.gz"
+HIT_MODELS: tuple[str, ...] = ("dummy", "logreg", "lgbm")
+
+
+def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """The Hit Predictor tracks as a song table for the hit task (`level` = hit / not_hit).
+
+    The label is the source's own flag (`target`: on the Hot 100 in that decade or not); the
+    primary artist is parsed from the artist field for artist-grouped folds. Rows repeating a
+    (title, artist) pair are dropped (first kept).
+
+    Args:
+        data_dir: the data folder (see `config.data_dir`).
+
+    Returns:
+        The tracks with `primary_artist`, `decade`, the audio and context columns and `level`.
+
+    Raises:
+        DataNotFoundError: the file is not in the data folder.
+    """
+    from songpop.errors import DataNotFoundError
+    from songpop.prepare.normalize import split_artists
+    from songpop.sources.tracks import read_tracks
+
+    path = config.data_dir(data_dir) / HIT_PREDICTOR_FILE
+    if not path.is_file():
+        raise DataNotFoundError(f"{path} not found; the hit task needs {HIT_PREDICTOR_FILE}")
+    tracks = read_tracks(path)
+    tracks = tracks.drop_duplicates(["title", "artist"]).reset_index(drop=True)
+    tracks["primary_artist"] = split_artists(tracks["artist"])["primary_artist"]
+    is_hit = tracks["hit_target"].astype("Int64").eq(1).fillna(False).to_numpy(dtype=bool)
+    tracks["level"] = np.where(is_hit, config.HIT_CLASSES[1], config.HIT_CLASSES[0])
+    return tracks
+
+
+def hit_task_cv(
+    songs: pd.DataFrame,
+    *,
+    models: Sequence[str] = HIT_MODELS,
+    feature_sets: Sequence[str] = FEATURE_SETS,
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    seed: int = config.SEED,
+    quick: bool = False,
+    task: str = "hit",
+) -> dict[str, Any]:
+    """Charted or not, judged by artist-grouped k-fold: accuracy and ROC-AUC per model.
+
+    Every fold keeps all songs of an artist on one side, so a model cannot score by
+    recognising an artist it was trained on. The models run at their registry defaults (no
+    tuning), so the folds are the only evaluation and nothing is selected on them.
+
+    Args:
+        songs: a hit table (`level` hit / not_hit, `primary_artist`), e.g.
+            `hit_predictor_songs()`.
+        models: registry names.
+        feature_sets: "audio" and/or "audio+context" (the decade, for the Hit Predictor).
+        n_splits: folds per repeat.
+        n_repeats: repeats.
+        seed: random seed.
+        quick: small models (tests).
+        task: the task name in the results.
+
+    Returns:
+        `{"n_rows", "n_artists", "feature_sets": {fs: {"features", "models": {name: {"accuracy",
+        "roc_auc" (mean, sd), "dummy_accuracy"}}}}, "results": [result_from_cv, ...]}`.
+    """
+    check_songs(songs)
+    if "primary_artist" not in songs.columns:
+        raise SchemaError("hit task: the table needs a primary_artist column for grouped folds")
+    y = labels(songs)
+    groups = songs["primary_artist"].fillna("").astype(str).to_numpy()
+    binary = y.nunique() == 2
+    scoring = ("accuracy", "roc_auc") if binary else ("accuracy",)
+    out: dict[str, Any] = {
+        "task": task,
+        "n_rows": int(len(songs)),
+        "n_artists": int(len(set(groups))),
+        "feature_sets": {},
+        "results": [],
+    }
+    for fs in feature_sets:
+        if fs == "audio+context" and not context_columns(songs):
+            continue
+        cols = feature_columns(songs, fs)
+        X = feature_matrix(songs, cols)
+        entry: dict[str, Any] = {"features": cols, "models": {}}
+        for name in models:
+            spec = get_spec(name)
+            cv = ev.repeated_cv(
+                lambda s=spec, c=cols: s.build(c, seed, quick=quick),
+                X,
+                y,
+                n_splits=n_splits,
+                n_repeats=n_repeats,
+                groups=groups,
+                seed=seed,
+                scoring=scoring,
+                n_jobs=n_jobs_for(len(X)),
+            )
+            scores = cv["scores"]
+            entry["models"][name] = {
+                metric: {"mean": scores[metric]["mean"], "sd": scores[metric]["sd"]}
+                for metric in scoring
+            } | {"dummy_accuracy": cv["dummy"]["accuracy"]["mean"]}
+            out["results"].append(ev.result_from_cv(cv, task=task, feature_set=fs, model=name))
+        out["feature_sets"][fs] = entry
+    return out

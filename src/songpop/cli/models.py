@@ -195,8 +195,9 @@ def list_command(
         _out.print(f"no model bundles in {folder}")
         return
     table = Table(title=f"model bundles in {folder}")
-    table.add_column("id", no_wrap=True)
-    for col in ("task", "feature set", "accuracy [95% CI]", "dummy", "created"):
+    for col in ("id", "task", "feature set"):
+        table.add_column(col, no_wrap=True)
+    for col in ("accuracy [95% CI]", "dummy", "created"):
         table.add_column(col, overflow="fold")
     for row in rows:
         path = Path(row["path"])

@@ -421,12 +421,13 @@ MODELS: dict[str, ModelSpec] = {
             _rf_original,
             search_budgets=(),
             quick_params={
+                "n_jobs": 1,
                 "param_grid": {
                     "model__n_estimators": [20],
                     "model__max_depth": [10],
                     "model__min_samples_leaf": [3, 7],
                     "model__max_features": ["sqrt"],
-                }
+                },
             },
             in_default=False,
             original=True,

@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 
 N_JOBS = 2
 """Folds fitted in parallel (this project's machines have 2 cores; models use 1 thread each)."""
+PARALLEL_MIN_ROWS = 2000
+"""Below this many rows a fit takes less than starting the worker processes: stay serial."""
+
+
+def n_jobs_for(n_rows: int) -> int:
+    """Parallel jobs worth using for fits on `n_rows` rows."""
+    return N_JOBS if n_rows >= PARALLEL_MIN_ROWS else 1
 
 
 @dataclass(frozen=True)
@@ -276,7 +283,7 @@ def _run_folds(
     estimator: Any, X: pd.DataFrame, y: pd.Series, folds: list[tuple], spec: ModelSpec, bar: Any
 ) -> list[tuple]:
     """Fit and score one setting on each fold; in parallel unless the model is heavy."""
-    n_jobs = 1 if spec.heavy or len(folds) == 1 else N_JOBS
+    n_jobs = 1 if spec.heavy or len(folds) == 1 else n_jobs_for(len(X))
     jobs = (delayed(_fit_fold)(estimator, X, y, tr, te) for tr, te in folds)
     results = []
     for result in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):

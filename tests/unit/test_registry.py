@@ -1,0 +1,132 @@
+"""The model registry and the search: every entry builds and fits on a tiny table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from songpop import config
+from songpop.errors import SchemaError
+from songpop.features import FAMILIES, feature_matrix, labels
+from songpop.models.registry import (
+    MODELS,
+    default_models,
+    get_spec,
+    parse_model_list,
+    soft_voting,
+)
+from songpop.models.search import BUDGETS, candidates, get_budget, make_folds, search_model
+
+
+def signal_songs(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Audio features where loudness and energy carry the level, plus noise."""
+    rng = np.random.default_rng(seed)
+    level = np.arange(n) % 3
+    data = {name: rng.uniform(0, 1, n) for name in config.AUDIO_NUMERIC}
+    data["loudness"] = -20 + 6 * level + rng.normal(0, 2, n)
+    data["energy"] = np.clip(0.2 + 0.25 * level + rng.normal(0, 0.1, n), 0, 1)
+    data["tempo"] = rng.uniform(60, 200, n)
+    data["duration_ms"] = rng.uniform(1e5, 4e5, n)
+    data["key"] = rng.integers(0, 12, n)
+    data["year"] = 1960 + 15 * level + rng.integers(0, 10, n)
+    data["level"] = np.array(config.LEVELS)[level]
+    return pd.DataFrame(data)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[pd.DataFrame, pd.Series]:
+    songs = signal_songs()
+    return feature_matrix(songs, config.AUDIO_FEATURES), labels(songs)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_registry_entry_builds_fits_and_predicts(name: str, tiny) -> None:
+    X, y = tiny
+    spec = MODELS[name]
+    assert spec.family in FAMILIES
+    estimator = spec.build(list(X.columns), config.SEED, quick=True)
+    estimator.fit(X.iloc[:120], y.iloc[:120])
+    pred = estimator.predict(X.iloc[120:])
+    assert len(pred) == 30 and set(pred) <= set(config.LEVELS)
+    if not spec.original or hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(X.iloc[120:])
+        assert proba.shape == (30, 3)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_default_registry_has_the_issues_models() -> None:
+    names = default_models()
+    for needed in ("dummy", "logreg", "knn", "svc", "rf", "lgbm", "mlp", "ensemble"):
+        assert needed in names
+    assert not any(MODELS[n].original for n in names)
+    for original in ("knn_original", "svc_original", "rf_original", "mlp_original"):
+        assert MODELS[original].original
+
+
+def test_rf_original_grid_is_the_reports_in_modern_form() -> None:
+    search = MODELS["rf_original"].build(list(config.AUDIO_FEATURES))
+    grid = search.param_grid
+    assert grid["model__n_estimators"] == [50, 250, 1000]
+    assert grid["model__max_depth"] == [10, 50, 200]
+    assert grid["model__min_samples_leaf"] == [3, 7, 10]
+    assert grid["model__max_features"] == ["sqrt", "log2"]
+    assert search.cv.n_splits == 3
+
+
+def test_originals_resample_and_use_minmax() -> None:
+    pipe = MODELS["knn_original"].build(list(config.AUDIO_FEATURES))
+    assert type(pipe.named_steps["resample"]).__name__ == "SMOTENC"
+    assert pipe.named_steps["model"].n_neighbors == 2
+    literal = MODELS["svc_original_smote"].build(list(config.AUDIO_FEATURES))
+    assert type(literal.named_steps["resample"]).__name__ == "SMOTE"
+    assert literal.named_steps["model"].kernel == "poly" and literal.named_steps["model"].C == 2
+
+
+def test_unknown_names_and_budgets_are_refused() -> None:
+    with pytest.raises(SchemaError, match="xgboost"):
+        get_spec("xgboost")
+    with pytest.raises(SchemaError, match="xgboost"):
+        parse_model_list("logreg, xgboost")
+    with pytest.raises(SchemaError, match="huge"):
+        get_budget("huge")
+    assert parse_model_list(" logreg,lgbm ") == ["logreg", "lgbm"]
+    assert parse_model_list("") is None
+
+
+def test_candidates_start_with_the_defaults_and_respect_the_budget() -> None:
+    spec = MODELS["lgbm"]
+    default = candidates(spec, BUDGETS["default"])
+    assert default[0] == {} and len(default) == BUDGETS["default"].n_candidates
+    assert candidates(MODELS["svc"], BUDGETS["default"]) == [{}]  # searched in "full" only
+    assert len(candidates(MODELS["svc"], BUDGETS["full"])) > 1
+
+
+def test_search_scores_on_training_folds_and_refits(tiny) -> None:
+    X, y = tiny
+    result = search_model(MODELS["logreg"], X, y, budget="default", progress=False)
+    assert result.n_candidates == len(MODELS["logreg"].space["model__C"]) + 1
+    assert 0.5 < result.cv_accuracy <= 1.0  # the table has a strong signal
+    assert result.oof_proba.shape == (len(X), 3)
+    oof_pred = np.asarray(result.classes, dtype=object)[result.oof_proba.argmax(1)]
+    assert result.cv_accuracy == pytest.approx(np.mean(oof_pred == y.to_numpy()))
+    assert hasattr(result.estimator, "classes_")  # refitted on all rows
+
+
+def test_soft_voting_averages_member_probabilities(tiny) -> None:
+    X, y = tiny
+    members = [(n, MODELS[n].build(list(X.columns), quick=True)) for n in ("logreg", "lgbm")]
+    ensemble = soft_voting(members).fit(X, y)
+    expected = np.mean([m.predict_proba(X) for m in ensemble.estimators_], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(X), expected)
+    with pytest.raises(SchemaError):
+        soft_voting(members[:1])
+
+
+def test_folds_are_stratified_and_seeded(tiny) -> None:
+    _, y = tiny
+    a, b = make_folds(y, 3, seed=1), make_folds(y, 3, seed=1)
+    for (_, te_a), (_, te_b) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(te_a, te_b)
+        counts = y.iloc[te_a].value_counts()
+        assert counts.max() - counts.min() <= 1
