@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from songpop.prepare.normalize import (
     add_keys,
@@ -118,3 +120,12 @@ def test_split_artists_vectorised() -> None:
     out = split_artists(pd.Series(["A feat. B & C", None, "A feat. B & C"]))
     assert out["primary_artist"].tolist() == ["A", "", "A"]
     assert out["featured_artists"].tolist() == ["B; C", "", "B; C"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_normalize_text_output_is_a_clean_fixed_point(text: str) -> None:
+    out = normalize_text(text)
+    assert set(out) <= set("abcdefghijklmnopqrstuvwxyz0123456789 ")
+    assert "  " not in out and out == out.strip()
+    assert normalize_text(out) == out
