@@ -151,3 +151,16 @@ def test_failed_build_keeps_the_previous_output(tiny: dict[str, Path], tmp_path:
     assert result.exit_code != 0 and "single class" in result.output
     assert (out / "songs.parquet").read_bytes() == before
     assert not list(out.glob(".build-*"))
+
+
+def test_composite_weights_option(tiny: dict[str, Path], tmp_path: Path) -> None:
+    base = ["data", "build", "--charts", str(tiny["charts"]), "--tracks", str(tiny["tracks"])]
+    out = tmp_path / "w"
+    result = runner.invoke(app, [*base, "--weights", "weeks=1,popularity=0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    build = json.loads((out / "build.json").read_text())
+    assert build["label_report"]["parameters"]["weights"] == {"weeks": 1.0, "popularity": 0.0}
+    result = runner.invoke(app, [*base, "--weights", "weeks=lots", "--out", str(out)])
+    assert result.exit_code != 0 and "weeks=lots" in result.output
+    result = runner.invoke(app, [*base, "--weights", "loudness=1", "--out", str(out)])
+    assert result.exit_code != 0 and "loudness" in result.output

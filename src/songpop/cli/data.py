@@ -96,6 +96,11 @@ _ChartsOption = typer.Option(None, "--charts", help="Chart file (any known layou
 _TracksOption = typer.Option(
     None, "--tracks", help="Track file (any known layout); repeat the option for several."
 )
+_WeightsOption = typer.Option(
+    None,
+    "--weights",
+    help="Composite label weights, e.g. weeks=0.25,avg_prev=0.25,best=0.25,popularity=0.25.",
+)
 _ThresholdOption = typer.Option(
     90.0, "--fuzzy-threshold", help="Lowest accepted fuzzy match score (0-100)."
 )
@@ -110,6 +115,7 @@ def build_command(
     tracks: list[Path] | None = _TracksOption,
     data_dir: Path | None = DataDirOption,
     threshold: float = _ThresholdOption,
+    weights: str | None = _WeightsOption,
 ) -> None:
     """Read charts and tracks, clean, aggregate, match and label them into DIR/songs.parquet.
 
@@ -119,6 +125,7 @@ def build_command(
     from songpop.build import build_dataset
 
     try:
+        parsed = _parse_weights(weights) if weights else None
         summary = build_dataset(
             out,
             profile=profile,
@@ -127,11 +134,28 @@ def build_command(
             tracks=tracks or None,
             data_dir=data_dir,
             fuzzy_threshold=threshold,
+            weights=parsed,
             progress=_err.is_terminal,
         )
     except SongpopError as exc:
         raise fail(exc) from exc
     _print_build(summary)
+
+
+def _parse_weights(text: str) -> dict[str, float]:
+    """ "weeks=0.5,best=0.5" -> {"weeks": 0.5, "best": 0.5}; a malformed item is an error."""
+    from songpop.errors import SchemaError
+
+    weights: dict[str, float] = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise SchemaError(
+                f"--weights item {item!r}: expected name=number, e.g. weeks=0.25"
+            ) from None
+    return weights
 
 
 def _print_build(summary: dict) -> None:
