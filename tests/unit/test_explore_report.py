@@ -49,7 +49,9 @@ def run_dir(tmp_path: Path) -> Path:
             ],
         },
         {
-            "cmp.csv": "model,accuracy,n_test\nrf,0.51234,2379\ndummy,-0.0004,2379\n",
+            "cmp.csv": (
+                "model,accuracy,n_test,decade\nrf,0.51234,2379,1990\ndummy,-0.0004,2379,2000\n"
+            ),
             "fig/cm.png": PNG,
             "fig/cm.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
         },
@@ -80,6 +82,7 @@ def test_write_report_is_self_contained(run_dir: Path, tmp_path: Path) -> None:
     assert "Accuracy &lt;b&gt;with&lt;/b&gt; an interval." in page  # paragraphs are escaped
     assert '<td class="num">0.512</td>' in page
     assert '<td class="num">2,379</td>' in page
+    assert '<td class="num">1990</td>' in page  # no thousands separator in a decade
     assert "−4.00e-04" in page
     assert 'href="#models-figure-1"' in page  # table of contents links to the figure
     assert "Run details" in page and "6.250" in page

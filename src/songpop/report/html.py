@@ -109,9 +109,7 @@ def format_number(value: Any, integer_column: bool = False) -> str:
     number = float(value)
     if math.isinf(number):
         return "∞" if number > 0 else "−∞"
-    if integer_column or (float(number).is_integer() and abs(number) >= 1000):
-        text = f"{number:,.0f}"
-    elif abs(number) >= 1000:
+    if integer_column or abs(number) >= 1000:
         text = f"{number:,.0f}"
     elif abs(number) >= 100:
         text = f"{number:,.1f}"
@@ -150,7 +148,9 @@ def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, source: str 
     for record in shown.itertuples(index=False, name=None):
         cells = []
         for col, value in zip(frame.columns, record, strict=True):
-            if numeric[col]:
+            if numeric[col] and _is_calendar(str(col)) and integer[col]:
+                cells.append(f'<td class="num">{format_number(value, True).replace(",", "")}</td>')
+            elif numeric[col]:
                 cells.append(f'<td class="num">{format_number(value, integer[col])}</td>')
             else:
                 text = (
@@ -170,6 +170,11 @@ def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, source: str 
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
     )
+
+
+def _is_calendar(column: str) -> bool:
+    """Years and decades are written without thousands separators (1990, not 1,990)."""
+    return any(word in column.lower() for word in ("year", "decade"))
 
 
 def _looks_like_rate(column: str) -> bool:
