@@ -7,6 +7,7 @@ app's lifespan, which loads them.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from songpop.api import create_app
 
-_BUNDLES = Path(tempfile.mkdtemp(prefix="songpop-schemathesis-"))
+# Only named here (collection must not leave folders behind); the fixture below creates it.
+_BUNDLES = Path(tempfile.gettempdir()) / f"songpop-schemathesis-{os.getpid()}"
 app = create_app([_BUNDLES / "logreg-audio", _BUNDLES / "forest-context"])
 schema = schemathesis.openapi.from_dict(app.openapi())
 schema.app = app
