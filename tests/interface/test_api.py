@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -374,3 +375,22 @@ def test_serve_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path)])
     assert result.exit_code == 2
     assert "bundle.json" in result.output
+
+
+def test_serve_starts_uvicorn_with_one_worker_on_the_given_models(
+    bundle_paths: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from songpop.cli import app
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda asgi, **kwargs: started.update(app=asgi, **kwargs))
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    args = ["serve", "--model", str(bundle_paths[1]), "--model", str(bundle_paths[0])]
+    result = CliRunner().invoke(app, [*args, "--port", "8123", "--model-threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", 8123, 1)
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+    with TestClient(started["app"]) as served:
+        assert served.get("/health").json()["models"] == ["forest-context", "logreg-audio"]
