@@ -216,7 +216,8 @@ def plot_pca_clusters(
     fig = Figure(figsize=(7, 5.5), constrained_layout=True)
     ax = fig.subplots()
     alpha = float(np.clip(800 / max(result.n_rows, 1), 0.15, 0.8))
-    for c in range(k):
+    sizes = np.bincount(fit.labels, minlength=k)
+    for c in np.argsort(-sizes, kind="stable"):  # small clusters drawn last, so they stay visible
         mask = fit.labels == c
         ax.scatter(
             result.pca.loc[mask, "pc1"],
@@ -234,7 +235,15 @@ def plot_pca_clusters(
         f"k-means, k = {k}, on {len(result.features)} standardised audio features "
         f"(silhouette {fit.silhouette:.2f})"
     )
-    legend = ax.legend(markerscale=3, loc="best", fontsize="small")
+    handles, names = ax.get_legend_handles_labels()
+    by_cluster = sorted(zip(names, handles, strict=True), key=lambda pair: int(pair[0].split()[1]))
+    legend = ax.legend(
+        [h for _, h in by_cluster],
+        [n for n, _ in by_cluster],
+        markerscale=3,
+        loc="best",
+        fontsize="small",
+    )
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
     ax.grid(alpha=0.3)
@@ -264,6 +273,9 @@ def plot_silhouette(
     ax.set_ylabel("Silhouette score (-1..1, higher = better separated)")
     ax.set_title("How well k-means separates the songs")
     ax.set_xticks(list(table["k"]))
+    # Start at 0 and leave headroom: a zoomed axis would make 0.15 vs 0.19 look like a big gap.
+    low, high = float(table["silhouette"].min()), float(table["silhouette"].max())
+    ax.set_ylim(min(0.0, low - 0.05), max(0.5, high + 0.1))
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path_png, path_svg)
