@@ -993,25 +993,13 @@ def _compile_one_hot(enc: Any) -> Callable[[np.ndarray], np.ndarray]:
 def _compile_final(
     final: Any, feature_names: Sequence[str] | None = None
 ) -> Callable[[np.ndarray], np.ndarray]:
-    from sklearn.ensemble import VotingClassifier
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, VotingClassifier
 
     if type(final).__module__.startswith("lightgbm") and hasattr(final, "booster_"):
-        booster = final.booster_
-        iteration = getattr(final, "best_iteration_", None) or None
-
-        def margin(Z: np.ndarray) -> np.ndarray:
-            # One thread for a few rows (no thread start-up cost); every core for a batch.
-            threads = 1 if len(Z) < _PARALLEL_ROWS else _cpus()
-            return booster.predict(Z, num_iteration=iteration, num_threads=threads)
-
-        if final.n_classes_ > 2:
-            return margin
-
-        def binary(Z: np.ndarray) -> np.ndarray:
-            p = margin(Z)
-            return np.column_stack([1.0 - p, p])
-
-        return binary
+        return _compile_lightgbm(final)
+    if isinstance(final, RandomForestClassifier | ExtraTreesClassifier):
+        forest = _Forest.from_sklearn(final)
+        return forest.predict_proba
     if isinstance(final, VotingClassifier) and final.voting == "soft":
         members = [_compile(member, feature_names) for member in final.estimators_]
         weights = final._weights_not_none
@@ -1033,3 +1021,263 @@ def _compile_final(
             return np.asarray(final.predict_proba(Z), dtype=np.float64)
 
     return generic
+
+
+def _compile_lightgbm(final: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """LightGBM's booster for a few rows; a compiled tree walk for large batches.
+
+    The compiled walk is checked against the booster on the first rows of the first large batch
+    and dropped (with a warning) if it disagrees.
+    """
+    booster = final.booster_
+    iteration = getattr(final, "best_iteration_", None) or None
+    binary = final.n_classes_ <= 2
+    state: dict[str, Any] = {}
+
+    def by_booster(Z: np.ndarray) -> np.ndarray:
+        p = booster.predict(Z, num_iteration=iteration, num_threads=1)
+        return np.column_stack([1.0 - p, p]) if binary else p
+
+    def forest() -> _Forest | None:
+        if "forest" not in state:
+            try:
+                state["forest"] = _Forest.from_lightgbm(final, iteration)
+            except _Unsupported as exc:
+                log.debug("no compiled LightGBM walk (%s)", exc)
+                state["forest"] = None
+        return state["forest"]
+
+    def run(Z: np.ndarray) -> np.ndarray:
+        if len(Z) < _PARALLEL_ROWS or forest() is None:
+            return by_booster(Z)
+        if "checked" not in state:
+            head = Z[:256]
+            state["checked"] = np.allclose(
+                state["forest"].predict_proba(head), by_booster(head), rtol=1e-7, atol=1e-9
+            )
+            if not state["checked"]:
+                log.warning("compiled LightGBM walk disagrees with the booster; not used")
+                state["forest"] = None
+                return by_booster(Z)
+        return state["forest"].predict_proba(Z)
+
+    return run
+
+
+@dataclass
+class _Forest:
+    """Decision trees flattened into arrays, walked by a numba kernel.
+
+    Node n's children are `child[2n]` (x <= threshold) and `child[2n + 1]` (x > threshold);
+    a leaf points to itself (threshold +inf), so every row takes exactly `depth[t]` steps in tree
+    t with no branch to mispredict, and a block of rows is walked through one tree at a time
+    while that tree sits in the cache. A leaf adds its value to class `tree_class[t]` (LightGBM:
+    one tree per class and iteration) or, when that is -1, its row of `value` to every class (a
+    random forest's leaf probabilities). `link` turns the sums into probabilities: "softmax"
+    (LightGBM multiclass), "sigmoid" (LightGBM binary) or "mean" (random forest).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    child: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    depth: np.ndarray
+    tree_class: np.ndarray
+    n_out: int
+    link: str
+    scale: float = 1.0
+    float32_inputs: bool = False
+
+    @classmethod
+    def _stack(
+        cls,
+        trees: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        tree_class: Sequence[int],
+        n_out: int,
+        link: str,
+        **kw: Any,
+    ) -> _Forest:
+        """Join per-tree (feature, threshold, left, right, value) arrays; -1 children = leaf."""
+        features, thresholds, children, values, roots, depths = [], [], [], [], [], []
+        offset = 0
+        for feature, threshold, left, right, value in trees:
+            n = len(feature)
+            leaf = left < 0
+            own = np.arange(n)
+            lo = np.where(leaf, own, left) + offset
+            hi = np.where(leaf, own, right) + offset
+            children.append(np.column_stack([lo, hi]).ravel())
+            features.append(np.where(leaf, 0, feature))
+            thresholds.append(np.where(leaf, np.inf, threshold))
+            values.append(value.reshape(n, -1))
+            roots.append(offset)
+            depths.append(_tree_depth(left, right))
+            offset += n
+        return cls(
+            feature=np.concatenate(features).astype(np.int64),
+            threshold=np.concatenate(thresholds).astype(np.float64),
+            child=np.concatenate(children).astype(np.int64),
+            value=np.ascontiguousarray(np.concatenate(values), dtype=np.float64),
+            roots=np.asarray(roots, dtype=np.int64),
+            depth=np.asarray(depths, dtype=np.int64),
+            tree_class=np.asarray(tree_class, dtype=np.int64),
+            n_out=n_out,
+            link=link,
+            **kw,
+        )
+
+    @classmethod
+    def from_sklearn(cls, forest: Any) -> _Forest:
+        """A fitted RandomForestClassifier / ExtraTreesClassifier (single output)."""
+        if getattr(forest, "n_outputs_", 1) != 1:
+            raise _Unsupported("multi-output forest")
+        trees = []
+        for tree in forest.estimators_:
+            t = tree.tree_
+            value = t.value[:, 0, :].astype(np.float64)
+            total = value.sum(axis=1, keepdims=True)
+            value = value / np.where(total > 0, total, 1.0)
+            trees.append((t.feature, t.threshold, t.children_left, t.children_right, value))
+        k = len(forest.classes_)
+        # scikit-learn compares float32 inputs with its thresholds
+        return cls._stack(
+            trees, [-1] * len(trees), k, "mean", scale=1.0 / len(trees), float32_inputs=True
+        )
+
+    @classmethod
+    def from_lightgbm(cls, model: Any, iteration: int | None) -> _Forest:
+        """A fitted LGBMClassifier whose splits are all numeric `<=`."""
+        dump = model.booster_.dump_model(num_iteration=iteration)
+        per_iter = int(dump["num_tree_per_iteration"])
+        objective = str(dump.get("objective", ""))
+        if objective.startswith("multiclass") and per_iter > 1 and "ova" not in objective:
+            link, scale = "softmax", 1.0
+        elif objective.startswith("binary") and per_iter == 1:
+            link = "sigmoid"
+            scale = 1.0
+            if "sigmoid:" in objective:
+                scale = float(objective.split("sigmoid:")[1].split()[0])
+        else:
+            raise _Unsupported(f"objective {objective!r}")
+        trees = [_lightgbm_tree(info["tree_structure"]) for info in dump["tree_info"]]
+        classes = [i % per_iter for i in range(len(trees))]
+        return cls._stack(trees, classes, per_iter, link, scale=scale)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities of the rows of X (float64, transformed features)."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if self.float32_inputs:
+            X = X.astype(np.float32).astype(np.float64)
+        serial, parallel = _forest_kernels()
+        kernel = serial if len(X) < 2_000 else parallel
+        raw = kernel(
+            X,
+            self.feature,
+            self.threshold,
+            self.child,
+            self.value,
+            self.roots,
+            self.depth,
+            self.tree_class,
+            self.n_out,
+        )
+        if self.link == "mean":
+            return raw * self.scale
+        if self.link == "sigmoid":
+            p = 1.0 / (1.0 + np.exp(-self.scale * raw[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        raw -= raw.max(axis=1, keepdims=True)
+        np.exp(raw, out=raw)
+        raw /= raw.sum(axis=1, keepdims=True)
+        return raw
+
+
+def _tree_depth(left: np.ndarray, right: np.ndarray) -> int:
+    depth = np.zeros(len(left), dtype=np.int64)
+    for node in range(len(left)):  # children come after their parent in both layouts
+        for c in (left[node], right[node]):
+            if c >= 0:
+                depth[c] = depth[node] + 1
+    return int(depth.max())
+
+
+def _lightgbm_tree(root: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+    """One dumped LightGBM tree as node arrays in pre-order (children after their parent)."""
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    value: list[float] = []
+
+    def visit(node: Mapping[str, Any]) -> int:
+        index = len(feature)
+        feature.append(0)
+        threshold.append(0.0)
+        left.append(-1)
+        right.append(-1)
+        value.append(0.0)
+        if "split_feature" not in node:
+            value[index] = float(node["leaf_value"])
+            return index
+        if node.get("decision_type") != "<=" or node.get("missing_type", "None") not in (
+            "None",
+            "NaN",
+        ):
+            raise _Unsupported(f"split {node.get('decision_type')} / {node.get('missing_type')}")
+        feature[index] = int(node["split_feature"])
+        threshold[index] = float(node["threshold"])
+        left[index] = visit(node["left_child"])
+        right[index] = visit(node["right_child"])
+        return index
+
+    visit(root)
+    return (
+        np.asarray(feature),
+        np.asarray(threshold),
+        np.asarray(left),
+        np.asarray(right),
+        np.asarray(value),
+    )
+
+
+_KERNELS: list[Callable[..., np.ndarray]] = []
+_BLOCK = 128  # rows walked through one tree at a time
+prange = range  # numba.prange once the kernels are compiled (numba is imported only then)
+
+
+def _walk(X, feature, threshold, child, value, roots, depth, tree_class, n_out):  # pragma: no cover
+    n = X.shape[0]
+    out = np.zeros((n, n_out))
+    for block in prange((n + _BLOCK - 1) // _BLOCK):
+        lo = block * _BLOCK
+        hi = min(n, lo + _BLOCK)
+        for t in range(roots.shape[0]):
+            root, steps, k = roots[t], depth[t], tree_class[t]
+            for i in range(lo, hi):
+                node = root
+                for _ in range(steps):
+                    go_right = 1 if X[i, feature[node]] > threshold[node] else 0
+                    node = child[2 * node + go_right]
+                if k >= 0:
+                    out[i, k] += value[node, 0]
+                else:
+                    for j in range(n_out):
+                        out[i, j] += value[node, j]
+    return out
+
+
+def _forest_kernels() -> list[Callable[..., np.ndarray]]:
+    """(serial, parallel) numba kernels summing the leaf values each row reaches; built once.
+
+    Compiled on first use and cached on disk by numba, so later processes load them quickly.
+    """
+    global prange
+    if not _KERNELS:
+        import numba
+
+        serial = numba.njit(cache=True, nogil=True)(_walk)
+        prange = numba.prange
+        parallel = numba.njit(cache=True, nogil=True, parallel=True)(_walk)
+        _KERNELS.extend([serial, parallel])
+    return _KERNELS
