@@ -325,3 +325,36 @@ def test_score_file_empty_input(tmp_path, bundle):
     assert summary["rows_in"] == 0
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert len(out) == 0 and "proba_high" in out.columns
+
+
+def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
+    from sklearn.ensemble import RandomForestClassifier
+
+    import songpop.predict as module
+
+    walked = []
+    real_walk = module._Forest.predict_proba
+
+    def spy(self, Z):
+        walked.append(len(Z))
+        return real_walk(self, Z)
+
+    monkeypatch.setattr(module._Forest, "predict_proba", spy)
+
+    # LightGBM: batches from _PARALLEL_ROWS rows on go through the compiled walk
+    X, _ = songs(module._PARALLEL_ROWS + 500, seed=11)
+    got = predict_frame(X, bundle)[[f"proba_{c}" for c in bundle.classes]].to_numpy()
+    np.testing.assert_allclose(got, bundle.estimator.predict_proba(X), rtol=1e-9, atol=1e-12)
+    assert len(X) in walked
+    # a random forest always does (single records included)
+    forest = RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0)
+    rf = make_bundle(tmp_path / "rf", forest, scale=False)
+    assert fast_model(rf) is not None
+    small = songs(30, seed=12)[0]
+    got = predict_frame(small, rf)[[f"proba_{c}" for c in rf.classes]].to_numpy()
+    np.testing.assert_allclose(got, rf.estimator.predict_proba(small), rtol=1e-9, atol=1e-12)
+    walked.clear()
+    (p,) = predict(SONG, rf)
+    assert walked == [1]
+    expected = rf.estimator.predict_proba(pd.DataFrame([SONG]))[0]
+    assert [p.probabilities[c] for c in rf.classes] == pytest.approx(expected, abs=1e-12)
