@@ -96,6 +96,8 @@ def test_levels_must_match_rows():
     X, levels, _ = _blobs(2)
     with pytest.raises(SchemaError, match="levels has"):
         kmeans_analysis(X, levels[:-1], k_range=[2])
+    with pytest.raises(SchemaError, match="first at row 4"):
+        kmeans_analysis(X, levels.where(levels.index != 4), k_range=[2])
 
 
 def test_write_cluster_section_writes_every_file_the_manifest_names(tmp_path):

@@ -173,7 +173,7 @@ def test_presets_build_the_reports_architectures():
     linears = [m for m in fine.module_ if isinstance(m, nn.Linear)]
     assert [m.out_features for m in linears] == [128, 64, 32, 3]
     assert {m.p for m in fine.module_ if isinstance(m, nn.Dropout)} == {0.45}
-    assert fine.batch_size == 256 and fine.validation_fraction == 0.1
+    assert fine.batch_size == 512 and fine.validation_fraction == 0.1
     assert mlp_finetuned(lr=1e-3).lr == 1e-3  # overrides win
     original = mlp_report_finetuned()
     assert (original.lr, original.max_epochs, original.batch_size) == (1e-4, 5000, None)

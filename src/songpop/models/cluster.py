@@ -143,6 +143,9 @@ def kmeans_analysis(
     cols = _feature_columns(X, features)
     if len(levels) != len(X):
         raise SchemaError(f"levels has {len(levels)} rows but X has {len(X)}; they must match")
+    if pd.isna(levels).any():
+        row = int(np.flatnonzero(pd.isna(np.asarray(levels)))[0])
+        raise SchemaError(f"levels has missing values (first at row {row}); every song needs one")
     data = X[cols].to_numpy(dtype=np.float64)
     ks = sorted({int(k) for k in k_range} | {REPORT_K})
     if ks[0] < 2 or ks[-1] >= len(data):
