@@ -32,6 +32,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.bundle import Bundle, is_categorical
+from songpop.errors import SchemaError
 from songpop.io import atomic_path, write_csv_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -193,28 +194,32 @@ class _PermutationExplainer:
         """(contributions n × features × classes, base values per class)."""
         n, m = X.shape
         B = self.background
-        rng = np.random.default_rng(config.SEED)
         k = len(self.bundle.classes)
+        # The same permutations for every row, so a row's explanation does not depend on the
+        # other rows of the call.
+        rng = np.random.default_rng(config.SEED)
+        orders = []
+        for _ in range(PERMUTATIONS):
+            order = rng.permutation(m)
+            orders += [order, order[::-1]]
+        # For each order: m+1 masks (features switched on one by one).
+        masks = np.zeros((len(orders), m + 1, m), dtype=bool)
+        for p, order in enumerate(orders):
+            for step in range(1, m + 1):
+                masks[p, step] = masks[p, step - 1]
+                masks[p, step, order[step - 1]] = True
+        flat = masks.reshape(-1, m)
         phi = np.zeros((n, m, k))
-        for i in range(n):
-            orders = []
-            for _ in range(PERMUTATIONS):
-                order = rng.permutation(m)
-                orders += [order, order[::-1]]
-            # For each order: m+1 masks (features switched on one by one) × background rows.
-            masks = np.zeros((len(orders), m + 1, m), dtype=bool)
+        chunk = max(1, 20_000 // (len(flat) * len(B)))
+        for lo in range(0, n, chunk):
+            rows = X[lo : lo + chunk]
+            grid = np.where(flat[None, :, None, :], rows[:, None, None, :], B[None, None, :, :])
+            out = self.predict(grid.reshape(-1, m))
+            out = out.reshape(len(rows), len(orders), m + 1, len(B), k).mean(axis=3)
+            gains = np.diff(out, axis=2)  # the gain of the feature switched on at each step
             for p, order in enumerate(orders):
-                for step in range(1, m + 1):
-                    masks[p, step] = masks[p, step - 1]
-                    masks[p, step, order[step - 1]] = True
-            flat = masks.reshape(-1, m)
-            rows = np.where(flat[:, None, :], X[i][None, None, :], B[None, :, :])
-            out = self.predict(rows.reshape(-1, m)).reshape(len(orders), m + 1, len(B), k)
-            mean = out.mean(axis=2)  # orders × (m+1) × classes
-            gains = np.diff(mean, axis=1)  # gain of the feature switched on at each step
-            for p, order in enumerate(orders):
-                phi[i, order] += gains[p]
-            phi[i] /= len(orders)
+                phi[lo : lo + chunk, order] += gains[:, p]
+        phi /= len(orders)
         return phi, self.base
 
 
@@ -447,6 +452,11 @@ def global_importance(
         X = X.sample(n=max_rows, random_state=config.SEED)
     values, ok, _ = validate_frame(X, bundle.feature_names)
     values = values[ok]
+    if len(values) == 0:
+        raise SchemaError(
+            f"global importance of {bundle.model_id}: none of the {len(X)} rows has valid values "
+            f"for every feature ({', '.join(bundle.feature_names)})"
+        )
     explainer = explainer_for(bundle)
     phi, _ = explainer.values(values)
     per_class = np.abs(phi).mean(axis=0)  # features × classes

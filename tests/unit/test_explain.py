@@ -203,3 +203,23 @@ def test_global_importance_and_section(tmp_path, tree):
         assert (manifest_path.parent / figure["svg"]).stat().st_size > 0
     csv = pd.read_csv(manifest_path.parent / manifest["tables"][0]["csv"])
     assert len(csv) == len(FEATURES)
+
+
+@pytest.mark.parametrize("name", ["tree", "linear"])
+def test_explanation_does_not_depend_on_the_other_records(request, name):
+    bundle = request.getfixturevalue(name)
+    a, b = songs(2, seed=21).to_dict("records")
+    first = predict([a, b], bundle, explain=True)[0].explanation
+    again = predict([b, a], bundle, explain=True)[1].explanation
+    assert [c.feature for c in first] == [c.feature for c in again]
+    np.testing.assert_allclose(
+        [c.contribution for c in first], [c.contribution for c in again], atol=1e-12
+    )
+
+
+def test_global_importance_needs_valid_rows(tree):
+    from songpop.errors import SchemaError
+
+    bad = songs(5).assign(danceability=7.0)
+    with pytest.raises(SchemaError, match="none of the 5 rows"):
+        global_importance(tree, bad)
