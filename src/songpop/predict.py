@@ -205,6 +205,10 @@ def validate_record(
 
 def _check_value(name: str, value: Any, index: int) -> tuple[float, Problem | None]:
     expected = describe_feature(name)
+    if value is None:
+        return math.nan, Problem(
+            index, name, None, expected, f"{name}: missing (null); expected {expected}"
+        )
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         got = f"{type(value).__name__} {value!r}" if value is not None else "null"
         return math.nan, Problem(
