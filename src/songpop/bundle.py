@@ -3,10 +3,11 @@
 A bundle folder holds
 
 - the estimator: `estimator.skops` (a scikit-learn / imbalanced-learn / LightGBM object saved
-  with skops), or, for a pipeline whose last step is a torch model exposing
-  `export_state()` / `from_state()` (songpop's `TorchMLPClassifier`), `preprocess.skops` (every
-  step before it, when there is one), `mlp_state.pt` (the torch `state_dict`) and `mlp.json`
-  (its hyper-parameters and fitted attributes);
+  with skops). A torch model inside it (songpop's `TorchMLPClassifier`, which exposes
+  `export_state()` / `from_state()`: a pipeline's last step, an ensemble's member) is stored
+  beside it as `torch_<i>_state.pt` (the torch `state_dict`) and `torch_<i>.json` (its
+  hyper-parameters and fitted attributes), with a `TorchSlot` standing in for it in the skops
+  file;
 - `reference_sample.parquet`: a small seeded sample of the training features (the background of
   model-agnostic explanations), when reference data is given;
 - `bundle.json`: model id, task, feature names in order, classes, label strategy, feature set,
@@ -47,9 +48,8 @@ BUNDLE_FORMAT = "songpop-bundle"
 BUNDLE_VERSION = 1
 META_FILE = "bundle.json"
 ESTIMATOR_FILE = "estimator.skops"
-PREPROCESS_FILE = "preprocess.skops"
-TORCH_STATE_FILE = "mlp_state.pt"
-TORCH_PARAMS_FILE = "mlp.json"
+TORCH_STATE_FILE = "torch_{slot}_state.pt"
+TORCH_PARAMS_FILE = "torch_{slot}.json"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 REFERENCE_SAMPLE_ROWS = 200
 INDEX_FILE = "index.json"
@@ -260,31 +260,95 @@ def save_bundle(
     return out_dir
 
 
+class TorchSlot:
+    """Stands, inside a saved estimator, for a torch model stored beside it (slot number)."""
+
+    def __init__(self, slot: int = 0) -> None:
+        self.slot = slot
+
+
+def _is_torch_model(obj: Any) -> bool:
+    """A fitted estimator that saves itself as a torch state (songpop's TorchMLPClassifier)."""
+    return (
+        hasattr(obj, "export_state")
+        and hasattr(type(obj), "from_state")
+        and getattr(obj, "module_", None) is not None
+    )
+
+
+def _map_estimators(value: Any, replace: Any, memo: dict[int, Any]) -> Any:
+    """Walk an estimator's attributes, lists, tuples and dicts; swap what `replace` maps.
+
+    `replace(obj)` returns the stand-in for `obj`, or None to keep walking into it. Estimators,
+    lists and dicts are changed in place; tuples are rebuilt. Shared objects are mapped once.
+    """
+    from sklearn.base import BaseEstimator
+
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    new = replace(value)
+    if new is not None:
+        memo[key] = new
+        return new
+    memo[key] = value
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            value[i] = _map_estimators(item, replace, memo)
+    elif isinstance(value, tuple):
+        items = [_map_estimators(item, replace, memo) for item in value]
+        if type(value) is tuple and any(a is not b for a, b in zip(items, value, strict=True)):
+            memo[key] = value = tuple(items)
+    elif isinstance(value, dict):
+        for k in list(value):
+            value[k] = _map_estimators(value[k], replace, memo)
+    elif isinstance(value, BaseEstimator):
+        for k, item in list(vars(value).items()):
+            mapped = _map_estimators(item, replace, memo)
+            if mapped is not item:
+                value.__dict__[k] = mapped
+    return value
+
+
 def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
-    """Write the estimator's files into `folder` and describe how to load them."""
+    """Write the estimator's files into `folder` and describe how to load them.
+
+    Torch models anywhere inside the estimator (a pipeline's last step, an ensemble's member)
+    are stored as `torch_<i>_state.pt` (the state_dict) + `torch_<i>.json` (hyper-parameters
+    and fitted attributes) and replaced by a `TorchSlot` in the skops file.
+    """
+    import copy
+
     import skops.io as sio
 
-    steps = getattr(estimator, "steps", None)
-    final = steps[-1][1] if steps else estimator
-    if hasattr(final, "export_state") and hasattr(type(final), "from_state"):
+    found: list[Any] = []
+    _map_estimators(estimator, lambda o: found.append(o) if _is_torch_model(o) else None, {})
+    slots: list[dict[str, str]] = []
+    if found:
         import torch
 
-        state = dict(final.export_state())
-        torch.save(state.pop("state_dict"), folder / TORCH_STATE_FILE)
-        state["class_path"] = _class_path(final)
-        (folder / TORCH_PARAMS_FILE).write_text(
-            json.dumps(_json_safe(state), indent=2) + "\n", encoding="utf-8"
-        )
-        layout: dict[str, Any] = {"kind": "torch_pipeline" if steps else "torch"}
-        if steps:
-            layout["final_step"] = steps[-1][0]
-            layout["pipeline_class"] = _class_path(estimator)
-            if len(steps) > 1:
-                sio.dump(estimator[:-1], folder / PREPROCESS_FILE)
-                layout["preprocess"] = PREPROCESS_FILE
-        return layout
+        estimator = copy.deepcopy(estimator)  # the caller's estimator stays as it was
+        models: dict[int, TorchSlot] = {}
+
+        def stand_in(obj: Any) -> TorchSlot | None:
+            if not _is_torch_model(obj):
+                return None
+            slot = len(slots)
+            state = dict(obj.export_state())
+            state_file = TORCH_STATE_FILE.format(slot=slot)
+            params_file = TORCH_PARAMS_FILE.format(slot=slot)
+            torch.save(state.pop("state_dict"), folder / state_file)
+            state["class_path"] = _class_path(obj)
+            (folder / params_file).write_text(
+                json.dumps(_json_safe(state), indent=2) + "\n", encoding="utf-8"
+            )
+            slots.append({"state": state_file, "params": params_file})
+            models[slot] = TorchSlot(slot)
+            return models[slot]
+
+        estimator = _map_estimators(estimator, stand_in, {})
     sio.dump(estimator, folder / ESTIMATOR_FILE)
-    return {"kind": "skops"}
+    return {"kind": "skops", "torch_slots": slots}
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:
@@ -384,13 +448,17 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     meta = read_meta(path)
     verify_files(path, meta)
     layout = meta.get("layout", {"kind": "skops"})
-    kind = layout.get("kind")
-    if kind == "skops":
-        estimator = _load_skops(path / ESTIMATOR_FILE)
-    elif kind in ("torch", "torch_pipeline"):
-        estimator = _load_torch(path, layout)
-    else:
-        raise BundleError(f"{path / META_FILE}: unknown estimator layout {kind!r}")
+    if layout.get("kind") != "skops":
+        raise BundleError(f"{path / META_FILE}: unknown estimator layout {layout.get('kind')!r}")
+    estimator = _load_skops(path / ESTIMATOR_FILE)
+    slots = layout.get("torch_slots") or []
+    if slots:
+        models = [_load_torch(path, slot) for slot in slots]
+
+        def put_back(obj: Any) -> Any:
+            return models[obj.slot] if isinstance(obj, TorchSlot) else None
+
+        estimator = _map_estimators(estimator, put_back, {})
     return Bundle(
         path=path,
         model_id=str(meta["model_id"]),
@@ -464,32 +532,26 @@ def _load_skops(file: Path) -> Any:
         raise BundleError(f"{file}: cannot load the estimator ({exc})") from exc
 
 
-def _load_torch(path: Path, layout: dict[str, Any]) -> Any:
+def _load_torch(path: Path, slot: dict[str, str]) -> Any:
+    """Rebuild one torch model from its JSON parameters and state_dict."""
     import torch
 
-    params_file = path / TORCH_PARAMS_FILE
-    state = json.loads(params_file.read_text(encoding="utf-8"))
-    class_path = state.pop("class_path", "")
+    params_file, state_file = path / slot["params"], path / slot["state"]
+    try:
+        state = json.loads(params_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(
+            f"{params_file}: cannot read the torch model's parameters ({exc})"
+        ) from exc
+    class_path = str(state.pop("class_path", ""))
     if not class_path.startswith("songpop."):
         raise BundleError(f"{params_file}: refusing to load object type {class_path!r}")
     cls = _import_class(class_path, params_file)
     try:
-        state["state_dict"] = torch.load(path / TORCH_STATE_FILE, weights_only=True)
-        final = cls.from_state(state)
+        state["state_dict"] = torch.load(state_file, weights_only=True)
+        return cls.from_state(state)
     except Exception as exc:
-        raise BundleError(
-            f"{path / TORCH_STATE_FILE}: cannot load the torch model ({exc})"
-        ) from exc
-    if layout["kind"] == "torch":
-        return final
-    pipeline_cls_path = layout.get("pipeline_class", "sklearn.pipeline.Pipeline")
-    if not _is_trusted(pipeline_cls_path):
-        raise BundleError(f"{path / META_FILE}: refusing pipeline type {pipeline_cls_path!r}")
-    pipeline_cls = _import_class(pipeline_cls_path, path / META_FILE)
-    steps = []
-    if layout.get("preprocess"):
-        steps = list(_load_skops(path / layout["preprocess"]).steps)
-    return pipeline_cls(steps + [(layout.get("final_step", "model"), final)])
+        raise BundleError(f"{state_file}: cannot load the torch model ({exc})") from exc
 
 
 def _import_class(class_path: str, file: Path) -> type:

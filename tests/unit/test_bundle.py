@@ -115,17 +115,30 @@ def test_round_trip_gives_identical_predictions(tmp_path, data, lgbm, kind):
     assert [p.name for p in tmp_path.iterdir()] == [kind]
 
 
-def test_torch_mlp_pipeline_round_trip(tmp_path, data):
+def test_torch_mlp_round_trip_in_pipeline_and_ensemble(tmp_path, data):
+    from sklearn.ensemble import VotingClassifier
+
     from songpop.models.mlp import TorchMLPClassifier
 
     X, y = data
     mlp = TorchMLPClassifier((8,), max_epochs=5, validation_fraction=None, random_state=0)
     est = pipeline(mlp, scale=True).fit(X, y)
     path = save(est, tmp_path / "mlp", X, y)
-    assert {"mlp_state.pt", "mlp.json", "preprocess.skops"} <= set(read_meta(path)["files"])
+    files = set(read_meta(path)["files"])
+    assert {"estimator.skops", "torch_0_state.pt", "torch_0.json"} <= files
+    assert isinstance(est.steps[-1][1], TorchMLPClassifier)  # the caller's pipeline untouched
     bundle = load_bundle(path)
     np.testing.assert_allclose(bundle.estimator.predict_proba(X), est.predict_proba(X), atol=1e-6)
     assert [name for name, _ in bundle.estimator.steps] == ["pre", "model"]
+    assert isinstance(bundle.estimator.steps[-1][1], TorchMLPClassifier)
+    # an ensemble with an MLP member (skops alone cannot store torch tensors)
+    vote = VotingClassifier(
+        [("mlp", pipeline(mlp, scale=True)), ("lr", pipeline(LogisticRegression(), True))],
+        voting="soft",
+    ).fit(X, y)
+    loaded = load_bundle(save(vote, tmp_path / "vote", X, y)).estimator
+    np.testing.assert_allclose(loaded.predict_proba(X), vote.predict_proba(X), atol=1e-6)
+    assert loaded.named_estimators_["mlp"] is loaded.estimators_[0]
 
 
 def test_reference_statistics(tmp_path, data, lgbm):
