@@ -218,7 +218,6 @@ def plot_pca_clusters(
     ev1, ev2 = result.explained_variance
     fig = Figure(figsize=(7, 5.5), constrained_layout=True)
     ax = fig.subplots()
-    alpha = float(np.clip(800 / max(result.n_rows, 1), 0.15, 0.8))
     sizes = np.bincount(fit.labels, minlength=k)
     for c in np.argsort(-sizes, kind="stable"):  # small clusters drawn last, so they stay visible
         mask = fit.labels == c
@@ -226,7 +225,8 @@ def plot_pca_clusters(
             result.pca.loc[mask, "pc1"],
             result.pca.loc[mask, "pc2"],
             s=6,
-            alpha=alpha,
+            # translucent dots for thousands of points; small clusters more opaque to stay visible
+            alpha=float(np.clip(400 / max(int(mask.sum()), 1), 0.15, 0.8)),
             color=PALETTE[c % len(PALETTE)],
             label=f"cluster {c} ({int(mask.sum()):,} songs)",
             linewidths=0,
@@ -369,13 +369,16 @@ def cluster_paragraphs(result: ClusterResult) -> list[str]:
     """Plain-language findings, written from the measured numbers."""
     k3 = result.fits[REPORT_K]
     best = result.best
+    if result.best_k == REPORT_K:
+        at_k3 = "the report's k"
+    else:
+        at_k3 = f"and at the report's k = 3 it is {k3.silhouette:.2f}"
     paragraphs = [
         f"K-means grouped {result.n_rows:,} songs by their {len(result.features)} standardised "
         f"numeric audio features ({', '.join(result.features)}). Tried k = "
         f"{int(result.silhouette['k'].min())} to {int(result.silhouette['k'].max())}; the "
-        f"silhouette score is highest at k = {result.best_k} ({best.silhouette:.2f}), and at "
-        f"the report's k = 3 it is {k3.silhouette:.2f} (the original code reported 0.12). "
-        + _silhouette_words(best.silhouette),
+        f"silhouette score is highest at k = {result.best_k} ({best.silhouette:.2f}), {at_k3} "
+        f"(the original code reported 0.12 at k = 3). " + _silhouette_words(best.silhouette),
         f"With k = {result.best_k}: " + _describe_clusters(best),
     ]
     if result.best_k != REPORT_K:
