@@ -1,6 +1,6 @@
 """Data tests: `build_dataset` on the real files in $SONGPOP_DATA_DIR.
 
-Each profile is built once per session (module-scoped fixtures) into a temporary folder.
+Each profile is built once per session (session-scoped fixtures) into a temporary folder.
 The floors below were measured on the shared data (2026-11-24): seed profile 9,505 songs
 (original: 9,516), match rate seed 99.9%; default profile match rates hit_predictor 49.5%,
 kaggle_1921_2020_seed 99.3%, tidytuesday_2020 21.1%.
@@ -23,14 +23,14 @@ pytestmark = pytest.mark.data
 ORIGINAL_SONGS = 9_516
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("seed_build")
     summary = build_dataset(out, profile="seed", data_dir=data_dir)
     return {"summary": summary, "out": out, "songs": pd.read_parquet(out / "songs.parquet")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def default_build(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("default_build")
     summary = build_dataset(out, data_dir=data_dir)
