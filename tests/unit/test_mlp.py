@@ -16,6 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from songpop.models.mlp import (
@@ -42,6 +43,11 @@ def _small(**kw) -> TorchMLPClassifier:
     params = {"hidden_layer_sizes": (16,), "max_epochs": 15, "batch_size": 64, "random_state": 0}
     params.update(kw)
     return TorchMLPClassifier(**params)
+
+
+@parametrize_with_checks([TorchMLPClassifier(max_epochs=5, random_state=0)])
+def test_passes_scikit_learns_estimator_checks(estimator, check):
+    check(estimator)
 
 
 def test_fit_gives_sorted_string_classes_and_probabilities_in_that_order():
@@ -244,6 +250,18 @@ def test_in_a_pipeline_after_a_column_transformer_with_a_dataframe():
     scores = cross_val_score(pipe, frame, labels, cv=3)
     assert scores.shape == (3,)
     assert scores.mean() > 0.8
+
+
+def test_sparse_input_gives_the_same_predictions_as_dense():
+    from scipy import sparse
+
+    X, y = _blobs()
+    X[X < 0.5] = 0.0
+    dense = _small(max_epochs=3).fit(X, y)
+    sparse_fit = _small(max_epochs=3).fit(sparse.csr_matrix(X), y)
+    np.testing.assert_array_equal(
+        sparse_fit.predict_proba(sparse.csr_matrix(X)), dense.predict_proba(X)
+    )
 
 
 def test_progress_bar_shows_losses_and_accuracies(capsys):

@@ -130,7 +130,10 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             self, fitted.
         """
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=2)
+        X, y = validate_data(
+            self, X, y, accept_sparse=("csr", "csc", "coo"), dtype=np.float32, ensure_min_samples=2
+        )
+        X = _dense(X)
         check_classification_targets(y)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -156,7 +159,11 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class in `classes_` order; rows sum to 1."""
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = _dense(
+            validate_data(
+                self, X, accept_sparse=("csr", "csc", "coo"), dtype=np.float32, reset=False
+            )
+        )
         self.module_.eval()
         with _torch_threads(), torch.no_grad():
             logits = self.module_(torch.from_numpy(np.ascontiguousarray(X)))
@@ -171,6 +178,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):  # noqa: D105 - scikit-learn hook
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.sparse = True  # densified: the one-hot inputs are few
         return tags
 
     # --- persistence --------------------------------------------------------------------------
@@ -609,6 +617,11 @@ def _postfix(row: Mapping[str, float]) -> dict[str, str]:
         "val_accuracy": "Validation Accuracy",
     }
     return {label: f"{row[key]:.4f}" for key, label in names.items() if key in row}
+
+
+def _dense(X: Any) -> np.ndarray:
+    """A sparse matrix (e.g. a ColumnTransformer's one-hot output) as a dense float32 array."""
+    return X.toarray() if hasattr(X, "toarray") else X
 
 
 def _to_python(value: Any) -> Any:
