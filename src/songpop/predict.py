@@ -50,11 +50,7 @@ KNOWN_FEATURES: tuple[str, ...] = tuple(
 
 DEFAULT_CHUNKSIZE = 100_000
 _REJECT_COLUMNS = ("field", "value", "expected", "reason")
-_PARALLEL_ROWS = 20_000
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_WALK_ROWS = 2_000  # from this many rows on, LightGBM goes through the compiled walk
 
 
 _MAX_LISTED_PROBLEMS = 10
@@ -1052,7 +1048,7 @@ def _compile_lightgbm(final: Any) -> Callable[[np.ndarray], np.ndarray]:
         return state["forest"]
 
     def run(Z: np.ndarray) -> np.ndarray:
-        if len(Z) < _PARALLEL_ROWS or forest() is None:
+        if len(Z) < _WALK_ROWS or forest() is None:
             return by_booster(Z)
         if "checked" not in state:
             head = Z[:256]
@@ -1246,28 +1242,36 @@ def _lightgbm_tree(root: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
 
 
 _KERNELS: list[Callable[..., np.ndarray]] = []
-_BLOCK = 128  # rows walked through one tree at a time
+_BLOCK = 256  # rows walked through one tree at a time
 prange = range  # numba.prange once the kernels are compiled (numba is imported only then)
 
 
 def _walk(X, feature, threshold, child, value, roots, depth, tree_class, n_out):  # pragma: no cover
+    # Blocks of rows go through one tree at a time, all rows of the block one level at a time:
+    # the rows' walks are independent, so the processor overlaps them.
     n = X.shape[0]
     out = np.zeros((n, n_out))
+    XT = np.ascontiguousarray(X.T)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         lo = block * _BLOCK
-        hi = min(n, lo + _BLOCK)
+        m = min(n, lo + _BLOCK) - lo
+        nodes = np.empty(_BLOCK, np.int64)
         for t in range(roots.shape[0]):
             root, steps, k = roots[t], depth[t], tree_class[t]
-            for i in range(lo, hi):
-                node = root
-                for _ in range(steps):
-                    go_right = 1 if X[i, feature[node]] > threshold[node] else 0
-                    node = child[2 * node + go_right]
-                if k >= 0:
-                    out[i, k] += value[node, 0]
-                else:
+            for i in range(m):
+                nodes[i] = root
+            for _ in range(steps):
+                for i in range(m):
+                    node = nodes[i]
+                    go_right = 1 if XT[feature[node], lo + i] > threshold[node] else 0
+                    nodes[i] = child[2 * node + go_right]
+            if k >= 0:
+                for i in range(m):
+                    out[lo + i, k] += value[nodes[i], 0]
+            else:
+                for i in range(m):
                     for j in range(n_out):
-                        out[i, j] += value[node, j]
+                        out[lo + i, j] += value[nodes[i], j]
     return out
 
 

@@ -341,8 +341,8 @@ def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
 
     monkeypatch.setattr(module._Forest, "predict_proba", spy)
 
-    # LightGBM: batches from _PARALLEL_ROWS rows on go through the compiled walk
-    X, _ = songs(module._PARALLEL_ROWS + 500, seed=11)
+    # LightGBM: batches from _WALK_ROWS rows on go through the compiled walk
+    X, _ = songs(module._WALK_ROWS + 500, seed=11)
     got = predict_frame(X, bundle)[[f"proba_{c}" for c in bundle.classes]].to_numpy()
     np.testing.assert_allclose(got, bundle.estimator.predict_proba(X), rtol=1e-9, atol=1e-12)
     assert len(X) in walked
