@@ -51,8 +51,6 @@ KNOWN_FEATURES: tuple[str, ...] = tuple(
 DEFAULT_CHUNKSIZE = 100_000
 _REJECT_COLUMNS = ("field", "value", "expected", "reason")
 _WALK_ROWS = 2_000  # from this many rows on, LightGBM goes through the compiled walk
-
-
 _MAX_LISTED_PROBLEMS = 10
 
 
