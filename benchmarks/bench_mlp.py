@@ -57,6 +57,13 @@ def mlp_pipeline(estimator) -> Pipeline:
     return Pipeline([("prep", prep), ("mlp", estimator)])
 
 
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of an accuracy measured on `n` test rows."""
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * ((accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) ** 0.5)
+    return [round(centre - half, 4), round(centre + half, 4)]
+
+
 def _fit_timed(make, X_tr, y_tr, X_te, y_te) -> tuple[float, float, float, Pipeline]:
     """Wall seconds, CPU seconds of this process, test accuracy, the fitted pipeline."""
     pipe = mlp_pipeline(make())
@@ -106,6 +113,7 @@ def main(out_dir: Path) -> dict:
         "finetuned_best_epoch": mlp.best_epoch_,
         "finetuned_val_accuracy_at_best": round(kept["val_accuracy"], 4),
         "finetuned_test_accuracy": round(accs[-1], 4),
+        "finetuned_test_accuracy_95ci": wilson_interval(accs[-1], len(y_te)),
         "finetuned_test_accuracy_same_every_run": bool(np.ptp(accs) == 0),
         "finetuned_params": {
             k: v
@@ -115,6 +123,7 @@ def main(out_dir: Path) -> dict:
         "baseline_fit_seconds": round(base_seconds, 2),
         "baseline_epochs_run": base_pipe.named_steps["mlp"].n_epochs_,
         "baseline_test_accuracy": round(base_acc, 4),
+        "baseline_test_accuracy_95ci": wilson_interval(base_acc, len(y_te)),
         "dummy_most_frequent_test_accuracy": round(float(dummy.score(X_te, y_te)), 4),
         "report_finetuned_test_accuracy": 0.5352,
         "report_finetuned_seconds": 70,
