@@ -1113,11 +1113,11 @@ class _Forest:
             depths.append(_tree_depth(left, right))
             offset += n
         return cls(
-            feature=np.concatenate(features).astype(np.int64),
+            feature=np.concatenate(features).astype(np.uint32),
             threshold=np.concatenate(thresholds).astype(np.float64),
-            child=np.concatenate(children).astype(np.int64),
+            child=np.concatenate(children).astype(np.uint32),
             value=np.ascontiguousarray(np.concatenate(values), dtype=np.float64),
-            roots=np.asarray(roots, dtype=np.int64),
+            roots=np.asarray(roots, dtype=np.uint32),
             depth=np.asarray(depths, dtype=np.int64),
             tree_class=np.asarray(tree_class, dtype=np.int64),
             n_out=n_out,
@@ -1246,14 +1246,17 @@ prange = range  # numba.prange once the kernels are compiled (numba is imported 
 
 def _walk(X, feature, threshold, child, value, roots, depth, tree_class, n_out):  # pragma: no cover
     # Blocks of rows go through one tree at a time, all rows of the block one level at a time:
-    # the rows' walks are independent, so the processor overlaps them.
+    # the rows' walks are independent, so the processor overlaps them. Unsigned indices spare
+    # numba its negative-index checks.
     n = X.shape[0]
     out = np.zeros((n, n_out))
     XT = np.ascontiguousarray(X.T)
+    two = np.uint32(2)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         lo = block * _BLOCK
         m = min(n, lo + _BLOCK) - lo
-        nodes = np.empty(_BLOCK, np.int64)
+        xb = XT[:, lo : lo + m].copy()
+        nodes = np.empty(_BLOCK, np.uint32)
         for t in range(roots.shape[0]):
             root, steps, k = roots[t], depth[t], tree_class[t]
             for i in range(m):
@@ -1261,8 +1264,7 @@ def _walk(X, feature, threshold, child, value, roots, depth, tree_class, n_out):
             for _ in range(steps):
                 for i in range(m):
                     node = nodes[i]
-                    go_right = 1 if XT[feature[node], lo + i] > threshold[node] else 0
-                    nodes[i] = child[2 * node + go_right]
+                    nodes[i] = child[two * node + np.uint32(xb[feature[node], i] > threshold[node])]
             if k >= 0:
                 for i in range(m):
                     out[lo + i, k] += value[nodes[i], 0]
@@ -1282,8 +1284,9 @@ def _forest_kernels() -> list[Callable[..., np.ndarray]]:
     if not _KERNELS:
         import numba
 
-        serial = numba.njit(cache=True, nogil=True)(_walk)
+        options = {"cache": True, "nogil": True, "error_model": "numpy"}
+        serial = numba.njit(**options)(_walk)
         prange = numba.prange
-        parallel = numba.njit(cache=True, nogil=True, parallel=True)(_walk)
+        parallel = numba.njit(parallel=True, **options)(_walk)
         _KERNELS.extend([serial, parallel])
     return _KERNELS
