@@ -262,7 +262,7 @@ async def _open_loop(
     status = np.zeros(n, dtype=np.int32)
     errors: dict[str, int] = {}
     loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
+    start = 0.0  # set once every task exists: creating 12,000 of them takes a while
 
     async def one(i: int) -> None:
         due = start + i / rate
@@ -290,6 +290,7 @@ async def _open_loop(
         send_latency[i] = done - sent
 
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    start = loop.time() + 0.05  # no task has run yet: they all see this value
     overall = n / rate + TIMEOUT_S + 30  # bounded whatever happens
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=overall)
     return {
