@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 ENSEMBLE_SIZE = 3
 """Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
-LEARNING_CURVE_MODELS: tuple[str, ...] = ("logreg", "knn", "lgbm")
+LEARNING_CURVE_MODELS: tuple[str, ...] = ("logreg", "knn")
 """Models whose learning curve is drawn (audio features), besides the best model."""
 FS_SLUG = {"audio": "audio", "audio+context": "audio_context"}
 
@@ -600,8 +600,8 @@ def _regression(
                 "boosting",
                 cols,
                 LGBMRegressor(
-                    n_estimators=400,
-                    learning_rate=0.03,
+                    n_estimators=300,
+                    learning_rate=0.04,
                     num_leaves=15,
                     min_child_samples=40,
                     subsample=0.8,

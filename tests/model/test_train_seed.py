@@ -85,7 +85,7 @@ def test_a_rows_prediction_does_not_depend_on_row_order(
 
 def test_model_selection_never_sees_the_test_labels(seed_songs: pd.DataFrame, tmp_path) -> None:
     """Scrambling the test rows' labels changes nothing chosen during training."""
-    songs = seed_songs.sample(1500, random_state=3).reset_index(drop=True)
+    songs = seed_songs.sample(1000, random_state=3).reset_index(drop=True)
     train, test = stratified_split(songs["level"], test_size=0.2, seed=1)
     scrambled = songs.copy()
     scrambled.loc[test, "level"] = songs.loc[test, "level"].sample(frac=1, random_state=5).values
@@ -99,7 +99,7 @@ def test_model_selection_never_sees_the_test_labels(seed_songs: pd.DataFrame, tm
                 label_strategy="spotify",
                 models=["logreg", "knn"],
                 feature_sets=("audio",),
-                budget="default",
+                budget="quick",
                 split=(train, test),
                 progress=False,
                 extras=False,

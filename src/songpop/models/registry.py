@@ -134,7 +134,7 @@ def _svc(names: list[str], seed: int) -> Any:
 
 def _rf(names: list[str], seed: int) -> Any:
     model = RandomForestClassifier(
-        n_estimators=300, min_samples_leaf=3, max_features="sqrt", n_jobs=1, random_state=seed
+        n_estimators=250, min_samples_leaf=5, max_features="sqrt", n_jobs=1, random_state=seed
     )
     return make_model_pipeline("tree", names, model)
 
@@ -313,6 +313,8 @@ MODELS: dict[str, ModelSpec] = {
                 "model__estimator__gamma": ["scale", 0.01, 0.03],
             },
             search_budgets=("full",),
+            quick_params={"model__cv": 2},
+            heavy=True,
         ),
         ModelSpec(
             "rf",
@@ -320,11 +322,12 @@ MODELS: dict[str, ModelSpec] = {
             "random forest",
             _rf,
             space={
-                "model__n_estimators": [300],
+                "model__n_estimators": [250, 500],
                 "model__min_samples_leaf": [1, 3, 5, 10],
                 "model__max_features": ["sqrt", 0.5],
                 "model__max_depth": [None, 12, 20],
             },
+            search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
         ),
         ModelSpec(

@@ -200,8 +200,15 @@ def search_model(
         scores = []
         for i in alive:
             est = clone(base).set_params(**settings[i])
-            accs = _run_folds(est, X.iloc[subset], y.iloc[subset], sub_folds, spec, bar)
             n_fits += len(sub_folds)
+            try:
+                accs = _run_folds(est, X.iloc[subset], y.iloc[subset], sub_folds, spec, bar)
+            except ValueError as exc:  # e.g. more neighbours than rows in a small subset
+                log.info(
+                    "%s: setting %s fails on %d rows (%s)", spec.name, settings[i], len(subset), exc
+                )
+                scores.append(-np.inf)
+                continue
             scores.append(float(np.mean([a for a, _, _ in accs])))
         keep = max(1, math.ceil(len(alive) / budget.factor))
         order = np.argsort(scores)[::-1][:keep]
