@@ -72,9 +72,7 @@ def main(
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--log-level",
-                "warning",
-            ],
+            ],  # the defaults otherwise: log level info, one access-log line per request
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -92,7 +90,7 @@ def main(
     figures = {
         "model_id": model_id,
         "model_source": source,
-        "server": "songpop serve (uvicorn, 1 worker, access log on)",
+        "server": "songpop serve with its defaults (uvicorn, 1 worker, access log to a file)",
         "load_generator": "asyncio open loop, raw HTTP/1.1 keep-alive connections (this file)",
         "load_average_before": [round(x, 2) for x in load_before],
         **figures,
