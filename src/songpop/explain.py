@@ -41,7 +41,12 @@ BACKGROUND_SIZE = 10
 PERMUTATIONS = 4
 """Permutations per row (each used forwards and backwards) of the model-agnostic method."""
 GLOBAL_ROWS = 500
-"""Rows sampled for global importance."""
+"""Rows sampled for global importance with tree SHAP (exact and cheap)."""
+GLOBAL_ROWS_AGNOSTIC = 100
+GLOBAL_PERMUTATIONS = 2
+"""Rows and permutations for global importance with the model-agnostic method: every row costs
+2 × permutations × (features + 1) × background model evaluations, and a slow model (an SVC,
+an ensemble holding one) must not hold up the report; averages over 100 rows are stable."""
 
 _KEYS = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 # How to say "a higher / lower value" of each feature in words.
@@ -190,7 +195,9 @@ class _PermutationExplainer:
         self.background = background_rows(bundle)
         self.base = self.predict(self.background).mean(axis=0)
 
-    def values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def values(
+        self, X: np.ndarray, permutations: int = PERMUTATIONS
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(contributions n × features × classes, base values per class)."""
         n, m = X.shape
         B = self.background
@@ -199,7 +206,7 @@ class _PermutationExplainer:
         # other rows of the call.
         rng = np.random.default_rng(config.SEED)
         orders = []
-        for _ in range(PERMUTATIONS):
+        for _ in range(permutations):
             order = rng.permutation(m)
             orders += [order, order[::-1]]
         # For each order: m+1 masks (features switched on one by one).
@@ -431,25 +438,31 @@ def format_value(name: str, value: float) -> str:
 
 
 def global_importance(
-    bundle: Bundle, X: pd.DataFrame, *, max_rows: int = GLOBAL_ROWS
+    bundle: Bundle, X: pd.DataFrame, *, max_rows: int | None = None
 ) -> pd.DataFrame:
     """Mean absolute contribution of each feature over the rows of `X`.
 
     Args:
         bundle: the loaded model bundle.
-        X: rows with the model's feature columns (e.g. the test set); at most `max_rows` of
-            them, sampled with the seed, are explained.
-        max_rows: the sample size.
+        X: rows with the model's feature columns (e.g. the test set); a seeded sample of at most
+            `max_rows` of them is explained.
+        max_rows: the sample size (default: `GLOBAL_ROWS` with tree SHAP,
+            `GLOBAL_ROWS_AGNOSTIC` with the model-agnostic method).
 
     Returns:
         One row per feature, most important first: feature, importance (mean |contribution|
         averaged over the classes), one `importance_<class>` column per class, unit, method,
         n_rows.
+
+    Raises:
+        SchemaError: no row of `X` has valid values for every feature.
     """
     from songpop.predict import validate_frame
 
-    if len(X) > max_rows:
-        X = X.sample(n=max_rows, random_state=config.SEED)
+    explainer = explainer_for(bundle)
+    agnostic = isinstance(explainer, _PermutationExplainer)
+    if max_rows is None:
+        max_rows = GLOBAL_ROWS_AGNOSTIC if agnostic else GLOBAL_ROWS
     values, ok, _ = validate_frame(X, bundle.feature_names)
     values = values[ok]
     if len(values) == 0:
@@ -457,8 +470,13 @@ def global_importance(
             f"global importance of {bundle.model_id}: none of the {len(X)} rows has valid values "
             f"for every feature ({', '.join(bundle.feature_names)})"
         )
-    explainer = explainer_for(bundle)
-    phi, _ = explainer.values(values)
+    if len(values) > max_rows:
+        pick = np.random.default_rng(config.SEED).choice(len(values), max_rows, replace=False)
+        values = values[np.sort(pick)]
+    if agnostic:
+        phi, _ = explainer.values(values, permutations=GLOBAL_PERMUTATIONS)
+    else:
+        phi, _ = explainer.values(values)
     per_class = np.abs(phi).mean(axis=0)  # features × classes
     table = pd.DataFrame({"feature": bundle.feature_names, "importance": per_class.mean(axis=1)})
     for k, name in enumerate(bundle.classes):
