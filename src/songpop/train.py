@@ -452,6 +452,7 @@ def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]
         "n_candidates": res.n_candidates,
         "n_fits": res.n_fits,
         "search_seconds": round(res.seconds, 3),
+        "fit_rows": res.fit_rows,
         "accuracy": m["accuracy"],
         "accuracy_ci": ci["accuracy"],
         "macro_f1": m["macro_f1"],

@@ -69,6 +69,8 @@ class ModelSpec:
         original: one of the report's models (reproduce only).
         ensemble_member: may join the soft-voting ensemble.
         heavy: costly to fit; the "default" budget scores it on one fold instead of all.
+        max_rows: outside the "full" budget, fit on at most this many training rows (a
+            stratified sample of them), for models whose cost grows faster than the rows.
     """
 
     name: str
@@ -82,6 +84,7 @@ class ModelSpec:
     original: bool = False
     ensemble_member: bool = True
     heavy: bool = False
+    max_rows: int | None = None
 
     def build(
         self, feature_names: Sequence[str], seed: int = config.SEED, *, quick: bool = False
@@ -315,6 +318,7 @@ MODELS: dict[str, ModelSpec] = {
             search_budgets=("full",),
             quick_params={"model__cv": 2},
             heavy=True,
+            max_rows=6000,
         ),
         ModelSpec(
             "rf",
@@ -366,6 +370,7 @@ MODELS: dict[str, ModelSpec] = {
             quick_params={"model__max_epochs": 8, "model__patience": 3},
             ensemble_member=False,
             heavy=True,
+            max_rows=12000,
         ),
         ModelSpec(
             "ensemble",

@@ -109,6 +109,8 @@ class SearchResult:
         rounds: per halving round: rows used, candidates, best score.
         fold_accuracies: accuracy on each final fold.
         folds: the final folds (position pairs into the training rows).
+        fit_rows: training rows the model was fitted on (fewer than given when capped by
+            `ModelSpec.max_rows`).
     """
 
     name: str
@@ -124,6 +126,7 @@ class SearchResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     fold_accuracies: list[float] = field(default_factory=list)
     folds: list[tuple] = field(default_factory=list)
+    fit_rows: int | None = None
 
 
 def make_folds(y: Sequence[Any], n_splits: int, seed: int = config.SEED) -> list[tuple]:
@@ -175,6 +178,13 @@ def search_model(
     started = time.perf_counter()
     names = list(X.columns)
     y = pd.Series(np.asarray(y, dtype=object), index=X.index)
+    n_rows_in = len(X)
+    fit_rows = len(X)
+    if spec.max_rows and budget.name != "full" and len(X) > spec.max_rows:
+        keep = _stratified_subset(y, spec.max_rows, np.random.RandomState(seed))
+        X, y, folds = X.iloc[keep], y.iloc[keep], None
+        fit_rows = len(X)
+        log.info("%s: fitted on a stratified %d of the training rows", spec.name, fit_rows)
     folds = folds if folds is not None else make_folds(y, budget.cv, seed)
     if spec.heavy and budget.name != "full":
         folds = folds[:1]  # one held-out fold: a heavy model is scored once, not k times
@@ -243,7 +253,7 @@ def search_model(
         params=best,
         cv_accuracy=accuracy,
         cv_folds=len(folds),
-        oof_proba=oof,
+        oof_proba=oof if fit_rows == n_rows_in else None,
         classes=classes,
         n_candidates=len(settings),
         n_fits=n_fits,
@@ -251,6 +261,7 @@ def search_model(
         rounds=rounds,
         fold_accuracies=[a for a, _, _ in fold_results],
         folds=folds,
+        fit_rows=fit_rows,
     )
 
 
