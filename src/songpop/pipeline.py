@@ -1,0 +1,288 @@
+"""Run songpop's stages in order: build → explore → train/evaluate → explain → report.
+
+This is what `songpop run` (and `make run`) calls. Each stage writes into the run folder
+`runs/<run>/`; the time of every stage goes to `runs/<run>/timings.json`, and the name of the last
+finished run to `runs/LATEST`, which `songpop predict` and `songpop serve` use as their default.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from songpop import config
+from songpop.io import atomic_write, write_json_atomic
+
+HIT_TRACKS = "tracks/hit_predictor_dev.csv.gz"
+# The hit task's training set is 26k songs: SVC's fit time grows with the square of that (about
+# two minutes here), so `songpop run` leaves it to the seed task; `songpop train` can add it.
+EXPLAIN_ROWS = 300
+# The chart-composite level among songs that charted is barely predictable from audio; the run
+# says so with a few fast models rather than spending minutes on it.
+CHART_MODELS = ("dummy", "logreg", "lgbm")
+HIT_MODELS = ("dummy", "logreg", "knn", "rf", "lgbm", "mlp", "ensemble")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Where a run put its outputs and how long each stage took."""
+
+    run_dir: Path
+    report: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    summaries: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float]
+    on_stage: Callable[[str, float], None] | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        log.info("stage %s: start", name)
+        t0 = time.perf_counter()
+        yield
+        seconds = round(time.perf_counter() - t0, 2)
+        self.timings[name] = seconds
+        log.info("stage %s: %.2f s", name, seconds)
+        if self.on_stage:
+            self.on_stage(name, seconds)
+
+
+def new_run_name() -> str:
+    """A sortable run name from the current time, e.g. 20261124-153000."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def mark_latest(runs_root: Path, run_name: str) -> None:
+    """Record `run_name` as the last finished run (read by predict and serve)."""
+    with atomic_write(runs_root / "LATEST") as handle:
+        handle.write(run_name + "\n")
+
+
+def run_pipeline(
+    *,
+    run_name: str | None = None,
+    runs_root: Path | None = None,
+    reports_root: Path = Path("reports"),
+    data_dir: Path | None = None,
+    budget: str = "default",
+    on_stage: Callable[[str, float], None] | None = None,
+) -> RunResult:
+    """Run the whole pipeline on the real data and write the HTML report.
+
+    Args:
+        run_name: the run folder's name (default: the current time).
+        runs_root: where run folders go (default: config.runs_dir()).
+        reports_root: where `<run>/index.html` goes.
+        data_dir: the raw data folder (default: config.data_dir()).
+        budget: the model-search budget: "quick", "default" or "full".
+        on_stage: called with (stage name, seconds) after each stage, e.g. to print progress.
+
+    Returns:
+        The run folder, the report's path and each stage's time.
+    """
+    # Imported here: each stage pulls heavy libraries (torch, lightgbm, matplotlib).
+    import pandas as pd
+
+    from songpop.build import build_dataset
+    from songpop.bundle import load_bundle
+    from songpop.explain import write_explain_section
+    from songpop.explore import run_explore, write_data_section
+    from songpop.features import feature_matrix
+    from songpop.models.cluster import kmeans_analysis, write_cluster_section
+    from songpop.report import write_report
+    from songpop.train import train_task
+
+    runs_root = Path(runs_root or config.runs_dir())
+    run_name = run_name or new_run_name()
+    run_dir = runs_root / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = config.data_dir(data_dir)
+    result = RunResult(run_dir=run_dir)
+    timer = _Timer(result.timings, on_stage)
+    models_dir = run_dir / "models"
+    hit_tracks = [data_dir / HIT_TRACKS]
+
+    def save_timings() -> None:
+        write_json_atomic({"run": run_name, "seconds": result.timings}, run_dir / "timings.json")
+
+    # 1. Data: the original's songs (seed profile) and the Hit Predictor's charted-or-not songs.
+    with timer.stage("build_seed"):
+        result.summaries["build_seed"] = build_dataset(
+            run_dir / "data" / "seed", profile="seed", data_dir=data_dir
+        )
+    with timer.stage("build_hit"):
+        result.summaries["build_hit"] = build_dataset(
+            run_dir / "data" / "hit", label="hit", tracks=hit_tracks, data_dir=data_dir
+        )
+    with timer.stage("build_all"):
+        result.summaries["build_all"] = build_dataset(run_dir / "data" / "all", data_dir=data_dir)
+    seed_songs = pd.read_parquet(run_dir / "data" / "seed" / "songs.parquet")
+    hit_songs = pd.read_parquet(run_dir / "data" / "hit" / "songs.parquet")
+
+    # 2. Exploration of the original's songs (the report's Figures 1-3), and the data sections.
+    with timer.stage("explore"):
+        run_explore(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
+        write_data_section(run_dir / "data" / "hit", run_dir / "explore" / "data_hit", hit_songs)
+    save_timings()
+
+    # 3. Models. The hit task is the predictable one, so the report leads with it; the
+    # default model for predictions is the seed task's best audio-only model (low/medium/high).
+    with timer.stage("train_hit"):
+        result.summaries["train_hit"] = train_task(
+            hit_songs,
+            models_dir,
+            task="hit",
+            label_strategy="hit",
+            budget=budget,
+            section_order=30,
+            set_default=False,
+            progress=False,
+        )
+    with timer.stage("train_seed"):
+        result.summaries["train_seed"] = train_task(
+            seed_songs,
+            models_dir,
+            task="seed",
+            label_strategy="spotify",
+            budget=budget,
+            section_order=31,
+            set_default=True,
+            progress=False,
+        )
+    with timer.stage("train_chart"):
+        charted = charted_levels(pd.read_parquet(run_dir / "data" / "all" / "songs.parquet"))
+        result.summaries["train_chart"] = train_task(
+            charted,
+            models_dir,
+            task="chart",
+            label_strategy="composite",
+            budget=budget,
+            models=CHART_MODELS,
+            section_order=32,
+            set_default=False,
+            extras=False,
+            progress=False,
+        )
+    save_timings()
+
+    # 4. Unsupervised view (the report's k-means) and what drives the default model.
+    with timer.stage("cluster"):
+        clusters = kmeans_analysis(seed_songs, seed_songs["level"], seed=config.SEED)
+        write_cluster_section(clusters, run_dir / "cluster", order=35)
+    with timer.stage("explain"):
+        bundle = load_bundle(models_dir / result.summaries["train_seed"]["default"])
+        X = feature_matrix(seed_songs, bundle.feature_names)
+        write_explain_section(
+            bundle,
+            X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
+            run_dir / "explain",
+            order=40,
+        )
+
+    # 5. The report, led by a summary of what is predictable; this run becomes the default.
+    with timer.stage("report"):
+        write_summary_section(result.summaries, models_dir, run_dir / "summary")
+        result.report = write_report(run_dir)
+    save_timings()
+    mark_latest(runs_root, run_name)
+    return result
+
+
+def charted_levels(songs: Any) -> Any:
+    """The songs that charted, with the composite score cut into thirds among them alone.
+
+    Across all songs the composite level mostly says "charted or not"; among charted songs it
+    asks the harder question: how big a hit was it?
+    """
+    from songpop.prepare.label import quantile_levels
+
+    charted = songs[songs["charted"].fillna(False).astype(bool)].reset_index(drop=True)
+    return charted.assign(level=quantile_levels(charted["score"]).astype(str))
+
+
+def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (task, feature set): the best model by cross-validation and its test scores."""
+    rows = []
+    for key, summary in summaries.items():
+        if not key.startswith("train_"):
+            continue
+        for fs, fs_summary in summary["feature_sets"].items():
+            best = fs_summary["best"]
+            entry = fs_summary["models"][best]
+            low, high = entry["accuracy_ci"]
+            rows.append(
+                {
+                    "task": summary["task"],
+                    "features": "audio only" if fs == "audio" else "audio + context",
+                    "songs (train / test)": f"{summary['n_train']:,} / {summary['n_test']:,}",
+                    "best model (by CV)": best,
+                    "test accuracy": round(entry["accuracy"], 3),
+                    "95% CI": f"{low:.3f}–{high:.3f}",
+                    "dummy accuracy": round(entry["dummy_accuracy"], 3),
+                    "lift (points)": round(100 * (entry["accuracy"] - entry["dummy_accuracy"]), 1),
+                    "ROC-AUC": None if entry.get("roc_auc") is None else round(entry["roc_auc"], 3),
+                }
+            )
+    return rows
+
+
+def summary_paragraphs(results_files: list[Path]) -> list[str]:
+    """Plain sentences on how far each task is above its dummy baseline."""
+    import json
+
+    from songpop.evaluate import describe_predictability
+
+    out = [
+        "What the audio features can and cannot tell, task by task, the most predictable first. "
+        "Each task's best model is chosen by cross-validation on its training songs only; its "
+        "accuracy is then measured once on held-out songs, with a 95% bootstrap interval, next "
+        "to a dummy baseline that always predicts the most frequent class."
+    ]
+    for path in results_files:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        for fs in ("audio", "audio+context"):
+            chosen = [r for r in results if r.get("feature_set") == fs]
+            if any(r.get("kind", "classification") == "classification" for r in chosen):
+                out.append(describe_predictability(chosen))
+    return out
+
+
+def write_summary_section(
+    summaries: dict[str, Any], models_dir: Path, out_dir: Path, order: int = 5
+) -> Path:
+    """Write the report's opening section: the headline table of every task and feature set."""
+    import pandas as pd
+
+    from songpop.io import write_csv_atomic
+
+    rows = summary_rows(summaries)
+    rows.sort(key=lambda r: -r["lift (points)"])  # lead with what is predictable
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv_atomic(pd.DataFrame(rows), out_dir / "summary.csv")
+    section = {
+        "title": "Summary: how predictable is popularity?",
+        "order": order,
+        "paragraphs": summary_paragraphs([models_dir / t / "results.json" for t in tasks]),
+        "tables": [
+            {
+                "title": "Best model per task and feature set",
+                "csv": "summary.csv",
+                "caption": "Test accuracy of the model picked by cross-validation, its 95% "
+                "bootstrap interval, the dummy baseline and the lift over it.",
+            }
+        ],
+        "figures": [],
+    }
+    return write_json_atomic(section, out_dir / "section.json")
