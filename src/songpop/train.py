@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from songpop import config
@@ -192,6 +193,7 @@ def train_task(
     extra_results: list[dict[str, Any]] = []
     figures: list[dict[str, Any]] = []
     fitted: dict[tuple[str, str], Any] = {}
+    sample_positions: dict[str, np.ndarray] = {}
     wanted = [fs for fs in feature_sets if fs in FEATURE_SETS]
     for fs in wanted:
         cols = feature_columns(songs, fs)
@@ -208,6 +210,8 @@ def train_task(
         results += fs_results
         for model_name, est in fs_summary.pop("_estimators").items():
             fitted[(fs, model_name)] = est
+        extra_pos = train_pos[fs_summary.pop("_sample")]
+        sample_positions[fs] = extra_pos
         if extras:
             extra_results += _extra_protocols(
                 fs,
@@ -216,7 +220,7 @@ def train_task(
                 songs,
                 X,
                 y,
-                train_pos,
+                extra_pos,
                 plan,
                 seed,
                 timer,
@@ -252,7 +256,7 @@ def train_task(
                 fitted,
                 songs,
                 y,
-                train_pos,
+                sample_positions.get("audio", train_pos),
                 plan,
                 seed,
                 task_dir,
@@ -297,7 +301,10 @@ def _train_feature_set(
     timer: Timer,
     task: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    folds = make_folds(y_train, plan.cv, seed)
+    sample = search_sample(y_train, plan, seed)
+    sampled = len(sample) < len(y_train)
+    X_s, y_s = X_train.iloc[sample], y_train.iloc[sample]
+    folds = make_folds(y_s, plan.cv, seed)
     searched: dict[str, SearchResult] = {}
     plain = [n for n in names if n != "ensemble"]
     bar = tqdm(plain, desc=f"{task} {fs}", unit="model", disable=not progress)
@@ -306,23 +313,24 @@ def _train_feature_set(
         with timer.stage(f"{fs}/{name}"):
             searched[name] = search_model(
                 MODELS[name],
-                X_train,
-                y_train,
+                X_s,
+                y_s,
                 budget=plan,
                 folds=folds,
                 seed=seed,
                 progress=progress,
                 label=fs,
+                refit_on=(X_train, y_train) if sampled else None,
             )
     bar.close()
     if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):
             searched["ensemble"] = _ensemble(
-                searched, cols, X_train, y_train, folds, plan, seed, progress, fs
+                searched, (X_s, y_s), (X_train, y_train), folds, plan, seed, progress, fs
             )
     candidates = {n: r for n, r in searched.items() if n != "dummy"} or searched
     best = max(candidates, key=lambda n: candidates[n].cv_accuracy)
-    dummy_cv = _dummy_cv(y_train, folds)
+    dummy_cv = _dummy_cv(y_s, folds)
     results = []
     models: dict[str, Any] = {}
     with timer.stage(f"{fs}/evaluate"):
@@ -351,15 +359,16 @@ def _train_feature_set(
         "dummy": {k: v for k, v in results[0]["dummy"].items()},
         "models": models,
         "_estimators": {n: r.estimator for n, r in searched.items()},
+        "_sample": sample,
+        "search_rows": int(len(sample)),
     }
     return summary, results
 
 
 def _ensemble(
     searched: Mapping[str, SearchResult],
-    cols: list[str],
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
+    scored_on: tuple[pd.DataFrame, pd.Series],
+    fit_on: tuple[pd.DataFrame, pd.Series],
     folds: list[tuple],
     plan: Budget,
     seed: int,
@@ -380,21 +389,21 @@ def _ensemble(
         log.info("%s: fewer than two scored members; the ensemble uses the registry default", fs)
         return search_model(
             MODELS["ensemble"],
-            X_train,
-            y_train,
+            *scored_on,
             budget=plan,
             folds=folds,
             seed=seed,
             progress=progress,
             label=fs,
+            refit_on=fit_on,
         )
     classes = members[0].classes
     oof = np.mean([m.oof_proba for m in members], axis=0)
     pred = np.asarray(classes, dtype=object)[oof.argmax(axis=1)]
-    truth = y_train.to_numpy()
+    truth = scored_on[1].to_numpy()
     fold_acc = [float(np.mean(pred[te] == truth[te])) for _, te in folds]
     estimator = soft_voting([(m.name, clone(m.estimator)) for m in members])
-    estimator.fit(X_train, y_train)
+    estimator.fit(*fit_on)
     return SearchResult(
         name="ensemble",
         estimator=estimator,
@@ -409,6 +418,23 @@ def _ensemble(
         fold_accuracies=fold_acc,
         folds=folds,
     )
+
+
+def search_sample(y_train: pd.Series, plan: Budget, seed: int) -> np.ndarray:
+    """Positions of the training rows the search and the extra protocols use.
+
+    All of them, unless the budget caps the rows searched (`Budget.max_search_rows`): then a
+    stratified, seeded sample. The chosen models are refitted on every training row anyway.
+    """
+    n = len(y_train)
+    cap = plan.max_search_rows
+    if not cap or n <= cap:
+        return np.arange(n)
+    sample, _ = train_test_split(
+        np.arange(n), train_size=cap, random_state=seed, stratify=y_train.to_numpy()
+    )
+    log.info("searching on a stratified %d of the %d training rows", cap, n)
+    return np.sort(sample)
 
 
 def _dummy_cv(y_train: pd.Series, folds: list[tuple]) -> list[float]:

@@ -61,6 +61,8 @@ class Budget:
         factor: the share kept per halving round is 1 / factor.
         quick: build small models (`ModelSpec.quick_params`).
         repeats: repeats of the repeated k-fold evaluation in `songpop.train`.
+        max_search_rows: search and cross-validate on at most this many training rows (a
+            stratified sample); the chosen models are still refitted on every training row.
     """
 
     name: str
@@ -69,11 +71,12 @@ class Budget:
     factor: int = 3
     quick: bool = False
     repeats: int = 2
+    max_search_rows: int | None = None
 
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", cv=2, n_candidates=2, factor=2, quick=True, repeats=1),
-    "default": Budget("default", cv=3, n_candidates=8, factor=3, repeats=2),
+    "default": Budget("default", cv=3, n_candidates=8, factor=3, repeats=2, max_search_rows=10_000),
     "full": Budget("full", cv=5, n_candidates=27, factor=3, repeats=3),
 }
 
@@ -158,6 +161,7 @@ def search_model(
     seed: int = config.SEED,
     progress: bool = True,
     label: str = "",
+    refit_on: tuple[pd.DataFrame, pd.Series] | None = None,
 ) -> SearchResult:
     """Choose one registry entry's hyper-parameters on training rows and refit it on them.
 
@@ -170,6 +174,8 @@ def search_model(
         seed: random seed for sampling, subsets and the models.
         progress: show a progress bar (one tick per fit).
         label: shown in front of the bar, e.g. the feature set.
+        refit_on: `(X, y)` to refit the chosen setting on instead of `X, y` (all training rows
+            when the search ran on a sample of them).
 
     Returns:
         The `SearchResult`.
@@ -178,9 +184,9 @@ def search_model(
     started = time.perf_counter()
     names = list(X.columns)
     y = pd.Series(np.asarray(y, dtype=object), index=X.index)
-    n_rows_in = len(X)
     fit_rows = len(X)
-    if spec.max_rows and budget.name != "full" and len(X) > spec.max_rows:
+    capped = bool(spec.max_rows and budget.name != "full" and len(X) > spec.max_rows)
+    if capped:
         keep = _stratified_subset(y, spec.max_rows, np.random.RandomState(seed))
         X, y, folds = X.iloc[keep], y.iloc[keep], None
         fit_rows = len(X)
@@ -232,7 +238,11 @@ def search_model(
     classes, oof, covered, preds = _collect_oof(fold_results, folds, y)
     accuracy = float(np.mean(preds[covered] == y.to_numpy()[covered]))
     bar.set_postfix_str("refit")
-    final.fit(X, y)
+    if refit_on is not None and not capped:
+        final.fit(*refit_on)
+        fit_rows = len(refit_on[0])
+    else:
+        final.fit(X, y)
     n_fits += 1
     bar.update()
     bar.close()
@@ -253,7 +263,7 @@ def search_model(
         params=best,
         cv_accuracy=accuracy,
         cv_folds=len(folds),
-        oof_proba=oof if fit_rows == n_rows_in else None,
+        oof_proba=None if capped else oof,
         classes=classes,
         n_candidates=len(settings),
         n_fits=n_fits,
