@@ -991,6 +991,7 @@ def _compile_one_hot(enc: Any) -> Callable[[np.ndarray], np.ndarray]:
 def _compile_final(
     final: Any, feature_names: Sequence[str] | None = None
 ) -> Callable[[np.ndarray], np.ndarray]:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, VotingClassifier
 
     if type(final).__module__.startswith("lightgbm") and hasattr(final, "booster_"):
@@ -998,6 +999,10 @@ def _compile_final(
     if isinstance(final, RandomForestClassifier | ExtraTreesClassifier):
         forest = _Forest.from_sklearn(final)
         return forest.predict_proba
+    if isinstance(final, CalibratedClassifierCV) and all(
+        _is_rbf_svc(cc.estimator) for cc in final.calibrated_classifiers_
+    ):
+        return _compile_calibrated_svc(final)
     if isinstance(final, VotingClassifier) and final.voting == "soft":
         members = [_compile(member, feature_names) for member in final.estimators_]
         weights = final._weights_not_none
@@ -1290,3 +1295,86 @@ def _forest_kernels() -> list[Callable[..., np.ndarray]]:
         parallel = numba.njit(parallel=True, **options)(_walk)
         _KERNELS.extend([serial, parallel])
     return _KERNELS
+
+
+def _is_rbf_svc(model: Any) -> bool:
+    from sklearn.svm import SVC
+
+    return (
+        type(model) is SVC
+        and model.kernel == "rbf"
+        and not model.break_ties
+        and not hasattr(model.support_vectors_, "toarray")
+    )
+
+
+class _FastSVC:
+    """An RBF SVC's decision function with the kernel computed by matrix products (BLAS).
+
+    libsvm evaluates the kernel one pair of vectors at a time; here a block of rows meets every
+    support vector in one product. Follows scikit-learn's conventions: one-vs-one values from
+    the private `_dual_coef_` / `_intercept_`, the sign flip of the binary case, and the
+    one-vs-rest shape through scikit-learn's own `_ovr_decision_function`.
+    """
+
+    _estimator_type = "classifier"
+
+    def __init__(self, svc: Any) -> None:
+        self.svc = svc
+        self.classes_ = svc.classes_
+        self.sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
+        self.sv_sq = (self.sv**2).sum(axis=1)
+        self.gamma = float(svc._gamma)
+        self.dual = np.asarray(svc._dual_coef_, dtype=np.float64)
+        self.intercept = np.asarray(svc._intercept_, dtype=np.float64)
+        starts = np.concatenate([[0], np.cumsum(svc.n_support_)])
+        k = len(svc.classes_)
+        self.pairs = [
+            (slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1]), i, j)
+            for i in range(k)
+            for j in range(i + 1, k)
+        ]
+
+    def __sklearn_tags__(self) -> Any:
+        return self.svc.__sklearn_tags__()
+
+    def decision_function(self, Z: np.ndarray) -> np.ndarray:
+        from sklearn.utils.multiclass import _ovr_decision_function
+
+        Z = np.asarray(Z, dtype=np.float64)
+        k = len(self.classes_)
+        dec = np.empty((len(Z), len(self.pairs)))
+        step = 1024
+        for lo in range(0, len(Z), step):
+            z = Z[lo : lo + step]
+            d2 = (z**2).sum(axis=1)[:, None] + self.sv_sq[None, :] - 2.0 * (z @ self.sv.T)
+            np.maximum(d2, 0.0, out=d2)
+            d2 *= -self.gamma
+            kernel = np.exp(d2, out=d2)
+            for p, (si, sj, i, j) in enumerate(self.pairs):
+                dec[lo : lo + step, p] = (
+                    kernel[:, si] @ self.dual[j - 1, si]
+                    + kernel[:, sj] @ self.dual[i, sj]
+                    + self.intercept[p]
+                )
+        if k == 2:
+            return -dec.ravel()
+        if self.svc.decision_function_shape == "ovr":
+            return _ovr_decision_function(dec < 0, -dec, k)
+        return dec
+
+
+def _compile_calibrated_svc(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """CalibratedClassifierCV over RBF SVCs: scikit-learn's calibration on a fast SVC."""
+    import copy
+
+    parts = []
+    for cc in model.calibrated_classifiers_:
+        fast = copy.copy(cc)
+        fast.estimator = _FastSVC(cc.estimator)
+        parts.append(fast)
+
+    def run(Z: np.ndarray) -> np.ndarray:
+        return np.mean([part.predict_proba(Z) for part in parts], axis=0)
+
+    return run

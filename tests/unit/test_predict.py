@@ -358,3 +358,47 @@ def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
     assert walked == [1]
     expected = rf.estimator.predict_proba(pd.DataFrame([SONG]))[0]
     assert [p.probabilities[c] for c in rf.classes] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_calibrated_svc_fast_path_equals_the_model(tmp_path, binary, monkeypatch):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    import songpop.predict as module
+
+    model = CalibratedClassifierCV(SVC(C=1.0), method="sigmoid", ensemble=False, cv=3)
+    X, y = songs(200, seed=13)
+    if binary:
+        y = pd.Series(np.where(y == "high", "hit", "not_hit"))
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), list(config.AUDIO_NUMERIC)),
+            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
+        ]
+    )
+    est = Pipeline([("pre", pre), ("model", model)]).fit(X, y)
+    path = save_bundle(
+        est,
+        tmp_path / "svc",
+        model_id="svc",
+        feature_names=FEATURES,
+        classes=list(est.classes_),
+        label_strategy="hit" if binary else "spotify",
+        feature_set="audio",
+        metrics={},
+        train_table_sha256="0" * 64,
+        reference_X=X,
+        reference_y=y,
+    )
+    b = load_bundle(path)
+    used = []
+    real = module._FastSVC.decision_function
+    monkeypatch.setattr(
+        module._FastSVC, "decision_function", lambda self, Z: used.append(1) or real(self, Z)
+    )
+    assert fast_model(b) is not None
+    new = songs(40, seed=14)[0]
+    got = predict_frame(new, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
+    np.testing.assert_allclose(got, est.predict_proba(new), rtol=1e-9, atol=1e-12)
+    assert used
