@@ -384,25 +384,31 @@ def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float 
         group, values = "training songs", percentiles.get("overall", {}).get(name)
     if values is None or q is None:
         return f"{name} {shown}", None
-    pct = _percentile_of(value, np.asarray(values, dtype=float), np.asarray(q, dtype=float))
+    below, above = _shares_below_above(
+        value, np.asarray(values, dtype=float), np.asarray(q, dtype=float)
+    )
     more, less = _WORDS.get(name, (f"higher {name}", f"lower {name}"))
-    if pct >= 50:
-        text = f"{more} than {pct:.0f}% of {group} ({shown})"
+    if below >= above:
+        text = f"{more} than {below:.0f}% of {group} ({shown})"
     else:
-        text = f"{less} than {100 - pct:.0f}% of {group} ({shown})"
+        text = f"{less} than {above:.0f}% of {group} ({shown})"
+    pct = (below + 100.0 - above) / 2  # mid-rank: ties count half
     return text, round(pct, 1)
 
 
-def _percentile_of(value: float, values: np.ndarray, q: np.ndarray) -> float:
-    """The share of the group below `value`, from its stored percentiles (ties split evenly)."""
-    lo = np.interp(value, values, q, left=0.0, right=100.0)
-    # np.interp on a flat stretch (many equal values, e.g. instrumentalness = 0) picks its left
-    # end; take the middle of the stretch instead.
-    hi = q[np.searchsorted(values, value, side="right") - 1] if value >= values[0] else 0.0
-    if value in values:
-        first = q[np.searchsorted(values, value, side="left")]
-        return float((first + hi) / 2)
-    return float(lo)
+def _shares_below_above(value: float, values: np.ndarray, q: np.ndarray) -> tuple[float, float]:
+    """(% of the group strictly below `value`, % strictly above), from stored percentiles.
+
+    Many songs can share one value (instrumentalness 0): those count as neither below nor above.
+    """
+    left = int(np.searchsorted(values, value, side="left"))
+    right = int(np.searchsorted(values, value, side="right"))
+    if right - left >= 2:  # a flat stretch: the value is shared by a share of the group
+        below = float(q[left - 1]) if left > 0 else 0.0
+        at_or_below = float(q[right - 1]) if right < len(q) else 100.0
+        return below, 100.0 - at_or_below
+    share = float(np.interp(value, values, q, left=0.0, right=100.0))
+    return share, 100.0 - share
 
 
 def _category(name: str, value: float) -> str:

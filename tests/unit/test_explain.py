@@ -223,3 +223,18 @@ def test_global_importance_needs_valid_rows(tree):
     bad = songs(5).assign(danceability=7.0)
     with pytest.raises(SchemaError, match="none of the 5 rows"):
         global_importance(tree, bad)
+
+
+def test_sentence_with_many_equal_values(tree):
+    # instrumentalness is 0 for a large share of songs: those are neither below nor above
+    reference = {
+        "top_class": "high",
+        "percentiles": {
+            "q": list(range(101)),
+            "top": {"instrumentalness": [0.0] * 48 + list(np.linspace(0.01, 1, 53))},
+        },
+    }
+    bundle = Bundle(tree.path, "m", None, {"reference": reference}, tree.classes, FEATURES)
+    text, pct = describe_value(bundle, "instrumentalness", 0.0)
+    assert text == "less instrumental than 53% of high-popularity songs (0.00)"
+    assert pct == pytest.approx(23.5)
