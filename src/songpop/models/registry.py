@@ -370,7 +370,7 @@ MODELS: dict[str, ModelSpec] = {
             quick_params={"model__max_epochs": 8, "model__patience": 3},
             ensemble_member=False,
             heavy=True,
-            max_rows=12000,
+            max_rows=8000,
         ),
         ModelSpec(
             "ensemble",
