@@ -66,9 +66,15 @@ TRUSTED_MODULE_PREFIXES: tuple[str, ...] = (
     "numpy.",
     "songpop.",
 )
-# Plain containers of the standard library that fitted estimators hold.
+# Plain containers (standard library, scipy's sparse matrices) that fitted estimators hold.
 TRUSTED_TYPES: frozenset[str] = frozenset(
-    {"collections.OrderedDict", "collections.defaultdict", "builtins.slice"}
+    {
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "builtins.slice",
+        "scipy.sparse._csr.csr_matrix",
+        "scipy.sparse._csc.csc_matrix",
+    }
 )
 
 _LIBRARIES: tuple[str, ...] = (
