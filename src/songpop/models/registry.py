@@ -137,7 +137,7 @@ def _svc(names: list[str], seed: int) -> Any:
 
 def _rf(names: list[str], seed: int) -> Any:
     model = RandomForestClassifier(
-        n_estimators=250, min_samples_leaf=5, max_features="sqrt", n_jobs=1, random_state=seed
+        n_estimators=200, min_samples_leaf=5, max_features="sqrt", n_jobs=1, random_state=seed
     )
     return make_model_pipeline("tree", names, model)
 

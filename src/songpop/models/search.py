@@ -76,7 +76,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", cv=2, n_candidates=2, factor=2, quick=True, repeats=1),
-    "default": Budget("default", cv=3, n_candidates=8, factor=3, repeats=2, max_search_rows=10_000),
+    "default": Budget("default", cv=3, n_candidates=8, factor=3, repeats=1, max_search_rows=8_000),
     "full": Budget("full", cv=5, n_candidates=27, factor=3, repeats=3),
 }
 
