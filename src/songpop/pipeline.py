@@ -145,6 +145,7 @@ def run_pipeline(
             task="hit",
             label_strategy="hit",
             budget=budget,
+            models=HIT_MODELS,
             section_order=30,
             set_default=False,
             progress=False,
