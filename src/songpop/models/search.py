@@ -185,8 +185,9 @@ def search_model(
     names = list(X.columns)
     y = pd.Series(np.asarray(y, dtype=object), index=X.index)
     fit_rows = len(X)
-    capped = bool(spec.max_rows and budget.name != "full" and len(X) > spec.max_rows)
-    if capped:
+    n_fit = len(refit_on[0]) if refit_on is not None else len(X)
+    capped = bool(spec.max_rows and budget.name != "full" and n_fit > spec.max_rows)
+    if capped and len(X) > spec.max_rows:
         keep = _stratified_subset(y, spec.max_rows, np.random.RandomState(seed))
         X, y, folds = X.iloc[keep], y.iloc[keep], None
         fit_rows = len(X)
