@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,18 +17,61 @@ from pathlib import Path
 from typing import Any
 
 from songpop import config
+from songpop.errors import SchemaError
 from songpop.io import atomic_write, write_json_atomic
 
-HIT_TRACKS = "tracks/hit_predictor_dev.csv.gz"
-# The hit task's training set is 26k songs: SVC's fit time grows with the square of that (about
-# two minutes here), so `songpop run` leaves it to the seed task; `songpop train` can add it.
-EXPLAIN_ROWS = 300
-# The chart-composite level among songs that charted is barely predictable from audio; the run
-# says so with a few fast models rather than spending minutes on it.
-CHART_MODELS = ("dummy", "logreg", "lgbm")
-HIT_MODELS = ("dummy", "logreg", "knn", "rf", "lgbm", "mlp", "ensemble")
-
 log = logging.getLogger(__name__)
+
+HIT_TRACKS = "tracks/hit_predictor_dev.csv.gz"
+EXPLAIN_ROWS = 300
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """How `songpop run` builds and trains one task."""
+
+    build: dict[str, Any]
+    label_strategy: str
+    order: int
+    models: tuple[str, ...] | None = None  # None: the registry's defaults
+    extras: bool = True
+    select: Callable[[Any], Any] = lambda songs: songs
+
+
+def charted_levels(songs: Any) -> Any:
+    """The songs that charted, with the composite score cut into thirds among them alone.
+
+    Across all songs the composite level mostly says "charted or not"; among charted songs it
+    asks the harder question: how big a hit was it?
+    """
+    from songpop.prepare.label import quantile_levels
+
+    charted = songs[songs["charted"].fillna(False).astype(bool)].reset_index(drop=True)
+    return charted.assign(level=quantile_levels(charted["score"]).astype(str))
+
+
+TASKS: dict[str, TaskPlan] = {
+    # Hit Predictor songs, charted or never: the predictable task. 26k training songs: the
+    # SVC (quadratic in rows) and the MLP are left to the seed task to keep the run short.
+    "hit": TaskPlan(
+        build={"label": "hit", "tracks": [HIT_TRACKS]},
+        label_strategy="hit",
+        order=30,
+        models=("dummy", "logreg", "knn", "rf", "lgbm", "ensemble"),
+    ),
+    # The original report's 9.5k songs and label (Spotify popularity in thirds).
+    "seed": TaskPlan(build={"profile": "seed"}, label_strategy="spotify", order=31),
+    # How big a hit, among songs that charted: barely predictable from audio; a few fast models
+    # say so rather than minutes of search.
+    "chart": TaskPlan(
+        build={},
+        label_strategy="composite",
+        order=32,
+        models=("dummy", "logreg", "lgbm"),
+        extras=False,
+        select=charted_levels,
+    ),
+}
 
 
 @dataclass
@@ -76,6 +119,7 @@ def run_pipeline(
     reports_root: Path = Path("reports"),
     data_dir: Path | None = None,
     budget: str = "default",
+    tasks: Sequence[str] = tuple(TASKS),
     on_stage: Callable[[str, float], None] | None = None,
 ) -> RunResult:
     """Run the whole pipeline on the real data and write the HTML report.
@@ -86,6 +130,7 @@ def run_pipeline(
         reports_root: where `<run>/index.html` goes.
         data_dir: the raw data folder (default: config.data_dir()).
         budget: the model-search budget: "quick", "default" or "full".
+        tasks: which tasks to train (`TASKS`); the seed songs are always built and explored.
         on_stage: called with (stage name, seconds) after each stage, e.g. to print progress.
 
     Returns:
@@ -103,6 +148,9 @@ def run_pipeline(
     from songpop.report import write_report
     from songpop.train import train_task
 
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown or not tasks:
+        raise SchemaError(f"tasks {unknown or '(none)'}: expected some of {', '.join(TASKS)}")
     runs_root = Path(runs_root or config.runs_dir())
     run_name = run_name or new_run_name()
     run_dir = runs_root / run_name
@@ -111,79 +159,63 @@ def run_pipeline(
     result = RunResult(run_dir=run_dir)
     timer = _Timer(result.timings, on_stage)
     models_dir = run_dir / "models"
-    hit_tracks = [data_dir / HIT_TRACKS]
+    # The seed songs are always built: exploration, k-means and the default model use them.
+    ordered = ["seed"] + [t for t in TASKS if t in tasks and t != "seed"]
 
     def save_timings() -> None:
         write_json_atomic({"run": run_name, "seconds": result.timings}, run_dir / "timings.json")
 
-    # 1. Data: the original's songs (seed profile) and the Hit Predictor's charted-or-not songs.
-    with timer.stage("build_seed"):
-        result.summaries["build_seed"] = build_dataset(
-            run_dir / "data" / "seed", profile="seed", data_dir=data_dir
-        )
-    with timer.stage("build_hit"):
-        result.summaries["build_hit"] = build_dataset(
-            run_dir / "data" / "hit", label="hit", tracks=hit_tracks, data_dir=data_dir
-        )
-    with timer.stage("build_all"):
-        result.summaries["build_all"] = build_dataset(run_dir / "data" / "all", data_dir=data_dir)
-    seed_songs = pd.read_parquet(run_dir / "data" / "seed" / "songs.parquet")
-    hit_songs = pd.read_parquet(run_dir / "data" / "hit" / "songs.parquet")
+    # 1. Data: one song table per task.
+    songs: dict[str, pd.DataFrame] = {}
+    for task in ordered:
+        plan = TASKS[task]
+        with timer.stage(f"build_{task}"):
+            build_kwargs = dict(plan.build)
+            if "tracks" in build_kwargs:
+                build_kwargs["tracks"] = [data_dir / t for t in build_kwargs["tracks"]]
+            result.summaries[f"build_{task}"] = build_dataset(
+                run_dir / "data" / task, data_dir=data_dir, **build_kwargs
+            )
+            songs[task] = plan.select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
 
     # 2. Exploration of the original's songs (the report's Figures 1-3), and the data sections.
     with timer.stage("explore"):
         run_explore(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
-        write_data_section(run_dir / "data" / "hit", run_dir / "explore" / "data_hit", hit_songs)
+        for task in ordered[1:]:
+            write_data_section(
+                run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs[task]
+            )
     save_timings()
 
-    # 3. Models. The hit task is the predictable one, so the report leads with it; the
-    # default model for predictions is the seed task's best audio-only model (low/medium/high).
-    with timer.stage("train_hit"):
-        result.summaries["train_hit"] = train_task(
-            hit_songs,
-            models_dir,
-            task="hit",
-            label_strategy="hit",
-            budget=budget,
-            models=HIT_MODELS,
-            section_order=30,
-            set_default=False,
-            progress=False,
-        )
-    with timer.stage("train_seed"):
-        result.summaries["train_seed"] = train_task(
-            seed_songs,
-            models_dir,
-            task="seed",
-            label_strategy="spotify",
-            budget=budget,
-            section_order=31,
-            set_default=True,
-            progress=False,
-        )
-    with timer.stage("train_chart"):
-        charted = charted_levels(pd.read_parquet(run_dir / "data" / "all" / "songs.parquet"))
-        result.summaries["train_chart"] = train_task(
-            charted,
-            models_dir,
-            task="chart",
-            label_strategy="composite",
-            budget=budget,
-            models=CHART_MODELS,
-            section_order=32,
-            set_default=False,
-            extras=False,
-            progress=False,
-        )
-    save_timings()
+    # 3. Models, task by task. The report leads with the most predictable task (the summary
+    # sorts by lift); the default model for predictions is the seed task's best audio-only one.
+    for task in ordered:
+        plan = TASKS[task]
+        if task == "seed" and "seed" not in tasks:
+            continue
+        with timer.stage(f"train_{task}"):
+            result.summaries[f"train_{task}"] = train_task(
+                songs[task],
+                models_dir,
+                task=task,
+                label_strategy=plan.label_strategy,
+                budget=budget,
+                models=plan.models,
+                section_order=plan.order,
+                set_default=task == "seed",
+                extras=plan.extras,
+                progress=False,
+            )
+        save_timings()
 
     # 4. Unsupervised view (the report's k-means) and what drives the default model.
+    seed_songs = songs["seed"]
     with timer.stage("cluster"):
         clusters = kmeans_analysis(seed_songs, seed_songs["level"], seed=config.SEED)
         write_cluster_section(clusters, run_dir / "cluster", order=35)
     with timer.stage("explain"):
-        bundle = load_bundle(models_dir / result.summaries["train_seed"]["default"])
-        X = feature_matrix(seed_songs, bundle.feature_names)
+        bundle = load_bundle(resolve_default(models_dir))
+        X = feature_matrix(songs.get(bundle.meta.get("task"), seed_songs), bundle.feature_names)
         write_explain_section(
             bundle,
             X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
@@ -200,16 +232,12 @@ def run_pipeline(
     return result
 
 
-def charted_levels(songs: Any) -> Any:
-    """The songs that charted, with the composite score cut into thirds among them alone.
+def resolve_default(models_dir: Path) -> Path:
+    """The bundle folder that `models_dir/index.json` names as the default."""
+    import json
 
-    Across all songs the composite level mostly says "charted or not"; among charted songs it
-    asks the harder question: how big a hit was it?
-    """
-    from songpop.prepare.label import quantile_levels
-
-    charted = songs[songs["charted"].fillna(False).astype(bool)].reset_index(drop=True)
-    return charted.assign(level=quantile_levels(charted["score"]).astype(str))
+    index = json.loads((models_dir / "index.json").read_text(encoding="utf-8"))
+    return models_dir / index["default"]
 
 
 def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:

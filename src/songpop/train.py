@@ -836,7 +836,7 @@ def _save(
     save_bundle(
         estimator,
         out_dir / bid,
-        model_id=model,
+        model_id=bid,  # unique across tasks and feature sets (the API selects models by id)
         feature_names=cols,
         classes=[str(c) for c in estimator.classes_],
         label_strategy=label_strategy,

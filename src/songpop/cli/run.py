@@ -21,12 +21,22 @@ def run(
         None, "--data-dir", help="Raw data folder (default: $SONGPOP_DATA_DIR, else a cache)."
     ),
     runs_root: Path = typer.Option(None, "--runs-dir", help="Where run folders go (./runs)."),
+    tasks: str = typer.Option(
+        "hit,seed,chart",
+        help="Tasks to train, comma-separated: hit (charted or not), seed (the original "
+        "report's levels), chart (how big a hit, among charted songs).",
+    ),
 ) -> None:
     """Build the songs, explore them, train and evaluate every model, and write the report."""
-    from songpop.pipeline import run_pipeline
+    from songpop.pipeline import TASKS, run_pipeline
 
     if budget not in ("quick", "default", "full"):
         raise typer.BadParameter(f"--budget {budget!r}: expected quick, default or full")
+
+    chosen = [t.strip() for t in tasks.split(",") if t.strip()]
+    unknown = sorted(set(chosen) - set(TASKS))
+    if unknown or not chosen:
+        raise typer.BadParameter(f"--tasks {tasks!r}: expected some of {', '.join(TASKS)}")
 
     def show(stage: str, seconds: float) -> None:
         console.print(f"[green]✓[/green] {stage:<12} {seconds:7.1f} s")
@@ -37,6 +47,7 @@ def run(
             runs_root=runs_root,
             data_dir=data_dir,
             budget=budget,
+            tasks=chosen,
             on_stage=show,
         )
     except SongpopError as exc:

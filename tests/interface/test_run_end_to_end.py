@@ -1,0 +1,86 @@
+"""End to end on the real data: `songpop run` → report, LATEST, and `songpop predict` using it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from songpop.cli import app
+from songpop.pipeline import summary_rows, write_summary_section
+
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("e2e")
+    args = ["run", "--run", "r1", "--runs-dir", str(root / "runs"), "--tasks", "seed"]
+    result = runner.invoke(app, [*args, "--budget", "quick", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None:
+    run_dir = finished_run / "runs" / "r1"
+    timings = json.loads((run_dir / "timings.json").read_text())["seconds"]
+    assert list(timings) == [
+        "build_seed", "explore", "train_seed", "cluster", "explain", "report",
+    ]  # fmt: skip
+    assert (finished_run / "runs" / "LATEST").read_text().strip() == "r1"
+    html = (finished_run / "reports" / "r1" / "index.html").read_text(encoding="utf-8")
+    for title in ("Summary: how predictable is popularity?", "Exploration", "Models"):
+        assert title in html
+    assert 'src="http' not in html  # self-contained: nothing fetched from elsewhere
+
+
+def test_summary_states_each_feature_set_against_its_dummy(finished_run: Path) -> None:
+    section = json.loads((finished_run / "runs" / "r1" / "summary" / "section.json").read_text())
+    sentences = " ".join(section["paragraphs"])
+    assert "audio only" in sentences and "audio + context" in sentences
+    assert "most frequent class" in sentences
+    table = (finished_run / "runs" / "r1" / "summary" / "summary.csv").read_text()
+    assert table.count("\nseed,") == 2  # one row per feature set
+
+
+def test_predict_defaults_to_the_last_runs_model(
+    finished_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
+    song = {
+        "danceability": 0.7, "energy": 0.8, "key": 5, "loudness": -5.0, "speechiness": 0.05,
+        "acousticness": 0.1, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.6,
+        "tempo": 120.0, "duration_ms": 210000,
+    }  # fmt: skip
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in song.items()]
+    out = finished_run / "one.json"
+    result = runner.invoke(app, ["predict", *options, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    prediction = json.loads(out.read_text())
+    prediction = prediction[0] if isinstance(prediction, list) else prediction
+    assert prediction["level"] in {"low", "medium", "high"}
+    assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert prediction["model_id"].startswith("seed")
+
+
+def test_summary_rows_lead_with_the_largest_lift(tmp_path: Path) -> None:
+    def task(name: str, acc: float, dummy: float) -> dict:
+        entry = {"accuracy": acc, "accuracy_ci": [acc - 0.01, acc + 0.01], "dummy_accuracy": dummy}
+        fs = {"best": "lgbm", "models": {"lgbm": entry}}
+        return {"task": name, "n_train": 80, "n_test": 20, "feature_sets": {"audio": fs}}
+
+    summaries = {"train_a": task("a", 0.40, 0.33), "train_b": task("b", 0.80, 0.50)}
+    rows = summary_rows(summaries)
+    assert [r["lift (points)"] for r in rows] == [7.0, 30.0]
+    for name in ("a", "b"):  # describe_predictability reads each task's results.json
+        (tmp_path / "models" / name).mkdir(parents=True)
+        (tmp_path / "models" / name / "results.json").write_text("[]")
+    section = json.loads(
+        write_summary_section(summaries, tmp_path / "models", tmp_path).read_text()
+    )
+    csv = (tmp_path / "summary.csv").read_text().splitlines()
+    assert csv[1].startswith("b,") and csv[2].startswith("a,")
+    assert section["order"] == 5
