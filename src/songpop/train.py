@@ -328,7 +328,11 @@ def _train_feature_set(
             searched["ensemble"] = _ensemble(
                 searched, (X_s, y_s), (X_train, y_train), folds, plan, seed, progress, fs
             )
-    candidates = {n: r for n, r in searched.items() if n != "dummy"} or searched
+    # The best is chosen among models scored on every fold: a heavy model scored on one fold
+    # (default budget) has a noisier estimate, and picking the maximum would favour that noise.
+    scored = {n: r for n, r in searched.items() if n != "dummy"}
+    candidates = {n: r for n, r in scored.items() if r.cv_folds == len(folds)} or scored
+    candidates = candidates or searched
     best = max(candidates, key=lambda n: candidates[n].cv_accuracy)
     dummy_cv = _dummy_cv(y_s, folds)
     results = []
