@@ -6,13 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
-from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from songpop import config
-from songpop.bundle import Bundle, load_bundle, save_bundle
+from songpop.bundle import Bundle, load_bundle
 from songpop.errors import InputError, LayoutError
 from songpop.predict import (
     RecordError,
@@ -23,67 +20,13 @@ from songpop.predict import (
     score_file,
     validate_frame,
 )
-
-FEATURES = list(config.AUDIO_FEATURES)
-SONG = {
-    "acousticness": 0.2,
-    "danceability": 0.65,
-    "duration_ms": 210_000.0,
-    "energy": 0.7,
-    "instrumentalness": 0.0,
-    "liveness": 0.12,
-    "loudness": -6.5,
-    "speechiness": 0.05,
-    "tempo": 118.0,
-    "valence": 0.55,
-    "key": 5,
-}
-
-
-def songs(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "acousticness": rng.uniform(0, 1, n),
-            "danceability": rng.uniform(0.2, 1, n),
-            "duration_ms": rng.uniform(120_000, 360_000, n),
-            "energy": rng.uniform(0, 1, n),
-            "instrumentalness": rng.uniform(0, 0.5, n),
-            "liveness": rng.uniform(0, 0.6, n),
-            "loudness": rng.uniform(-25, -2, n),
-            "speechiness": rng.uniform(0, 0.4, n),
-            "tempo": rng.uniform(60, 200, n),
-            "valence": rng.uniform(0, 1, n),
-            "key": rng.integers(0, 12, n),
-        }
-    )
-    score = X["loudness"] / 10 + 2 * X["danceability"] + rng.normal(0, 0.3, n)
-    return X, pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
+from support import FEATURES, SONG, audio_pipeline, labelled_songs, save_audio_bundle
 
 
 def make_bundle(folder, final, scale: bool) -> Bundle:
-    X, y = songs()
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler() if scale else "passthrough", list(config.AUDIO_NUMERIC)),
-            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
-        ]
-    )
-    est = Pipeline([("pre", pre), ("model", final)]).fit(X, y)
-    path = save_bundle(
-        est,
-        folder,
-        model_id=folder.name,
-        feature_names=FEATURES,
-        classes=list(est.classes_),
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="0" * 64,
-        reference_X=X,
-        reference_y=y,
-    )
-    return load_bundle(path)
+    X, y = labelled_songs()
+    est = audio_pipeline(final, scale=scale).fit(X, y)
+    return load_bundle(save_audio_bundle(est, folder, X, y))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +60,7 @@ def test_dict_list_and_frame_agree(bundle):
 def test_fast_path_equals_the_pipeline(request, name):
     b = request.getfixturevalue(name)
     assert fast_model(b) is not None
-    X, _ = songs(50, seed=7)
+    X, _ = labelled_songs(50, seed=7)
     expected = b.estimator.predict_proba(X)
     got = predict_frame(X, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
@@ -176,7 +119,7 @@ def test_describe_feature():
 
 
 def test_prediction_does_not_depend_on_row_order(bundle):
-    X, _ = songs(200, seed=3)
+    X, _ = labelled_songs(200, seed=3)
     X["title"] = [f"song {i}" for i in range(len(X))]
     forward = predict_frame(X, bundle).set_index("title")
     shuffled = predict_frame(X.sample(frac=1, random_state=1), bundle).set_index("title")
@@ -212,7 +155,7 @@ def test_predict_frame_refuses_bad_rows(bundle):
 
 
 def _batch(n: int = 40) -> pd.DataFrame:
-    X, _ = songs(n, seed=5)
+    X, _ = labelled_songs(n, seed=5)
     X.insert(0, "title", [f"t{i}" for i in range(n)])
     X = X.astype({"danceability": object, "key": object})
     X.loc[3, "danceability"] = 1.5  # out of range
@@ -254,7 +197,7 @@ def test_score_file_scores_good_rows_and_rejects_bad(tmp_path, bundle, suffix):
 
 
 def test_score_file_default_rejects_only_when_needed(tmp_path, bundle):
-    good = songs(10)[0]
+    good = labelled_songs(10)[0]
     good.to_csv(tmp_path / "good.csv", index=False)
     summary = score_file(tmp_path / "good.csv", tmp_path / "good_out.csv", bundle)
     assert summary["rejected"] == 0 and summary["rejects"] is None
@@ -266,7 +209,7 @@ def test_score_file_default_rejects_only_when_needed(tmp_path, bundle):
 
 
 def test_score_file_hit_predictor_layout(tmp_path, bundle):
-    X, _ = songs(12, seed=9)
+    X, _ = labelled_songs(12, seed=9)
     hp = X.assign(
         track=[f"track {i}" for i in range(12)],
         artist="Someone",
@@ -289,7 +232,7 @@ def test_score_file_hit_predictor_layout(tmp_path, bundle):
 
 
 def test_score_file_missing_feature_column(tmp_path, bundle):
-    songs(5)[0].drop(columns=["tempo"]).to_csv(tmp_path / "x.csv", index=False)
+    labelled_songs(5)[0].drop(columns=["tempo"]).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(LayoutError, match="'tempo'"):
         score_file(tmp_path / "x.csv", tmp_path / "out.csv", bundle)
     assert not (tmp_path / "out.csv").exists()
@@ -298,7 +241,7 @@ def test_score_file_missing_feature_column(tmp_path, bundle):
 def test_score_file_is_atomic_when_scoring_fails_midway(tmp_path, bundle, monkeypatch):
     import songpop.predict as module
 
-    songs(50)[0].to_csv(tmp_path / "in.csv", index=False)
+    labelled_songs(50)[0].to_csv(tmp_path / "in.csv", index=False)
     out = tmp_path / "out.csv"
     out.write_text("previous output\n")
     real = module.predict_proba_array
@@ -342,7 +285,7 @@ def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
     monkeypatch.setattr(module._Forest, "predict_proba", spy)
 
     # LightGBM: batches from _WALK_ROWS rows on go through the compiled walk
-    X, _ = songs(module._WALK_ROWS + 500, seed=11)
+    X, _ = labelled_songs(module._WALK_ROWS + 500, seed=11)
     got = predict_frame(X, bundle)[[f"proba_{c}" for c in bundle.classes]].to_numpy()
     np.testing.assert_allclose(got, bundle.estimator.predict_proba(X), rtol=1e-9, atol=1e-12)
     assert len(X) in walked
@@ -350,7 +293,7 @@ def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
     forest = RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0)
     rf = make_bundle(tmp_path / "rf", forest, scale=False)
     assert fast_model(rf) is not None
-    small = songs(30, seed=12)[0]
+    small = labelled_songs(30, seed=12)[0]
     got = predict_frame(small, rf)[[f"proba_{c}" for c in rf.classes]].to_numpy()
     np.testing.assert_allclose(got, rf.estimator.predict_proba(small), rtol=1e-9, atol=1e-12)
     walked.clear()
@@ -368,28 +311,12 @@ def test_calibrated_svc_fast_path_equals_the_model(tmp_path, binary, monkeypatch
     import songpop.predict as module
 
     model = CalibratedClassifierCV(SVC(C=1.0), method="sigmoid", ensemble=False, cv=3)
-    X, y = songs(200, seed=13)
+    X, y = labelled_songs(200, seed=13)
     if binary:
         y = pd.Series(np.where(y == "high", "hit", "not_hit"))
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler(), list(config.AUDIO_NUMERIC)),
-            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
-        ]
-    )
-    est = Pipeline([("pre", pre), ("model", model)]).fit(X, y)
-    path = save_bundle(
-        est,
-        tmp_path / "svc",
-        model_id="svc",
-        feature_names=FEATURES,
-        classes=list(est.classes_),
-        label_strategy="hit" if binary else "spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="0" * 64,
-        reference_X=X,
-        reference_y=y,
+    est = audio_pipeline(model, scale=True).fit(X, y)
+    path = save_audio_bundle(
+        est, tmp_path / "svc", X, y, label_strategy="hit" if binary else "spotify"
     )
     b = load_bundle(path)
     used = []
@@ -398,7 +325,7 @@ def test_calibrated_svc_fast_path_equals_the_model(tmp_path, binary, monkeypatch
         module._FastSVC, "decision_function", lambda self, Z: used.append(1) or real(self, Z)
     )
     assert fast_model(b) is not None
-    new = songs(40, seed=14)[0]
+    new = labelled_songs(40, seed=14)[0]
     got = predict_frame(new, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
     np.testing.assert_allclose(got, est.predict_proba(new), rtol=1e-9, atol=1e-12)
     assert used
