@@ -8,14 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from songpop import config
-from songpop.bundle import Bundle, load_bundle, save_bundle
+from songpop.bundle import Bundle, load_bundle
 from songpop.explain import (
     describe_value,
     explain,
@@ -23,76 +19,19 @@ from songpop.explain import (
     write_explain_section,
 )
 from songpop.predict import predict
-
-FEATURES = list(config.AUDIO_FEATURES)
-SONG = {
-    "acousticness": 0.2,
-    "danceability": 0.65,
-    "duration_ms": 210_000.0,
-    "energy": 0.7,
-    "instrumentalness": 0.0,
-    "liveness": 0.12,
-    "loudness": -6.5,
-    "speechiness": 0.05,
-    "tempo": 118.0,
-    "valence": 0.55,
-    "key": 5,
-}
-
-
-def songs(n: int = 300, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "acousticness": rng.uniform(0, 1, n),
-            "danceability": rng.uniform(0.2, 1, n),
-            "duration_ms": rng.uniform(120_000, 360_000, n),
-            "energy": rng.uniform(0, 1, n),
-            "instrumentalness": rng.uniform(0, 0.5, n),
-            "liveness": rng.uniform(0, 0.6, n),
-            "loudness": rng.uniform(-25, -2, n),
-            "speechiness": rng.uniform(0, 0.4, n),
-            "tempo": rng.uniform(60, 200, n),
-            "valence": rng.uniform(0, 1, n),
-            "key": rng.integers(0, 12, n),
-        }
-    )
+from support import FEATURES, SONG, audio_pipeline, level_of, random_songs, save_audio_bundle
 
 
 def levels(X: pd.DataFrame, seed: int = 0) -> pd.Series:
-    noise = np.random.default_rng(seed).normal(0, 0.3, len(X))
-    score = X["loudness"] / 10 + 2 * X["danceability"] + noise
-    return pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
+    return level_of(X, np.random.default_rng(seed).normal(0, 0.3, len(X)))
 
 
 def fit_and_load(folder, final, *, scale: bool, y_fn=levels, one_hot: bool = True) -> Bundle:
-    X = songs()
+    X = random_songs()
     y = y_fn(X)
-    if one_hot:
-        numeric = StandardScaler() if scale else "passthrough"
-        pre = ColumnTransformer(
-            [
-                ("num", numeric, list(config.AUDIO_NUMERIC)),
-                ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
-            ]
-        )
-        est = Pipeline([("pre", pre), ("model", final)]).fit(X, y)
-    else:
-        est = final.fit(X, y)
-    path = save_bundle(
-        est,
-        folder,
-        model_id=folder.name,
-        feature_names=FEATURES,
-        classes=[str(c) for c in est.classes_],
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="0" * 64,
-        reference_X=X,
-        reference_y=y,
-    )
-    return load_bundle(path)
+    est = audio_pipeline(final, scale=scale) if one_hot else final
+    est.fit(X, y)
+    return load_bundle(save_audio_bundle(est, folder, X, y))
 
 
 def lgbm() -> LGBMClassifier:
@@ -110,7 +49,7 @@ def linear(tmp_path_factory) -> Bundle:
 
 
 def test_tree_shap_adds_up_to_the_raw_margin(tree):
-    records = songs(20, seed=4).to_dict("records")
+    records = random_songs(20, seed=4).to_dict("records")
     predictions = predict(records, tree, explain=True)
     X = pd.DataFrame(records)[FEATURES]
     raw = tree.estimator[-1].booster_.predict(tree.estimator[:-1].transform(X), raw_score=True)
@@ -127,7 +66,7 @@ def test_tree_shap_adds_up_to_the_raw_margin(tree):
 
 
 def test_permutation_shap_adds_up_to_the_probability(linear):
-    predictions = predict(songs(5, seed=8).to_dict("records"), linear, explain=True)
+    predictions = predict(random_songs(5, seed=8).to_dict("records"), linear, explain=True)
     for p in predictions:
         e = p.explanation
         assert e.method == "permutation_shap" and e.unit == "probability"
@@ -147,7 +86,7 @@ def test_loud_songs_push_towards_high(tree, linear):
 
 def test_sentence_places_value_among_top_class(tree):
     # loudness of the "high" songs in the training table, and a value at their 80th percentile
-    X = songs()
+    X = random_songs()
     high = X.loc[levels(X) == "high", "loudness"]
     value = float(np.percentile(high, 80))
     text, pct = describe_value(tree, "loudness", value)
@@ -188,7 +127,7 @@ def test_binary_forest_without_pipeline(tmp_path):
 
 
 def test_global_importance_and_section(tmp_path, tree):
-    X = songs(120, seed=2)
+    X = random_songs(120, seed=2)
     table = global_importance(tree, X)
     assert sorted(table["feature"]) == sorted(FEATURES)
     assert (table["importance"] >= 0).all()
@@ -208,7 +147,7 @@ def test_global_importance_and_section(tmp_path, tree):
 @pytest.mark.parametrize("name", ["tree", "linear"])
 def test_explanation_does_not_depend_on_the_other_records(request, name):
     bundle = request.getfixturevalue(name)
-    a, b = songs(2, seed=21).to_dict("records")
+    a, b = random_songs(2, seed=21).to_dict("records")
     first = predict([a, b], bundle, explain=True)[0].explanation
     again = predict([b, a], bundle, explain=True)[1].explanation
     assert [c.feature for c in first] == [c.feature for c in again]
@@ -220,7 +159,7 @@ def test_explanation_does_not_depend_on_the_other_records(request, name):
 def test_global_importance_needs_valid_rows(tree):
     from songpop.errors import SchemaError
 
-    bad = songs(5).assign(danceability=7.0)
+    bad = random_songs(5).assign(danceability=7.0)
     with pytest.raises(SchemaError, match="none of the 5 rows"):
         global_importance(tree, bad)
 
