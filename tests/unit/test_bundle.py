@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from songpop import config
 from songpop.bundle import (
@@ -26,64 +24,19 @@ from songpop.bundle import (
     top_class,
 )
 from songpop.errors import BundleError
-
-FEATURES = list(config.AUDIO_FEATURES)
-NUMERIC = list(config.AUDIO_NUMERIC)
-
-
-def songs(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
-    """A seeded table of valid songs whose level follows loudness and danceability."""
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "acousticness": rng.uniform(0, 1, n),
-            "danceability": rng.uniform(0.2, 1, n),
-            "duration_ms": rng.uniform(120_000, 360_000, n),
-            "energy": rng.uniform(0, 1, n),
-            "instrumentalness": rng.uniform(0, 0.5, n),
-            "liveness": rng.uniform(0, 0.6, n),
-            "loudness": rng.uniform(-25, -2, n),
-            "speechiness": rng.uniform(0, 0.4, n),
-            "tempo": rng.uniform(60, 200, n),
-            "valence": rng.uniform(0, 1, n),
-            "key": rng.integers(0, 12, n),
-        }
-    )
-    score = X["loudness"] / 10 + 2 * X["danceability"] + rng.normal(0, 0.3, n)
-    return X, pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
-
-
-def pipeline(final, scale: bool) -> Pipeline:
-    numeric = StandardScaler() if scale else "passthrough"
-    pre = ColumnTransformer(
-        [
-            ("num", numeric, NUMERIC),
-            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
-        ]
-    )
-    return Pipeline([("pre", pre), ("model", final)])
+from support import FEATURES, audio_pipeline, labelled_songs, save_audio_bundle
 
 
 def save(estimator, folder: Path, X: pd.DataFrame, y: pd.Series, model_id: str = "m") -> Path:
-    return save_bundle(
-        estimator,
-        folder,
-        model_id=model_id,
-        feature_names=FEATURES,
-        classes=[str(c) for c in estimator.classes_],
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={"accuracy": np.float64(0.5), "ci": (0.4, 0.6)},
-        train_table_sha256="0" * 64,
-        reference_X=X,
-        reference_y=y,
-        task="seed",
+    metrics = {"accuracy": np.float64(0.5), "ci": (0.4, 0.6)}
+    return save_audio_bundle(
+        estimator, folder, X, y, model_id=model_id, metrics=metrics, task="seed"
     )
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, pd.Series]:
-    return songs()
+    return labelled_songs()
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +45,17 @@ def lgbm(data) -> Pipeline:
     model = LGBMClassifier(
         n_estimators=30, num_leaves=8, n_jobs=1, random_state=config.SEED, verbose=-1
     )
-    return pipeline(model, scale=False).fit(X, y)
+    return audio_pipeline(model, scale=False).fit(X, y)
 
 
 @pytest.mark.parametrize("kind", ["lightgbm", "logreg"])
 def test_round_trip_gives_identical_predictions(tmp_path, data, lgbm, kind):
     X, y = data
-    est = lgbm if kind == "lightgbm" else pipeline(LogisticRegression(max_iter=300), True).fit(X, y)
+    est = (
+        lgbm
+        if kind == "lightgbm"
+        else audio_pipeline(LogisticRegression(max_iter=300), scale=True).fit(X, y)
+    )
     path = save(est, tmp_path / kind, X, y, model_id=kind)
     bundle = load_bundle(path)
     np.testing.assert_array_equal(bundle.estimator.predict_proba(X), est.predict_proba(X))
@@ -122,7 +79,7 @@ def test_torch_mlp_round_trip_in_pipeline_and_ensemble(tmp_path, data):
 
     X, y = data
     mlp = TorchMLPClassifier((8,), max_epochs=5, validation_fraction=None, random_state=0)
-    est = pipeline(mlp, scale=True).fit(X, y)
+    est = audio_pipeline(mlp, scale=True).fit(X, y)
     path = save(est, tmp_path / "mlp", X, y)
     files = set(read_meta(path)["files"])
     assert {"estimator.skops", "torch_0_state.pt", "torch_0.json"} <= files
@@ -133,7 +90,10 @@ def test_torch_mlp_round_trip_in_pipeline_and_ensemble(tmp_path, data):
     assert isinstance(bundle.estimator.steps[-1][1], TorchMLPClassifier)
     # an ensemble with an MLP member (skops alone cannot store torch tensors)
     vote = VotingClassifier(
-        [("mlp", pipeline(mlp, scale=True)), ("lr", pipeline(LogisticRegression(), True))],
+        [
+            ("mlp", audio_pipeline(mlp, scale=True)),
+            ("lr", audio_pipeline(LogisticRegression(), scale=True)),
+        ],
         voting="soft",
     ).fit(X, y)
     loaded = load_bundle(save(vote, tmp_path / "vote", X, y)).estimator
