@@ -4,81 +4,25 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 from typer.testing import CliRunner
 
 from songpop import config
-from songpop.bundle import save_bundle
 from songpop.cli import app
+from support import SONG, audio_pipeline, level_of, random_songs, save_audio_bundle
 
-FEATURES = list(config.AUDIO_FEATURES)
-SONG = {
-    "acousticness": 0.2,
-    "danceability": 0.65,
-    "duration_ms": 210_000.0,
-    "energy": 0.7,
-    "instrumentalness": 0.0,
-    "liveness": 0.12,
-    "loudness": -6.5,
-    "speechiness": 0.05,
-    "tempo": 118.0,
-    "valence": 0.55,
-    "key": 5,
-}
 runner = CliRunner()
-
-
-def songs(n: int = 300, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "acousticness": rng.uniform(0, 1, n),
-            "danceability": rng.uniform(0.2, 1, n),
-            "duration_ms": rng.uniform(120_000, 360_000, n),
-            "energy": rng.uniform(0, 1, n),
-            "instrumentalness": rng.uniform(0, 0.5, n),
-            "liveness": rng.uniform(0, 0.6, n),
-            "loudness": rng.uniform(-25, -2, n),
-            "speechiness": rng.uniform(0, 0.4, n),
-            "tempo": rng.uniform(60, 200, n),
-            "valence": rng.uniform(0, 1, n),
-            "key": rng.integers(0, 12, n),
-        }
-    )
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    X = songs()
-    score = X["loudness"] / 10 + 2 * X["danceability"]
-    y = pd.qcut(score, 3, labels=list(config.LEVELS)).astype(str)
-    pre = ColumnTransformer(
-        [
-            ("num", "passthrough", list(config.AUDIO_NUMERIC)),
-            ("key", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["key"]),
-        ]
-    )
+    X = random_songs()
+    y = level_of(X)
     model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
-    est = Pipeline([("pre", pre), ("model", model)]).fit(X, y)
-    return save_bundle(
-        est,
-        tmp_path_factory.mktemp("models") / "lgbm",
-        model_id="lgbm",
-        feature_names=FEATURES,
-        classes=list(est.classes_),
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="0" * 64,
-        reference_X=X,
-        reference_y=y,
-    )
+    est = audio_pipeline(model, scale=False).fit(X, y)
+    return save_audio_bundle(est, tmp_path_factory.mktemp("models") / "lgbm", X, y)
 
 
 def options(song: dict) -> list[str]:
@@ -122,7 +66,7 @@ def test_json_records_and_json_out(tmp_path, model_dir):
 
 
 def test_csv_batch_in_hit_predictor_layout(tmp_path, model_dir):
-    X = songs(30, seed=3)
+    X = random_songs(30, seed=3)
     hp = X.assign(
         track=[f"track {i}" for i in range(30)],
         artist="Someone",
