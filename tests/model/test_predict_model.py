@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 
 from songpop import config
-from songpop.bundle import Bundle, load_bundle, save_bundle
+from songpop.bundle import Bundle, load_bundle
 from songpop.predict import fast_model, predict, predict_frame
+from support import FEATURES, save_audio_bundle
 
 pytestmark = pytest.mark.data
-
-FEATURES = list(config.AUDIO_FEATURES)
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +36,8 @@ def bundle(request, real_songs, tmp_path_factory) -> Bundle:
     train = table.iloc[:600]
     est = MODELS[request.param].build(FEATURES, quick=True)
     est.fit(train[FEATURES], y.iloc[:600])
-    path = save_bundle(
-        est,
-        tmp_path_factory.mktemp("real") / request.param,
-        model_id=request.param,
-        feature_names=FEATURES,
-        classes=[str(c) for c in est.classes_],
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="0" * 64,
-        reference_X=train[FEATURES],
-        reference_y=y.iloc[:600],
-        task="seed",
-    )
+    folder = tmp_path_factory.mktemp("real") / request.param
+    path = save_audio_bundle(est, folder, train[FEATURES], y.iloc[:600], task="seed")
     return load_bundle(path)
 
 
