@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from browser_support import launch_chromium, require_chromium
 
 from songpop import config
 from songpop.explore import run_explore
 from songpop.report import write_report
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs the Debian chromium package")
-        pytest.skip(f"{CHROMIUM} not installed")
+    path = require_chromium()
     pytest.importorskip("playwright.sync_api")
-    return CHROMIUM
+    return path
 
 
 def tiny_run(root: Path) -> Path:
@@ -92,7 +79,7 @@ def test_report_renders_in_chromium(chromium: Path, tmp_path: Path, artifacts_di
     errors: list[str] = []
     outside: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
