@@ -31,15 +31,19 @@ AUDIO_FEATURES: tuple[str, ...] = AUDIO_NUMERIC + AUDIO_CATEGORICAL
 # Context a source may carry besides the audio; used only in the "audio + context" feature set.
 CONTEXT_FEATURES: tuple[str, ...] = ("year", "mode", "time_signature", "explicit")
 
-# Columns derived from the charts. They define labels and NEVER become model features.
-CHART_COLUMNS: tuple[str, ...] = (
-    "charted",
+# A chart song's history, aggregated from its weekly chart rows (position 1 is best).
+CHART_HISTORY_COLUMNS: tuple[str, ...] = (
     "weeks_on_chart",
     "best_position",
     "avg_position",
     "avg_prev_position",
     "debut_date",
     "n_runs",
+)
+# Columns derived from the charts. They define labels and NEVER become model features.
+CHART_COLUMNS: tuple[str, ...] = (
+    "charted",
+    *CHART_HISTORY_COLUMNS,
     "chart_title",
     "chart_artist",
     "match_method",

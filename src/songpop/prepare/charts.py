@@ -16,15 +16,6 @@ from songpop.prepare.normalize import add_keys, seed_normalize
 SONG_KEY: tuple[str, str] = ("norm_title", "norm_artist")
 """A chart song is a normalised title + normalised primary artist."""
 
-CHART_HISTORY_COLUMNS: tuple[str, ...] = (
-    "weeks_on_chart",
-    "best_position",
-    "avg_position",
-    "avg_prev_position",
-    "debut_date",
-    "n_runs",
-)
-
 
 def chart_week_index(dates: pd.Series) -> pd.Series:
     """Number each distinct chart date 0, 1, 2, ... in date order (consecutive charts differ by 1).

@@ -33,21 +33,12 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from tqdm.auto import tqdm
 
-from songpop.config import SEED
+from songpop.config import CHART_HISTORY_COLUMNS, SEED
 from songpop.prepare.normalize import seed_normalize
 
 log = logging.getLogger(__name__)
 
-MATCH_COLUMNS: tuple[str, ...] = (
-    "chart_title",
-    "chart_artist",
-    "weeks_on_chart",
-    "best_position",
-    "avg_position",
-    "avg_prev_position",
-    "debut_date",
-    "n_runs",
-)
+MATCH_COLUMNS: tuple[str, ...] = ("chart_title", "chart_artist", *CHART_HISTORY_COLUMNS)
 DEFAULT_THRESHOLD = 90.0
 
 
