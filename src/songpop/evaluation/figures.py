@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from songpop import plotting
 from songpop.evaluation import metrics as M
 from songpop.evaluation.metrics import MetricInputError
-from songpop.io import atomic_path
 
 OKABE_ITO: tuple[str, ...] = (
     "#0072B2",  # blue
@@ -42,20 +42,11 @@ MARKERS: tuple[str, ...] = ("o", "s", "D", "^", "v", "P", "X", "*")
 
 FigurePaths = dict[str, Path]
 
-RC: dict[str, Any] = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "figure.titlesize": 13,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
-    "svg.hashsalt": "songpop",  # fixed ids: the same figure gives the same SVG bytes
-}
-"""The report's figure style (as in ``songpop.report.figures``), used to draw and to save."""
+# No creation date in the metadata: the same data gives byte-identical files.
+METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
+
+RC: dict[str, Any] = {**plotting.RC, "svg.hashsalt": "songpop"}  # fixed SVG ids: same bytes
+"""The report's figure style (``songpop.plotting.RC``), used to draw and to save."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -93,18 +84,11 @@ def save_figure(fig: Figure, out: str | os.PathLike[str], *, dpi: int = 150) -> 
     stem = Path(out)
     if stem.suffix.lower() in (".png", ".svg"):
         stem = stem.with_suffix("")
-    paths: FigurePaths = {}
+    paths = {fmt: stem.with_name(f"{stem.name}.{fmt}") for fmt in ("png", "svg")}
     try:
-        for fmt in ("png", "svg"):
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            # No creation date in the metadata: the same data gives byte-identical files.
-            metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
-            paths[fmt] = target
+        return plotting.save_figure(fig, paths, dpi=dpi, metadata=METADATA)
     finally:
         fig.clear()
-    return paths
 
 
 @_styled

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from songpop import config
 from songpop.errors import SchemaError
+from songpop.plotting import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -528,13 +529,4 @@ def _fmt(feature: str, value: float) -> str:
 
 
 def _save(fig, path_png, path_svg) -> list[Path]:
-    from songpop.io import atomic_path
-
-    written = []
-    for path, fmt in ((path_png, "png"), (path_svg, "svg")):
-        if path is None:
-            continue
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150)
-        written.append(Path(path))
-    return written
+    return list(save_figure(fig, {"png": path_png, "svg": path_svg}).values())

@@ -554,7 +554,7 @@ def plot_training_curves(
     """
     from matplotlib.figure import Figure
 
-    from songpop.io import atomic_path
+    from songpop.plotting import save_figure
 
     columns = _history_columns(history)
     if not columns.get("epoch"):
@@ -584,14 +584,7 @@ def plot_training_curves(
         ax.legend()
     fig.suptitle(title)
 
-    written = []
-    for path, fmt in ((path_png, "png"), (path_svg, "svg")):
-        if path is None:
-            continue
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150)
-        written.append(Path(path))
-    return written
+    return list(save_figure(fig, {"png": path_png, "svg": path_svg}).values())
 
 
 # --- helpers ------------------------------------------------------------------------------------

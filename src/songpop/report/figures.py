@@ -20,7 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from songpop.io import atomic_path  # noqa: E402
+from songpop.plotting import RC  # noqa: E402
+from songpop.plotting import save_figure as write_figure  # noqa: E402
 
 # seaborn's "colorblind" palette (Okabe-Ito based), spelled out: importing seaborn (and scipy
 # with it) would cost about a second of every `songpop explore`.
@@ -38,18 +39,8 @@ COLORBLIND: tuple[str, ...] = (
 )
 DIVERGING = "RdBu_r"
 DPI = 110
-RC = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "figure.titlesize": 13,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
-}
+# No creation date: the same data gives byte-identical files.
+METADATA = {"png": {"Software": "songpop"}, "svg": {"Date": None, "Creator": "songpop"}}
 
 
 def _label(column: str) -> str:
@@ -75,21 +66,17 @@ def save_figure(fig: Figure, out_dir: Path, name: str) -> tuple[Path, Path]:
     paths = (out_dir / f"{name}.png", out_dir / f"{name}.svg")
     try:
         with plt.rc_context(RC):
-            for path, fmt in zip(paths, ("png", "svg"), strict=True):
-                with atomic_path(path) as tmp:
-                    fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
-                # The first save laid the figure out; freeze it so the second does not redo it.
-                fig.set_layout_engine("none")
+            # The first save lays the figure out; freezing it spares the second the same work.
+            write_figure(
+                fig,
+                dict(zip(("png", "svg"), paths, strict=True)),
+                dpi=DPI,
+                metadata=METADATA,
+                freeze_layout=True,
+            )
     finally:
         plt.close(fig)
     return paths
-
-
-def _metadata(fmt: str) -> dict[str, str | None]:
-    # No creation date: the same data gives byte-identical files.
-    if fmt == "png":
-        return {"Software": "songpop"}
-    return {"Date": None, "Creator": "songpop"}
 
 
 def correlation_heatmap(corr: pd.DataFrame, title: str) -> Figure:
