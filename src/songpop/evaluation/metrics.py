@@ -27,6 +27,18 @@ DEFAULT_ECE_BINS = 15
 
 _EPS = 1e-15
 
+CLASSIFICATION_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "macro_f1",
+    "balanced_accuracy",
+    "qwk",
+    "log_loss",
+    "brier",
+    "roc_auc",
+)
+"""The classification scores known by name to cross-validation, bootstrap intervals and the
+results table (probability-based ones need probabilities; ``qwk`` and those need ``classes``)."""
+
 
 class MetricInputError(SchemaError, ValueError):
     """Arrays given to a metric do not fit together (length, shape, unknown label, bad value)."""

@@ -35,15 +35,7 @@ log = logging.getLogger(__name__)
 
 EstimatorFactory = Callable[[], Any]
 
-CV_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "macro_f1",
-    "balanced_accuracy",
-    "qwk",
-    "log_loss",
-    "brier",
-    "roc_auc",
-)
+CV_METRICS: tuple[str, ...] = M.CLASSIFICATION_METRICS
 """Scores ``repeated_cv`` can report per fold (probability-based ones need ``predict_proba``)."""
 
 DEFAULT_CV_SCORING: tuple[str, ...] = ("accuracy", "macro_f1", "balanced_accuracy")

@@ -36,15 +36,7 @@ BARELY_MARGIN = 0.03
 CLEAR_MARGIN = 0.10
 """Lift of at least this much (point estimate) is "clearly above" the dummy baseline."""
 
-_INTERVAL_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "macro_f1",
-    "balanced_accuracy",
-    "qwk",
-    "log_loss",
-    "brier",
-    "roc_auc",
-)
+_INTERVAL_METRICS: tuple[str, ...] = U.CLASSIFICATION_METRICS
 
 
 # --- building results -------------------------------------------------------------------------

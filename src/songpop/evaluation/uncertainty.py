@@ -23,15 +23,7 @@ log = logging.getLogger(__name__)
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
-CLASSIFICATION_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "macro_f1",
-    "balanced_accuracy",
-    "qwk",
-    "log_loss",
-    "brier",
-    "roc_auc",
-)
+CLASSIFICATION_METRICS: tuple[str, ...] = M.CLASSIFICATION_METRICS
 """Metric names ``bootstrap_ci`` understands for labels or probabilities (``classes`` needed
 for the probability-based ones and for ``qwk``)."""
 
