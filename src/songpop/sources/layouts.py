@@ -142,6 +142,16 @@ BILLBOARD_TIDYTUESDAY = Layout(
     date_formats=("%m/%d/%Y", "%Y-%m-%d"),
     description="TidyTuesday 2021 billboard.csv",
 )
+HOT100_FLAT_COLUMNS: tuple[str, ...] = (
+    "chart_date",
+    "this_week",
+    "song",
+    "artist",
+    "last_week",
+    "peak_position",
+    "weeks_on_chart",
+)
+"""The header of the flat Hot 100 CSV (also what `songpop data fetch` writes from all.json)."""
 _FLAT_COLUMNS = {
     "chart_date": ("chart_date",),
     "position": ("this_week",),
@@ -156,15 +166,7 @@ HOT100_FLAT = Layout(
     kind="charts",
     fmt="csv",
     signature=frozenset({"chart_date", "this_week"}),
-    required=(
-        "chart_date",
-        "this_week",
-        "song",
-        "artist",
-        "last_week",
-        "peak_position",
-        "weeks_on_chart",
-    ),
+    required=HOT100_FLAT_COLUMNS,
     columns=_FLAT_COLUMNS,
     text_columns=("chart_date", "song", "artist"),
     date_formats=("%Y-%m-%d",),

@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 from songpop import config
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.io import atomic_path
-from songpop.sources.layouts import csv_header, open_binary
+from songpop.sources.layouts import HOT100_FLAT_COLUMNS, csv_header, open_binary
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,7 @@ SEED_MATCHED_COLUMNS = (
     "valence",
     "year",
 )
-FLAT_COLUMNS = (
-    "chart_date",
-    "this_week",
-    "song",
-    "artist",
-    "last_week",
-    "peak_position",
-    "weeks_on_chart",
-)
+FLAT_COLUMNS = HOT100_FLAT_COLUMNS
 HOT_STUFF_COLUMNS = (
     "url",
     "WeekID",
