@@ -32,34 +32,17 @@ from typing import Any
 import pandas as pd
 
 from songpop.config import AUDIO_FEATURES, CONTEXT_FEATURES, FEATURE_RANGES
-from songpop.sources.schemas import range_violations
+from songpop.sources.schemas import (
+    CHART_COLUMNS_CANONICAL,
+    TRACK_COLUMNS_CANONICAL,
+    range_violations,
+)
 
 log = logging.getLogger(__name__)
 
-TRACK_COLUMNS: tuple[str, ...] = (
-    "source",
-    "track_id",
-    "title",
-    "artist",
-    *AUDIO_FEATURES,
-    "mode",
-    "time_signature",
-    "explicit",
-    "year",
-    "decade",
-    "popularity",
-    "hit_target",
-    "genre",
-)
-CHART_COLUMNS_IN: tuple[str, ...] = (
-    "chart_date",
-    "position",
-    "title",
-    "artist",
-    "last_week",
-    "peak_position",
-    "weeks_on_chart",
-)
+# clean reads the canonical tables that the sources write
+TRACK_COLUMNS: tuple[str, ...] = TRACK_COLUMNS_CANONICAL
+CHART_COLUMNS_IN: tuple[str, ...] = CHART_COLUMNS_CANONICAL
 
 
 @dataclass
