@@ -476,6 +476,14 @@ def mlp_baseline(**kwargs: Any) -> TorchMLPClassifier:
     return TorchMLPClassifier(**params)
 
 
+REPORT_NETWORK: dict[str, Any] = {
+    "hidden_layer_sizes": (128, 64, 32),
+    "batch_norm": True,
+    "dropout": 0.45,
+}
+"""The report's final architecture: 22-128-64-32-3, BatchNorm + ReLU + Dropout 0.45."""
+
+
 def mlp_finetuned(**kwargs: Any) -> TorchMLPClassifier:
     """The report's final network: 22-128-64-32-3, BatchNorm + ReLU + Dropout 0.45, AdamW.
 
@@ -495,9 +503,7 @@ def mlp_finetuned(**kwargs: Any) -> TorchMLPClassifier:
         An unfitted estimator.
     """
     params: dict[str, Any] = {
-        "hidden_layer_sizes": (128, 64, 32),
-        "batch_norm": True,
-        "dropout": 0.45,
+        **REPORT_NETWORK,
         "lr": 1e-3,
         "max_epochs": 300,
         "batch_size": 512,
@@ -521,9 +527,7 @@ def mlp_report_finetuned(**kwargs: Any) -> TorchMLPClassifier:
         An unfitted estimator.
     """
     params: dict[str, Any] = {
-        "hidden_layer_sizes": (128, 64, 32),
-        "batch_norm": True,
-        "dropout": 0.45,
+        **REPORT_NETWORK,
         "lr": 1e-4,
         "max_epochs": 5000,
         "batch_size": None,
