@@ -162,97 +162,79 @@ def _print_predictions(predictions: list[Any], bundle: Any, top: int) -> None:
             break
 
 
+def _option(
+    name: str, flag: str, default: Any, annotation: Any, help: str, **extra: Any
+) -> inspect.Parameter:
+    """A keyword-only parameter `name` of the command, given on the command line as `flag`."""
+    option = typer.Option(default, flag, help=help, **extra)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+    )
+
+
 def _signature() -> inspect.Signature:
     """predict_command's options, one per feature of config (built here, not written out)."""
-    kw = inspect.Parameter.KEYWORD_ONLY
     params = [
-        inspect.Parameter(
+        _option(
             "model",
-            kw,
-            default=typer.Option(
-                None,
-                "--model",
-                help="A model bundle folder (or a run's models/ folder). Default: the default "
-                "model of the last run (runs/LATEST).",
-            ),
-            annotation=Path | None,
+            "--model",
+            None,
+            Path | None,
+            "A model bundle folder (or a run's models/ folder). Default: the default "
+            "model of the last run (runs/LATEST).",
         ),
-        inspect.Parameter(
+        _option(
             "json_file",
-            kw,
-            default=typer.Option(
-                None, "--json", help="A JSON file: one record (object) or a list of records."
-            ),
-            annotation=Path | None,
+            "--json",
+            None,
+            Path | None,
+            "A JSON file: one record (object) or a list of records.",
         ),
-        inspect.Parameter(
+        _option(
             "csv_file",
-            kw,
-            default=typer.Option(
-                None,
-                "--csv",
-                help="A batch file to score (CSV, CSV.gz or Parquet; any known track layout or "
-                "plain feature columns). Needs --out.",
-            ),
-            annotation=Path | None,
+            "--csv",
+            None,
+            Path | None,
+            "A batch file to score (CSV, CSV.gz or Parquet; any known track layout or "
+            "plain feature columns). Needs --out.",
         ),
-        inspect.Parameter(
+        _option(
             "out",
-            kw,
-            default=typer.Option(
-                None,
-                "--out",
-                help="Where to write the scored batch (.csv or .parquet), or the predictions "
-                "of --json/options as JSON.",
-            ),
-            annotation=Path | None,
+            "--out",
+            None,
+            Path | None,
+            "Where to write the scored batch (.csv or .parquet), or the predictions "
+            "of --json/options as JSON.",
         ),
-        inspect.Parameter(
+        _option(
             "rejects",
-            kw,
-            default=typer.Option(
-                None,
-                "--rejects",
-                help="Where to write rows that fail validation, with the reason (default: "
-                "<out>.rejects.csv, written only when there are rejects).",
-            ),
-            annotation=Path | None,
+            "--rejects",
+            None,
+            Path | None,
+            "Where to write rows that fail validation, with the reason (default: "
+            "<out>.rejects.csv, written only when there are rejects).",
         ),
-        inspect.Parameter(
+        _option(
             "explain",
-            kw,
-            default=typer.Option(
-                False, "--explain", help="Show which features pushed the prediction up or down."
-            ),
-            annotation=bool,
+            "--explain",
+            False,
+            bool,
+            "Show which features pushed the prediction up or down.",
         ),
-        inspect.Parameter(
-            "top",
-            kw,
-            default=typer.Option(5, "--top", help="How many features --explain shows."),
-            annotation=int,
-        ),
-        inspect.Parameter(
-            "chunksize",
-            kw,
-            default=typer.Option(
-                100_000, "--chunksize", help="Rows read at a time from a --csv batch."
-            ),
-            annotation=int,
+        _option("top", "--top", 5, int, "How many features --explain shows."),
+        _option(
+            "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
         ),
     ]
     for name in FEATURES:
         params.append(
-            inspect.Parameter(
+            _option(
                 name,
-                kw,
-                default=typer.Option(
-                    None,
-                    f"--{name.replace('_', '-')}",
-                    help=_feature_help(name),
-                    rich_help_panel="Song features",
-                ),
-                annotation=_option_type(name) | None,
+                f"--{name.replace('_', '-')}",
+                None,
+                _option_type(name) | None,
+                _feature_help(name),
+                rich_help_panel="Song features",
             )
         )
     return inspect.Signature(params)
