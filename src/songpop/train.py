@@ -157,7 +157,7 @@ def train_task(
     """
     timer = Timer()
     t_start = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # figure paths are made relative to it later
     task_dir = out_dir / task
     plan = get_budget(budget)
     names = list(models) if models else default_models()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,14 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("e2e")
-    args = ["run", "--run", "r1", "--runs-dir", str(root / "runs"), "--tasks", "seed"]
-    result = runner.invoke(app, [*args, "--budget", "quick", "--data-dir", str(data_dir)])
+    # A relative runs folder, as `make run` uses (./runs): every path must still resolve.
+    args = ["run", "--run", "r1", "--runs-dir", "runs", "--tasks", "seed"]
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        result = runner.invoke(app, [*args, "--budget", "quick", "--data-dir", str(data_dir)])
+    finally:
+        os.chdir(here)
     assert result.exit_code == 0, result.output
     return root
 
