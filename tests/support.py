@@ -118,3 +118,27 @@ def save_audio_bundle(
         "reference_y": y,
     }
     return save_bundle(estimator, folder, **(fields | overrides))
+
+
+def refuse_downloads(monkeypatch: Any, cache_file: Path | None = None) -> list[str]:
+    """Make the data registry refuse every download, and keep its verification cache apart.
+
+    Args:
+        monkeypatch: pytest's `monkeypatch` fixture (undoes all of this after the test).
+        cache_file: where the registry keeps its verification cache; None leaves it alone.
+
+    Returns:
+        The URLs the registry tried to download, in order (filled in as the test runs).
+    """
+    from songpop.sources import registry
+
+    calls: list[str] = []
+
+    def refuse(url: str, *args: object, **kwargs: object) -> Path:
+        calls.append(url)
+        raise ConnectionError("network is unreachable (test)")
+
+    monkeypatch.setattr(registry, "_download", refuse)
+    if cache_file is not None:
+        monkeypatch.setattr(registry, "_cache_file", lambda: cache_file)
+    return calls

@@ -17,6 +17,7 @@ from songpop.sources.charts import read_charts
 from songpop.sources.layouts import detect_layout
 from songpop.sources.schemas import range_violations
 from songpop.sources.tracks import read_tracks
+from support import refuse_downloads
 
 pytestmark = pytest.mark.data
 
@@ -26,12 +27,7 @@ CHART_ROWS = 354_887  # SOURCES.md
 @pytest.fixture(autouse=True)
 def _offline_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never touch the network; keep the verification cache out of the user's home."""
-
-    def refuse(*args: object, **kwargs: object) -> Path:
-        raise ConnectionError("network is unreachable (test)")
-
-    monkeypatch.setattr(registry, "_download", refuse)
-    monkeypatch.setattr(registry, "_cache_file", lambda: tmp_path / "verified.json")
+    refuse_downloads(monkeypatch, tmp_path / "verified.json")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from songpop.cli import app
-from songpop.sources import registry
+from support import refuse_downloads
 
 runner = CliRunner()
 
@@ -38,10 +38,7 @@ SEED_TRACK_ROWS = [
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> Path:
-        raise ConnectionError("network is unreachable (test)")
-
-    monkeypatch.setattr(registry, "_download", refuse)
+    refuse_downloads(monkeypatch)
 
 
 @pytest.fixture()

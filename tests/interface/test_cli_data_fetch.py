@@ -9,17 +9,14 @@ from typer.testing import CliRunner
 
 from songpop.cli import app
 from songpop.sources import registry
+from support import refuse_downloads
 
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def refuse(*args: object, **kwargs: object) -> Path:
-        raise ConnectionError("network is unreachable (test)")
-
-    monkeypatch.setattr(registry, "_download", refuse)
-    monkeypatch.setattr(registry, "_cache_file", lambda: tmp_path / "cache.json")
+    refuse_downloads(monkeypatch, tmp_path / "cache.json")
 
 
 def test_data_help_lists_fetch() -> None:

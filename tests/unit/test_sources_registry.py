@@ -15,6 +15,7 @@ import pytest
 
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.sources import registry
+from support import refuse_downloads
 
 REAL_DOWNLOAD = registry._download  # kept before the autouse fixture replaces it
 
@@ -22,15 +23,7 @@ REAL_DOWNLOAD = registry._download  # kept before the autouse fixture replaces i
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """No network, and the verification cache lives in tmp_path."""
-    calls: list[str] = []
-
-    def refuse(url: str, *args: object, **kwargs: object) -> Path:
-        calls.append(url)
-        raise ConnectionError("network is unreachable (test)")
-
-    monkeypatch.setattr(registry, "_download", refuse)
-    monkeypatch.setattr(registry, "_cache_file", lambda: tmp_path / "cache" / "verified.json")
-    return calls
+    return refuse_downloads(monkeypatch, tmp_path / "cache" / "verified.json")
 
 
 def test_every_entry_is_declared_completely() -> None:
