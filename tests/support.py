@@ -79,6 +79,22 @@ def labelled_songs(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series
     return X, level_of(X, rng.normal(0, 0.3, n))
 
 
+def in_hit_predictor_layout(X: pd.DataFrame) -> pd.DataFrame:
+    """`X` with the other columns of a Hit Predictor dataset file (`dataset-of-90s.csv`)."""
+    n = len(X)
+    return X.assign(
+        track=[f"track {i}" for i in range(n)],
+        artist="Someone",
+        uri=[f"spotify:track:{i:022d}" for i in range(n)],
+        mode=1,
+        time_signature=4,
+        chorus_hit=30.0,
+        sections=10,
+        target=0,
+        decade=1990,
+    )
+
+
 def audio_pipeline(final: Any, *, scale: bool) -> Pipeline:
     """Numeric audio features (scaled or passed through) and one-hot `key`, then `final`."""
     numeric = StandardScaler() if scale else "passthrough"

@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from songpop import config
 from songpop.cli import app
-from support import SONG, audio_pipeline, level_of, random_songs, save_audio_bundle
+from support import (
+    SONG,
+    audio_pipeline,
+    in_hit_predictor_layout,
+    level_of,
+    random_songs,
+    save_audio_bundle,
+)
 
 runner = CliRunner()
 
@@ -67,17 +74,7 @@ def test_json_records_and_json_out(tmp_path, model_dir):
 
 def test_csv_batch_in_hit_predictor_layout(tmp_path, model_dir):
     X = random_songs(30, seed=3)
-    hp = X.assign(
-        track=[f"track {i}" for i in range(30)],
-        artist="Someone",
-        uri=[f"spotify:track:{i:022d}" for i in range(30)],
-        mode=1,
-        time_signature=4,
-        chorus_hit=30.0,
-        sections=10,
-        target=0,
-        decade=1990,
-    )
+    hp = in_hit_predictor_layout(X)
     hp.loc[4, "energy"] = 3.0
     hp.to_csv(tmp_path / "hits.csv", index=False)
     out, rejects = tmp_path / "scored.parquet", tmp_path / "bad.csv"

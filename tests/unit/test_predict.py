@@ -20,7 +20,14 @@ from songpop.predict import (
     score_file,
     validate_frame,
 )
-from support import FEATURES, SONG, audio_pipeline, labelled_songs, save_audio_bundle
+from support import (
+    FEATURES,
+    SONG,
+    audio_pipeline,
+    in_hit_predictor_layout,
+    labelled_songs,
+    save_audio_bundle,
+)
 
 
 def make_bundle(folder, final, scale: bool) -> Bundle:
@@ -210,17 +217,7 @@ def test_score_file_default_rejects_only_when_needed(tmp_path, bundle):
 
 def test_score_file_hit_predictor_layout(tmp_path, bundle):
     X, _ = labelled_songs(12, seed=9)
-    hp = X.assign(
-        track=[f"track {i}" for i in range(12)],
-        artist="Someone",
-        uri=[f"spotify:track:{i:022d}" for i in range(12)],
-        mode=1,
-        time_signature=4,
-        chorus_hit=30.0,
-        sections=10,
-        target=0,
-        decade=1990,
-    )
+    hp = in_hit_predictor_layout(X)
     hp.to_csv(tmp_path / "dataset-of-90s.csv", index=False)
     summary = score_file(tmp_path / "dataset-of-90s.csv", tmp_path / "out.csv", bundle)
     assert summary["layout"] == "hit_predictor" and summary["scored"] == 12
