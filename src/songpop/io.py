@@ -1,4 +1,4 @@
-"""Atomic writes: a reader never sees a half-written file, and a failure leaves no partial output."""
+"""Atomic writes: a reader never sees a half-written file; a failure leaves no partial output."""
 
 from __future__ import annotations
 

@@ -21,7 +21,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
     """songpop: song popularity from public chart and audio-feature data."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
