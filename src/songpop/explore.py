@@ -724,8 +724,10 @@ def write_data_section(
                 "caption": f"{caption} First {SAMPLE_ROWS} rows of {name}.",
             }
         )
+    described = [f"{build[k]} {k}" for k in ("profile", "label") if build.get(k)]
     section = {
-        "title": "Data",
+        # Several builds can feed one report (a run builds one per task): say which this is.
+        "title": "Data: " + ", ".join(described) if described else "Data",
         "order": DATA_ORDER,
         "paragraphs": paragraphs,
         "tables": tables,

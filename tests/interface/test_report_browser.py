@@ -100,6 +100,6 @@ def test_report_renders_in_chromium(chromium: Path, tmp_path: Path, artifacts_di
     assert all(w > 0 for w in widths), widths
     assert errors == []
     assert outside == []
-    assert titles == ["Data", "Exploration", "Models"]
+    assert titles == ["Data: tiny profile, spotify label", "Exploration", "Models"]
     assert toc_links >= len(widths) + 3
     assert (artifacts_dir / "report_browser.png").stat().st_size > 0
