@@ -1,7 +1,7 @@
 """The declared registry of public upstream data files, and how to find or fetch them.
 
 Each logical dataset has a file name inside the data folder (`charts/...`, `tracks/...`,
-`seed/...`, as in /work/shared/data), the sha256 of its *uncompressed* content (SOURCES.md), the
+`seed/...`, as in ../shared/data), the sha256 of its *uncompressed* content (SOURCES.md), the
 public upstream URL at a pinned commit, and, when the local file is derived from the upstream
 download (a flat CSV from `all.json`, a column selection of `result.csv`), a derive function.
 
