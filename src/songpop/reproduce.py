@@ -162,7 +162,7 @@ def reproduce(
     out_dir: str | Path,
     *,
     data_dir: str | Path | None = None,
-    budget: str = "full",
+    budget: str = "default",
     seed: int = config.SEED,
     progress: bool = True,
     originals: tuple[str, ...] = tuple(ORIGINAL_MODELS),
@@ -173,7 +173,8 @@ def reproduce(
     Args:
         out_dir: output folder (songpop's bundles for each split go to `out_dir/models`).
         data_dir: the data folder.
-        budget: songpop's search budget ("full" by default; "quick" for tests).
+        budget: songpop's search budget: "default" (about 5 minutes on 2 cores), "full" (far
+            longer: more folds and candidates) or "quick" (tests).
         seed: songpop's seed (the originals' own seeds are kept: 50, 42 for the splits).
         progress: show progress bars.
         originals: which original models to run (keys of `ORIGINAL_NUMBERS`).

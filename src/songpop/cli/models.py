@@ -135,7 +135,7 @@ def reproduce_command(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Data folder (default: $SONGPOP_DATA_DIR, else the cache)."
     ),
-    budget: str = typer.Option("full", "--budget", help=BUDGET_HELP),
+    budget: str = typer.Option("default", "--budget", help=BUDGET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Re-run the report's models on its own splits and compare songpop's best models.
