@@ -167,7 +167,18 @@ def test_context_the_model_uses_is_required(client: TestClient) -> None:
         "year is required by model forest-context: an integer from 1900 to 2100"
     ]
     both = client.post("/predict?model=forest-context", json=[song(year=1990, mode=1), song()])
-    assert messages(both) == [
+    assert both.status_code == 200, both.text
+    assert [p["index"] for p in both.json()["predictions"]] == [0]
+    [error] = both.json()["errors"]
+    assert error["index"] == 1
+    assert [item["msg"] for item in error["problems"]] == [
+        "record 1: year is required by model forest-context: an integer from 1900 to 2100",
+        "record 1: mode is required by model forest-context: an integer from 0 to 1",
+    ]
+    neither = client.post("/predict?model=forest-context", json=[song(year=1990), song()])
+    assert neither.status_code == 422
+    assert messages(neither) == [
+        "record 0: mode is required by model forest-context: an integer from 0 to 1",
         "record 1: year is required by model forest-context: an integer from 1900 to 2100",
         "record 1: mode is required by model forest-context: an integer from 0 to 1",
     ]
@@ -213,10 +224,92 @@ def test_422_names_the_field_and_its_range(
     assert item["msg"].startswith(f"{field} must be") and allowed in item["msg"]
 
 
-def test_422_in_a_list_names_the_record(client: TestClient) -> None:
-    response = client.post("/predict", json=[song(), song(), song(tempo=500.0)])
+@pytest.mark.parametrize("form", ["list", "records"])
+def test_a_list_scores_the_good_records_and_reports_the_bad(client: TestClient, form: str) -> None:
+    records = [song(title="first"), song(tempo=500.0, title="bad"), song(title="third")]
+    body = records if form == "list" else {"records": records}
+    response = client.post("/predict", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [(p["index"], p["ids"]["title"]) for p in answer["predictions"]] == [
+        (0, "first"),
+        (2, "third"),
+    ]
+    alone = client.post("/predict", json=[records[0], records[2]]).json()["predictions"]
+    assert [p["probabilities"] for p in answer["predictions"]] == [
+        p["probabilities"] for p in alone
+    ]
+    [error] = answer["errors"]
+    assert error["index"] == 1
+    [problem] = error["problems"]
+    assert problem["field"] == "tempo"
+    assert problem["msg"] == "record 1: tempo must be a number from 0 to 300 BPM (got 500.0)"
+
+
+def test_a_list_reports_unknown_fields_and_missing_features_per_record(
+    client: TestClient,
+) -> None:
+    missing = song()
+    del missing["loudness"]
+    response = client.post("/predict", json=[song(popularity=80), song(), missing])
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [p["index"] for p in answer["predictions"]] == [1]
+    assert [(e["index"], [p["msg"] for p in e["problems"]]) for e in answer["errors"]] == [
+        (0, [answer["errors"][0]["problems"][0]["msg"]]),
+        (2, ["record 2: loudness is required: a number from -60 to 5 dB"]),
+    ]
+    assert "record 0: unknown field 'popularity'" in answer["errors"][0]["problems"][0]["msg"]
+
+
+def test_a_list_with_every_record_invalid_is_422_naming_them(client: TestClient) -> None:
+    response = client.post("/predict", json=[song(tempo=500.0), song(key=12)])
     assert response.status_code == 422
-    assert messages(response) == ["record 2: tempo must be a number from 0 to 300 BPM (got 500.0)"]
+    assert messages(response) == [
+        "record 0: tempo must be a number from 0 to 300 BPM (got 500.0)",
+        "record 1: key must be an integer from -1 to 11 (got 12)",
+    ]
+    envelope = client.post("/predict", json={"records": [song(energy=2.0)]})
+    assert envelope.status_code == 422
+    assert messages(envelope) == ["record 0: energy must be a number from 0 to 1 (got 2.0)"]
+
+
+def test_a_list_reports_records_the_library_refuses(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import songpop.predict
+    from songpop.predict import Problem, RecordError
+
+    real = songpop.predict.predict
+    calls = []
+
+    def refuse_loud(records, bundle, *, explain=False):
+        calls.append(len(records))
+        loud = [i for i, r in enumerate(records) if r["loudness"] > 0]
+        if loud:
+            problems = [Problem(i, "loudness", 1.0, "quiet", "loudness is too loud") for i in loud]
+            raise RecordError(problems, single=False)
+        return real(records, bundle, explain=explain)
+
+    monkeypatch.setattr(songpop.predict, "predict", refuse_loud)
+    response = client.post("/predict", json=[song(), song(loudness=1.0), song()])
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [p["index"] for p in answer["predictions"]] == [0, 2]
+    assert answer["errors"] == [
+        {
+            "index": 1,
+            "problems": [
+                {
+                    "loc": ["body", 1, "loudness"],
+                    "field": "loudness",
+                    "msg": "record 1: loudness is too loud",
+                    "type": "invalid_record",
+                }
+            ],
+        }
+    ]
+    assert calls == [3, 2]
 
 
 def test_missing_feature_is_named(client: TestClient) -> None:

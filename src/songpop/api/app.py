@@ -32,7 +32,7 @@ from songpop import config
 from songpop.api import schemas
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
-from songpop.predict import Prediction
+from songpop.predict import Prediction, Problem, RecordError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,10 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorResponse, "description": "The library refused the input."},
     404: {"model": schemas.ErrorResponse, "description": "Unknown model id."},
     413: {"model": schemas.ErrorResponse, "description": "Request body too large."},
-    422: {"model": schemas.ErrorResponse, "description": "Invalid field, range or form."},
+    422: {
+        "model": schemas.ErrorResponse,
+        "description": "Invalid field, range or form (of one song, or of every song of a list).",
+    },
 }
 
 
@@ -198,17 +201,22 @@ def _add_routes(app: FastAPI) -> None:
         body: schemas.PredictBody,
         explain: bool = Query(False, description="Add each song's explanation."),
         model: str | None = Query(None, description="Model id (GET /models); default: first."),
-    ) -> schemas.PredictResponse:
+    ) -> schemas.PredictResponse | JSONResponse:
         """Predict the popularity level of one song, or of a list of songs.
 
         The body is one song object, a list of them, or `{"records": [...], "explain": true,
-        "model": "..."}`. Unknown fields and out-of-range values are rejected with a 422 that
-        names the field and its allowed range.
+        "model": "..."}`. Unknown fields, out-of-range values and missing context a model needs
+        are reported with a message that names the field and its allowed range: for one song
+        object, as a 422; in a list, the valid records are scored and each invalid one is listed
+        in `errors` with its index (a 422 only when no record of the list is valid).
         """
+        single = isinstance(body, schemas.Song)
         if isinstance(body, schemas.PredictRequest):
             songs, explain, model = body.records, explain or body.explain, body.model or model
+            where: tuple[str, ...] = ("body", "records")
         else:
             songs = body if isinstance(body, list) else [body]
+            where = ("body",)
         if explain and len(songs) > schemas.MAX_EXPLAINED_RECORDS:
             raise RequestValidationError(
                 [
@@ -223,52 +231,178 @@ def _add_routes(app: FastAPI) -> None:
                 ]
             )
         bundle = _models(request).get(model)
-        records = [song.model_dump(exclude_none=True) for song in songs]
-        _check_model_inputs(records, bundle, single=isinstance(body, schemas.Song))
-        if explain or len(records) > INLINE_RECORDS:
-            return await run_in_threadpool(run_predictions, records, bundle, explain=explain)
-        # A few records take well under a millisecond: scoring them in the event loop spares a
-        # thread hand-off per request, and the GIL ping-pong between the loop and up to 40
-        # threads that made latency climb under load.
-        return run_predictions(records, bundle, explain=explain)
+        if single:
+            records = [songs[0].model_dump(exclude_none=True)]
+            _check_model_inputs(records, bundle)
+            if explain:
+                return await run_in_threadpool(run_predictions, records, bundle, explain=True)
+            return run_predictions(records, bundle, explain=False)
+        batch = _split_batch(songs, bundle, where)
+        if not batch.records:
+            return _all_invalid(batch.errors)
+        if explain or len(batch.records) > INLINE_RECORDS:
+            response = await run_in_threadpool(
+                run_predictions,
+                batch.records,
+                bundle,
+                explain=explain,
+                indices=batch.indices,
+                errors=batch.errors,
+                where=where,
+            )
+        else:
+            # A few records take well under a millisecond: scoring them in the event loop spares
+            # a thread hand-off per request, and the GIL ping-pong between the loop and up to 40
+            # threads that made latency climb under load.
+            response = run_predictions(
+                batch.records,
+                bundle,
+                explain=explain,
+                indices=batch.indices,
+                errors=batch.errors,
+                where=where,
+            )
+        return response if response.predictions else _all_invalid(response.errors)
 
 
-def _check_model_inputs(records: list[dict[str, Any]], bundle: Bundle, *, single: bool) -> None:
-    """Refuse records that lack an optional (context) feature the chosen model needs."""
-    needed = [name for name in bundle.feature_names if name in config.CONTEXT_FEATURES]
-    errors = [
+@dataclass
+class _Batch:
+    """The records of a list that passed validation (with their positions), and the others."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    errors: list[schemas.RecordErrors] = field(default_factory=list)
+
+
+def _split_batch(songs: Sequence[Any], bundle: Bundle, where: tuple[str, ...]) -> _Batch:
+    """Sort a list's records into valid ones and invalid ones, each with its described errors."""
+    batch = _Batch()
+    for index, song in enumerate(songs):
+        if isinstance(song, schemas.InvalidRecord):
+            raw = [{**e, "loc": (*where, index, *e.get("loc", ()))} for e in song.errors]
+        else:
+            record = song.model_dump(exclude_none=True)
+            raw = _model_input_errors(record, bundle, (*where, index))
+            if not raw:
+                batch.records.append(record)
+                batch.indices.append(index)
+                continue
+        problems = [schemas.ErrorItem(**describe_error(e)) for e in raw]
+        batch.errors.append(schemas.RecordErrors(index=index, problems=problems))
+    return batch
+
+
+def _all_invalid(errors: list[schemas.RecordErrors]) -> JSONResponse:
+    """The 422 of a list whose every record is invalid: each record's problems, in order."""
+    items = [item.model_dump() for error in errors for item in error.problems]
+    return JSONResponse(status_code=422, content={"detail": items})
+
+
+def _model_input_errors(
+    record: dict[str, Any], bundle: Bundle, loc: tuple[str | int, ...]
+) -> list[dict[str, Any]]:
+    """The optional (context) features the chosen model needs that `record` lacks."""
+    return [
         {
             "type": "missing_for_model",
-            "loc": ("body", name) if single else ("body", index, name),
+            "loc": (*loc, name),
             "msg": f"model {bundle.model_id} needs it",
             "input": None,
             "ctx": {"model": bundle.model_id},
         }
-        for index, record in enumerate(records)
-        for name in needed
-        if name not in record
+        for name in bundle.feature_names
+        if name in config.CONTEXT_FEATURES and name not in record
     ]
+
+
+def _check_model_inputs(records: list[dict[str, Any]], bundle: Bundle) -> None:
+    """Refuse one song that lacks an optional (context) feature the chosen model needs."""
+    errors = [e for record in records for e in _model_input_errors(record, bundle, ("body",))]
     if errors:
         raise RequestValidationError(errors)
 
 
 def run_predictions(
-    records: list[dict[str, Any]], bundle: Bundle, *, explain: bool
+    records: list[dict[str, Any]],
+    bundle: Bundle,
+    *,
+    explain: bool,
+    indices: list[int] | None = None,
+    errors: list[schemas.RecordErrors] | None = None,
+    where: tuple[str, ...] = ("body",),
 ) -> schemas.PredictResponse:
-    """Call the one predict path and shape its answers for the API."""
-    # looked up at call time: the one predict path, and a test may stand in for it
-    predictions = songpop.predict.predict(records, bundle, explain=explain)
+    """Call the one predict path and shape its answers for the API.
+
+    Args:
+        records: the records to score.
+        bundle: the model.
+        explain: add each record's explanation.
+        indices: for a list, each record's position in the request; records the library refuses
+            (`RecordError`) are then moved to `errors` and the rest scored. None: one song, and a
+            `RecordError` propagates (a 422).
+        errors: the list's records already found invalid, reported along with the predictions.
+        where: the location prefix of a list's records in the body, for the errors' `loc`.
+
+    Returns:
+        The predictions (with their positions) and the errors, in the order of the request.
+    """
+    errors = list(errors or [])
+    positions = list(indices) if indices is not None else list(range(len(records)))
+    predictions: list[Prediction] = []
+    while records:
+        try:
+            # looked up at call time: the one predict path, and a test may stand in for it
+            predictions = songpop.predict.predict(records, bundle, explain=explain)
+            break
+        except RecordError as exc:
+            if indices is None:
+                raise
+            refused = _record_errors(exc, positions, where)
+            errors += refused
+            bad = {e.index for e in refused}
+            kept = [(r, i) for r, i in zip(records, positions, strict=True) if i not in bad]
+            records, positions = [r for r, _ in kept], [i for _, i in kept]
     classes = [str(c) for c in bundle.classes]
     return schemas.PredictResponse(
         model_id=bundle.model_id,
         classes=classes,
-        predictions=[_prediction_out(p) for p in predictions],
+        predictions=[
+            _prediction_out(p, index) for p, index in zip(predictions, positions, strict=True)
+        ],
+        errors=sorted(errors, key=lambda e: e.index),
     )
 
 
-def _prediction_out(prediction: Prediction) -> schemas.PredictionOut:
+def _record_errors(
+    exc: RecordError, positions: list[int], where: tuple[str, ...]
+) -> list[schemas.RecordErrors]:
+    """The library's problems with a list's records, by record, at their request positions."""
+    by_index: dict[int, list[schemas.ErrorItem]] = {}
+    for problem in exc.problems:
+        index = positions[problem.record]
+        by_index.setdefault(index, []).append(
+            schemas.ErrorItem(**_problem_item(problem, index, where))
+        )
+    if not by_index:  # a refusal that names no record: nothing can be scored
+        raise exc
+    return [schemas.RecordErrors(index=i, problems=items) for i, items in by_index.items()]
+
+
+def _problem_item(problem: Problem, index: int, where: tuple[str, ...]) -> dict[str, Any]:
+    """One `songpop.predict` problem as an error item naming its record and field."""
+    loc = [*where, index, problem.field] if problem.field else [*where, index]
+    return {
+        "loc": loc,
+        "field": problem.field,
+        "msg": f"record {index}: {problem.message}",
+        "type": "invalid_record",
+    }
+
+
+def _prediction_out(prediction: Prediction, index: int) -> schemas.PredictionOut:
     explanation = prediction.explanation
     return schemas.PredictionOut(
+        index=index,
         level=str(prediction.level),
         probabilities={str(k): float(v) for k, v in prediction.probabilities.items()},
         model_id=prediction.model_id,
@@ -383,15 +517,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = getattr(exc, "problems", None)
         if not problems:
             return JSONResponse(status_code=status, content={"detail": str(exc)})
-        items = [
-            {
-                "loc": ["body", p.record, p.field] if p.field else ["body", p.record],
-                "field": p.field,
-                "msg": f"record {p.record}: {p.message}",
-                "type": "invalid_record",
-            }
-            for p in problems
-        ]
+        items = [_problem_item(p, p.record, ("body",)) for p in problems]
         return JSONResponse(status_code=status, content={"detail": items})
 
 

@@ -7,6 +7,7 @@ with the rest of songpop about what a valid song is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
@@ -15,6 +16,9 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
 )
 
@@ -136,13 +140,37 @@ def _example_song() -> dict[str, float | int]:
 Song = _song_model()
 
 
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A record of a list that failed validation, kept so the rest of the list is still scored.
+
+    Attributes:
+        errors: its pydantic errors; their `loc` starts inside the record (e.g. `("tempo",)`).
+    """
+
+    errors: list[dict[str, Any]]
+
+
+def _keep_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        return InvalidRecord(exc.errors(include_url=False))
+
+
+BatchSong = Annotated[Song, WrapValidator(_keep_invalid)]  # type: ignore[valid-type]
+"""A song in a list: validated like `Song`, but an invalid one becomes an `InvalidRecord`."""
+
+
 class PredictRequest(BaseModel):
     """The explicit form of a prediction request: records plus options."""
 
     model_config = ConfigDict(extra="forbid")
 
-    records: list[Song] = Field(  # type: ignore[valid-type]
-        min_length=1, max_length=MAX_RECORDS, description="The songs to score."
+    records: list[BatchSong] = Field(
+        min_length=1,
+        max_length=MAX_RECORDS,
+        description="The songs to score; invalid ones are reported in `errors`, the rest scored.",
     )
     explain: bool = Field(False, description="Add, for each song, the features that pushed it.")
     model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
@@ -163,7 +191,7 @@ PredictBody = Annotated[
     Annotated[PredictRequest, Tag("request")]
     | Annotated[Song, Tag("song")]  # type: ignore[valid-type]
     | Annotated[
-        list[Song],  # type: ignore[valid-type]
+        list[BatchSong],
         Tag("songs"),
         Field(min_length=1, max_length=MAX_RECORDS),
     ],
@@ -208,6 +236,7 @@ class Explanation(BaseModel):
 class PredictionOut(BaseModel):
     """The prediction for one song."""
 
+    index: int = Field(0, description="The song's 0-based position in the records sent.")
     level: str = Field(description="The predicted class, one of the model's classes.")
     probabilities: dict[str, float] = Field(description="Probability of each class; sums to 1.")
     model_id: str
@@ -220,12 +249,32 @@ class PredictionOut(BaseModel):
     )
 
 
+class ErrorItem(BaseModel):
+    """One problem in a request."""
+
+    loc: list[str | int]
+    field: str | None = None
+    msg: str
+    type: str
+
+
+class RecordErrors(BaseModel):
+    """Why one record of a list was not scored."""
+
+    index: int = Field(description="The record's 0-based position in the records sent.")
+    problems: list[ErrorItem] = Field(description="Each bad value, naming field and range.")
+
+
 class PredictResponse(BaseModel):
-    """Predictions in the order of the records sent."""
+    """Predictions of the valid records, in the order sent; the invalid ones in `errors`."""
 
     model_id: str
     classes: list[str]
     predictions: list[PredictionOut]
+    errors: list[RecordErrors] = Field(
+        default_factory=list,
+        description="The records of a list that were not scored, with their problems.",
+    )
 
 
 class ModelInfo(BaseModel):
@@ -271,15 +320,6 @@ class FeatureSchema(BaseModel):
 
     features: list[FeatureSpec]
     defaults_source: str = Field(description="Where the default values come from.")
-
-
-class ErrorItem(BaseModel):
-    """One problem in a request."""
-
-    loc: list[str | int]
-    field: str | None = None
-    msg: str
-    type: str
 
 
 class ErrorResponse(BaseModel):
