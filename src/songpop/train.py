@@ -524,46 +524,32 @@ def _extra_protocols(
     scoring = ("accuracy", "macro_f1", "balanced_accuracy") + (("roc_auc",) if binary else ())
     out: list[dict[str, Any]] = []
     n_splits = 5 if plan.name != "quick" else 2
-    with timer.stage(f"{fs}/repeated_cv"):
-        cv = ev.repeated_cv(
-            lambda: clone(template),
-            X_train,
-            y_train,
-            n_splits=n_splits,
-            n_repeats=plan.repeats,
-            seed=seed,
-            scoring=scoring,
-            n_jobs=n_jobs_for(len(X_train)),
-        )
-        fs_summary["repeated_cv"] = cv
-        out.append(
-            ev.result_from_cv(
-                cv, task=task, feature_set=fs, model=f"{best} [repeated {n_splits}-fold CV]"
-            )
-        )
-    if "primary_artist" in songs.columns and songs["primary_artist"].notna().any():
-        groups = songs["primary_artist"].iloc[train_pos].fillna("").astype(str).to_numpy()
-        with timer.stage(f"{fs}/grouped_cv"):
-            gcv = ev.repeated_cv(
+
+    def cv_protocol(stage: str, label: str, repeats: int, groups: np.ndarray | None) -> None:
+        """Cross-validate the best model's settings on the training rows, one protocol."""
+        with timer.stage(f"{fs}/{stage}"):
+            cv = ev.repeated_cv(
                 lambda: clone(template),
                 X_train,
                 y_train,
                 n_splits=n_splits,
-                n_repeats=1,
+                n_repeats=repeats,
                 groups=groups,
                 seed=seed,
                 scoring=scoring,
                 n_jobs=n_jobs_for(len(X_train)),
             )
-            fs_summary["grouped_cv"] = gcv
+            fs_summary[stage] = cv
             out.append(
                 ev.result_from_cv(
-                    gcv,
-                    task=task,
-                    feature_set=fs,
-                    model=f"{best} [artist-grouped {n_splits}-fold CV]",
+                    cv, task=task, feature_set=fs, model=f"{best} [{label} {n_splits}-fold CV]"
                 )
             )
+
+    cv_protocol("repeated_cv", "repeated", plan.repeats, None)
+    if "primary_artist" in songs.columns and songs["primary_artist"].notna().any():
+        groups = songs["primary_artist"].iloc[train_pos].fillna("").astype(str).to_numpy()
+        cv_protocol("grouped_cv", "artist-grouped", 1, groups)
     year_col = next(
         (c for c in TIME_COLUMNS if c in songs.columns and songs[c].notna().any()), None
     )
