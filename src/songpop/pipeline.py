@@ -140,7 +140,7 @@ def run_pipeline(
     import pandas as pd
 
     from songpop.build import build_dataset
-    from songpop.bundle import load_bundle
+    from songpop.bundle import load_bundle, resolve_model
     from songpop.explain import write_explain_section
     from songpop.explore import run_explore, write_data_section
     from songpop.features import feature_matrix
@@ -214,7 +214,7 @@ def run_pipeline(
         clusters = kmeans_analysis(seed_songs, seed_songs["level"], seed=config.SEED)
         write_cluster_section(clusters, run_dir / "cluster", order=35)
     with timer.stage("explain"):
-        bundle = load_bundle(resolve_default(models_dir))
+        bundle = load_bundle(resolve_model(models_dir))
         X = feature_matrix(songs.get(bundle.meta.get("task"), seed_songs), bundle.feature_names)
         write_explain_section(
             bundle,
@@ -230,14 +230,6 @@ def run_pipeline(
     save_timings()
     mark_latest(runs_root, run_name)
     return result
-
-
-def resolve_default(models_dir: Path) -> Path:
-    """The bundle folder that `models_dir/index.json` names as the default."""
-    import json
-
-    index = json.loads((models_dir / "index.json").read_text(encoding="utf-8"))
-    return models_dir / index["default"]
 
 
 def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
