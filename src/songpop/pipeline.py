@@ -8,9 +8,7 @@ finished run to `runs/LATEST`, which `songpop predict` and `songpop serve` use a
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from songpop import config
 from songpop.errors import SchemaError
 from songpop.io import atomic_write, write_json_atomic
+from songpop.timing import Timer
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +83,6 @@ class RunResult:
     summaries: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Timer:
-    timings: dict[str, float]
-    on_stage: Callable[[str, float], None] | None = None
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        log.info("stage %s: start", name)
-        t0 = time.perf_counter()
-        yield
-        seconds = round(time.perf_counter() - t0, 2)
-        self.timings[name] = seconds
-        log.info("stage %s: %.2f s", name, seconds)
-        if self.on_stage:
-            self.on_stage(name, seconds)
-
-
 def new_run_name() -> str:
     """A sortable run name from the current time, e.g. 20261124-153000."""
     return datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -157,7 +139,7 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = config.data_dir(data_dir)
     result = RunResult(run_dir=run_dir)
-    timer = _Timer(result.timings, on_stage)
+    timer = Timer(result.timings, on_stage)
     models_dir = run_dir / "models"
     # The seed songs are always built: exploration, k-means and the default model use them.
     ordered = ["seed"] + [t for t in TASKS if t in tasks and t != "seed"]

@@ -26,7 +26,6 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,7 @@ from songpop.models.search import (
     n_jobs_for,
     search_model,
 )
+from songpop.timing import Timer
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +68,6 @@ ENSEMBLE_SIZE = 3
 LEARNING_CURVE_MODELS: tuple[str, ...] = ("logreg", "knn")
 """Models whose learning curve is drawn (audio features), besides the best model."""
 FS_SLUG = {"audio": "audio", "audio+context": "audio_context"}
-
-
-class Timer:
-    """Collects named wall times, in the order the stages ran."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        """Time the block under `name` (added to an earlier time of the same name)."""
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
 
 
 def table_sha256(frame: pd.DataFrame) -> str:
