@@ -579,14 +579,18 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     Returns:
         One dict per bundle, sorted by path: path, model_id, task, label_strategy,
-        feature_set, classes, created, metrics, and `default` (True for the folder's default
-        model per its index.json). A folder whose bundle.json is unreadable is listed with an
-        `error`.
+        feature_set, classes, created, metrics, `default` (True for the folder's default
+        model per its index.json) and `serving` (its timed speed from index.json, or None). A
+        folder whose bundle.json is unreadable is listed with an `error`.
     """
     models_dir = Path(models_dir)
     default = None
     with contextlib.suppress(BundleError):
         default = _default_from_index(models_dir)
+    serving = {}
+    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        index = json.loads((models_dir / INDEX_FILE).read_text(encoding="utf-8"))
+        serving = {e["id"]: e.get("serving") for e in index.get("models", []) if "id" in e}
     rows = []
     for meta_path in sorted(models_dir.rglob(META_FILE)):
         folder = meta_path.parent
@@ -608,6 +612,7 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 "created": meta.get("created"),
                 "metrics": meta.get("metrics", {}),
                 "default": default is not None and folder.resolve() == default.resolve(),
+                "serving": serving.get(meta["model_id"]),
             }
         )
     return rows

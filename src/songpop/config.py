@@ -79,6 +79,11 @@ FEATURE_UNITS: dict[str, str] = {
     "year": "year",
 }
 
+# --- serving ----------------------------------------------------------------------------------
+# What the default model must do on the project's 2-core machine (issue 5): the default model of
+# a run is the best by cross-validation among the models that meet these (`songpop.serving`).
+SERVING_TARGETS: dict[str, float] = {"single_p50_ms": 2.0, "batch_rows_per_s": 200_000}
+
 # --- labels -----------------------------------------------------------------------------------
 LEVELS: tuple[str, ...] = ("low", "medium", "high")
 HIT_CLASSES: tuple[str, ...] = ("not_hit", "hit")

@@ -332,6 +332,45 @@ def explain_rows(bundle: Bundle, X: np.ndarray, targets: Sequence[str]) -> list[
     return out
 
 
+def explain_table(
+    bundle: Bundle, X: np.ndarray, targets: Sequence[str], top: int = 3
+) -> tuple[pd.DataFrame, str]:
+    """Explanations of a batch as columns, for scored files.
+
+    Args:
+        bundle: the loaded model bundle.
+        X: valid rows, float array with columns in `bundle.feature_names` order.
+        targets: the class to explain for each row (usually the predicted level).
+        top: how many of the strongest contributions `why` puts in words.
+
+    Returns:
+        (a table with one row per row of X: `why`, the `top` strongest contributions in plain
+        words joined by "; ", then `contribution_<feature>` for every feature; the unit of the
+        contributions, "log-odds" or "probability").
+    """
+    explainer = explainer_for(bundle)
+    X = np.asarray(X, dtype=np.float64)
+    names = list(bundle.feature_names)
+    if len(X):
+        phi, _ = explainer.values(X)
+        k = np.asarray([bundle.classes.index(t) for t in targets], dtype=np.int64)
+        own = phi[np.arange(len(X)), :, k]  # each row's contributions to its own target
+    else:
+        own = np.empty((0, len(names)))
+    strongest = np.argsort(-np.abs(own), axis=1, kind="stable")[:, : max(0, top)]
+    why = [
+        "; ".join(
+            _contribution(bundle, names[j], float(X[i, j]), float(own[i, j]), targets[i]).text
+            for j in strongest[i]
+        )
+        for i in range(len(X))
+    ]
+    table = pd.DataFrame({"why": pd.array(why, dtype="string")})
+    for j, name in enumerate(names):
+        table[f"contribution_{name}"] = own[:, j]
+    return table, explainer.unit
+
+
 def explain(records: Any, bundle: Bundle) -> list[Explanation]:
     """Explain the predictions of records (same input as `songpop.predict.predict`)."""
     from songpop.predict import predict

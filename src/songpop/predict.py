@@ -486,6 +486,8 @@ def score_file(
     *,
     rejects_path: str | os.PathLike[str] | None = None,
     chunksize: int = DEFAULT_CHUNKSIZE,
+    explain: bool = False,
+    top: int = 3,
 ) -> dict[str, Any]:
     """Score a CSV or Parquet file of songs, in chunks, into a CSV or Parquet output.
 
@@ -503,10 +505,14 @@ def score_file(
         rejects_path: where to write the rejected rows; default `<out stem>.rejects.csv` next to
             the output, written only when there are rejects.
         chunksize: rows per chunk.
+        explain: also write why each row got its level: `why` (the `top` strongest
+            contributions in plain words) and `contribution_<feature>` for every feature
+            (`songpop.explain.explain_table`; their unit is in the summary).
+        top: how many contributions `why` names.
 
     Returns:
         A summary: input, output, rejects, layout, model_id, rows_in, scored, rejected,
-        levels (count per level), seconds.
+        levels (count per level), explanation_unit (None without `explain`), seconds.
 
     Raises:
         LayoutError: the file's columns match no layout and lack a feature the model needs.
@@ -535,8 +541,21 @@ def score_file(
     empty_rejects = empty_ids.assign(
         **{c: pd.Series(dtype="string") for c in ("where", *_REJECT_COLUMNS)}
     )
+    unit = None
+    if explain:
+        from songpop.explain import explain_table, explainer_for
+
+        unit = explainer_for(bundle).unit
+
+    def scored_rows(ids: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
+        scored = _scored(ids, X, bundle)
+        if not explain:
+            return scored
+        why, _ = explain_table(bundle, X, list(scored["level"]), top=top)
+        return pd.concat([scored, why], axis=1)
+
     with (
-        _TableWriter(out_path, _scored(empty_ids, empty_X, bundle)) as out_writer,
+        _TableWriter(out_path, scored_rows(empty_ids, empty_X)) as out_writer,
         _TableWriter(rejects_path, empty_rejects, keep_if_empty=explicit_rejects) as rej_writer,
     ):
         for start, table, conversion_problems in reader:
@@ -546,7 +565,7 @@ def score_file(
                 ok[problems["row"].to_numpy(dtype=np.int64)] = False
             ids = table[reader.id_columns].reset_index(drop=True)
             ids.insert(0, "row", np.arange(start + 1, start + len(table) + 1, dtype=np.int64))
-            scored = _scored(ids[ok].reset_index(drop=True), X[ok], bundle)
+            scored = scored_rows(ids[ok].reset_index(drop=True), X[ok])
             out_writer.write(scored)
             if len(problems):
                 rej_writer.write(_rejects_frame(problems, ids, start, reader.row_word))
@@ -564,6 +583,7 @@ def score_file(
         "model_id": bundle.model_id,
         **counts,
         "levels": levels,
+        "explanation_unit": unit,
         "seconds": round(seconds, 3),
     }
     log.info("scored %s: %s", in_path, summary)

@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 
 from songpop import config
 from songpop import evaluate as ev
-from songpop.bundle import INDEX_FILE, save_bundle
-from songpop.errors import SchemaError
+from songpop.bundle import INDEX_FILE, load_bundle, save_bundle
+from songpop.errors import SchemaError, SongpopError
 from songpop.features import (
     FEATURE_SETS,
     LABEL_COLUMN,
@@ -59,6 +59,7 @@ from songpop.models.search import (
     n_jobs_for,
     search_model,
 )
+from songpop.serving import choose_default, measure_speed
 from songpop.timing import Timer
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ def train_task(
                         X_train,
                         y_train,
                     )
+            with timer.stage(f"{fs}/serving"):
+                _time_serving(fs_summary["models"], out_dir, X_train)
         fs_summary["train_table_sha256"] = train_sha
     if not summary["feature_sets"]:
         raise SchemaError(f"{task}: no feature set could be trained from {list(feature_sets)}")
@@ -258,7 +261,9 @@ def train_task(
                 paragraphs=_paragraphs(summary),
             )
             summary["section"] = str(section)
-        summary["default"] = _update_index(out_dir, summary, set_default)
+        summary["default"], summary["default_reason"] = _update_index(
+            out_dir, summary, set_default
+        )
     summary["results"] = results + extra_results
     timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
     summary["timings"] = timer.seconds
@@ -824,11 +829,27 @@ def _save(
     return bid
 
 
-def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) -> str:
-    """Merge this task's bundles into `out_dir/index.json`; returns the default bundle id.
+def _time_serving(models: Mapping[str, dict[str, Any]], out_dir: Path, X: pd.DataFrame) -> None:
+    """Time each saved bundle as served (`serving.measure_speed`) into its entry's `serving`."""
+    for name, entry in models.items():
+        if name == "dummy" or "bundle" not in entry:
+            continue
+        try:
+            entry["serving"] = measure_speed(load_bundle(out_dir / entry["bundle"]), X)
+        except (SongpopError, ValueError) as exc:  # an untimed model is simply never default
+            log.warning("could not time %s: %s", entry["bundle"], exc)
+            entry["serving"] = None
 
-    The default is the task's best audio-only model (it needs only the report's 22 inputs, so
-    it serves any song with audio features); the best with context is listed next to it.
+
+def _update_index(
+    out_dir: Path, summary: Mapping[str, Any], set_default: bool
+) -> tuple[str, str]:
+    """Merge this task's bundles into `out_dir/index.json`; returns the task's default and why.
+
+    The default is chosen among the task's audio-only models (they need only the report's 22
+    inputs, so they serve any song with audio features): the best by cross-validation among
+    those that meet the serving targets (`serving.choose_default`). The best of each feature
+    set is listed next to it.
     """
     path = out_dir / INDEX_FILE
     index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
@@ -855,19 +876,25 @@ def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) 
                     "accuracy_ci": entry["accuracy_ci"],
                     "dummy_accuracy": entry["dummy_accuracy"],
                     "best": model == fs_summary["best"],
+                    "serving": entry.get("serving"),
                 }
             )
-    task_default = best.get("audio") or next(iter(best.values()))
+    fs_default = "audio" if "audio" in summary["feature_sets"] else next(iter(best))
+    task_default, reason = choose_default(
+        [e for e in entries if e["task"] == task and e["feature_set"] == fs_default]
+    )
     index["models"] = entries
-    index.setdefault("tasks", {})[task] = {"best": best, "default": task_default}
+    index["serving_targets"] = dict(config.SERVING_TARGETS)
+    index.setdefault("tasks", {})[task] = {
+        "best": best,
+        "default": task_default,
+        "default_reason": reason,
+    }
     if set_default or not index.get("default"):
         index["default"] = task_default
-        index["default_reason"] = (
-            f"best audio-only model of task {task!r} by cross-validated accuracy on the "
-            "training songs"
-        )
+        index["default_reason"] = f"task {task!r}, {fs_default} features: {reason}"
     write_json_atomic(index, path)
-    return str(index["default"])
+    return task_default, reason
 
 
 def _paragraphs(summary: Mapping[str, Any]) -> list[str]:

@@ -93,6 +93,29 @@ def test_csv_batch_in_hit_predictor_layout(tmp_path, model_dir):
     assert bad["title"].tolist() == ["track 4"]
 
 
+def test_csv_batch_with_explanations(tmp_path, model_dir):
+    X = random_songs(40, seed=4)
+    X.loc[7, "tempo"] = -3.0
+    X.assign(title=[f"song {i}" for i in range(40)]).to_csv(tmp_path / "songs.csv", index=False)
+    out = tmp_path / "why.csv"
+    result = runner.invoke(
+        app,
+        ["predict", "--model", str(model_dir), "--csv", str(tmp_path / "songs.csv"),
+         "--out", str(out), "--explain", "--top", "2"],
+        terminal_width=200,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "log-odds" in result.output  # the unit of the contribution columns is said
+    scored = pd.read_csv(out)
+    assert len(scored) == 39 and 8 not in scored["row"].tolist()
+    assert {f"contribution_{f}" for f in config.AUDIO_FEATURES} <= set(scored.columns)
+    # two sentences per song, each naming its direction towards the predicted level
+    for why, level in zip(scored["why"], scored["level"], strict=True):
+        parts = why.split("; ")
+        assert len(parts) == 2 and all(f"the chance of {level}" in p for p in parts)
+    assert pd.read_csv(tmp_path / "why.rejects.csv")["field"].tolist() == ["tempo"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -12,6 +12,7 @@ import pytest
 from songpop.bundle import load_bundle, resolve_model
 from songpop.features import feature_matrix, stratified_split
 from songpop.reproduce import seed_table
+from songpop.serving import meets_targets
 from songpop.train import train_task
 
 pytestmark = pytest.mark.data
@@ -59,7 +60,13 @@ def test_context_with_year_helps_on_the_seed_task(trained: tuple) -> None:
 def test_bundles_index_and_section_are_written(trained: tuple) -> None:
     summary, out = trained
     index = json.loads((out / "index.json").read_text())
-    assert index["default"] == f"seed/audio/{summary['feature_sets']['audio']['best']}"
+    audio = [e for e in index["models"] if e["feature_set"] == "audio" and e["model"] != "dummy"]
+    assert all(e["serving"]["batch_rows_per_s"] > 0 for e in audio)  # each was timed as served
+    fast = [e for e in audio if meets_targets(e["serving"])]
+    # the default: the best by cross-validation among the audio models fast enough to serve
+    assert index["default"] == max(fast or audio, key=lambda e: e["cv_accuracy"])["id"]
+    assert index["tasks"]["seed"]["default"] == index["default"]
+    assert index["default_reason"].startswith("task 'seed', audio features: best by cross-val")
     assert {e["id"] for e in index["models"]} >= {"seed/audio/lgbm", "seed/audio_context/lgbm"}
     assert resolve_model(out) == out / index["default"]
     section = json.loads((out / "seed" / "section.json").read_text())

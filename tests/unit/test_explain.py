@@ -15,6 +15,7 @@ from songpop.bundle import Bundle, load_bundle
 from songpop.explain import (
     describe_value,
     explain,
+    explain_table,
     global_importance,
     write_explain_section,
 )
@@ -110,6 +111,25 @@ def test_explanation_sentences_mention_feature_and_push(tree):
 
 def test_explain_helper_matches_predict(tree):
     assert explain(SONG, tree)[0] == predict(SONG, tree, explain=True)[0].explanation
+
+
+@pytest.mark.parametrize("model", ["tree", "linear"])
+def test_explain_table_matches_the_per_song_explanations(model, request):
+    bundle = request.getfixturevalue(model)
+    X = random_songs(12, seed=8)
+    predictions = predict(X, bundle, explain=True)
+    targets = [p.level for p in predictions]
+    table, unit = explain_table(bundle, X[FEATURES].to_numpy(dtype=float), targets, top=2)
+    assert len(table) == 12 and list(table.columns[1:]) == [f"contribution_{f}" for f in FEATURES]
+    for i, p in enumerate(predictions):
+        assert unit == p.explanation.unit
+        own = {c.feature: c.contribution for c in p.explanation.contributions}
+        row = table.iloc[i]
+        np.testing.assert_allclose([row[f"contribution_{f}"] for f in FEATURES],
+                                   [own[f] for f in FEATURES], atol=1e-9)  # fmt: skip
+        assert row["why"] == "; ".join(p.explanation.sentences(2))
+    empty, _ = explain_table(bundle, np.empty((0, len(FEATURES))), [], top=2)
+    assert empty.empty and "why" in empty.columns
 
 
 def test_binary_forest_without_pipeline(tmp_path):

@@ -108,7 +108,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         title=f"{summary['task']}: {summary['n_train']:,} training / {summary['n_test']:,} "
         f"test songs (budget {summary['budget']})"
     )
-    for col in ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy"):
+    columns = ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy", "rows/s")
+    for col in columns:
         table.add_column(col, justify="left" if col in ("feature set", "model") else "right")
     for fs, fs_summary in summary["feature_sets"].items():
         for model, entry in sorted(
@@ -122,11 +123,13 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                 f"{entry['cv_accuracy']:.3f}",
                 f"{entry['accuracy']:.3f} [{low:.3f}, {high:.3f}]",
                 f"{entry['dummy_accuracy']:.3f}",
+                f"{entry['serving']['batch_rows_per_s']:,}" if entry.get("serving") else "–",
             )
     _out.print(table)
     _out.print("* best per feature set by cross-validated accuracy on the training songs")
     if summary.get("default"):
-        _out.print(f"default model: {summary['default']}")
+        reason = summary["default_reason"] if "default_reason" in summary else ""
+        _out.print(f"default model: {summary['default']}" + (f" ({reason})" if reason else ""))
     _out.print(f"bundles and index.json in {out}; timings {summary['timings']['total']:.1f} s")
 
 
@@ -197,13 +200,13 @@ def list_command(
     table = Table(title=f"model bundles in {folder}")
     for col in ("id", "task", "feature set"):
         table.add_column(col, no_wrap=True)
-    for col in ("accuracy [95% CI]", "dummy", "created"):
+    for col in ("accuracy [95% CI]", "dummy", "rows/s", "created"):
         table.add_column(col, overflow="fold")
     for row in rows:
         path = Path(row["path"])
         ident = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
         if row.get("error"):
-            table.add_row(ident, "", "", f"[red]{row['error']}[/]", "", "")
+            table.add_row(ident, "", "", f"[red]{row['error']}[/]", "", "", "")
             continue
         m = row.get("metrics") or {}
         acc = ""
@@ -219,9 +222,11 @@ def list_command(
             str(row.get("feature_set") or ""),
             acc,
             dummy,
+            f"{row['serving']['batch_rows_per_s']:,}" if row.get("serving") else "",
             str(row.get("created") or "")[:16].replace("T", " "),
         )
     _out.print(table)
+    _out.print("rows/s: batch scoring speed timed when the model was saved (songpop.serving)")
 
 
 def _last_run_models(runs: Path, latest_file: str) -> Path:

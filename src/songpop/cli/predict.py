@@ -76,12 +76,10 @@ def predict_command(
         )
     if csv_file is not None and out is None:
         raise _fail(InputError("--csv needs --out FILE (where the scored rows go)"))
-    if csv_file is not None and explain:
-        raise _fail(InputError("--explain works with feature options or --json, not with --csv"))
     try:
         bundle = load_bundle(resolve_model(model))
         if csv_file is not None:
-            _score_batch(csv_file, out, rejects, bundle, chunksize)
+            _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top)
             return
         records: Any = given if given else _read_json(json_file)
         from songpop.predict import predict
@@ -107,11 +105,25 @@ def _read_json(path: Path) -> Any:
 
 
 def _score_batch(
-    csv_file: Path, out: Path, rejects: Path | None, bundle: Any, chunksize: int
+    csv_file: Path,
+    out: Path,
+    rejects: Path | None,
+    bundle: Any,
+    chunksize: int,
+    explain: bool,
+    top: int,
 ) -> None:
     from songpop.predict import score_file
 
-    summary = score_file(csv_file, out, bundle, rejects_path=rejects, chunksize=chunksize)
+    summary = score_file(
+        csv_file,
+        out,
+        bundle,
+        rejects_path=rejects,
+        chunksize=chunksize,
+        explain=explain,
+        top=top,
+    )
     table = Table(title=f"Scored {csv_file} with {bundle.model_id}", show_header=False)
     table.add_row("layout", str(summary["layout"]))
     table.add_row("rows in", f"{summary['rows_in']:,}")
@@ -120,6 +132,8 @@ def _score_batch(
     for level, count in summary["levels"].items():
         table.add_row(f"level {level}", f"{count:,}")
     table.add_row("output", str(summary["output"]))
+    if summary["explanation_unit"]:
+        table.add_row("explained", f"why + contribution_<feature> ({summary['explanation_unit']})")
     if summary["rejects"]:
         table.add_row("rejects", str(summary["rejects"]))
     table.add_row("seconds", f"{summary['seconds']:.2f}")
@@ -219,9 +233,10 @@ def _signature() -> inspect.Signature:
             "--explain",
             False,
             bool,
-            "Show which features pushed the prediction up or down.",
+            "Show which features pushed the prediction up or down (with --csv: adds a `why` "
+            "column and one contribution_<feature> column per feature).",
         ),
-        _option("top", "--top", 5, int, "How many features --explain shows."),
+        _option("top", "--top", 5, int, "How many features --explain shows (or names in `why`)."),
         _option(
             "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
         ),
