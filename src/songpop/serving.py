@@ -171,6 +171,5 @@ def _speed(entry: Mapping[str, Any]) -> str:
     if not speed:
         return "was not timed"
     return (
-        f"single p50 {speed['single_p50_ms']:.2f} ms, batch "
-        f"{speed['batch_rows_per_s']:,.0f} rows/s"
+        f"single p50 {speed['single_p50_ms']:.2f} ms, batch {speed['batch_rows_per_s']:,.0f} rows/s"
     )

@@ -261,9 +261,7 @@ def train_task(
                 paragraphs=_paragraphs(summary),
             )
             summary["section"] = str(section)
-        summary["default"], summary["default_reason"] = _update_index(
-            out_dir, summary, set_default
-        )
+        summary["default"], summary["default_reason"] = _update_index(out_dir, summary, set_default)
     summary["results"] = results + extra_results
     timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
     summary["timings"] = timer.seconds
@@ -841,9 +839,7 @@ def _time_serving(models: Mapping[str, dict[str, Any]], out_dir: Path, X: pd.Dat
             entry["serving"] = None
 
 
-def _update_index(
-    out_dir: Path, summary: Mapping[str, Any], set_default: bool
-) -> tuple[str, str]:
+def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) -> tuple[str, str]:
     """Merge this task's bundles into `out_dir/index.json`; returns the task's default and why.
 
     The default is chosen among the task's audio-only models (they need only the report's 22

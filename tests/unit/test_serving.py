@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from sklearn.linear_model import LogisticRegression
-from support import audio_pipeline, labelled_songs, save_audio_bundle
 
 from songpop.bundle import load_bundle
 from songpop.serving import choose_default, measure_speed, meets_targets
+from support import audio_pipeline, labelled_songs, save_audio_bundle
 
 TARGETS = {"single_p50_ms": 2.0, "batch_rows_per_s": 200_000}
 
