@@ -29,7 +29,11 @@ AUDIO_CATEGORICAL: tuple[str, ...] = ("key",)
 AUDIO_FEATURES: tuple[str, ...] = AUDIO_NUMERIC + AUDIO_CATEGORICAL
 
 # Context a source may carry besides the audio; used only in the "audio + context" feature set.
-CONTEXT_FEATURES: tuple[str, ...] = ("year", "mode", "time_signature", "explicit")
+# `decade` (1990 = the 1990s) stands in for the year where a source knows only the decade (the
+# Hit Predictor); a model uses one of the two.
+CONTEXT_FEATURES: tuple[str, ...] = ("year", "decade", "mode", "time_signature", "explicit")
+TIME_FEATURES: tuple[str, ...] = ("year", "decade")
+"""Context features that are calendar years: whole numbers, in years."""
 
 # A chart song's history, aggregated from its weekly chart rows (position 1 is best).
 CHART_HISTORY_COLUMNS: tuple[str, ...] = (
@@ -69,6 +73,7 @@ FEATURE_RANGES: dict[str, tuple[float, float]] = {
     "mode": (0, 1),
     "time_signature": (0, 7),
     "year": (1900, 2100),
+    "decade": (1900, 2100),
     "explicit": (0, 1),
 }
 FEATURE_UNITS: dict[str, str] = {
@@ -77,6 +82,7 @@ FEATURE_UNITS: dict[str, str] = {
     "duration_ms": "ms",
     "key": "pitch class (0 = C, -1 = none)",
     "year": "year",
+    "decade": "year",
 }
 
 # --- serving ----------------------------------------------------------------------------------

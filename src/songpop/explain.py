@@ -62,6 +62,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "tempo": ("faster", "slower"),
     "valence": ("happier-sounding", "sadder-sounding"),
     "year": ("newer", "older"),
+    "decade": ("newer", "older"),
 }
 _TREE_MODULES = ("lightgbm.", "sklearn.ensemble.", "sklearn.tree.")
 
@@ -474,6 +475,8 @@ def format_value(name: str, value: float) -> str:
         return f"{value:.1f} dB"
     if name == "tempo":
         return f"{value:.0f} BPM"
+    if name == "decade":
+        return f"the {int(value)}s"
     if name == "year" or is_categorical(name):
         return f"{int(value)}"
     return f"{value:.2f}"

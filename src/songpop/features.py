@@ -44,7 +44,7 @@ LABEL_COLUMN = "level"
 # Context columns tried for "audio+context", in this order. The time column is the year where
 # the table has it, else the decade (the Hit Predictor only knows the decade).
 TIME_COLUMNS: tuple[str, ...] = ("year", "decade")
-OTHER_CONTEXT: tuple[str, ...] = tuple(c for c in config.CONTEXT_FEATURES if c != "year")
+OTHER_CONTEXT: tuple[str, ...] = tuple(c for c in config.CONTEXT_FEATURES if c not in TIME_COLUMNS)
 CONTEXT_MIN_COVERAGE = 0.9
 """A context column joins the features only when at least this share of rows holds a value."""
 

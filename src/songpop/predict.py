@@ -227,7 +227,7 @@ def _check_value(name: str, value: Any, index: int) -> tuple[float, Problem | No
                 expected,
                 f"{name}: {value!r} is out of range; expected {expected}",
             )
-        if is_categorical(name) or name == "year":
+        if is_categorical(name) or name in config.TIME_FEATURES:
             if not number.is_integer():
                 return number, Problem(
                     index,
@@ -280,7 +280,7 @@ def validate_frame(
             with np.errstate(invalid="ignore"):
                 out = ~np.isnan(values) & ((values < low) | (values > high))
                 reason[out] = "out of range"
-                if is_categorical(name) or name == "year":
+                if is_categorical(name) or name in config.TIME_FEATURES:
                     frac = ~np.isnan(values) & ~out & (values != np.round(values))
                     reason[frac] = "not a whole number"
         else:

@@ -184,6 +184,33 @@ def test_context_the_model_uses_is_required(client: TestClient) -> None:
     ]
 
 
+def test_a_hit_model_that_knows_only_the_decade_is_served(tmp_path: Path) -> None:
+    """The Hit Predictor gives a decade, not a year: its context model reads `decade`."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from support import random_songs, save_audio_bundle
+
+    X = random_songs(200, seed=2).assign(decade=lambda d: 1960 + 10 * (d.index % 6))
+    y = (X["danceability"] + (X["decade"] - 1960) / 100 > 0.85).map({True: "hit", False: "not_hit"})
+    features = [*config.AUDIO_FEATURES, "decade"]
+    forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    path = save_audio_bundle(
+        forest.fit(X[features], y), tmp_path / "hit-decade", X[features], y,
+        feature_names=features, feature_set="audio+context", label_strategy="hit", task="hit",
+    )  # fmt: skip
+    with TestClient(create_app([path])) as hits:
+        specs = {f["name"]: f for f in hits.get("/schema/features").json()["features"]}
+        assert specs["decade"]["step"] == 10 and specs["decade"]["group"] == "context"
+        assert "year" not in specs  # only the context a loaded model reads is offered
+        answer = hits.post("/predict", json=song(decade=1990))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0]["level"] in config.HIT_CLASSES
+        assert messages(hits.post("/predict", json=song())) == [
+            "decade is required by model hit-decade: an integer from 1900 to 2100"
+        ]
+        assert hits.post("/predict", json=song(decade=1995.5)).status_code == 422
+
+
 def test_context_the_model_ignores_is_reported(client: TestClient) -> None:
     response = client.post("/predict", json=song(year=2001))
     assert response.status_code == 200

@@ -87,6 +87,9 @@ def test_decade_stands_in_when_there_is_no_year() -> None:
     songs = tiny_songs().drop(columns="year")
     songs["decade"] = pd.array([1990] * len(songs), dtype="Int64")
     assert context_columns(songs) == ["decade"]
+    # with both, the year alone is the time column (the decade would only repeat it)
+    songs["year"] = 1994
+    assert context_columns(songs) == ["year"]
 
 
 def test_missing_audio_column_is_named() -> None:

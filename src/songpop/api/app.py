@@ -478,6 +478,8 @@ def _snap(value: float, low: float, high: float, step: float) -> float:
 
 
 def _step(name: str, low: float, high: float, kind: str) -> float:
+    if name == "decade":
+        return 10
     if kind == "int":
         return 1
     if name == "duration_ms":
@@ -573,7 +575,7 @@ def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[An
 def _allowed(name: str) -> str:
     low, high = config.FEATURE_RANGES[name]
     # key's "unit" is a sentence and "from 1900 to 2100 year" reads badly: units of measure only
-    unit = config.FEATURE_UNITS.get(name, "") if name not in ("key", "year") else ""
+    unit = config.FEATURE_UNITS.get(name, "") if name not in ("key", *config.TIME_FEATURES) else ""
     unit = f" {unit}" if unit else ""
     kind = "an integer" if name in schemas.INTEGER_FEATURES else "a number"
     return f"{kind} from {schemas.number(low)} to {schemas.number(high)}{unit}"

@@ -36,7 +36,9 @@ MAX_BODY_BYTES = 1_048_576
 ID_FIELDS: tuple[str, ...] = ("id", "title", "artist")
 """Optional fields a song may carry to identify itself; never used as features."""
 
-INTEGER_FEATURES: frozenset[str] = frozenset({"key", "mode", "time_signature", "year", "explicit"})
+INTEGER_FEATURES: frozenset[str] = frozenset(
+    {"key", "mode", "time_signature", "year", "decade", "explicit"}
+)
 
 # Defaults of the web page when a bundle carries no reference medians: the medians of the seed's
 # 13,659 charted Spotify tracks (tracks/spotify_1921-2020_seed_matched.csv.gz), rounded; `key`
@@ -54,6 +56,7 @@ TYPICAL_SONG: dict[str, float | int] = {
     "valence": 0.62,
     "key": 0,
     "year": 1992,
+    "decade": 1990,
     "mode": 1,
     "time_signature": 4,
     "explicit": 0,
@@ -72,6 +75,7 @@ DESCRIPTIONS: dict[str, str] = {
     "valence": "Musical positiveness (happy, cheerful)",
     "key": "Pitch class of the key (0 = C, 1 = C♯ … 11 = B; −1 = no key detected)",
     "year": "Release year",
+    "decade": "Release decade, as its first year (1990 = the 1990s)",
     "mode": "Modality: 1 = major, 0 = minor",
     "time_signature": "Estimated beats per bar",
     "explicit": "Explicit lyrics: 1 = yes, 0 = no",

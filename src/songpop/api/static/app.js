@@ -81,7 +81,7 @@
     hint.id = hintId;
     hint.className = "hint";
     // key's "unit" is a sentence already in its description; "1900 to 2100 year" reads badly
-    const unit = spec.unit && !["key", "year"].includes(spec.name) ? ` ${spec.unit}` : "";
+    const unit = spec.unit && !["key", "year", "decade"].includes(spec.name) ? ` ${spec.unit}` : "";
     hint.textContent = `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
 
     slider.addEventListener("input", () => {
