@@ -540,6 +540,7 @@ def write_explain_section(
     X: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     order: int = 40,
+    why_this_model: str | None = None,
 ) -> Path:
     """Write the report's explanation section: a bar chart (PNG, SVG), a CSV, `section.json`.
 
@@ -548,6 +549,8 @@ def write_explain_section(
         X: the rows to explain (e.g. the test set).
         out_dir: the section's folder.
         order: the section's place in the report.
+        why_this_model: a sentence saying why this model is explained (e.g. how the default
+            model was chosen), put first.
 
     Returns:
         The path of `section.json`.
@@ -583,7 +586,8 @@ def write_explain_section(
     manifest = {
         "title": "What drives the predictions",
         "order": order,
-        "paragraphs": [
+        "paragraphs": ([why_this_model] if why_this_model else [])
+        + [
             f"Global importance of each feature for the model {bundle.model_id} "
             f"({bundle.feature_set} features, {bundle.label_strategy} labels): the mean absolute "
             f"contribution to the predicted scores over {int(table['n_rows'].iloc[0])} songs, "

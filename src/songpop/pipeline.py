@@ -170,7 +170,8 @@ def run_pipeline(
     save_timings()
 
     # 3. Models, task by task. The report leads with the most predictable task (the summary
-    # sorts by lift); the default model for predictions is the seed task's best audio-only one.
+    # sorts by lift); the default model for predictions is the seed task's best audio-only one
+    # among those fast enough to serve (songpop.serving).
     for task in ordered:
         plan = TASKS[task]
         if task == "seed" and "seed" not in tasks:
@@ -203,6 +204,7 @@ def run_pipeline(
             X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
             run_dir / "explain",
             order=40,
+            why_this_model=_default_reason(models_dir),
         )
 
     # 5. The report, led by a summary of what is predictable; this run becomes the default.
@@ -212,6 +214,24 @@ def run_pipeline(
     save_timings()
     mark_latest(runs_root, run_name)
     return result
+
+
+def _default_reason(models_dir: Path) -> str | None:
+    """How the run's default model was chosen, as index.json records it."""
+    import json
+
+    from songpop.bundle import INDEX_FILE
+
+    try:
+        index = json.loads((models_dir / INDEX_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not index.get("default_reason"):
+        return None
+    return (
+        f"{index['default']} is the run's default model, used by `songpop predict` and "
+        f"`songpop serve` when no model is named: {index['default_reason']}."
+    )
 
 
 def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:

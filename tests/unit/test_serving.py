@@ -36,12 +36,12 @@ def test_a_slow_best_model_gives_way_to_the_best_fast_one() -> None:
     ]
     chosen, reason = choose_default(entries, TARGETS)
     assert chosen == "seed/audio/lgbm"
-    assert "seed/audio/ensemble has the best (0.5210)" in reason
+    assert "seed/audio/ensemble has the best (0.5210, at most 1 point(s) more)" in reason
     assert "18,000 rows/s" in reason and "250,000 rows/s" in reason
 
 
 def test_single_latency_counts_as_much_as_throughput() -> None:
-    entries = [entry("mlp", 0.53, 2.5, 900_000), entry("rf", 0.51, 0.2, 210_000)]
+    entries = [entry("mlp", 0.53, 2.5, 900_000), entry("rf", 0.525, 0.2, 210_000)]
     assert choose_default(entries, TARGETS)[0] == "seed/audio/rf"
 
 
@@ -49,11 +49,23 @@ def test_without_a_fast_model_the_best_by_cv_is_kept_and_said_so() -> None:
     entries = [entry("ensemble", 0.52, 1.0, 18_000), entry("svc", 0.50, None)]
     chosen, reason = choose_default(entries, TARGETS)
     assert chosen == "seed/audio/ensemble"
-    assert "no model met the serving targets" in reason
+    assert "it does not meet the serving targets" in reason
+
+
+def test_speed_is_not_bought_with_more_than_the_tolerance() -> None:
+    entries = [entry("rf", 0.774, 0.4, 22_000), entry("logreg", 0.724, 0.2, 1.8e6)]
+    chosen, reason = choose_default(entries, TARGETS, tolerance=0.01)
+    assert chosen == "seed/audio/rf"  # logreg is fast but 5 points worse
+    assert "seed/audio/logreg (0.7240), is more than 1 point(s) below it" in reason
+    assert choose_default(entries, TARGETS, tolerance=0.06)[0] == "seed/audio/logreg"
 
 
 def test_the_dummy_is_never_the_default_and_unmeasured_models_do_not_qualify() -> None:
-    entries = [entry("dummy", 0.35, 0.01, 9e6), entry("lgbm", 0.5, None), entry("rf", 0.4, 1, 3e5)]
+    entries = [
+        entry("dummy", 0.35, 0.01, 9e6),
+        entry("lgbm", 0.5, None),
+        entry("rf", 0.495, 1, 3e5),
+    ]
     assert choose_default(entries, TARGETS)[0] == "seed/audio/rf"
     assert not meets_targets(None, TARGETS)
     assert meets_targets({"single_p50_ms": 1.99, "batch_rows_per_s": 200_000}, TARGETS)
