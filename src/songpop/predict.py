@@ -51,6 +51,7 @@ KNOWN_FEATURES: tuple[str, ...] = tuple(
 DEFAULT_CHUNKSIZE = 100_000
 _REJECT_COLUMNS = ("field", "value", "expected", "reason")
 _WALK_ROWS = 2_000  # from this many rows on, LightGBM goes through the compiled walk
+_SCORE_ROWS = 16_384  # rows scored at a time: their intermediate arrays stay in the cache
 _MAX_LISTED_PROBLEMS = 10
 
 
@@ -271,25 +272,29 @@ def validate_frame(
         values = _as_float(column)
         X[:, j] = values
         absent = column.isna().to_numpy()
-        bad_type = np.isnan(values) & ~absent
-        reason = np.full(n, "", dtype=object)
-        reason[absent] = "missing"
-        reason[bad_type] = "not a number"
+        known = ~np.isnan(values)
+        bad_type = ~known & ~absent
+        frac = np.zeros(n, dtype=bool)
         if name in config.FEATURE_RANGES:
             low, high = config.FEATURE_RANGES[name]
+            out_word = "out of range"
             with np.errstate(invalid="ignore"):
-                out = ~np.isnan(values) & ((values < low) | (values > high))
-                reason[out] = "out of range"
+                out = known & ((values < low) | (values > high))
                 if is_categorical(name) or name in config.TIME_FEATURES:
-                    frac = ~np.isnan(values) & ~out & (values != np.round(values))
-                    reason[frac] = "not a whole number"
+                    frac = known & ~out & (values != np.round(values))
         else:
+            out_word = "not a finite number"
             out = np.isinf(values)
-            reason[out] = "not a finite number"
-        bad = reason != ""
+        bad = absent | bad_type | out | frac
         if bad.any():
             ok &= ~bad
             where = np.flatnonzero(bad)
+            # the four masks are disjoint: each bad value has one reason
+            reason = np.select(
+                [absent[where], bad_type[where], out[where]],
+                ["missing", "not a number", out_word],
+                default="not a whole number",
+            ).astype(object)
             found.append(
                 pd.DataFrame(
                     {
@@ -297,7 +302,7 @@ def validate_frame(
                         "field": name,
                         "value": column.iloc[where].astype(object).to_numpy(),
                         "expected": describe_feature(name),
-                        "reason": reason[where],
+                        "reason": reason,
                     }
                 )
             )
@@ -401,8 +406,14 @@ def _unbox(value: Any) -> Any:
 def predict_proba_array(bundle: Bundle, X: np.ndarray) -> np.ndarray:
     """Class probabilities for a float array of valid rows (columns in `bundle.feature_names`).
 
-    Uses the bundle's compiled fast path when there is one, else the estimator itself.
+    Uses the bundle's compiled fast path when there is one, else the estimator itself. Large
+    arrays are scored `_SCORE_ROWS` rows at a time (measured: a quarter faster on 200k rows than
+    in one piece, whose fresh intermediate arrays each cost page faults).
     """
+    if len(X) > _SCORE_ROWS:
+        # Near-equal parts, so that no small tail falls below the compiled walk's threshold.
+        parts = np.array_split(X, -(-len(X) // _SCORE_ROWS))
+        return np.concatenate([predict_proba_array(bundle, part) for part in parts])
     fast = fast_model(bundle)
     if fast is not None:
         try:
@@ -699,10 +710,22 @@ class _ChunkReader:
             from songpop.sources.tracks import decade_from_filename
 
             self.decade = decade_from_filename(path)
+        self.read_columns = self._read_columns()
+
+    def _read_columns(self) -> set[str]:
+        """The file's columns the batch needs (by stripped name): features and ids only."""
+        wanted = [*self.features, *self.id_columns]
+        if self.layout is None:
+            return set(wanted)
+        if "decade" in wanted:
+            wanted.append("year")  # a decade may be derived from the release year
+        found = (self.layout.source_column(c, self.header) for c in wanted)
+        return {str(c).strip() for c in found if c is not None}
 
     def _raw_chunks(self) -> Iterator[pd.DataFrame]:
         if self.parquet:
-            for batch in self._pq.iter_batches(batch_size=self.chunksize):
+            columns = [c for c in self.header if str(c).strip() in self.read_columns]
+            for batch in self._pq.iter_batches(batch_size=self.chunksize, columns=columns):
                 yield batch.to_pandas()
             return
         from songpop.sources.layouts import is_gzip
@@ -712,6 +735,7 @@ class _ChunkReader:
         yield from pd.read_csv(
             self.path,
             chunksize=self.chunksize,
+            usecols=lambda c: str(c).strip() in self.read_columns,
             dtype=dtype,
             compression="gzip" if is_gzip(self.path) else None,
             keep_default_na=True,
@@ -726,7 +750,11 @@ class _ChunkReader:
                 from songpop.sources.tracks import canonicalize_tracks_lenient
 
                 table, problems = canonicalize_tracks_lenient(
-                    raw, self.origin, self.layout.name, self.decade
+                    raw,
+                    self.origin,
+                    self.layout.name,
+                    self.decade,
+                    columns=[*self.features, *self.id_columns],
                 )
             else:
                 table, problems = raw, None
@@ -745,7 +773,7 @@ class _TableWriter:
         self.rows = 0
         self._started = False
         self._writer: Any = None
-        self._handle: Any = None
+        self._schema: Any = None
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> _TableWriter:
@@ -755,28 +783,28 @@ class _TableWriter:
         return self
 
     def write(self, df: pd.DataFrame) -> None:
-        if self.parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        # pyarrow writes both formats: its CSV writer is several times faster than pandas'.
+        import pyarrow as pa
+        import pyarrow.csv as pv
+        import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self._tmp, table.schema)
-            else:
-                table = table.cast(self._writer.schema)
-            self._writer.write_table(table)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = (
+                pq.ParquetWriter(self._tmp, table.schema)
+                if self.parquet
+                else pv.CSVWriter(self._tmp, table.schema)
+            )
         else:
-            if self._handle is None:
-                self._handle = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            df.to_csv(self._handle, header=not self._started, index=False)
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
         self._started = True
         self.rows += len(df)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if self._writer is not None:
             self._writer.close()
-        if self._handle is not None:
-            self._handle.close()
         if exc_type is None and not self._started and not self.keep_if_empty:
             # Nothing to write and nobody asked for the file: leave no file behind.
             self._stack.pop_all()

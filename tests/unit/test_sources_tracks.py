@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from songpop.config import AUDIO_NUMERIC
+from songpop.errors import SchemaError
 from songpop.sources.layouts import detect_layout
 from songpop.sources.schemas import TRACK_COLUMNS_CANONICAL, range_violations
 from songpop.sources.tracks import (
@@ -201,6 +202,21 @@ def test_lenient_canonicalize_keeps_good_rows_and_reports_bad_values() -> None:
     table, problems = canonicalize_tracks_lenient(frame, source_name="batch.csv")
     assert table["tempo"].isna().tolist() == [False, True, False]
     assert problems[["row", "column", "value"]].values.tolist() == [[1, "tempo", "fast"]]
+
+
+def test_lenient_canonicalize_of_some_columns_matches_the_whole_table() -> None:
+    frame = pd.read_csv(pd.io.common.StringIO(TIDY))
+    frame["energy"] = frame["energy"].astype(object)
+    frame.loc[1, "energy"] = "loud"
+    whole, whole_problems = canonicalize_tracks_lenient(frame, source_name="b.csv")
+    some, problems = canonicalize_tracks_lenient(
+        frame, source_name="b.csv", columns=["title", "energy", "decade"]
+    )
+    assert list(some.columns) == ["title", "energy", "year", "decade"]  # the decade needs the year
+    pd.testing.assert_frame_equal(some, whole[list(some.columns)])
+    assert problems.values.tolist() == whole_problems.values.tolist()
+    with pytest.raises(SchemaError, match="chart_title"):
+        canonicalize_tracks_lenient(frame, columns=["chart_title"])
 
 
 def test_out_of_range_values_are_kept_and_listed_not_raised(tmp_path: Path) -> None:

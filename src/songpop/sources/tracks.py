@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +94,13 @@ def _canonical(
     origin: str,
     row_label: RowLabel,
     decade: int | None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, Problems]:
     problems = Problems(origin, layout.name, row_label)
     n = len(frame)
+    wanted = _wanted(columns)
     out: dict[str, pd.Series] = {}
-    for canon in TRACK_COLUMNS_CANONICAL:
+    for canon in wanted:
         column = layout.source_column(canon, frame.columns)
         if canon == "source":
             out[canon] = pd.Series([layout.name] * n, dtype="string")
@@ -115,7 +117,7 @@ def _canonical(
             out[canon] = to_number(frame[column], column, problems, integer=True)
         else:
             out[canon] = to_number(frame[column], column, problems)
-    if layout.source_column("decade", frame.columns) is None:
+    if "decade" in wanted and layout.source_column("decade", frame.columns) is None:
         if decade is not None:
             out["decade"] = pd.Series([decade] * n, dtype="Int64")
         elif layout is not HIT_PREDICTOR:
@@ -127,8 +129,20 @@ def _canonical(
                 "(dataset-of-XXs.csv); decade left empty",
                 origin,
             )
-    table = pd.DataFrame({c: out[c].reset_index(drop=True) for c in TRACK_COLUMNS_CANONICAL})
-    return table.astype(_DTYPES), problems
+    table = pd.DataFrame({c: out[c].reset_index(drop=True) for c in wanted})
+    return table.astype({c: _DTYPES[c] for c in wanted}), problems
+
+
+def _wanted(columns: Sequence[str] | None) -> tuple[str, ...]:
+    """The canonical columns to build, in canonical order: all, or those asked for (the decade
+    of a release year needs the year)."""
+    if columns is None:
+        return TRACK_COLUMNS_CANONICAL
+    unknown = sorted(set(columns) - set(TRACK_COLUMNS_CANONICAL))
+    if unknown:
+        raise SchemaError(f"not canonical track columns: {unknown}")
+    asked = set(columns) | ({"year"} if "decade" in columns else set())
+    return tuple(c for c in TRACK_COLUMNS_CANONICAL if c in asked)
 
 
 def canonicalize_tracks_lenient(
@@ -137,10 +151,13 @@ def canonicalize_tracks_lenient(
     layout: str | None = None,
     decade: int | None = None,
     row_label: RowLabel = table_row_label,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Like `canonicalize_tracks`, but values of the wrong type become NA and are returned.
 
-    Meant for prediction batches: score the good rows, report the bad ones.
+    Meant for prediction batches: score the good rows, report the bad ones. `columns` limits
+    the work to the canonical columns a batch needs (a model's features and the ids); values
+    of the other columns are then neither converted nor checked.
 
     Returns:
         (the canonical table, one row per bad value with columns row (0-based position),
@@ -153,7 +170,7 @@ def canonicalize_tracks_lenient(
     chosen = LAYOUTS[layout] if layout else match_layout(frame.columns, source_name, "tracks")
     if chosen.kind != "tracks":
         raise LayoutError(f"{source_name}: {chosen.name} is a chart layout, not a track layout")
-    table, problems = _canonical(frame, chosen, source_name, row_label, decade)
+    table, problems = _canonical(frame, chosen, source_name, row_label, decade, columns)
     table.attrs.update({"layout": chosen.name, "source_file": source_name})
     return table, problems.frame()
 
