@@ -407,8 +407,9 @@ def predict_proba_array(bundle: Bundle, X: np.ndarray) -> np.ndarray:
     """Class probabilities for a float array of valid rows (columns in `bundle.feature_names`).
 
     Uses the bundle's compiled fast path when there is one, else the estimator itself. Large
-    arrays are scored `_SCORE_ROWS` rows at a time (measured: a quarter faster on 200k rows than
-    in one piece, whose fresh intermediate arrays each cost page faults).
+    arrays are scored in parts of at most `_SCORE_ROWS` rows, whose intermediate arrays stay
+    small (measured twice on 200k rows with the seed LightGBM: about a fifth faster than in
+    one piece).
     """
     if len(X) > _SCORE_ROWS:
         # Near-equal parts, so that no small tail falls below the compiled walk's threshold.
