@@ -162,6 +162,10 @@ def test_global_importance_and_section(tmp_path, tree):
         assert (manifest_path.parent / figure["svg"]).stat().st_size > 0
     csv = pd.read_csv(manifest_path.parent / manifest["tables"][0]["csv"])
     assert len(csv) == len(FEATURES)
+    why = "lgbm is the run's default model: the fastest of the best."
+    again = write_explain_section(tree, X, tmp_path / "again", why_this_model=why)
+    paragraphs = json.loads(again.read_text())["paragraphs"]
+    assert paragraphs[0] == why and paragraphs[1:] == manifest["paragraphs"]
 
 
 @pytest.mark.parametrize("name", ["tree", "linear"])
