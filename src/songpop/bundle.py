@@ -584,13 +584,12 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         folder whose bundle.json is unreadable is listed with an `error`.
     """
     models_dir = Path(models_dir)
-    default = None
+    default, serving = None, {}
     with contextlib.suppress(BundleError):
-        default = _default_from_index(models_dir)
-    serving = {}
-    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
-        index = json.loads((models_dir / INDEX_FILE).read_text(encoding="utf-8"))
-        serving = {e["id"]: e.get("serving") for e in index.get("models", []) if "id" in e}
+        index = read_index(models_dir)
+        entries = [e for e in index.get("models", []) if isinstance(e, dict) and "id" in e]
+        serving = {e["id"]: e.get("serving") for e in entries}
+        default = _default_from_index(models_dir, index)
     rows = []
     for meta_path in sorted(models_dir.rglob(META_FILE)):
         folder = meta_path.parent
@@ -659,13 +658,26 @@ def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
     return _default_from_index(models_dir)
 
 
-def _default_from_index(models_dir: Path) -> Path:
-    index_path = models_dir / INDEX_FILE
+def read_index(models_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A models folder's `index.json` (default model, its reason, every bundle's entry).
+
+    Raises:
+        BundleError: the index is missing, unreadable or not a JSON object, naming the file.
+    """
+    index_path = Path(models_dir) / INDEX_FILE
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BundleError(f"{index_path}: cannot read the model index ({exc})") from exc
-    default = index.get("default") if isinstance(index, dict) else None
+    if not isinstance(index, dict):
+        raise BundleError(f"{index_path}: expected a JSON object, got {type(index).__name__}")
+    return index
+
+
+def _default_from_index(models_dir: Path, index: dict[str, Any] | None = None) -> Path:
+    index_path = models_dir / INDEX_FILE
+    index = read_index(models_dir) if index is None else index
+    default = index.get("default")
     if not default:
         raise BundleError(f"{index_path}: no 'default' model recorded")
     candidates = [models_dir / str(default)]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from songpop import config
-from songpop.errors import SchemaError
+from songpop.errors import BundleError, SchemaError
 from songpop.io import atomic_write, write_json_atomic
 from songpop.timing import Timer
 
@@ -218,13 +218,11 @@ def run_pipeline(
 
 def _default_reason(models_dir: Path) -> str | None:
     """How the run's default model was chosen, as index.json records it."""
-    import json
-
-    from songpop.bundle import INDEX_FILE
+    from songpop.bundle import read_index
 
     try:
-        index = json.loads((models_dir / INDEX_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        index = read_index(models_dir)
+    except BundleError:
         return None
     if not index.get("default_reason"):
         return None

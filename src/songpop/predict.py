@@ -198,6 +198,11 @@ def validate_record(
     return values[: len(feature_names)], problems, ignored
 
 
+def _whole_number(name: str) -> bool:
+    """Whether a feature takes whole numbers only (category codes, years, decades)."""
+    return is_categorical(name) or name in config.TIME_FEATURES
+
+
 def _check_value(name: str, value: Any, index: int) -> tuple[float, Problem | None]:
     expected = describe_feature(name)
     if value is None:
@@ -228,7 +233,7 @@ def _check_value(name: str, value: Any, index: int) -> tuple[float, Problem | No
                 expected,
                 f"{name}: {value!r} is out of range; expected {expected}",
             )
-        if is_categorical(name) or name in config.TIME_FEATURES:
+        if _whole_number(name):
             if not number.is_integer():
                 return number, Problem(
                     index,
@@ -280,7 +285,7 @@ def validate_frame(
             out_word = "out of range"
             with np.errstate(invalid="ignore"):
                 out = known & ((values < low) | (values > high))
-                if is_categorical(name) or name in config.TIME_FEATURES:
+                if _whole_number(name):
                     frac = known & ~out & (values != np.round(values))
         else:
             out_word = "not a finite number"
@@ -711,11 +716,12 @@ class _ChunkReader:
             from songpop.sources.tracks import decade_from_filename
 
             self.decade = decade_from_filename(path)
+        self.columns = [*self.features, *self.id_columns]  # the canonical columns a batch needs
         self.read_columns = self._read_columns()
 
     def _read_columns(self) -> set[str]:
         """The file's columns the batch needs (by stripped name): features and ids only."""
-        wanted = [*self.features, *self.id_columns]
+        wanted = list(self.columns)
         if self.layout is None:
             return set(wanted)
         if "decade" in wanted:
@@ -755,7 +761,7 @@ class _ChunkReader:
                     self.origin,
                     self.layout.name,
                     self.decade,
-                    columns=[*self.features, *self.id_columns],
+                    columns=self.columns,
                 )
             else:
                 table, problems = raw, None

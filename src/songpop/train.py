@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 
 from songpop import config
 from songpop import evaluate as ev
-from songpop.bundle import INDEX_FILE, load_bundle, save_bundle
-from songpop.errors import SchemaError, SongpopError
+from songpop.bundle import INDEX_FILE, load_bundle, read_index, save_bundle
+from songpop.errors import BundleError, SchemaError, SongpopError
 from songpop.features import (
     FEATURE_SETS,
     LABEL_COLUMN,
@@ -851,9 +851,9 @@ def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) 
     index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
     if path.is_file():
         try:
-            index.update(json.loads(path.read_text(encoding="utf-8")))
-        except ValueError:
-            log.warning("%s is unreadable; writing a new index", path)
+            index.update(read_index(out_dir))
+        except BundleError as exc:
+            log.warning("%s; writing a new index", exc)
     task = summary["task"]
     entries = [e for e in index.get("models", []) if e.get("task") != task]
     best: dict[str, str] = {}

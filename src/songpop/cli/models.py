@@ -128,7 +128,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     _out.print(table)
     _out.print("* best per feature set by cross-validated accuracy on the training songs")
     if summary.get("default"):
-        reason = summary["default_reason"] if "default_reason" in summary else ""
+        reason = summary.get("default_reason", "")
         _out.print(f"default model: {summary['default']}" + (f" ({reason})" if reason else ""))
     _out.print(f"bundles and index.json in {out}; timings {summary['timings']['total']:.1f} s")
 
