@@ -88,10 +88,10 @@ def _records(bundle: Bundle, n: int) -> list[dict[str, Any]]:
 
 def single_latency(bundle: Bundle, *, explain: bool = False, calls: int = SINGLE_CALLS) -> dict:
     """p50 / p99 of `predict(record)` over `calls` different records, median of REPEATS runs."""
-    from songpop.predict import predict
+    from songpop.inference import predict
 
     records = _records(bundle, 500)
-    for record in records[:20]:  # warm-up: compile the fast path, load the explainer
+    for record in records[:20]:  # warm-up: load the explainer
         predict(record, bundle, explain=explain)
     p50s, p99s = [], []
     for _ in range(REPEATS):
@@ -123,9 +123,9 @@ def batch_frame(bundle: Bundle, rows: int = BATCH_ROWS) -> pd.DataFrame:
 
 def batch_throughput(bundle: Bundle, big: pd.DataFrame) -> dict:
     """rows/s of `predict_frame` on an in-memory table (validation included), median of runs."""
-    from songpop.predict import predict_frame
+    from songpop.inference import predict_frame
 
-    predict_frame(big.head(5000), bundle)  # large enough to load the parallel kernels too
+    predict_frame(big.head(5000), bundle)  # warm-up
     rates = []
     for _ in range(REPEATS):
         t0 = time.perf_counter()
@@ -142,7 +142,7 @@ def batch_throughput(bundle: Bundle, big: pd.DataFrame) -> dict:
 
 def file_throughput(bundle: Bundle, big: pd.DataFrame, out_dir: Path, repeats: int) -> dict:
     """rows/s of `score_file` end to end (read, canonicalise, validate, score, write)."""
-    from songpop.predict import score_file
+    from songpop.inference import score_file
 
     results = {}
     for fmt in ("parquet", "csv"):
@@ -171,7 +171,7 @@ def file_throughput(bundle: Bundle, big: pd.DataFrame, out_dir: Path, repeats: i
 
 def explained_file_throughput(bundle: Bundle, big: pd.DataFrame, out_dir: Path) -> dict:
     """rows/s of `score_file(..., explain=True)` on 20,000 rows (Parquet in and out)."""
-    from songpop.predict import score_file
+    from songpop.inference import score_file
 
     src = out_dir / "explain.parquet"
     big.head(20_000).to_parquet(src, index=False)
@@ -196,8 +196,6 @@ def main(out_dir: Path) -> dict:
     t0 = time.perf_counter()
     bundle, source = default_bundle(out_dir)
     train_seconds = time.perf_counter() - t0
-    from songpop.predict import fast_model
-
     big = batch_frame(bundle)
     single = single_latency(bundle)
     explained = single_latency(bundle, explain=True, calls=100)
@@ -211,7 +209,6 @@ def main(out_dir: Path) -> dict:
         "model_path": str(bundle.path),
         "model_source": source,
         "model_setup_s": round(train_seconds, 2),
-        "compiled_fast_path": fast_model(bundle) is not None,
         "single": single,
         "single_target_p50_ms": 2.0,
         "single_meets_target": single["p50_ms"] < 2.0,

@@ -41,6 +41,7 @@ import pandas as pd
 from songpop import config
 from songpop.errors import BundleError
 from songpop.io import write_json_atomic
+from songpop.vocabulary import is_categorical
 
 log = logging.getLogger(__name__)
 
@@ -159,18 +160,6 @@ def top_class(classes: list[str] | tuple[str, ...]) -> str:
         if candidate in names:
             return candidate
     return names[-1]
-
-
-def is_categorical(feature: str) -> bool:
-    """Whether a feature is a category (key, mode, time signature, explicit), not a quantity.
-
-    `key` is categorical by `config.AUDIO_CATEGORICAL`; the other integer-coded features with
-    at most a dozen values (mode, time_signature, explicit) are treated the same way.
-    """
-    if feature in config.AUDIO_CATEGORICAL:
-        return True
-    low, high = config.FEATURE_RANGES.get(feature, (0.0, 0.0))
-    return isinstance(low, int) and isinstance(high, int) and high - low <= 12
 
 
 def save_bundle(

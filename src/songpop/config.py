@@ -5,34 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from songpop import vocabulary as _vocabulary  # a plain table: no work on import
+
 SEED: int = 42
 """The one random seed, passed explicitly to every splitter, estimator and torch."""
 
 DATA_DIR_ENV = "SONGPOP_DATA_DIR"
 RUNS_DIR_ENV = "SONGPOP_RUNS_DIR"
 
-# --- audio features ---------------------------------------------------------------------------
+# --- features ---------------------------------------------------------------------------------
+# Every feature is declared once, in `songpop.vocabulary`; these are views of that table.
+
 # The report's inputs: ten numeric features plus `key` (one-hot to 12 columns) = 22 inputs.
-AUDIO_NUMERIC: tuple[str, ...] = (
-    "acousticness",
-    "danceability",
-    "duration_ms",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
+AUDIO_FEATURES: tuple[str, ...] = _vocabulary.AUDIO_FEATURES
+AUDIO_CATEGORICAL: tuple[str, ...] = tuple(
+    n for n in AUDIO_FEATURES if _vocabulary.FEATURES[n].categorical
 )
-AUDIO_CATEGORICAL: tuple[str, ...] = ("key",)
-AUDIO_FEATURES: tuple[str, ...] = AUDIO_NUMERIC + AUDIO_CATEGORICAL
+AUDIO_NUMERIC: tuple[str, ...] = tuple(n for n in AUDIO_FEATURES if n not in AUDIO_CATEGORICAL)
 
 # Context a source may carry besides the audio; used only in the "audio + context" feature set.
 # `decade` (1990 = the 1990s) stands in for the year where a source knows only the decade (the
 # Hit Predictor); a model uses one of the two.
-CONTEXT_FEATURES: tuple[str, ...] = ("year", "decade", "mode", "time_signature", "explicit")
-TIME_FEATURES: tuple[str, ...] = ("year", "decade")
+CONTEXT_FEATURES: tuple[str, ...] = _vocabulary.CONTEXT_FEATURES
+TIME_FEATURES: tuple[str, ...] = _vocabulary.TIME_FEATURES
 """Context features that are calendar years: whole numbers, in years."""
 
 # A chart song's history, aggregated from its weekly chart rows (position 1 is best).
@@ -56,34 +51,11 @@ CHART_COLUMNS: tuple[str, ...] = (
 # Label inputs that are not chart columns but must not be features either.
 LABEL_COLUMNS: tuple[str, ...] = ("popularity", "score", "level", "hit_target")
 
-# Valid ranges of the audio and context features (inclusive), used by schemas, the API and the
-# web page sliders. Spotify's documented ranges; loudness and tempo are the practical bounds.
+# Valid ranges (inclusive) and units, from the vocabulary.
 FEATURE_RANGES: dict[str, tuple[float, float]] = {
-    "acousticness": (0.0, 1.0),
-    "danceability": (0.0, 1.0),
-    "energy": (0.0, 1.0),
-    "instrumentalness": (0.0, 1.0),
-    "liveness": (0.0, 1.0),
-    "speechiness": (0.0, 1.0),
-    "valence": (0.0, 1.0),
-    "loudness": (-60.0, 5.0),
-    "tempo": (0.0, 300.0),
-    "duration_ms": (1.0, 3_600_000.0),
-    "key": (-1, 11),
-    "mode": (0, 1),
-    "time_signature": (0, 7),
-    "year": (1900, 2100),
-    "decade": (1900, 2100),
-    "explicit": (0, 1),
+    n: f.bounds for n, f in _vocabulary.FEATURES.items()
 }
-FEATURE_UNITS: dict[str, str] = {
-    "loudness": "dB",
-    "tempo": "BPM",
-    "duration_ms": "ms",
-    "key": "pitch class (0 = C, -1 = none)",
-    "year": "year",
-    "decade": "year",
-}
+FEATURE_UNITS: dict[str, str] = {n: f.unit for n, f in _vocabulary.FEATURES.items() if f.unit}
 
 # --- serving ----------------------------------------------------------------------------------
 # What the default model must do on the project's 2-core machine (issue 5): the default model of

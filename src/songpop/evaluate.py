@@ -10,7 +10,7 @@ The public API of the ``songpop.evaluation`` package, re-exported here so caller
     ...
     table = comparison_table(results)
     figs = [figure_entry(plot_model_comparison(table, out / "figures/comparison"), "...")]
-    write_models_section(results, figs, out)
+    write_models_section(results, figs, out)  # songpop.report.sections
 
 Every accuracy comes with a 95% bootstrap interval and a dummy baseline scored on the same rows.
 """
@@ -65,7 +65,6 @@ from songpop.evaluation.results import (
     regression_metrics,
     regression_table,
     result_from_cv,
-    write_models_section,
 )
 from songpop.evaluation.uncertainty import (
     CLASSIFICATION_METRICS,
@@ -126,5 +125,4 @@ __all__ = [
     "save_figure",
     "temporal_cutoff",
     "temporal_split",
-    "write_models_section",
 ]

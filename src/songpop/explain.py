@@ -19,21 +19,23 @@ up the chance of high"), from the percentiles stored in the bundle.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from songpop import config
-from songpop.bundle import Bundle, is_categorical
+from songpop import config, vocabulary
 from songpop.errors import SchemaError
-from songpop.io import atomic_path, write_csv_atomic, write_json_atomic
+from songpop.inference.scoring import feature_frame, predict_proba
+from songpop.inference.validate import validate_frame
+from songpop.vocabulary import format_value, is_categorical
+
+if TYPE_CHECKING:
+    from songpop.bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +50,6 @@ GLOBAL_PERMUTATIONS = 2
 2 × permutations × (features + 1) × background model evaluations, and a slow model (an SVC,
 an ensemble holding one) must not hold up the report; averages over 100 rows are stable."""
 
-_KEYS = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
-# How to say "a higher / lower value" of each feature in words.
-_WORDS: dict[str, tuple[str, str]] = {
-    "acousticness": ("more acoustic", "less acoustic"),
-    "danceability": ("more danceable", "less danceable"),
-    "duration_ms": ("longer", "shorter"),
-    "energy": ("more energetic", "less energetic"),
-    "instrumentalness": ("more instrumental", "less instrumental"),
-    "liveness": ("more live-sounding", "less live-sounding"),
-    "loudness": ("louder", "quieter"),
-    "speechiness": ("wordier", "less wordy"),
-    "tempo": ("faster", "slower"),
-    "valence": ("happier-sounding", "sadder-sounding"),
-    "year": ("newer", "older"),
-    "decade": ("newer", "older"),
-}
 _TREE_MODULES = ("lightgbm.", "sklearn.ensemble.", "sklearn.tree.")
 
 
@@ -146,14 +132,11 @@ class _TreeExplainer:
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             import shap
 
-        from songpop.predict import _frame
-
         estimator = bundle.estimator
         steps = getattr(estimator, "steps", None)
         self.final = steps[-1][1] if steps else estimator
         self.pre = estimator[:-1] if steps and len(steps) > 1 else None
         self.features = list(bundle.feature_names)
-        self._frame = _frame
         if self.pre is not None:
             names_out = [str(n) for n in self.pre.get_feature_names_out()]
         else:
@@ -169,7 +152,7 @@ class _TreeExplainer:
 
     def values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(contributions n × features × classes, base values per class)."""
-        frame = self._frame(X, self.features)
+        frame = feature_frame(X, self.features)
         Z = self.pre.transform(frame) if self.pre is not None else frame
         if hasattr(Z, "toarray"):
             Z = Z.toarray()
@@ -189,10 +172,8 @@ class _PermutationExplainer:
     unit = "probability"
 
     def __init__(self, bundle: Bundle) -> None:
-        from songpop.predict import predict_proba_array
-
         self.bundle = bundle
-        self.predict = lambda A: predict_proba_array(bundle, A)
+        self.predict = lambda A: predict_proba(bundle, A)
         self.background = background_rows(bundle)
         self.base = self.predict(self.background).mean(axis=0)
 
@@ -270,17 +251,25 @@ def background_rows(bundle: Bundle, size: int = BACKGROUND_SIZE) -> np.ndarray:
     typical = (bundle.reference or {}).get("typical", {})
     row = []
     for f in features:
-        low, high = config.FEATURE_RANGES.get(f, (0.0, 1.0))
+        spec = vocabulary.feature(f)
+        low, high = (spec.low, spec.high) if spec else (0.0, 1.0)
         value = typical.get(f)
         row.append(float(value) if value is not None else (low + high) / 2)
     return np.asarray([row], dtype=np.float64)
 
 
+_EXPLAINERS: dict[int, Any] = {}
+"""Explainers of the bundles alive in this process, by bundle identity (dropped with the bundle).
+Kept here, not in the bundle, so that a bundle stays a plain picklable value."""
+
+
 def explainer_for(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
     """The bundle's explainer (cached): exact tree SHAP when possible, else permutation SHAP."""
-    if "explainer" not in bundle._cache:
-        bundle._cache["explainer"] = _make_explainer(bundle)
-    return bundle._cache["explainer"]
+    key = id(bundle)
+    if key not in _EXPLAINERS:
+        _EXPLAINERS[key] = _make_explainer(bundle)
+        weakref.finalize(bundle, _EXPLAINERS.pop, key, None)
+    return _EXPLAINERS[key]
 
 
 def _make_explainer(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
@@ -372,13 +361,6 @@ def explain_table(
     return table, explainer.unit
 
 
-def explain(records: Any, bundle: Bundle) -> list[Explanation]:
-    """Explain the predictions of records (same input as `songpop.predict.predict`)."""
-    from songpop.predict import predict
-
-    return [p.explanation for p in predict(records, bundle, explain=True)]
-
-
 def _contribution(bundle: Bundle, name: str, value: float, phi: float, target: str) -> Contribution:
     direction = "up" if phi >= 0 else "down"
     where, percentile = describe_value(bundle, name, value)
@@ -427,7 +409,9 @@ def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float 
     below, above = _shares_below_above(
         value, np.asarray(values, dtype=float), np.asarray(q, dtype=float)
     )
-    more, less = _WORDS.get(name, (f"higher {name}", f"lower {name}"))
+    spec = vocabulary.feature(name)
+    more = spec.more if spec and spec.more else f"higher {name}"
+    less = spec.less if spec and spec.less else f"lower {name}"
     if below >= above:
         text = f"{more} than {below:.0f}% of {group} ({shown})"
     else:
@@ -452,34 +436,8 @@ def _shares_below_above(value: float, values: np.ndarray, q: np.ndarray) -> tupl
 
 
 def _category(name: str, value: float) -> str:
-    v = int(value)
-    if name == "key":
-        return "no key detected" if v == -1 else f"in the key of {_KEYS[v % 12]}"
-    if name == "mode":
-        return "in a major key" if v == 1 else "in a minor key"
-    if name == "explicit":
-        return "explicit lyrics" if v == 1 else "no explicit lyrics"
-    if name == "time_signature":
-        return f"in {v}/4 time"
-    return f"{name} = {v}"
-
-
-def format_value(name: str, value: float) -> str:
-    """A value with its unit, for people: "3:25" for a duration, "-6.0 dB", "120 BPM"."""
-    if math.isnan(value):
-        return "unknown"
-    if name == "duration_ms":
-        seconds = int(round(value / 1000))
-        return f"{seconds // 60}:{seconds % 60:02d}"
-    if name == "loudness":
-        return f"{value:.1f} dB"
-    if name == "tempo":
-        return f"{value:.0f} BPM"
-    if name == "decade":
-        return f"the {int(value)}s"
-    if name == "year" or is_categorical(name):
-        return f"{int(value)}"
-    return f"{value:.2f}"
+    spec = vocabulary.feature(name)
+    return spec.category_words(value) if spec else f"{name} = {int(value)}"
 
 
 # --- global importance and the report section ---------------------------------------------------
@@ -505,8 +463,6 @@ def global_importance(
     Raises:
         SchemaError: no row of `X` has valid values for every feature.
     """
-    from songpop.predict import validate_frame
-
     explainer = explainer_for(bundle)
     agnostic = isinstance(explainer, _PermutationExplainer)
     if max_rows is None:
@@ -533,84 +489,3 @@ def global_importance(
     table["method"] = explainer.method
     table["n_rows"] = int(len(values))
     return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def write_explain_section(
-    bundle: Bundle,
-    X: pd.DataFrame,
-    out_dir: str | os.PathLike[str],
-    order: int = 40,
-    why_this_model: str | None = None,
-) -> Path:
-    """Write the report's explanation section: a bar chart (PNG, SVG), a CSV, `section.json`.
-
-    Args:
-        bundle: the model to explain (usually the run's default model).
-        X: the rows to explain (e.g. the test set).
-        out_dir: the section's folder.
-        order: the section's place in the report.
-        why_this_model: a sentence saying why this model is explained (e.g. how the default
-            model was chosen), put first.
-
-    Returns:
-        The path of `section.json`.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-    table = global_importance(bundle, X)
-    write_csv_atomic(table, out_dir / "importance.csv")
-
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.2))
-    shown = table.iloc[::-1]
-    ax.barh(shown["feature"], shown["importance"], color="#3b6ea5")
-    unit = table["unit"].iloc[0]
-    ax.set_xlabel(f"mean |contribution| ({unit})")
-    ax.set_title(f"What drives the predictions of {bundle.model_id}")
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        with atomic_path(out_dir / "figures" / f"importance.{ext}") as tmp:
-            fig.savefig(tmp, format=ext, dpi=120)
-    plt.close(fig)
-
-    first, second = table["feature"].iloc[0], table["feature"].iloc[1]
-    method = (
-        "exact SHAP values of the tree model (TreeExplainer)"
-        if table["method"].iloc[0] == "tree_shap"
-        else "Shapley values estimated by permutation sampling (model-agnostic)"
-    )
-    manifest = {
-        "title": "What drives the predictions",
-        "order": order,
-        "paragraphs": ([why_this_model] if why_this_model else [])
-        + [
-            f"Global importance of each feature for the model {bundle.model_id} "
-            f"({bundle.feature_set} features, {bundle.label_strategy} labels): the mean absolute "
-            f"contribution to the predicted scores over {int(table['n_rows'].iloc[0])} songs, "
-            f"computed with {method}, in {unit}. `key` is one feature (its one-hot columns are "
-            "added together).",
-            f"The two features that move predictions most are {first} and {second}. Importance "
-            "says how much a feature changes the model's output, not that changing it would make "
-            "a song more popular.",
-        ],
-        "tables": [
-            {
-                "title": "Feature importance",
-                "csv": "importance.csv",
-                "caption": f"Mean |contribution| per feature, overall and per class ({unit}).",
-            }
-        ],
-        "figures": [
-            {
-                "title": "Feature importance",
-                "png": "figures/importance.png",
-                "svg": "figures/importance.svg",
-                "caption": f"Mean |contribution| of each feature for {bundle.model_id}.",
-            }
-        ],
-    }
-    return write_json_atomic(manifest, out_dir / "section.json")

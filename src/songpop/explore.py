@@ -9,25 +9,24 @@ figures, and writes CSVs plus two report manifests: the exploration (order 20) a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from songpop import config
 from songpop.errors import DataNotFoundError, LayoutError, SchemaError
-from songpop.io import write_csv_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    from songpop.report.manifest import SectionWriter
 
 log = logging.getLogger(__name__)
 
-EXPLORE_ORDER = 20
-DATA_ORDER = 10
 
 # Correlations use duration in minutes, as the report did (correlation is scale-invariant).
 DURATION_MINS = "duration_mins"
@@ -50,28 +49,6 @@ TREND_FEATURES: tuple[str, ...] = (
 )
 MIN_SONGS_PER_DECADE = 30
 """Decades with fewer songs are kept in the CSV but left out of the trend figure (too noisy)."""
-
-UNITS: dict[str, str] = {
-    **{k: v for k, v in config.FEATURE_UNITS.items() if k != "duration_ms"},
-    DURATION_MINS: "min",
-    "popularity": "0-100",
-}
-for _f in ("acousticness", "danceability", "energy", "instrumentalness", "liveness"):
-    UNITS.setdefault(_f, "0-1")
-for _f in ("speechiness", "valence"):
-    UNITS.setdefault(_f, "0-1")
-
-
-def axis_label(column: str) -> str:
-    """A human axis label with the unit, e.g. `loudness (dB)`."""
-    name = column.replace("_", " ")
-    if column == DURATION_MINS:
-        name = "duration"
-    if column == "key":
-        return "key (pitch class)"
-    unit = UNITS.get(column)
-    return f"{name} ({unit})" if unit else name
-
 
 # --- pure computations ---------------------------------------------------------------------------
 
@@ -382,6 +359,11 @@ class ExploreResult:
     n_songs: int
     files: list[Path] = field(default_factory=list)
     sections: list[Path] = field(default_factory=list)
+    writer: Any = None
+    """The `songpop.report.manifest.SectionWriter` holding the tables and figures to show."""
+    paragraphs: list[str] = field(default_factory=list)
+    songs: pd.DataFrame | None = None
+    """The songs table as read (for the data section's label balance)."""
 
 
 def read_songs(path: Path) -> pd.DataFrame:
@@ -405,55 +387,24 @@ def read_songs(path: Path) -> pd.DataFrame:
         raise LayoutError(f"{path}: cannot be read as a Parquet table ({exc})") from None
 
 
-class _SectionWriter:
-    """Writes a section's CSVs and figures into one folder and collects its manifest entries."""
-
-    def __init__(self, out_dir: Path, progress: Any) -> None:
-        self.out_dir = out_dir
-        self.files: list[Path] = []
-        self.tables: list[dict[str, str]] = []
-        self.figures: list[dict[str, str]] = []
-        self.progress = progress
-
-    def csv(self, df: pd.DataFrame, name: str) -> None:
-        """Write a CSV that the section does not show (kept for people who want the numbers)."""
-        self.files.append(write_csv_atomic(df, self.out_dir / name))
-
-    def table(self, df: pd.DataFrame, name: str, title: str, caption: str) -> None:
-        """Write a CSV and show it in the report."""
-        self.csv(df, name)
-        self.tables.append({"title": title, "csv": name, "caption": caption})
-
-    def figure(self, fig: Any, name: str, title: str, caption: str) -> None:
-        """Save a figure as PNG and SVG under figures/ and show it in the report."""
-        from songpop.report.figures import save_figure
-
-        png, svg = save_figure(fig, self.out_dir / "figures", name)
-        self.files += [png, svg]
-        self.figures.append(
-            {
-                "title": title,
-                "png": png.relative_to(self.out_dir).as_posix(),
-                "svg": svg.relative_to(self.out_dir).as_posix(),
-                "caption": caption,
-            }
-        )
-        self.progress.update()
-
-
 def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> ExploreResult:
-    """Explore a songs table and write CSVs, figures (PNG + SVG) and the report manifests.
+    """Explore a songs table: write its CSVs and figures (PNG + SVG) and say what they show.
+
+    The report's sections are written from the result by `songpop.report.sections`
+    (`explore_sections` does both).
 
     Args:
-        songs_path: `DIR/songs.parquet`; `build.json` and the match audit are read from `DIR`
-            when present.
-        out_dir: where to write (created); the data section goes to `out_dir/data/`.
+        songs_path: `DIR/songs.parquet`.
+        out_dir: where to write (created).
         progress: show a progress bar over the figures on stderr.
 
     Returns:
-        The written files and the correlation-with-popularity table.
+        The written files, the tables and figures to show, the paragraphs and the
+        correlation-with-popularity table.
     """
     from tqdm.auto import tqdm
+
+    from songpop.report.manifest import SectionWriter
 
     songs_path, out_dir = Path(songs_path), Path(out_dir)
     raw = read_songs(songs_path)
@@ -462,7 +413,7 @@ def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> Expl
     log.info("exploring %d songs from %s (target %s)", len(songs), songs_path, target)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tqdm(total=7, desc="explore figures", unit="fig", disable=not progress) as bar:
-        writer = _SectionWriter(out_dir, bar)
+        writer = SectionWriter(out_dir, on_figure=bar.update)
         with_target = _write_correlations(writer, songs, target)
         _write_levels(writer, songs)
         trends = trends_by_decade(songs, target=target)
@@ -474,22 +425,13 @@ def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> Expl
     decade_text = _decade_sentence(trends, target) if not trends.empty else ""
     if decade_text:
         paragraphs.append(decade_text)
-    section = {
-        "title": "Exploration",
-        "order": EXPLORE_ORDER,
-        "paragraphs": paragraphs,
-        "tables": writer.tables,
-        "figures": writer.figures,
-    }
-    sections = [write_json_atomic(section, out_dir / "section.json")]
-    data_section = write_data_section(songs_path.parent, out_dir / "data", songs=raw)
-    if data_section:
-        sections.append(data_section)
     log.info("exploration written to %s (%d files)", out_dir, len(writer.files))
-    return ExploreResult(out_dir, with_target, target, len(songs), writer.files, sections)
+    return ExploreResult(
+        out_dir, with_target, target, len(songs), writer.files, [], writer, paragraphs, raw
+    )
 
 
-def _write_correlations(writer: _SectionWriter, songs: pd.DataFrame, target: str) -> pd.DataFrame:
+def _write_correlations(writer: SectionWriter, songs: pd.DataFrame, target: str) -> pd.DataFrame:
     """The report's Figures 1-3: correlation matrices, the sorted table, the regression panels."""
     from songpop.report import figures
 
@@ -547,7 +489,7 @@ def _write_correlations(writer: _SectionWriter, songs: pd.DataFrame, target: str
     return with_target
 
 
-def _write_levels(writer: _SectionWriter, songs: pd.DataFrame) -> None:
+def _write_levels(writer: SectionWriter, songs: pd.DataFrame) -> None:
     """Class balance and each feature's distribution per level (when the table has labels)."""
     from songpop.report import figures
 
@@ -574,7 +516,7 @@ def _write_levels(writer: _SectionWriter, songs: pd.DataFrame) -> None:
     )
 
 
-def _write_trends(writer: _SectionWriter, trends: pd.DataFrame, target: str) -> None:
+def _write_trends(writer: SectionWriter, trends: pd.DataFrame, target: str) -> None:
     """Feature means by release decade (when the table has years or decades)."""
     from songpop.report import figures
 
@@ -628,143 +570,6 @@ def _decade_sentence(trends: pd.DataFrame, target: str) -> str:
     )
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{path}: not valid JSON ({exc})") from None
-
-
-_DATA_TABLES: dict[str, tuple[str, str]] = {
-    "settings": ("Build settings", "Profile, label strategy and its parameters (build.json)."),
-    "sources": ("Input files", "Every input file with its layout, rows and sha256 (first 12)."),
-    "stages": ("Rows per stage", "Rows in and out of every step of the build."),
-    "match_rate": ("Match rate per track source", "Tracks matched to a chart song, per source."),
-    "match_audit": ("Match audit", "How the chart songs were matched (match_audit.json)."),
-    "label_balance": ("Label balance", "Songs per label value after the build."),
-}
-_AUDIT_SAMPLES: dict[str, tuple[str, str]] = {
-    "match_weakest.csv": (
-        "Weakest accepted matches",
-        "The accepted fuzzy matches with the lowest scores: check that they are the same song.",
-    ),
-    "match_unmatched_sample.csv": (
-        "Chart songs left unmatched (sample)",
-        "Chart songs that no track matched: mostly songs missing from the track source.",
-    ),
-}
-SAMPLE_ROWS = 15
-
-
-def write_data_section(
-    build_dir: Path, out_dir: Path, songs: pd.DataFrame | None = None
-) -> Path | None:
-    """Write the report's data section (order 10) from `build.json` and the match audit files.
-
-    Args:
-        build_dir: the folder of `songs.parquet`, `build.json` and the audit files.
-        out_dir: where the section's CSVs and `section.json` go.
-        songs: the songs table, for the label balance when `build.json` lacks it.
-
-    Returns:
-        The manifest's path, or None when the folder holds neither build.json nor an audit.
-
-    Raises:
-        SchemaError: build.json, match_audit.json or an audit CSV is unreadable (named).
-    """
-    build_path = build_dir / "build.json"
-    audit_path = build_dir / "match_audit.json"
-    if not build_path.is_file() and not audit_path.is_file():
-        log.info("no build.json or match audit in %s: no data section", build_dir)
-        return None
-    found: dict[str, pd.DataFrame] = {}
-    paragraphs: list[str] = []
-    build: Mapping[str, Any] = {}
-    if build_path.is_file():
-        build = _read_json(build_path)
-        if not isinstance(build, Mapping):
-            raise SchemaError(f"{build_path}: expected a JSON object, found {type(build).__name__}")
-        found.update(build_tables(build))
-    audit = build.get("match") if isinstance(build.get("match"), Mapping) else None
-    if audit_path.is_file():
-        audit = _read_json(audit_path)
-        if not isinstance(audit, Mapping):
-            raise SchemaError(f"{audit_path}: expected a JSON object, found {type(audit).__name__}")
-    if audit:
-        found["match_rate"] = match_rate_table(audit)
-        found["match_audit"] = match_audit_table(audit)
-    if "label_balance" not in found and songs is not None and "level" in songs.columns:
-        found["label_balance"] = class_balance(songs)
-    paragraphs += _data_paragraphs(build, audit or {}, songs)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables: list[dict[str, str]] = []
-    for key, (title, caption) in _DATA_TABLES.items():
-        frame = found.get(key)
-        if frame is None or frame.empty:
-            continue
-        write_csv_atomic(frame, out_dir / f"{key}.csv")
-        tables.append({"title": title, "csv": f"{key}.csv", "caption": caption})
-    for name, (title, caption) in _AUDIT_SAMPLES.items():
-        src = build_dir / name
-        if not src.is_file():
-            continue
-        try:
-            frame = pd.read_csv(src, nrows=SAMPLE_ROWS)
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise SchemaError(f"{src}: not a readable CSV ({exc})") from None
-        if frame.empty:
-            paragraphs.append(f"{title}: none ({name} is empty).")
-            continue
-        write_csv_atomic(frame, out_dir / name)
-        tables.append(
-            {
-                "title": title,
-                "csv": name,
-                "caption": f"{caption} First {SAMPLE_ROWS} rows of {name}.",
-            }
-        )
-    described = [f"{build[k]} {k}" for k in ("profile", "label") if build.get(k)]
-    section = {
-        # Several builds can feed one report (a run builds one per task): say which this is.
-        "title": "Data: " + ", ".join(described) if described else "Data",
-        "order": DATA_ORDER,
-        "paragraphs": paragraphs,
-        "tables": tables,
-        "figures": [],
-    }
-    return write_json_atomic(section, out_dir / "section.json")
-
-
-def _data_paragraphs(
-    build: Mapping[str, Any], audit: Mapping[str, Any], songs: pd.DataFrame | None
-) -> list[str]:
-    """Plain sentences on how the song table was built."""
-    out: list[str] = []
-    n_songs = build.get("songs", len(songs) if songs is not None else None)
-    inputs = build.get("inputs") if isinstance(build.get("inputs"), list) else []
-    if build:
-        out.append(
-            f"Profile {build.get('profile', 'unknown')}, label strategy "
-            f"{build.get('label', 'unknown')}: "
-            + (f"{int(n_songs):,} songs" if n_songs is not None else "songs")
-            + (f" from {len(inputs)} input files." if inputs else ".")
-        )
-    elif songs is not None:
-        out.append(f"The song table holds {len(songs):,} songs.")
-    rate = audit.get("chart_match_rate")
-    if isinstance(rate, (int, float)):
-        matched, total = audit.get("chart_songs_matched"), audit.get("chart_songs")
-        counts = (
-            f" ({matched:,} of {total:,})"
-            if isinstance(matched, int) and isinstance(total, int)
-            else ""
-        )
-        rule = f" (rule: {audit['rule']})" if audit.get("rule") else ""
-        out.append(f"{rate:.1%} of the chart songs{counts} were matched to a track{rule}.")
-    return out
-
-
 __all__ = [
     "CORR_FEATURES",
     "ExploreResult",
@@ -777,5 +582,4 @@ __all__ = [
     "prepare_songs",
     "run_explore",
     "trends_by_decade",
-    "write_data_section",
 ]

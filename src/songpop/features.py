@@ -33,7 +33,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from songpop import config
+from songpop import config, vocabulary
 from songpop.errors import LayoutError, SchemaError, SongpopError
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ OTHER_CONTEXT: tuple[str, ...] = tuple(c for c in config.CONTEXT_FEATURES if c n
 CONTEXT_MIN_COVERAGE = 0.9
 """A context column joins the features only when at least this share of rows holds a value."""
 
-CATEGORICAL_FEATURES: tuple[str, ...] = config.AUDIO_CATEGORICAL + ("mode", "time_signature")
-"""Integer codes without an order: one-hot encoded (`explicit` is 0/1 and stays a number)."""
+CATEGORICAL_FEATURES: tuple[str, ...] = vocabulary.CATEGORICAL_FEATURES
+"""Integer codes without an order (key, mode, time signature, explicit): one-hot encoded."""
 
 # Which model families see scaled numbers. Trees split on thresholds and need no scaling.
 SCALED_FAMILIES: frozenset[str] = frozenset({"linear", "distance", "kernel", "neural"})

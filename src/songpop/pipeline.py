@@ -123,11 +123,16 @@ def run_pipeline(
 
     from songpop.build import build_dataset
     from songpop.bundle import load_bundle, resolve_model
-    from songpop.explain import write_explain_section
-    from songpop.explore import run_explore, write_data_section
     from songpop.features import feature_matrix
-    from songpop.models.cluster import kmeans_analysis, write_cluster_section
+    from songpop.models.cluster import kmeans_analysis
     from songpop.report import write_report
+    from songpop.report.sections import (
+        explore_sections,
+        write_cluster_section,
+        write_data_section,
+        write_explain_section,
+        write_summary_section,
+    )
     from songpop.train import train_task
 
     unknown = sorted(set(tasks) - set(TASKS))
@@ -162,7 +167,7 @@ def run_pipeline(
 
     # 2. Exploration of the original's songs (the report's Figures 1-3), and the data sections.
     with timer.stage("explore"):
-        run_explore(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
+        explore_sections(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
         for task in ordered[1:]:
             write_data_section(
                 run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs[task]
@@ -256,54 +261,3 @@ def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def summary_paragraphs(results_files: list[Path]) -> list[str]:
-    """Plain sentences on how far each task is above its dummy baseline."""
-    import json
-
-    from songpop.evaluate import describe_predictability
-
-    out = [
-        "What the audio features can and cannot tell, task by task, the most predictable first. "
-        "Each task's best model is chosen by cross-validation on its training songs only; its "
-        "accuracy is then measured once on held-out songs, with a 95% bootstrap interval, next "
-        "to a dummy baseline that always predicts the most frequent class."
-    ]
-    for path in results_files:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        for fs in ("audio", "audio+context"):
-            chosen = [r for r in results if r.get("feature_set") == fs]
-            if any(r.get("kind", "classification") == "classification" for r in chosen):
-                out.append(describe_predictability(chosen))
-    return out
-
-
-def write_summary_section(
-    summaries: dict[str, Any], models_dir: Path, out_dir: Path, order: int = 5
-) -> Path:
-    """Write the report's opening section: the headline table of every task and feature set."""
-    import pandas as pd
-
-    from songpop.io import write_csv_atomic
-
-    rows = summary_rows(summaries)
-    rows.sort(key=lambda r: -r["lift (points)"])  # lead with what is predictable
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(pd.DataFrame(rows), out_dir / "summary.csv")
-    section = {
-        "title": "Summary: how predictable is popularity?",
-        "order": order,
-        "paragraphs": summary_paragraphs([models_dir / t / "results.json" for t in tasks]),
-        "tables": [
-            {
-                "title": "Best model per task and feature set",
-                "csv": "summary.csv",
-                "caption": "Test accuracy of the model picked by cross-validation, its 95% "
-                "bootstrap interval, the dummy baseline and the lift over it.",
-            }
-        ],
-        "figures": [],
-    }
-    return write_json_atomic(section, out_dir / "section.json")

@@ -27,41 +27,72 @@ RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
+    "svg.hashsalt": "songpop",  # fixed SVG ids: the same figure gives the same bytes
 }
 """The report's figure style: font sizes, no top/right spines, text kept as text in SVG."""
 
 
+METADATA: dict[str, dict[str, str | None]] = {
+    "png": {"Software": "songpop"},
+    "svg": {"Date": None, "Creator": "songpop"},
+}
+"""No creation date in the files: the same data gives byte-identical figures."""
+
+
 def save_figure(
     fig: Figure,
-    paths: Mapping[str, str | os.PathLike[str] | None],
+    out: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str] | None],
     *,
     dpi: int = 150,
-    metadata: Mapping[str, Mapping[str, str | None]] | None = None,
-    freeze_layout: bool = False,
+    metadata: Mapping[str, Mapping[str, str | None]] | None = METADATA,
+    close: bool = True,
 ) -> dict[str, Path]:
-    """Write `fig` once per format, each file atomically.
+    """Write `fig` once per format, each file atomically, in the report's style; then close it.
+
+    This is the one figure saver of songpop: the report, the exploration, the evaluation
+    figures and the model plots all save through it.
 
     Args:
-        fig: the figure.
-        paths: format (`"png"`, `"svg"`, ...) → file path, in writing order; a `None` path
-            skips that format.
+        fig: the figure (made with or without pyplot).
+        out: a path without extension (an extension .png / .svg given is dropped), written as
+            `<out>.png` and `<out>.svg`; or format → file path, in writing order (a `None`
+            path skips that format).
         dpi: resolution of raster formats.
-        metadata: format → the `metadata` argument of `Figure.savefig` (e.g. no creation
-            date, so the same data gives byte-identical files); formats left out get none.
-        freeze_layout: after the first file, switch the layout engine off so that the later
-            formats reuse the layout instead of computing it again.
+        metadata: format → the `metadata` argument of `Figure.savefig`; formats left out get
+            none.
+        close: release the figure once written (pyplot's `close` for a pyplot figure).
 
     Returns:
         Format → path of each file written.
     """
+    import matplotlib
+
+    if isinstance(out, Mapping):
+        paths = dict(out)
+    else:
+        stem = Path(out)
+        if stem.suffix.lower() in (".png", ".svg"):
+            stem = stem.with_suffix("")
+        paths = {fmt: stem.with_name(f"{stem.name}.{fmt}") for fmt in ("png", "svg")}
     written: dict[str, Path] = {}
-    for fmt, path in paths.items():
-        if path is None:
-            continue
-        extra = {"metadata": dict(metadata[fmt])} if metadata and fmt in metadata else {}
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, **extra)
-        written[fmt] = Path(path)
-        if freeze_layout:
-            fig.set_layout_engine("none")
+    try:
+        with matplotlib.rc_context(RC):
+            for fmt, path in paths.items():
+                if path is None:
+                    continue
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                extra = {"metadata": dict(metadata[fmt])} if metadata and fmt in metadata else {}
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, format=fmt, dpi=dpi, **extra)
+                written[fmt] = Path(path)
+                # The first save lays the figure out; the later formats reuse that layout.
+                fig.set_layout_engine("none")
+    finally:
+        if close:
+            if getattr(fig.canvas, "manager", None) is not None:
+                import matplotlib.pyplot as plt
+
+                plt.close(fig)
+            else:
+                fig.clear()
     return written

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from songpop import config
-from songpop.bundle import Bundle, is_categorical
+from songpop.bundle import Bundle
+from songpop.vocabulary import is_categorical
 
 SINGLE_CALLS = 101
 """Single-record predictions timed per model (after a warm-up)."""
@@ -62,7 +63,7 @@ def measure_speed(
         `single_p50_ms`, `single_p99_ms`, `batch_rows_per_s`, `batch_rows` (rows timed),
         `cpus`.
     """
-    from songpop.predict import predict, predict_frame, validate_frame
+    from songpop.inference import predict, predict_frame, validate_frame
 
     values, ok, _ = validate_frame(X, bundle.feature_names)
     rows = X.loc[ok, list(bundle.feature_names)].reset_index(drop=True)

@@ -59,6 +59,7 @@ from songpop.models.search import (
     n_jobs_for,
     search_model,
 )
+from songpop.report.sections import write_models_section
 from songpop.serving import choose_default, measure_speed
 from songpop.timing import Timer
 
@@ -252,7 +253,7 @@ def train_task(
                 extras,
             )
         with timer.stage("report section"):
-            section = ev.write_models_section(
+            section = write_models_section(
                 results + extra_results,
                 figures,
                 task_dir,

@@ -8,6 +8,7 @@ import pytest
 
 from songpop import explore
 from songpop.build import build_dataset
+from songpop.report import sections
 
 # The original report, Figure 3: Pearson correlation of each feature with Spotify popularity.
 REPORT_FIGURE_3 = {
@@ -47,7 +48,7 @@ def test_seed_correlations_match_report_figure_3(seed_songs: Path) -> None:
 @pytest.mark.data
 def test_seed_data_section_reads_the_real_build(seed_songs: Path, tmp_path: Path) -> None:
     songs = explore.read_songs(seed_songs)
-    manifest = explore.write_data_section(seed_songs.parent, tmp_path, songs=songs)
+    manifest = sections.write_data_section(seed_songs.parent, tmp_path, songs=songs)
     assert manifest is not None
     balance = explore.class_balance(songs)
     assert list(balance["level"]) == ["low", "medium", "high"]

@@ -124,7 +124,7 @@ def test_predict_a_list_keeps_the_order(client: TestClient) -> None:
 def test_api_answers_what_the_library_predict_answers(
     client: TestClient, bundle_paths: list[Path]
 ) -> None:
-    from songpop.predict import predict
+    from songpop.inference import predict
 
     records = [song(tempo=90.0), song(valence=0.1, key=-1)]
     expected = predict(records, load_bundle(bundle_paths[0]))
@@ -304,10 +304,10 @@ def test_a_list_with_every_record_invalid_is_422_naming_them(client: TestClient)
 def test_a_list_reports_records_the_library_refuses(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import songpop.predict
-    from songpop.predict import Problem, RecordError
+    import songpop.inference
+    from songpop.inference import Problem, RecordError
 
-    real = songpop.predict.predict
+    real = songpop.inference.predict
     calls = []
 
     def refuse_loud(records, bundle, *, explain=False):
@@ -318,7 +318,7 @@ def test_a_list_reports_records_the_library_refuses(
             raise RecordError(problems, single=False)
         return real(records, bundle, explain=explain)
 
-    monkeypatch.setattr(songpop.predict, "predict", refuse_loud)
+    monkeypatch.setattr(songpop.inference, "predict", refuse_loud)
     response = client.post("/predict", json=[song(), song(loudness=1.0), song()])
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -412,12 +412,12 @@ def test_huge_streamed_body_without_length_is_413(client: TestClient) -> None:
 def test_library_errors_are_4xx_with_the_message(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import songpop.predict
+    import songpop.inference
 
     def refuse(records, bundle, *, explain=False):
         raise InputError("tempo: the model cannot score this")
 
-    monkeypatch.setattr(songpop.predict, "predict", refuse)
+    monkeypatch.setattr(songpop.inference, "predict", refuse)
     response = client.post("/predict", json=song())
     assert response.status_code == 422
     assert response.json() == {"detail": "tempo: the model cannot score this"}

@@ -11,8 +11,8 @@ import pytest
 from browser_support import launch_chromium, require_chromium
 
 from songpop import config
-from songpop.explore import run_explore
 from songpop.report import write_report
+from songpop.report.sections import explore_sections
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def tiny_run(root: Path) -> Path:
         json.dumps({"profile": "tiny", "label": "spotify", "songs": n, "stages": []}), "utf-8"
     )
     run = build.parent
-    run_explore(build / "songs.parquet", run / "explore")
+    explore_sections(build / "songs.parquet", run / "explore")
     models = run / "models"
     models.mkdir()
     pd.DataFrame({"model": ["dummy", "forest"], "accuracy": [0.334, 0.51]}).to_csv(

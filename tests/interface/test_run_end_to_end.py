@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from songpop.cli import app
-from songpop.pipeline import summary_rows, write_summary_section
+from songpop.pipeline import summary_rows
+from songpop.report.sections import write_summary_section
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 runner = CliRunner()

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from songpop.errors import SchemaError
-from songpop.models.cluster import REPORT_K, kmeans_analysis, write_cluster_section
+from songpop.models.cluster import REPORT_K, kmeans_analysis
+from songpop.report.sections import write_cluster_section
 
 FEATURES = ["energy", "tempo", "valence"]
 

@@ -25,8 +25,8 @@ from songpop.evaluate import (
     plot_model_comparison,
     plot_reliability,
     result_from_cv,
-    write_models_section,
 )
+from songpop.report.sections import write_models_section
 
 SK_LEVELS = ["high", "low", "medium"]
 

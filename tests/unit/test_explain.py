@@ -14,12 +14,11 @@ from sklearn.linear_model import LogisticRegression
 from songpop.bundle import Bundle, load_bundle
 from songpop.explain import (
     describe_value,
-    explain,
     explain_table,
     global_importance,
-    write_explain_section,
 )
-from songpop.predict import predict
+from songpop.inference import predict
+from songpop.report.sections import write_explain_section
 from support import FEATURES, SONG, audio_pipeline, level_of, random_songs, save_audio_bundle
 
 
@@ -107,10 +106,6 @@ def test_explanation_sentences_mention_feature_and_push(tree):
     assert f"the chance of {p.level}" in tempo.text
     assert p.explanation.sentences(2) == [c.text for c in p.explanation.contributions[:2]]
     assert json.dumps(p.to_dict())  # JSON-safe for the API
-
-
-def test_explain_helper_matches_predict(tree):
-    assert explain(SONG, tree)[0] == predict(SONG, tree, explain=True)[0].explanation
 
 
 @pytest.mark.parametrize("model", ["tree", "linear"])

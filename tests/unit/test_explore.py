@@ -10,6 +10,7 @@ import pytest
 
 from songpop import config, explore
 from songpop.errors import LayoutError, SchemaError
+from songpop.report import sections
 
 
 def tiny_songs(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -172,9 +173,9 @@ def test_write_data_section(tmp_path) -> None:
         "chart_title,chart_artist\nA,B\n", encoding="utf-8"
     )
     songs = pd.DataFrame({"level": ["low", "high", "high"]})
-    manifest = explore.write_data_section(build_dir, tmp_path / "out", songs=songs)
+    manifest = sections.write_data_section(build_dir, tmp_path / "out", songs=songs)
     section = json.loads(manifest.read_text(encoding="utf-8"))
-    assert section["order"] == explore.DATA_ORDER
+    assert section["order"] == sections.DATA_ORDER
     csvs = [t["csv"] for t in section["tables"]]
     assert "match_rate.csv" in csvs and "label_balance.csv" in csvs
     assert "match_weakest.csv" not in csvs  # empty: said in a paragraph instead
@@ -184,13 +185,13 @@ def test_write_data_section(tmp_path) -> None:
         assert (tmp_path / "out" / name).is_file()
     rates = pd.read_csv(tmp_path / "out" / "match_rate.csv")
     assert rates.loc[0, "source"] == "kaggle" and rates.loc[0, "match_rate"] == 0.9
-    assert explore.write_data_section(tmp_path / "nothing", tmp_path / "o2") is None
+    assert sections.write_data_section(tmp_path / "nothing", tmp_path / "o2") is None
 
 
 def test_bad_build_json_is_named(tmp_path) -> None:
     (tmp_path / "build.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(SchemaError, match="build.json"):
-        explore.write_data_section(tmp_path, tmp_path / "out")
+        sections.write_data_section(tmp_path, tmp_path / "out")
 
 
 def test_label_score_differs() -> None:

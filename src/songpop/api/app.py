@@ -1,7 +1,7 @@
 """The HTTP API and the what-if web page, served by one FastAPI app.
 
 Model bundles load once, in the lifespan handler, and live in `app.state`; every prediction goes
-through `songpop.predict.predict`, the one prediction path of songpop.
+through `songpop.inference.predict`, the one prediction path of songpop.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 import songpop
-import songpop.predict
+import songpop.inference
 from songpop import config
 from songpop.api import schemas
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
-from songpop.predict import Prediction, Problem, RecordError
+from songpop.inference import Prediction, Problem, RecordError
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ def run_predictions(
     while records:
         try:
             # looked up at call time: the one predict path, and a test may stand in for it
-            predictions = songpop.predict.predict(records, bundle, explain=explain)
+            predictions = songpop.inference.predict(records, bundle, explain=explain)
             break
         except RecordError as exc:
             if indices is None:
@@ -389,7 +389,7 @@ def _record_errors(
 
 
 def _problem_item(problem: Problem, index: int, where: tuple[str, ...]) -> dict[str, Any]:
-    """One `songpop.predict` problem as an error item naming its record and field."""
+    """One `songpop.inference` problem as an error item naming its record and field."""
     loc = [*where, index, problem.field] if problem.field else [*where, index]
     return {
         "loc": loc,

@@ -38,10 +38,10 @@ def explore(
     Reads DIR/songs.parquet (and build.json plus the match audit beside it when present) and
     writes the report's exploration and data sections.
     """
-    from songpop.explore import run_explore  # late: matplotlib is slow to import
+    from songpop.report.sections import explore_sections  # late: matplotlib is slow to import
 
     try:
-        result = run_explore(songs, out, progress=True)
+        result = explore_sections(songs, out, progress=True)
     except SongpopError as exc:
         raise _fail(exc) from None
     typer.echo(f"{result.n_songs:,} songs; correlation with {result.target} (Pearson, Spearman):")

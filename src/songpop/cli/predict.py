@@ -1,4 +1,4 @@
-"""songpop CLI: `songpop predict`, the command-line face of `songpop.predict`.
+"""songpop CLI: `songpop predict`, the command-line face of `songpop.inference`.
 
 One song from options (`--danceability 0.7 --energy 0.8 ...`, one option per feature of
 `config.AUDIO_FEATURES` + `config.CONTEXT_FEATURES`), records from `--json FILE`, or a whole file
@@ -31,7 +31,7 @@ def _fail(exc: SongpopError) -> typer.Exit:
 
 
 def _feature_help(name: str) -> str:
-    from songpop.predict import describe_feature
+    from songpop.vocabulary import expected as describe_feature
 
     return f"The song's {name}: {describe_feature(name)}."
 
@@ -82,7 +82,7 @@ def predict_command(
             _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top)
             return
         records: Any = given if given else _read_json(json_file)
-        from songpop.predict import predict
+        from songpop.inference import predict
 
         predictions = predict(records, bundle, explain=explain)
     except SongpopError as exc:
@@ -113,7 +113,7 @@ def _score_batch(
     explain: bool,
     top: int,
 ) -> None:
-    from songpop.predict import score_file
+    from songpop.inference import score_file
 
     summary = score_file(
         csv_file,

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from songpop import plotting
 from songpop.evaluation import metrics as M
 from songpop.evaluation.metrics import MetricInputError
+from songpop.plotting import save_figure
 
 OKABE_ITO: tuple[str, ...] = (
     "#0072B2",  # blue
@@ -42,10 +43,7 @@ MARKERS: tuple[str, ...] = ("o", "s", "D", "^", "v", "P", "X", "*")
 
 FigurePaths = dict[str, Path]
 
-# No creation date in the metadata: the same data gives byte-identical files.
-METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
-
-RC: dict[str, Any] = {**plotting.RC, "svg.hashsalt": "songpop"}  # fixed SVG ids: same bytes
+RC: dict[str, Any] = plotting.RC
 """The report's figure style (``songpop.plotting.RC``), used to draw and to save."""
 
 _P = ParamSpec("_P")
@@ -67,28 +65,6 @@ def _new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)  # the Agg canvas, whatever pyplot's backend is
     return fig
-
-
-@_styled
-def save_figure(fig: Figure, out: str | os.PathLike[str], *, dpi: int = 150) -> FigurePaths:
-    """Save ``fig`` as ``<out>.png`` and ``<out>.svg`` atomically, then release it.
-
-    Args:
-        fig: the figure.
-        out: the path without extension (an extension given is replaced).
-        dpi: PNG resolution.
-
-    Returns:
-        ``{"png": Path, "svg": Path}``.
-    """
-    stem = Path(out)
-    if stem.suffix.lower() in (".png", ".svg"):
-        stem = stem.with_suffix("")
-    paths = {fmt: stem.with_name(f"{stem.name}.{fmt}") for fmt in ("png", "svg")}
-    try:
-        return plotting.save_figure(fig, paths, dpi=dpi, metadata=METADATA)
-    finally:
-        fig.clear()
 
 
 @_styled

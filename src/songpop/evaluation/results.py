@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from songpop import config
 from songpop.evaluation import metrics as M
 from songpop.evaluation import uncertainty as U
 from songpop.evaluation.metrics import MetricInputError
-from songpop.io import write_csv_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -738,94 +736,3 @@ def _figure_entry(figure: Mapping[str, Any], out_dir: Path, position: int) -> di
             ) from exc
     entry["caption"] = figure.get("caption", "")
     return entry
-
-
-def write_models_section(
-    results: Sequence[Mapping[str, Any]],
-    figures: Sequence[Mapping[str, Any]],
-    out_dir: str | os.PathLike[str],
-    *,
-    order: int = 30,
-    title: str = "Models",
-    paragraphs: Sequence[str] | None = None,
-    auto_summaries: bool = True,
-) -> Path:
-    """Write the comparison tables, the raw results and ``section.json`` for the HTML report.
-
-    Files written (atomically) in ``out_dir``: ``comparison.csv`` (formatted for reading),
-    ``comparison_raw.csv`` (numbers), ``classification_reports.csv``, ``regression.csv`` (when
-    there are regression results), ``results.json`` (every result in full) and
-    ``section.json`` (docs/architecture.md format).
-
-    Args:
-        results: classification and regression results.
-        figures: ``{"title", "png", "svg", "caption"}`` dicts; paths absolute or relative to
-            ``out_dir``, and inside it.
-        out_dir: the section folder (e.g. ``runs/<run>/evaluate``).
-        order: the section's place in the report.
-        title: the section title.
-        paragraphs: text placed before the automatic summaries (:func:`describe_all`, then
-            :func:`describe_regression` per regression result).
-        auto_summaries: add those automatic summaries (turn off when ``paragraphs`` already
-            says the same).
-
-    Returns:
-        The path of ``section.json``.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figure_entries = [_figure_entry(f, out, i) for i, f in enumerate(figures)]
-    raw = comparison_table(results)
-    tables: list[dict[str, str]] = []
-    if not raw.empty:
-        write_csv_atomic(format_comparison_table(raw), out / "comparison.csv")
-        write_csv_atomic(raw, out / "comparison_raw.csv")
-        tables.append(
-            {
-                "title": "Model comparison",
-                "csv": "comparison.csv",
-                "caption": (
-                    "One row per task, feature set and model. Test accuracy with a 95% "
-                    "bootstrap interval; CV accuracy is mean ± sd over repeated stratified "
-                    "folds; the dummy always predicts the most frequent training class; lift "
-                    "is accuracy minus the dummy's on the same rows (paired bootstrap). "
-                    "Audio-only and audio + context rows are reported apart."
-                ),
-            }
-        )
-        reports = classification_reports_table(results)
-        if not reports.empty:
-            write_csv_atomic(reports, out / "classification_reports.csv")
-            tables.append(
-                {
-                    "title": "Per-class precision and recall",
-                    "csv": "classification_reports.csv",
-                    "caption": "scikit-learn's classification report for every model on its "
-                    "test set.",
-                }
-            )
-    reg = regression_table(results)
-    if not reg.empty:
-        write_csv_atomic(reg, out / "regression.csv")
-        tables.append(
-            {
-                "title": "Predicting the popularity score itself",
-                "csv": "regression.csv",
-                "caption": "MAE, RMSE and R² with 95% bootstrap intervals, next to a baseline "
-                "that always predicts the training mean.",
-            }
-        )
-    write_json_atomic([_strip_predictions(r) for r in results], out / "results.json")
-    text = list(paragraphs or [])
-    if auto_summaries:
-        if not raw.empty:
-            text.extend(describe_all(results))
-        text.extend(describe_regression(r) for r in results if r.get("kind") == "regression")
-    manifest = {
-        "title": title,
-        "order": order,
-        "paragraphs": text,
-        "tables": tables,
-        "figures": figure_entries,
-    }
-    return write_json_atomic(manifest, out / "section.json")

@@ -1,15 +1,14 @@
 """Figures for people: titled, labelled with units, colour-blind-safe, nothing overlapping.
 
-Every function returns a matplotlib `Figure` (Agg backend, constrained layout); `save_figure`
-writes it as PNG and SVG and closes it. Scatter-like layers are rasterized inside the SVG so that
-thousands of songs do not become thousands of vector paths.
+Every function returns a matplotlib `Figure` (Agg backend, constrained layout);
+`songpop.plotting.save_figure` writes it as PNG and SVG and closes it. Scatter-like layers are
+rasterized inside the SVG so that thousands of songs do not become thousands of vector paths.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -21,7 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from songpop.plotting import RC  # noqa: E402
-from songpop.plotting import save_figure as write_figure  # noqa: E402
+from songpop.vocabulary import axis_label  # noqa: E402
 
 # seaborn's "colorblind" palette (Okabe-Ito based), spelled out: importing seaborn (and scipy
 # with it) would cost about a second of every `songpop explore`.
@@ -39,14 +38,6 @@ COLORBLIND: tuple[str, ...] = (
 )
 DIVERGING = "RdBu_r"
 DPI = 110
-# No creation date: the same data gives byte-identical files.
-METADATA = {"png": {"Software": "songpop"}, "svg": {"Date": None, "Creator": "songpop"}}
-
-
-def _label(column: str) -> str:
-    from songpop.explore import axis_label
-
-    return axis_label(column)
 
 
 def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs):
@@ -54,29 +45,6 @@ def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs):
         fig = plt.figure(figsize=(width, height), layout="constrained", dpi=DPI)
         axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
     return fig, axes
-
-
-def save_figure(fig: Figure, out_dir: Path, name: str) -> tuple[Path, Path]:
-    """Write `fig` as `out_dir/name.png` and `out_dir/name.svg` (atomically) and close it.
-
-    Returns:
-        The PNG and SVG paths.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = (out_dir / f"{name}.png", out_dir / f"{name}.svg")
-    try:
-        with plt.rc_context(RC):
-            # The first save lays the figure out; freezing it spares the second the same work.
-            write_figure(
-                fig,
-                dict(zip(("png", "svg"), paths, strict=True)),
-                dpi=DPI,
-                metadata=METADATA,
-                freeze_layout=True,
-            )
-    finally:
-        plt.close(fig)
-    return paths
 
 
 def correlation_heatmap(corr: pd.DataFrame, title: str) -> Figure:
@@ -214,12 +182,12 @@ def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -
             ax.plot(grid, fit, color=line_colour, linewidth=2)
             r = float(np.corrcoef(x, y)[0, 1])
             ax.set_title(f"{_short(feature)}  (r = {r:+.2f})".replace("-", "−"))
-            ax.set_xlabel(_label(feature))
+            ax.set_xlabel(axis_label(feature))
             ax.set_xlim(lo, hi)
         for ax in axes.flat[len(features) :]:
             ax.set_visible(False)
         for row in axes:
-            row[0].set_ylabel(_label(target))
+            row[0].set_ylabel(axis_label(target))
         n = int(songs[target].notna().sum())
         fig.suptitle(
             f"Audio features against {target} ({n:,} songs; colour = songs per bin, log scale)"
@@ -278,7 +246,7 @@ def distributions_by_level(
                 patch.set_facecolor(colour)
                 patch.set_alpha(0.8)
             ax.set_title(_short(feature))
-            ax.set_ylabel(_label(feature))
+            ax.set_ylabel(axis_label(feature))
             ax.grid(axis="y", alpha=0.3)
         for ax in axes.flat[len(features) :]:
             ax.set_visible(False)
@@ -307,7 +275,7 @@ def decade_trends(trends: pd.DataFrame, features: Sequence[str]) -> Figure:
             )
             ax.plot(x, mean, marker="o", markersize=3.5, color=colour)
             ax.set_title(_short(feature))
-            ax.set_ylabel(_label(feature))
+            ax.set_ylabel(axis_label(feature))
             ax.grid(alpha=0.3)
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}s"))
             ax.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(step))

@@ -11,10 +11,9 @@ from sklearn.linear_model import LogisticRegression
 from songpop import config
 from songpop.bundle import Bundle, load_bundle
 from songpop.errors import InputError, LayoutError
-from songpop.predict import (
+from songpop.inference import (
     RecordError,
     describe_feature,
-    fast_model,
     predict,
     predict_frame,
     score_file,
@@ -64,9 +63,8 @@ def test_dict_list_and_frame_agree(bundle):
 
 
 @pytest.mark.parametrize("name", ["bundle", "logreg"])
-def test_fast_path_equals_the_pipeline(request, name):
+def test_predict_frame_equals_the_pipeline(request, name):
     b = request.getfixturevalue(name)
-    assert fast_model(b) is not None
     X, _ = labelled_songs(50, seed=7)
     expected = b.estimator.predict_proba(X)
     got = predict_frame(X, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
@@ -236,12 +234,12 @@ def test_score_file_missing_feature_column(tmp_path, bundle):
 
 
 def test_score_file_is_atomic_when_scoring_fails_midway(tmp_path, bundle, monkeypatch):
-    import songpop.predict as module
+    import songpop.inference.core as module
 
     labelled_songs(50)[0].to_csv(tmp_path / "in.csv", index=False)
     out = tmp_path / "out.csv"
     out.write_text("previous output\n")
-    real = module.predict_proba_array
+    real = module.predict_proba
     calls = {"n": 0}
 
     def flaky(b, X):
@@ -250,7 +248,7 @@ def test_score_file_is_atomic_when_scoring_fails_midway(tmp_path, bundle, monkey
             raise RuntimeError("disk on fire")
         return real(b, X)
 
-    monkeypatch.setattr(module, "predict_proba_array", flaky)
+    monkeypatch.setattr(module, "predict_proba", flaky)
     with pytest.raises(RuntimeError, match="disk on fire"):
         score_file(
             tmp_path / "in.csv", out, bundle, rejects_path=tmp_path / "rej.csv", chunksize=10
@@ -267,45 +265,23 @@ def test_score_file_empty_input(tmp_path, bundle):
     assert len(out) == 0 and "proba_high" in out.columns
 
 
-def test_compiled_tree_walk_equals_the_models(tmp_path, bundle, monkeypatch):
+def test_a_forest_is_scored_by_the_estimator_itself(tmp_path):
     from sklearn.ensemble import RandomForestClassifier
 
-    import songpop.predict as module
-
-    walked = []
-    real_walk = module._Forest.predict_proba
-
-    def spy(self, Z):
-        walked.append(len(Z))
-        return real_walk(self, Z)
-
-    monkeypatch.setattr(module._Forest, "predict_proba", spy)
-
-    # LightGBM: batches from _WALK_ROWS rows on go through the compiled walk
-    X, _ = labelled_songs(module._WALK_ROWS + 500, seed=11)
-    got = predict_frame(X, bundle)[[f"proba_{c}" for c in bundle.classes]].to_numpy()
-    np.testing.assert_allclose(got, bundle.estimator.predict_proba(X), rtol=1e-9, atol=1e-12)
-    assert len(X) in walked
-    # a random forest always does (single records included)
     forest = RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0)
     rf = make_bundle(tmp_path / "rf", forest, scale=False)
-    assert fast_model(rf) is not None
     small = labelled_songs(30, seed=12)[0]
     got = predict_frame(small, rf)[[f"proba_{c}" for c in rf.classes]].to_numpy()
-    np.testing.assert_allclose(got, rf.estimator.predict_proba(small), rtol=1e-9, atol=1e-12)
-    walked.clear()
+    np.testing.assert_allclose(got, rf.estimator.predict_proba(small), rtol=1e-12, atol=1e-15)
     (p,) = predict(SONG, rf)
-    assert walked == [1]
     expected = rf.estimator.predict_proba(pd.DataFrame([SONG]))[0]
-    assert [p.probabilities[c] for c in rf.classes] == pytest.approx(expected, abs=1e-12)
+    assert [p.probabilities[c] for c in rf.classes] == pytest.approx(expected, abs=1e-15)
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_calibrated_svc_fast_path_equals_the_model(tmp_path, binary, monkeypatch):
+def test_calibrated_svc_predictions_equal_the_model(tmp_path, binary):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
-
-    import songpop.predict as module
 
     model = CalibratedClassifierCV(SVC(C=1.0), method="sigmoid", ensemble=False, cv=3)
     X, y = labelled_songs(200, seed=13)
@@ -316,13 +292,6 @@ def test_calibrated_svc_fast_path_equals_the_model(tmp_path, binary, monkeypatch
         est, tmp_path / "svc", X, y, label_strategy="hit" if binary else "spotify"
     )
     b = load_bundle(path)
-    used = []
-    real = module._FastSVC.decision_function
-    monkeypatch.setattr(
-        module._FastSVC, "decision_function", lambda self, Z: used.append(1) or real(self, Z)
-    )
-    assert fast_model(b) is not None
     new = labelled_songs(40, seed=14)[0]
     got = predict_frame(new, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
     np.testing.assert_allclose(got, est.predict_proba(new), rtol=1e-9, atol=1e-12)
-    assert used

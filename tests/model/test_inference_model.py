@@ -1,6 +1,6 @@
 """The predict path on the registry's real pipelines fitted on real songs.
 
-Checks behaviour that must hold for every saved model: the compiled fast path gives the
+Checks behaviour that must hold for every saved model: the predict path gives the
 pipeline's own probabilities, single records and batches agree, a row's prediction does not
 depend on row order or on its neighbours, and explanations add up.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from songpop import config
 from songpop.bundle import Bundle, load_bundle
-from songpop.predict import fast_model, predict, predict_frame
+from songpop.inference import predict, predict_frame
 from support import FEATURES, save_audio_bundle
 
 pytestmark = pytest.mark.data
@@ -41,10 +41,9 @@ def bundle(request, real_songs, tmp_path_factory) -> Bundle:
     return load_bundle(path)
 
 
-def test_fast_path_gives_the_pipelines_probabilities(bundle, real_songs):
+def test_the_predict_path_gives_the_pipelines_probabilities(bundle, real_songs):
     table, _ = real_songs
     held_out = table.iloc[600:]
-    assert fast_model(bundle) is not None, "the registry's pipelines should compile"
     expected = bundle.estimator.predict_proba(held_out[FEATURES])
     scored = predict_frame(held_out, bundle)
     got = scored[[f"proba_{c}" for c in bundle.classes]].to_numpy()

@@ -1,0 +1,74 @@
+"""Features in, class probabilities out: the only place a model is called.
+
+`predict_proba(bundle, X)` hands a float array of valid rows (columns in the bundle's feature
+order) to the fitted estimator's own `predict_proba`, as the DataFrame it was fitted on. The
+rows were validated against the vocabulary already, so scikit-learn's own input checks are
+switched off for the call (`assume_finite`, `skip_parameter_validation`): they cost more than the
+model on a single row. Large arrays are scored in parts of at most `SCORE_ROWS` rows, which
+keeps the intermediate arrays small.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from songpop import vocabulary
+from songpop.errors import BundleError
+
+if TYPE_CHECKING:
+    from songpop.bundle import Bundle
+
+SCORE_ROWS = 16_384
+"""Rows handed to the estimator at a time."""
+
+
+def feature_frame(X: np.ndarray, feature_names: Sequence[str]) -> pd.DataFrame:
+    """The feature matrix as the DataFrame the pipelines were fitted on (category codes as int)."""
+    data = {}
+    for j, name in enumerate(feature_names):
+        column = X[:, j]
+        if vocabulary.is_categorical(name) and not np.isnan(column).any():
+            data[name] = column.astype(np.int64)
+        else:
+            data[name] = column
+    return pd.DataFrame(data, columns=list(feature_names))
+
+
+def predict_proba(bundle: Bundle, X: np.ndarray) -> np.ndarray:
+    """Class probabilities (rows × classes, in `bundle.classes` order) of valid rows.
+
+    Args:
+        bundle: the loaded model bundle.
+        X: float64 rows with columns in `bundle.feature_names` order, already validated.
+
+    Returns:
+        A float64 array; each row sums to 1.
+
+    Raises:
+        BundleError: the model gives no class probabilities.
+    """
+    if len(X) == 0:
+        return np.empty((0, len(bundle.classes)))
+    if len(X) > SCORE_ROWS:
+        parts = np.array_split(X, -(-len(X) // SCORE_ROWS))
+        return np.concatenate([predict_proba(bundle, part) for part in parts])
+    estimator = bundle.estimator
+    if not hasattr(estimator, "predict_proba"):
+        raise BundleError(
+            f"model {bundle.model_id} ({bundle.path}) gives no class probabilities "
+            "(no predict_proba); it cannot be used for predictions"
+        )
+    import sklearn
+
+    frame = feature_frame(X, bundle.feature_names)
+    with (
+        sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", UserWarning)
+        return np.asarray(estimator.predict_proba(frame), dtype=np.float64)
