@@ -495,7 +495,7 @@ def _write_levels(writer: SectionWriter, songs: pd.DataFrame) -> None:
 
     balance = class_balance(songs)
     if balance.empty:
-        writer.progress.update(2)
+        writer.skip(2)
         return
     writer.table(
         balance,
@@ -521,12 +521,12 @@ def _write_trends(writer: SectionWriter, trends: pd.DataFrame, target: str) -> N
     from songpop.report import figures
 
     if trends.empty:
-        writer.progress.update()
+        writer.skip()
         return
     writer.csv(trends, "trends_by_decade.csv")
     shown = trends[trends["n"] >= MIN_SONGS_PER_DECADE]
     if shown.empty:
-        writer.progress.update()
+        writer.skip()
         return
     writer.figure(
         figures.decade_trends(shown, [*TREND_FEATURES, target]),

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from songpop.cli.output import err, fail
 from songpop.errors import SongpopError
 
 data_app = typer.Typer(
@@ -19,7 +20,6 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
 
 DataDirOption = typer.Option(
     None,
@@ -32,12 +32,6 @@ NamesArgument = typer.Argument(
     help="Datasets to fetch (default: every default dataset of the registry).",
     show_default=False,
 )
-
-
-def fail(exc: SongpopError) -> typer.Exit:
-    """Print a library error for the user and return the Exit to raise (non-zero code)."""
-    _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
 
 
 @data_app.command("fetch")
@@ -76,7 +70,7 @@ def fetch_command(
     _out.print(table)
     bad = [r for r in reports if r.status not in ("ok", "fetched")]
     for report in bad:
-        _err.print(f"[bold red]error:[/] {report.message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {report.message}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(code=2)
 
@@ -135,7 +129,7 @@ def build_command(
             data_dir=data_dir,
             fuzzy_threshold=threshold,
             weights=parsed,
-            progress=_err.is_terminal,
+            progress=err.is_terminal,
         )
     except SongpopError as exc:
         raise fail(exc) from exc

@@ -7,12 +7,8 @@ from typing import Annotated
 
 import typer
 
+from songpop.cli.output import fail
 from songpop.errors import SongpopError
-
-
-def _fail(exc: SongpopError) -> typer.Exit:
-    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=exc.exit_code)
 
 
 def explore(
@@ -43,7 +39,7 @@ def explore(
     try:
         result = explore_sections(songs, out, progress=True)
     except SongpopError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"{result.n_songs:,} songs; correlation with {result.target} (Pearson, Spearman):")
     for row in result.correlations.itertuples(index=False):
         typer.echo(f"  {row.feature:<18} {row.pearson:+.3f}  {row.spearman:+.3f}")
@@ -72,7 +68,7 @@ def report(
     try:
         path = write_report(run, out)
     except SongpopError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"report written to {path}")
 
 

@@ -16,22 +16,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from songpop.cli.output import fail
 from songpop.errors import SongpopError
 
 models_app = typer.Typer(help="Saved model bundles: list what is saved.", no_args_is_help=True)
 _out = Console()
-_err = Console(stderr=True)
 log = logging.getLogger(__name__)
 
 BUDGET_HELP = (
     'Search budget: "quick" (seconds, for tests), "default" (the `make run` budget) or "full" '
     "(more folds and candidates)."
 )
-
-
-def _fail(exc: SongpopError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
 
 
 def _build_info(songs_path: Path) -> dict[str, Any]:
@@ -99,7 +94,7 @@ def train_command(
             progress=not quiet,
         )
     except SongpopError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_summary(summary, out)
 
 
@@ -154,7 +149,7 @@ def reproduce_command(
         get_budget(budget)
         summary = reproduce(out, data_dir=data_dir, budget=budget, progress=not quiet)
     except SongpopError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for name, info in summary["splits"].items():
         line = (
             f"split {name}: {info['n_train']:,} / {info['n_test']:,} rows, test classes "
@@ -193,7 +188,7 @@ def list_command(
             raise BundleError(f"--dir {folder}: no such folder")
         rows = list_bundles(folder)
     except SongpopError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if not rows:
         _out.print(f"no model bundles in {folder}")
         return

@@ -17,17 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from songpop import config
+from songpop.cli.output import err, fail
 from songpop.errors import InputError, SongpopError
 
 _out = Console()
-_err = Console(stderr=True)
 
 FEATURES: tuple[str, ...] = tuple(dict.fromkeys(config.AUDIO_FEATURES + config.CONTEXT_FEATURES))
-
-
-def _fail(exc: SongpopError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
 
 
 def _feature_help(name: str) -> str:
@@ -68,14 +63,14 @@ def predict_command(
     given = {k: v for k, v in features.items() if v is not None}
     sources = [bool(given), json_file is not None, csv_file is not None]
     if sum(sources) != 1:
-        raise _fail(
+        raise fail(
             InputError(
                 "give exactly one input: feature options (--danceability ...), --json FILE, "
                 "or --csv FILE --out FILE"
             )
         )
     if csv_file is not None and out is None:
-        raise _fail(InputError("--csv needs --out FILE (where the scored rows go)"))
+        raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
     try:
         bundle = load_bundle(resolve_model(model))
         if csv_file is not None:
@@ -86,7 +81,7 @@ def predict_command(
 
         predictions = predict(records, bundle, explain=explain)
     except SongpopError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if out is not None:
         from songpop.io import write_json_atomic
 
@@ -172,7 +167,7 @@ def _print_predictions(predictions: list[Any], bundle: Any, top: int) -> None:
         _out.print(why)
     for p in predictions:
         if p.ignored_fields:
-            _err.print(f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}")
+            err.print(f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}")
             break
 
 

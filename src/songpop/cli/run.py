@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from songpop.cli.output import err as console
+from songpop.cli.output import fail
 from songpop.errors import SongpopError
-
-console = Console(stderr=True)
 
 
 def run(
@@ -51,8 +50,7 @@ def run(
             on_stage=show,
         )
     except SongpopError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(exc.exit_code) from exc
+        raise fail(exc) from None
     total = sum(result.timings.values())
     console.print(f"run folder: {result.run_dir}  ({total:.0f} s in all)")
     typer.echo(f"report: {result.report}")

@@ -6,11 +6,9 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from songpop.cli.output import err, fail
 from songpop.errors import SongpopError
-
-_err = Console(stderr=True)
 
 ModelOption = typer.Option(
     None,
@@ -59,9 +57,8 @@ def serve_command(
         for path in paths:
             read_meta(path)  # fail here, with a clear line, rather than inside uvicorn
     except SongpopError as exc:
-        _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=getattr(exc, "exit_code", 2) or 2) from exc
-    _err.print(f"serving {', '.join(str(p) for p in paths)} on http://{host}:{port}/")
+        raise fail(exc) from None
+    err.print(f"serving {', '.join(str(p) for p in paths)} on http://{host}:{port}/")
     uvicorn.run(
         create_app(paths),
         host=host,

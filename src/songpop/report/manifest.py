@@ -85,6 +85,11 @@ class SectionWriter:
         if self.on_figure is not None:
             self.on_figure()
 
+    def skip(self, figures: int = 1) -> None:
+        """Count figures a section leaves out (no data for them) as done, for the progress."""
+        for _ in range(figures if self.on_figure is not None else 0):
+            self.on_figure()
+
     def write(self, title: str, order: int, paragraphs: Sequence[str]) -> Path:
         """Write the section's manifest with what was collected."""
         return write_manifest(
