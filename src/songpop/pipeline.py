@@ -32,7 +32,8 @@ class TaskPlan:
     build: dict[str, Any]
     label_strategy: str
     order: int
-    models: tuple[str, ...] | None = None  # None: the registry's defaults
+    models: str = "default"
+    """Which registry models: "default", "large" or "cheap" (`registry.models_for`)."""
     extras: bool = True
     select: Callable[[Any], Any] = lambda songs: songs
 
@@ -43,10 +44,9 @@ def charted_levels(songs: Any) -> Any:
     Across all songs the composite level mostly says "charted or not"; among charted songs it
     asks the harder question: how big a hit was it?
     """
-    from songpop.prepare.label import quantile_levels
+    from songpop.prepare.label import relabel_among
 
-    charted = songs[songs["charted"].fillna(False).astype(bool)].reset_index(drop=True)
-    return charted.assign(level=quantile_levels(charted["score"]).astype(str))
+    return relabel_among(songs, songs["charted"].fillna(False).astype(bool))
 
 
 TASKS: dict[str, TaskPlan] = {
@@ -56,7 +56,7 @@ TASKS: dict[str, TaskPlan] = {
         build={"label": "hit", "tracks": [HIT_TRACKS]},
         label_strategy="hit",
         order=30,
-        models=("dummy", "logreg", "knn", "rf", "lgbm", "ensemble"),
+        models="large",
     ),
     # The original report's 9.5k songs and label (Spotify popularity in thirds).
     "seed": TaskPlan(build={"profile": "seed"}, label_strategy="spotify", order=31),
@@ -66,7 +66,7 @@ TASKS: dict[str, TaskPlan] = {
         build={},
         label_strategy="composite",
         order=32,
-        models=("dummy", "logreg", "lgbm"),
+        models="cheap",
         extras=False,
         select=charted_levels,
     ),
@@ -125,6 +125,7 @@ def run_pipeline(
     from songpop.bundle import load_bundle, resolve_model
     from songpop.features import feature_matrix
     from songpop.models.cluster import kmeans_analysis
+    from songpop.models.registry import models_for
     from songpop.report import write_report
     from songpop.report.sections import (
         explore_sections,
@@ -188,7 +189,7 @@ def run_pipeline(
                 task=task,
                 label_strategy=plan.label_strategy,
                 budget=budget,
-                models=plan.models,
+                models=models_for(plan.models),
                 section_order=plan.order,
                 set_default=task == "seed",
                 extras=plan.extras,

@@ -1,15 +1,11 @@
-"""What a saved model costs to serve, and the choice of the default model.
+"""What a saved model costs to serve, measured through the one predict path.
 
-`songpop predict` and `songpop serve` use one model when none is named: the default model of the
-last run. That model answers every interface, so it has to be fast enough for their targets
-(`config.SERVING_TARGETS`: a single prediction under 2 ms at the median, batch scoring at least
-200,000 rows/s). As AutoGluon's `infer_limit` does, the default is the best model by
-cross-validated accuracy *among those that meet the targets*, each measured on this machine
-through the one predict path (`songpop.predict`) right after its bundle is saved, as long as it
-gives up at most `config.SERVING_TOLERANCE` (1 point) of cross-validated accuracy; past that,
-the best model is kept and the targets are said to be missed. A model that is best by a hair
-but ten times slower (a soft-voting ensemble with a nearest-neighbour member) stays in the index
-and can be asked for by id; it is just not the default.
+`measure_speed` times a bundle as the interfaces use it: single `predict()` calls (p50, p99)
+and `predict_frame()` on a large batch (rows/s); `meets_targets` compares the figures with
+`config.SERVING_TARGETS`. `make bench` reports them for every registry model. They are never
+used to choose the default model: timings vary with the machine and its load, and the same data
+and seed must choose the same default everywhere (`songpop.bundle.catalog.choose_default` reads
+the registry's `fast_to_serve` instead).
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,7 +45,7 @@ def measure_speed(
     """Time `predict()` on single records and `predict_frame()` on a batch, as served.
 
     Args:
-        bundle: the loaded bundle (its compiled fast path is built by the warm-up).
+        bundle: the loaded bundle (its ONNX session is built by the warm-up).
         X: real rows with the bundle's features (e.g. the training features); rows with a
             missing or out-of-range value are left out, the rest tiled up to `batch_rows`.
         single_calls: how many single records to time (different rows in turn).
@@ -78,7 +74,7 @@ def measure_speed(
         predict(records[i % len(records)], bundle)
         times.append(time.perf_counter() - t0)
     big = _tile(rows, batch_rows)
-    predict_frame(big.head(min(len(big), 5_000)), bundle)  # compile the batch kernels
+    predict_frame(big.head(min(len(big), 5_000)), bundle)  # warm-up
     t0 = time.perf_counter()
     predict_frame(big.head(probe_rows), bundle)
     probe = min(probe_rows, len(big)) / (time.perf_counter() - t0)
@@ -119,71 +115,4 @@ def meets_targets(
     return (
         speed["single_p50_ms"] < targets["single_p50_ms"]
         and speed["batch_rows_per_s"] >= targets["batch_rows_per_s"]
-    )
-
-
-def choose_default(
-    entries: Sequence[Mapping[str, Any]],
-    targets: Mapping[str, float] = config.SERVING_TARGETS,
-    tolerance: float = config.SERVING_TOLERANCE,
-) -> tuple[str, str]:
-    """The default model among a task's audio-only models, and why it was chosen.
-
-    Args:
-        entries: one per model: `id`, `model`, `cv_accuracy` and `serving` (the figures of
-            `measure_speed`, or None when not measured). The dummy baseline is never chosen.
-        targets: `single_p50_ms` (below) and `batch_rows_per_s` (at least).
-        tolerance: the most cross-validated accuracy given up for speed.
-
-    Returns:
-        (bundle id, a sentence saying why): the best by cross-validated accuracy among the
-        models that meet the targets, if it is within `tolerance` of the best; else the best by
-        cross-validated accuracy (and the sentence says the targets are not met).
-    """
-    ranked = sorted(
-        (e for e in entries if e.get("model") != "dummy"),
-        key=lambda e: -(e.get("cv_accuracy") or 0.0),
-    )
-    if not ranked:
-        ranked = list(entries)
-    if not ranked:
-        raise ValueError("no model to choose a default from")
-    best = ranked[0]
-    fast = [e for e in ranked if meets_targets(e.get("serving"), targets)]
-    goal = (
-        f"single p50 < {targets['single_p50_ms']:g} ms, batch >= "
-        f"{targets['batch_rows_per_s']:,.0f} rows/s"
-    )
-    close = [e for e in fast if e["cv_accuracy"] >= best["cv_accuracy"] - tolerance - 1e-12]
-    if not close:
-        nearest = (
-            f"; the best that does, {fast[0]['id']} ({fast[0]['cv_accuracy']:.4f}), is more "
-            f"than {100 * tolerance:g} point(s) below it"
-            if fast
-            else ""
-        )
-        return str(best["id"]), (
-            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}), {_speed(best)}: "
-            f"it does not meet the serving targets ({goal}){nearest}"
-        )
-    chosen = close[0]
-    if chosen is best:
-        return str(best["id"]), (
-            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}) and within the "
-            f"serving targets ({_speed(best)})"
-        )
-    return str(chosen["id"]), (
-        f"best by cross-validated accuracy ({chosen['cv_accuracy']:.4f}) among the models that "
-        f"meet the serving targets ({goal}; {_speed(chosen)}); {best['id']} has the best "
-        f"({best['cv_accuracy']:.4f}, at most {100 * tolerance:g} point(s) more) but "
-        f"{_speed(best)}"
-    )
-
-
-def _speed(entry: Mapping[str, Any]) -> str:
-    speed = entry.get("serving")
-    if not speed:
-        return "was not timed"
-    return (
-        f"single p50 {speed['single_p50_ms']:.2f} ms, batch {speed['batch_rows_per_s']:,.0f} rows/s"
     )

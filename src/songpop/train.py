@@ -26,6 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ from tqdm.auto import tqdm
 
 from songpop import config
 from songpop import evaluate as ev
-from songpop.bundle import INDEX_FILE, load_bundle, read_index, save_bundle
-from songpop.errors import BundleError, SchemaError, SongpopError
+from songpop.bundle import save_bundle, update_index
+from songpop.errors import SchemaError
 from songpop.features import (
     FEATURE_SETS,
     LABEL_COLUMN,
@@ -50,7 +51,7 @@ from songpop.features import (
     stratified_split,
 )
 from songpop.io import write_json_atomic
-from songpop.models.registry import MODELS, default_models, get_spec, soft_voting
+from songpop.models.registry import MODELS, default_models, get_spec, models_for, soft_voting
 from songpop.models.search import (
     Budget,
     SearchResult,
@@ -60,15 +61,12 @@ from songpop.models.search import (
     search_model,
 )
 from songpop.report.sections import write_models_section
-from songpop.serving import choose_default, measure_speed
 from songpop.timing import Timer
 
 log = logging.getLogger(__name__)
 
 ENSEMBLE_SIZE = 3
 """Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
-LEARNING_CURVE_MODELS: tuple[str, ...] = ("logreg", "knn")
-"""Models whose learning curve is drawn (audio features), besides the best model."""
 FS_SLUG = {"audio": "audio", "audio+context": "audio_context"}
 
 
@@ -98,29 +96,11 @@ def check_songs(songs: pd.DataFrame, source: str = "song table") -> None:
         raise SchemaError(f"{source}: {len(songs)} rows; training needs at least 20")
 
 
-def train_task(
-    songs: pd.DataFrame,
-    out_dir: str | Path,
-    *,
-    task: str,
-    label_strategy: str,
-    feature_sets: Sequence[str] = FEATURE_SETS,
-    models: Sequence[str] | None = None,
-    budget: str = "default",
-    seed: int = config.SEED,
-    test_size: float = 0.2,
-    split: tuple[Sequence[int], Sequence[int]] | None = None,
-    progress: bool = True,
-    set_default: bool = True,
-    extras: bool = True,
-    section_order: int = 30,
-    save: bool = True,
-) -> dict[str, Any]:
-    """Train, select, evaluate and save the registry's models on one song table.
+@dataclass(frozen=True)
+class TaskSpec:
+    """What to train on one song table, and how.
 
-    Args:
-        songs: the song table (songs.parquet): audio features, optional context, `level`.
-        out_dir: the models folder (bundles, index.json, the task's report section).
+    Attributes:
         task: the task's name, e.g. "seed" or "hit" (folder name and report label).
         label_strategy: how `level` was made (`config.LABEL_STRATEGIES`), recorded in bundles.
         feature_sets: which feature sets to train ("audio+context" is skipped when the table
@@ -131,191 +111,233 @@ def train_task(
         test_size: share of test rows for the stratified split.
         split: `(train_positions, test_positions)` to use instead (e.g. the original's).
         progress: show progress bars.
-        set_default: make this task's best audio model the default in index.json.
+        set_default: make this task's default model the models folder's default.
         extras: run the extra protocols, learning curves and the regression attempt.
         section_order: the report section's order.
         save: write bundles, index.json and the report section.
+    """
+
+    task: str
+    label_strategy: str
+    feature_sets: Sequence[str] = FEATURE_SETS
+    models: Sequence[str] | None = None
+    budget: str = "default"
+    seed: int = config.SEED
+    test_size: float = 0.2
+    split: tuple[Sequence[int], Sequence[int]] | None = None
+    progress: bool = True
+    set_default: bool = True
+    extras: bool = True
+    section_order: int = 30
+    save: bool = True
+
+
+@dataclass
+class FeatureSetRun:
+    """One feature set of a task being trained.
+
+    Attributes:
+        name: "audio" or "audio+context".
+        cols: its input columns.
+        X: the feature matrix of every song (rows as in the task's table).
+        train_sha: the sha256 of its training rows and labels (recorded in bundles).
+        searched: registry name → the search's result (the fitted estimator inside).
+        sample: positions (into the training rows) the search and the extra protocols use.
+        summary: the JSON-ready summary of the feature set.
+    """
+
+    name: str
+    cols: list[str]
+    X: pd.DataFrame
+    train_sha: str
+    searched: dict[str, SearchResult] = field(default_factory=dict)
+    sample: np.ndarray | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> str:
+        """The best model by cross-validated accuracy."""
+        return str(self.summary["best"])
+
+    def estimator(self, model: str) -> Any:
+        """The fitted estimator of a registry model."""
+        return self.searched[model].estimator
+
+
+@dataclass
+class TaskRun:
+    """The state of one `train_task` call, passed from step to step."""
+
+    spec: TaskSpec
+    plan: Budget
+    names: list[str]
+    songs: pd.DataFrame
+    y: pd.Series
+    train_pos: np.ndarray
+    test_pos: np.ndarray
+    out_dir: Path
+    timer: Timer
+    summary: dict[str, Any]
+    feature_sets: dict[str, FeatureSetRun] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    extra_results: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def task_dir(self) -> Path:
+        """The task's own folder below the models folder."""
+        return self.out_dir / self.spec.task
+
+    @property
+    def y_train(self) -> pd.Series:
+        """The training labels."""
+        return self.y.iloc[self.train_pos]
+
+    @property
+    def y_test(self) -> pd.Series:
+        """The test labels."""
+        return self.y.iloc[self.test_pos]
+
+
+def train_task(
+    songs: pd.DataFrame,
+    out_dir: str | Path,
+    spec: TaskSpec | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Train, select, evaluate and save the registry's models on one song table.
+
+    Args:
+        songs: the song table (songs.parquet): audio features, optional context, `level`.
+        out_dir: the models folder (bundles, index.json, the task's report section).
+        spec: what to train; or its fields as keywords (`task=`, `label_strategy=`, ...).
+        **fields: `TaskSpec` fields, replacing those of `spec`.
 
     Returns:
         A JSON-ready summary: rows, split, per feature set the models with their CV and test
         scores, the best model, the extra protocols, the regression attempt, the default bundle
         id, the results for the report and `timings` (seconds per stage).
     """
-    timer = Timer()
+    spec = replace(spec, **fields) if spec is not None else TaskSpec(**fields)
     t_start = time.perf_counter()
-    out_dir = Path(out_dir).resolve()  # figure paths are made relative to it later
-    task_dir = out_dir / task
-    plan = get_budget(budget)
-    names = list(models) if models else default_models()
+    run = _prepare(songs, Path(out_dir), spec)
+    for fs in spec.feature_sets:
+        if fs not in FEATURE_SETS:
+            continue
+        if fs == "audio+context" and not context_columns(run.songs):
+            log.info("%s: no context column in the table; skipping audio+context", spec.task)
+            continue
+        fsr = _fit_feature_set(run, fs)
+        if spec.extras:
+            _extra_protocols(run, fsr)
+        if spec.save:
+            _save_bundles(run, fsr)
+    if not run.feature_sets:
+        raise SchemaError(
+            f"{spec.task}: no feature set could be trained from {list(spec.feature_sets)}"
+        )
+    if spec.extras:
+        _regression(run)
+    if spec.save:
+        with run.timer.stage("figures"):
+            run.figures = _figures(run)
+        _write_report_section(run)
+        _update_catalog(run)
+    return _finish(run, t_start)
+
+
+def _prepare(songs: pd.DataFrame, out_dir: Path, spec: TaskSpec) -> TaskRun:
+    """Check the table and the models, and split the songs before anything is fitted."""
+    timer = Timer()
+    plan = get_budget(spec.budget)
+    names = list(spec.models) if spec.models else default_models()
     for name in names:
         get_spec(name)
     with timer.stage("prepare"):
         check_songs(songs)
         songs = songs.reset_index(drop=True)
         y = labels(songs)
-        if split is None:
-            train_pos, test_pos = stratified_split(y, test_size=test_size, seed=seed)
-            split_info = {"kind": "stratified", "test_size": test_size, "seed": seed}
+        if spec.split is None:
+            train_pos, test_pos = stratified_split(y, test_size=spec.test_size, seed=spec.seed)
+            split_info: dict[str, Any] = {
+                "kind": "stratified",
+                "test_size": spec.test_size,
+                "seed": spec.seed,
+            }
         else:
-            train_pos, test_pos = (np.asarray(p, dtype=int) for p in split)
+            train_pos, test_pos = (np.asarray(p, dtype=int) for p in spec.split)
             split_info = {"kind": "given"}
         _check_split(train_pos, test_pos, len(songs))
-        y_train, y_test = y.iloc[train_pos], y.iloc[test_pos]
-        classes = sorted(y.unique().tolist())
     summary: dict[str, Any] = {
-        "task": task,
-        "label_strategy": label_strategy,
+        "task": spec.task,
+        "label_strategy": spec.label_strategy,
         "budget": plan.name,
-        "seed": seed,
+        "seed": spec.seed,
         "n_rows": int(len(songs)),
         "n_train": int(len(train_pos)),
         "n_test": int(len(test_pos)),
-        "classes": classes,
-        "test_class_counts": {str(k): int(v) for k, v in y_test.value_counts().items()},
+        "classes": sorted(y.unique().tolist()),
+        "test_class_counts": {str(k): int(v) for k, v in y.iloc[test_pos].value_counts().items()},
         "split": split_info,
         "feature_sets": {},
     }
-    results: list[dict[str, Any]] = []
-    extra_results: list[dict[str, Any]] = []
-    figures: list[dict[str, Any]] = []
-    fitted: dict[tuple[str, str], Any] = {}
-    sample_positions: dict[str, np.ndarray] = {}
-    wanted = [fs for fs in feature_sets if fs in FEATURE_SETS]
-    for fs in wanted:
-        cols = feature_columns(songs, fs)
-        if fs == "audio+context" and not context_columns(songs):
-            log.info("%s: no context column in the table; skipping audio+context", task)
-            continue
-        X = feature_matrix(songs, cols)
-        X_train, X_test = X.iloc[train_pos], X.iloc[test_pos]
-        train_sha = table_sha256(pd.concat([X_train, y_train], axis=1))
-        fs_summary, fs_results = _train_feature_set(
-            fs, cols, X_train, y_train, X_test, y_test, names, plan, seed, progress, timer, task
-        )
-        summary["feature_sets"][fs] = fs_summary
-        results += fs_results
-        for model_name, est in fs_summary.pop("_estimators").items():
-            fitted[(fs, model_name)] = est
-        extra_pos = train_pos[fs_summary.pop("_sample")]
-        sample_positions[fs] = extra_pos
-        if extras:
-            extra_results += _extra_protocols(
-                fs,
-                fs_summary,
-                fitted[(fs, fs_summary["best"])],
-                songs,
-                X,
-                y,
-                extra_pos,
-                plan,
-                seed,
-                timer,
-                task,
-            )
-        if save:
-            with timer.stage("save bundles"):
-                for model_name, entry in fs_summary["models"].items():
-                    entry["bundle"] = _save(
-                        fitted[(fs, model_name)],
-                        out_dir,
-                        task,
-                        fs,
-                        model_name,
-                        cols,
-                        entry,
-                        label_strategy,
-                        train_sha,
-                        X_train,
-                        y_train,
-                    )
-            with timer.stage(f"{fs}/serving"):
-                _time_serving(fs_summary["models"], out_dir, X_train)
-        fs_summary["train_table_sha256"] = train_sha
-    if not summary["feature_sets"]:
-        raise SchemaError(f"{task}: no feature set could be trained from {list(feature_sets)}")
-    if extras:
-        summary["regression"] = _regression(songs, train_pos, test_pos, wanted, seed, timer, task)
-        results += [r for r in summary["regression"].pop("_results", [])]
-    if save:
-        with timer.stage("figures"):
-            figures = _figures(
-                summary,
-                results,
-                fitted,
-                songs,
-                y,
-                sample_positions.get("audio", train_pos),
-                plan,
-                seed,
-                task_dir,
-                task,
-                timer,
-                extras,
-            )
-        with timer.stage("report section"):
-            section = write_models_section(
-                results + extra_results,
-                figures,
-                task_dir,
-                order=section_order,
-                title=f"Models — {task}",
-                paragraphs=_paragraphs(summary),
-            )
-            summary["section"] = str(section)
-        summary["default"], summary["default_reason"] = _update_index(out_dir, summary, set_default)
-    summary["results"] = results + extra_results
-    timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
-    summary["timings"] = timer.seconds
-    if save:
-        write_json_atomic(timer.seconds, task_dir / "timings.json")
-        write_json_atomic(_without_results(summary), task_dir / "train.json")
+    # figure paths are made relative to the models folder later: it must be absolute
+    return TaskRun(
+        spec, plan, names, songs, y, train_pos, test_pos, out_dir.resolve(), timer, summary
+    )
+
+
+def _finish(run: TaskRun, t_start: float) -> dict[str, Any]:
+    """The summary with the results and timings; written beside the bundles when saving."""
+    summary = run.summary
+    summary["results"] = run.results + run.extra_results
+    run.timer.seconds["total"] = round(time.perf_counter() - t_start, 3)
+    summary["timings"] = run.timer.seconds
+    if run.spec.save:
+        write_json_atomic(run.timer.seconds, run.task_dir / "timings.json")
+        write_json_atomic(_without_results(summary), run.task_dir / "train.json")
     return summary
 
 
 # --- one feature set ------------------------------------------------------------------------
 
 
-def _train_feature_set(
-    fs: str,
-    cols: list[str],
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
-    X_test: pd.DataFrame,
-    y_test: pd.Series,
-    names: list[str],
-    plan: Budget,
-    seed: int,
-    progress: bool,
-    timer: Timer,
-    task: str,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    sample = search_sample(y_train, plan, seed)
-    sampled = len(sample) < len(y_train)
-    X_s, y_s = X_train.iloc[sample], y_train.iloc[sample]
-    folds = make_folds(y_s, plan.cv, seed)
-    searched: dict[str, SearchResult] = {}
-    plain = [n for n in names if n != "ensemble"]
-    bar = tqdm(plain, desc=f"{task} {fs}", unit="model", disable=not progress)
+def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
+    """Search and fit every model on the training rows, choose the best by CV, evaluate."""
+    spec, plan, timer = run.spec, run.plan, run.timer
+    cols = feature_columns(run.songs, fs)
+    X = feature_matrix(run.songs, cols)
+    X_train, X_test = X.iloc[run.train_pos], X.iloc[run.test_pos]
+    y_train, y_test = run.y_train, run.y_test
+    fsr = FeatureSetRun(fs, cols, X, table_sha256(pd.concat([X_train, y_train], axis=1)))
+    fsr.sample = search_sample(y_train, plan, spec.seed)
+    sampled = len(fsr.sample) < len(y_train)
+    X_s, y_s = X_train.iloc[fsr.sample], y_train.iloc[fsr.sample]
+    folds = make_folds(y_s, plan.cv, spec.seed)
+    plain = [n for n in run.names if n != "ensemble"]
+    bar = tqdm(plain, desc=f"{spec.task} {fs}", unit="model", disable=not spec.progress)
     for name in bar:
         bar.set_postfix_str(name)
         with timer.stage(f"{fs}/{name}"):
-            searched[name] = search_model(
+            fsr.searched[name] = search_model(
                 MODELS[name],
                 X_s,
                 y_s,
                 budget=plan,
                 folds=folds,
-                seed=seed,
-                progress=progress,
+                seed=spec.seed,
+                progress=spec.progress,
                 label=fs,
                 refit_on=(X_train, y_train) if sampled else None,
             )
     bar.close()
-    if "ensemble" in names:
+    if "ensemble" in run.names:
         with timer.stage(f"{fs}/ensemble"):
-            searched["ensemble"] = _ensemble(
-                searched, (X_s, y_s), (X_train, y_train), folds, plan, seed, progress, fs
-            )
+            fsr.searched["ensemble"] = _ensemble(
+                fsr.searched, (X_s, y_s), (X_train, y_train), folds, plan, spec.seed,
+                spec.progress, fs,
+            )  # fmt: skip
+    searched = fsr.searched
     # The best is chosen among models scored on every fold: a heavy model scored on one fold
     # (default budget) has a noisier estimate, and picking the maximum would favour that noise.
     scored = {n: r for n, r in searched.items() if n != "dummy"}
@@ -333,16 +355,16 @@ def _train_feature_set(
                 proba,
                 list(res.estimator.classes_),
                 y_train=y_train,
-                task=task,
+                task=spec.task,
                 feature_set=fs,
                 model=name,
                 cv=_cv_summary(res, dummy_cv),
-                seed=seed,
+                seed=spec.seed,
             )
             results.append(result)
             models[name] = _model_entry(res, result)
-    log.info("%s %s: best by CV is %s (%.4f)", task, fs, best, searched[best].cv_accuracy)
-    summary = {
+    log.info("%s %s: best by CV is %s (%.4f)", spec.task, fs, best, searched[best].cv_accuracy)
+    fsr.summary = {
         "features": cols,
         "n_features": len(cols),
         "cv_folds": plan.cv,
@@ -350,11 +372,13 @@ def _train_feature_set(
         "best_cv_accuracy": searched[best].cv_accuracy,
         "dummy": {k: v for k, v in results[0]["dummy"].items()},
         "models": models,
-        "_estimators": {n: r.estimator for n, r in searched.items()},
-        "_sample": sample,
-        "search_rows": int(len(sample)),
+        "search_rows": int(len(fsr.sample)),
+        "train_table_sha256": fsr.train_sha,
     }
-    return summary, results
+    run.feature_sets[fs] = fsr
+    run.summary["feature_sets"][fs] = fsr.summary
+    run.results += results
+    return fsr
 
 
 def _ensemble(
@@ -490,23 +514,14 @@ def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]
 # --- extra protocols ------------------------------------------------------------------------
 
 
-def _extra_protocols(
-    fs: str,
-    fs_summary: dict[str, Any],
-    best_estimator: Any,
-    songs: pd.DataFrame,
-    X: pd.DataFrame,
-    y: pd.Series,
-    train_pos: np.ndarray,
-    plan: Budget,
-    seed: int,
-    timer: Timer,
-    task: str,
-) -> list[dict[str, Any]]:
+def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
     """Repeated k-fold, artist-grouped k-fold and a temporal split for the best model, all on
-    the training rows (the test rows stay untouched)."""
-    best = fs_summary["best"]
-    template = clone(best_estimator)
+    the training rows the search used (the test rows stay untouched)."""
+    fs, fs_summary, best = fsr.name, fsr.summary, fsr.best
+    songs, X, y = run.songs, fsr.X, run.y
+    plan, seed, timer, task = run.plan, run.spec.seed, run.timer, run.spec.task
+    train_pos = run.train_pos[fsr.sample]
+    template = clone(fsr.estimator(best))
     X_train, y_train = X.iloc[train_pos], y.iloc[train_pos]
     binary = y.nunique() == 2
     scoring = ("accuracy", "macro_f1", "balanced_accuracy") + (("roc_auc",) if binary else ())
@@ -571,35 +586,28 @@ def _extra_protocols(
                     "dummy_accuracy": result["dummy"]["accuracy"],
                 }
                 out.append(result)
-    return out
+    run.extra_results += out
 
 
-def _regression(
-    songs: pd.DataFrame,
-    train_pos: np.ndarray,
-    test_pos: np.ndarray,
-    feature_sets: Sequence[str],
-    seed: int,
-    timer: Timer,
-    task: str,
-) -> dict[str, Any]:
+def _regression(run: TaskRun) -> None:
     """The report's regression attempt done right: predict `score` itself, MAE and R² against
     a baseline that predicts the training mean, on the same split."""
     from lightgbm import LGBMRegressor
 
     from songpop.features import make_model_pipeline
 
+    songs, train_pos, test_pos = run.songs, run.train_pos, run.test_pos
+    seed, timer, task = run.spec.seed, run.timer, run.spec.task
     if "score" not in songs.columns:
-        return {"skipped": "no score column"}
+        run.summary["regression"] = {"skipped": "no score column"}
+        return
     score = pd.to_numeric(songs["score"], errors="coerce")
     if score.isna().any() or score.nunique() <= 2:
-        return {"skipped": "score is missing or not continuous"}
-    out: dict[str, Any] = {"target": "score", "feature_sets": {}, "_results": []}
-    for fs in feature_sets:
-        if fs == "audio+context" and not context_columns(songs):
-            continue
-        cols = feature_columns(songs, fs)
-        X = feature_matrix(songs, cols)
+        run.summary["regression"] = {"skipped": "score is missing or not continuous"}
+        return
+    out: dict[str, Any] = {"target": "score", "feature_sets": {}}
+    for fs, fsr in run.feature_sets.items():
+        cols, X = fsr.cols, fsr.X
         with timer.stage(f"{fs}/regression"):
             reg = make_model_pipeline(
                 "boosting",
@@ -636,30 +644,20 @@ def _regression(
             "baseline_r2": r["baseline"]["r2"],
             "mae_reduction": r["mae_reduction"],
         }
-        out["_results"].append(result)
-    return out
+        run.results.append(result)
+    run.summary["regression"] = out
 
 
 # --- figures, bundles, index ----------------------------------------------------------------
 
 
-def _figures(
-    summary: dict[str, Any],
-    results: list[dict[str, Any]],
-    fitted: Mapping[tuple[str, str], Any],
-    songs: pd.DataFrame,
-    y: pd.Series,
-    train_pos: np.ndarray,
-    plan: Budget,
-    seed: int,
-    task_dir: Path,
-    task: str,
-    timer: Timer,
-    extras: bool = True,
-) -> list[dict[str, Any]]:
-    fig_dir = task_dir / "figures"
+def _figures(run: TaskRun) -> list[dict[str, Any]]:
+    """The task's figures: model comparison, confusion matrices, training curves,
+    reliability and (with extras) learning curves."""
+    task, summary = run.spec.task, run.summary
+    fig_dir = run.task_dir / "figures"
     figures: list[dict[str, Any]] = []
-    table = ev.comparison_table(results)
+    table = ev.comparison_table(run.results)
     if not table.empty:
         paths = ev.plot_model_comparison(
             table, fig_dir / "comparison", title=f"{task}: test accuracy with 95% intervals"
@@ -672,7 +670,9 @@ def _figures(
                 "baseline; audio-only and audio + context apart.",
             )
         )
-    by_key = {(r["feature_set"], r["model"]): r for r in results if r.get("kind") != "regression"}
+    by_key = {
+        (r["feature_set"], r["model"]): r for r in run.results if r.get("kind") != "regression"
+    }
     reliability = {}
     for fs, fs_summary in summary["feature_sets"].items():
         best = fs_summary["best"]
@@ -694,25 +694,26 @@ def _figures(
             )
         )
         reliability[f"{best} ({fs})"] = m
-        mlp = fitted.get((fs, "mlp"))
-        if mlp is not None and fs == "audio":
+        # A model that records its training epochs (the MLP) shows its curves.
+        trained = [run.feature_sets[fs].estimator(m) for m in run.feature_sets[fs].searched]
+        nets = [e[-1] for e in trained if hasattr(e, "steps") and getattr(e[-1], "history_", None)]
+        if nets and fs == "audio":
             from songpop.models.mlp import plot_training_curves
 
-            net = mlp[-1]
-            if getattr(net, "history_", None):
-                png, svg = fig_dir / f"mlp_curves_{slug}.png", fig_dir / f"mlp_curves_{slug}.svg"
-                plot_training_curves(
-                    net.history_, png, svg, best_epoch=getattr(net, "best_epoch_", None)
+            net = nets[0]
+            png, svg = fig_dir / f"mlp_curves_{slug}.png", fig_dir / f"mlp_curves_{slug}.svg"
+            plot_training_curves(
+                net.history_, png, svg, best_epoch=getattr(net, "best_epoch_", None)
+            )
+            paths = {"png": png, "svg": svg}
+            figures.append(
+                ev.figure_entry(
+                    paths,
+                    "MLP training curves",
+                    "Loss and accuracy per epoch on the training part and the validation split "
+                    "carved from the training rows (early stopping picks the epoch).",
                 )
-                paths = {"png": png, "svg": svg}
-                figures.append(
-                    ev.figure_entry(
-                        paths,
-                        "MLP training curves",
-                        "Loss and accuracy per epoch on the training part and the validation split "
-                        "carved from the training rows (early stopping picks the epoch).",
-                    )
-                )
+            )
     if reliability:
         paths = ev.plot_reliability(
             reliability, fig_dir / "reliability", title=f"{task}: reliability of the best models"
@@ -725,37 +726,29 @@ def _figures(
                 "songs; ECE = expected calibration error.",
             )
         )
-    if not extras:
+    if not run.spec.extras:
         return figures
-    with timer.stage("learning curves"):
-        figures += _learning_curves(summary, fitted, songs, y, train_pos, plan, seed, fig_dir, task)
+    with run.timer.stage("learning curves"):
+        figures += _learning_curves(run, fig_dir)
     return figures
 
 
-def _learning_curves(
-    summary: dict[str, Any],
-    fitted: Mapping[tuple[str, str], Any],
-    songs: pd.DataFrame,
-    y: pd.Series,
-    train_pos: np.ndarray,
-    plan: Budget,
-    seed: int,
-    fig_dir: Path,
-    task: str,
-) -> list[dict[str, Any]]:
-    if "audio" not in summary["feature_sets"]:
+def _learning_curves(run: TaskRun, fig_dir: Path) -> list[dict[str, Any]]:
+    """Learning curves of the registry's chosen models and the best one (audio features)."""
+    fsr = run.feature_sets.get("audio")
+    if fsr is None:
         return []
-    fs_summary = summary["feature_sets"]["audio"]
-    cols = fs_summary["features"]
-    X = feature_matrix(songs, cols).iloc[train_pos]
-    y_train = y.iloc[train_pos]
-    chosen = [m for m in LEARNING_CURVE_MODELS if ("audio", m) in fitted]
-    if fs_summary["best"] not in chosen:
-        chosen.append(fs_summary["best"])
+    plan, seed, summary = run.plan, run.spec.seed, run.summary
+    train_pos = run.train_pos[fsr.sample]
+    X = fsr.X.iloc[train_pos]
+    y_train = run.y.iloc[train_pos]
+    chosen = [m for m in fsr.searched if MODELS[m].learning_curve]
+    if fsr.best not in chosen:
+        chosen.append(fsr.best)
     sizes = (0.2, 0.6, 1.0) if plan.name != "quick" else (0.5, 1.0)
     curves = {}
     for name in chosen:
-        template = clone(fitted[("audio", name)])
+        template = clone(fsr.estimator(name))
         curves[name] = ev.learning_curve_data(
             lambda t=template: clone(t),
             X,
@@ -784,21 +777,32 @@ def _learning_curves(
     return figures
 
 
-def _save(
-    estimator: Any,
-    out_dir: Path,
-    task: str,
-    fs: str,
-    model: str,
-    cols: list[str],
-    entry: Mapping[str, Any],
-    label_strategy: str,
-    train_sha: str,
-    X_train: pd.DataFrame,
-    y_train: pd.Series,
-) -> str:
-    bid = bundle_id(task, fs, model)
-    metrics = {
+def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
+    """Save every model of a feature set as a bundle; its id goes into the model's entry."""
+    X_train, y_train = fsr.X.iloc[run.train_pos], run.y_train
+    with run.timer.stage("save bundles"):
+        for model, entry in fsr.summary["models"].items():
+            estimator = fsr.estimator(model)
+            bid = bundle_id(run.spec.task, fsr.name, model)
+            save_bundle(
+                estimator,
+                run.out_dir / bid,
+                model_id=bid,  # unique across tasks and feature sets (the API selects by id)
+                feature_names=fsr.cols,
+                classes=[str(c) for c in estimator.classes_],
+                label_strategy=run.spec.label_strategy,
+                feature_set=fsr.name,
+                metrics=_bundle_metrics(entry),
+                train_table_sha256=fsr.train_sha,
+                reference_X=X_train,
+                reference_y=y_train.to_numpy(),
+                task=run.spec.task,
+            )
+            entry["bundle"] = bid
+
+
+def _bundle_metrics(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         "accuracy": entry["accuracy"],
         "accuracy_low": entry["accuracy_ci"][0],
         "accuracy_high": entry["accuracy_ci"][1],
@@ -811,60 +815,33 @@ def _save(
         "lift": entry["lift"]["point"],
         "params": entry["params"],
     }
-    save_bundle(
-        estimator,
-        out_dir / bid,
-        model_id=bid,  # unique across tasks and feature sets (the API selects models by id)
-        feature_names=cols,
-        classes=[str(c) for c in estimator.classes_],
-        label_strategy=label_strategy,
-        feature_set=fs,
-        metrics=metrics,
-        train_table_sha256=train_sha,
-        reference_X=X_train,
-        reference_y=y_train.to_numpy(),
-        task=task,
-    )
-    return bid
 
 
-def _time_serving(models: Mapping[str, dict[str, Any]], out_dir: Path, X: pd.DataFrame) -> None:
-    """Time each saved bundle as served (`serving.measure_speed`) into its entry's `serving`."""
-    for name, entry in models.items():
-        if name == "dummy" or "bundle" not in entry:
-            continue
-        try:
-            entry["serving"] = measure_speed(load_bundle(out_dir / entry["bundle"]), X)
-        except (SongpopError, ValueError) as exc:  # an untimed model is simply never default
-            log.warning("could not time %s: %s", entry["bundle"], exc)
-            entry["serving"] = None
+def _write_report_section(run: TaskRun) -> None:
+    with run.timer.stage("report section"):
+        section = write_models_section(
+            run.results + run.extra_results,
+            run.figures,
+            run.task_dir,
+            order=run.spec.section_order,
+            title=f"Models — {run.spec.task}",
+            paragraphs=_paragraphs(run.summary),
+        )
+    run.summary["section"] = str(section)
 
 
-def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) -> tuple[str, str]:
-    """Merge this task's bundles into `out_dir/index.json`; returns the task's default and why.
-
-    The default is chosen among the task's audio-only models (they need only the report's 22
-    inputs, so they serve any song with audio features): the best by cross-validation among
-    those that meet the serving targets (`serving.choose_default`). The best of each feature
-    set is listed next to it.
-    """
-    path = out_dir / INDEX_FILE
-    index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
-    if path.is_file():
-        try:
-            index.update(read_index(out_dir))
-        except BundleError as exc:
-            log.warning("%s; writing a new index", exc)
-    task = summary["task"]
-    entries = [e for e in index.get("models", []) if e.get("task") != task]
-    best: dict[str, str] = {}
-    for fs, fs_summary in summary["feature_sets"].items():
-        best[fs] = bundle_id(task, fs, fs_summary["best"])
-        for model, entry in fs_summary["models"].items():
+def _update_catalog(run: TaskRun) -> None:
+    """Record the task's bundles in index.json and choose its default (`bundle.catalog`)."""
+    task = run.spec.task
+    entries, best = [], {}
+    for fs, fsr in run.feature_sets.items():
+        best[fs] = bundle_id(task, fs, fsr.best)
+        for model, entry in fsr.summary["models"].items():
+            bid = entry.get("bundle", bundle_id(task, fs, model))
             entries.append(
                 {
-                    "id": entry.get("bundle", bundle_id(task, fs, model)),
-                    "path": entry.get("bundle", bundle_id(task, fs, model)),
+                    "id": bid,
+                    "path": bid,
                     "task": task,
                     "feature_set": fs,
                     "model": model,
@@ -872,26 +849,13 @@ def _update_index(out_dir: Path, summary: Mapping[str, Any], set_default: bool) 
                     "accuracy": entry["accuracy"],
                     "accuracy_ci": entry["accuracy_ci"],
                     "dummy_accuracy": entry["dummy_accuracy"],
-                    "best": model == fs_summary["best"],
-                    "serving": entry.get("serving"),
+                    "best": model == fsr.best,
+                    "fast_to_serve": MODELS[model].fast_to_serve,
                 }
             )
-    fs_default = "audio" if "audio" in summary["feature_sets"] else next(iter(best))
-    task_default, reason = choose_default(
-        [e for e in entries if e["task"] == task and e["feature_set"] == fs_default]
+    run.summary["default"], run.summary["default_reason"] = update_index(
+        run.out_dir, task, entries, best, set_default=run.spec.set_default
     )
-    index["models"] = entries
-    index["serving_targets"] = dict(config.SERVING_TARGETS)
-    index.setdefault("tasks", {})[task] = {
-        "best": best,
-        "default": task_default,
-        "default_reason": reason,
-    }
-    if set_default or not index.get("default"):
-        index["default"] = task_default
-        index["default_reason"] = f"task {task!r}, {fs_default} features: {reason}"
-    write_json_atomic(index, path)
-    return task_default, reason
 
 
 def _paragraphs(summary: Mapping[str, Any]) -> list[str]:
@@ -983,7 +947,6 @@ def load_songs(path: str | Path) -> pd.DataFrame:
 # --- the hit task -------------------------------------------------------------------------------
 
 HIT_PREDICTOR_FILE = "tracks/hit_predictor_dev.csv.gz"
-HIT_MODELS: tuple[str, ...] = ("dummy", "logreg", "lgbm")
 
 
 def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
@@ -1012,15 +975,17 @@ def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
     tracks = read_tracks(path)
     tracks = tracks.drop_duplicates(["title", "artist"]).reset_index(drop=True)
     tracks["primary_artist"] = split_artists(tracks["artist"])["primary_artist"]
+    from songpop.prepare.label import hit_levels
+
     is_hit = tracks["hit_target"].astype("Int64").eq(1).fillna(False).to_numpy(dtype=bool)
-    tracks["level"] = np.where(is_hit, config.HIT_CLASSES[1], config.HIT_CLASSES[0])
+    tracks["level"] = np.asarray(hit_levels(is_hit), dtype=object)
     return tracks
 
 
 def hit_task_cv(
     songs: pd.DataFrame,
     *,
-    models: Sequence[str] = HIT_MODELS,
+    models: Sequence[str] | None = None,
     feature_sets: Sequence[str] = FEATURE_SETS,
     n_splits: int = 5,
     n_repeats: int = 1,
@@ -1037,7 +1002,7 @@ def hit_task_cv(
     Args:
         songs: a hit table (`level` hit / not_hit, `primary_artist`), e.g.
             `hit_predictor_songs()`.
-        models: registry names.
+        models: registry names (default: the registry's cheap models, `models_for("cheap")`).
         feature_sets: "audio" and/or "audio+context" (the decade, for the Hit Predictor).
         n_splits: folds per repeat.
         n_repeats: repeats.
@@ -1050,6 +1015,7 @@ def hit_task_cv(
         "roc_auc" (mean, sd), "dummy_accuracy"}}}}, "results": [result_from_cv, ...]}`.
     """
     check_songs(songs)
+    models = list(models) if models is not None else models_for("cheap")
     if "primary_artist" not in songs.columns:
         raise SchemaError("hit task: the table needs a primary_artist column for grouped folds")
     y = labels(songs)

@@ -85,12 +85,13 @@ def test_train_then_list(tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     assert "toy/audio/logreg (default)" in listed.output
     assert "toy/audio/dummy" in listed.output
-    # the serving speed timed at training is listed (the dummy is never timed)
+    # how each bundle is scored is listed: the registry's pipelines compile to ONNX
     from songpop.bundle import list_bundles
 
-    assert "rows/s" in listed.output
-    speeds = {row["model_id"]: row["serving"] for row in list_bundles(out)}
-    assert speeds["toy/audio/dummy"] is None and speeds["toy/audio/logreg"]["batch_rows_per_s"] > 0
+    assert "scored by" in listed.output and "onnx" in listed.output
+    rows = {row["model_id"]: row for row in list_bundles(out)}
+    assert rows["toy/audio/logreg"]["scored_by"] == "onnx"
+    assert rows["toy/audio/logreg"]["fast_to_serve"] is True
 
 
 def test_models_list_on_a_missing_folder_fails_clearly(tmp_path: Path) -> None:

@@ -14,15 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from songpop import config
-from songpop.bundle import (
-    PERCENTILES,
-    list_bundles,
-    load_bundle,
-    read_meta,
-    resolve_model,
-    save_bundle,
-    top_class,
-)
+from songpop.bundle import list_bundles, load_bundle, read_meta, resolve_model, save_bundle
+from songpop.bundle.store import PERCENTILES
+from songpop.prepare.label import top_class
 from songpop.errors import BundleError
 from support import FEATURES, audio_pipeline, labelled_songs, save_audio_bundle
 

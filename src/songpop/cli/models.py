@@ -99,11 +99,13 @@ def train_command(
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    from songpop.models.registry import MODELS
+
     table = Table(
         title=f"{summary['task']}: {summary['n_train']:,} training / {summary['n_test']:,} "
         f"test songs (budget {summary['budget']})"
     )
-    columns = ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy", "rows/s")
+    columns = ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy", "serving")
     for col in columns:
         table.add_column(col, justify="left" if col in ("feature set", "model") else "right")
     for fs, fs_summary in summary["feature_sets"].items():
@@ -118,10 +120,11 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                 f"{entry['cv_accuracy']:.3f}",
                 f"{entry['accuracy']:.3f} [{low:.3f}, {high:.3f}]",
                 f"{entry['dummy_accuracy']:.3f}",
-                f"{entry['serving']['batch_rows_per_s']:,}" if entry.get("serving") else "–",
+                "fast" if MODELS[model].fast_to_serve else "slow",
             )
     _out.print(table)
     _out.print("* best per feature set by cross-validated accuracy on the training songs")
+    _out.print("serving: whether the model family is fast to serve (the registry's fast_to_serve)")
     if summary.get("default"):
         reason = summary.get("default_reason", "")
         _out.print(f"default model: {summary['default']}" + (f" ({reason})" if reason else ""))
@@ -195,7 +198,7 @@ def list_command(
     table = Table(title=f"model bundles in {folder}")
     for col in ("id", "task", "feature set"):
         table.add_column(col, no_wrap=True)
-    for col in ("accuracy [95% CI]", "dummy", "rows/s", "created"):
+    for col in ("accuracy [95% CI]", "dummy", "scored by", "created"):
         table.add_column(col, overflow="fold")
     for row in rows:
         path = Path(row["path"])
@@ -217,11 +220,14 @@ def list_command(
             str(row.get("feature_set") or ""),
             acc,
             dummy,
-            f"{row['serving']['batch_rows_per_s']:,}" if row.get("serving") else "",
+            str(row.get("scored_by") or ""),
             str(row.get("created") or "")[:16].replace("T", " "),
         )
     _out.print(table)
-    _out.print("rows/s: batch scoring speed timed when the model was saved (songpop.serving)")
+    _out.print(
+        "scored by: onnx (the bundle's ONNX graph, ONNX Runtime) or estimator (the model "
+        "itself); `make bench` times both"
+    )
 
 
 def _last_run_models(runs: Path, latest_file: str) -> Path:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from songpop import config
 from songpop.errors import SchemaError
 
 log = logging.getLogger(__name__)
@@ -89,17 +88,17 @@ def canonical_order(classes: Sequence[Any]) -> list[Any]:
     Returns:
         The same labels, in the order a reader expects them in tables and figures.
     """
-    labels = list(classes)
-    as_str = [str(c) for c in labels]
-    for reference in (config.LEVELS, config.HIT_CLASSES):
-        if sorted(as_str) == sorted(reference):
-            return [labels[as_str.index(name)] for name in reference]
-    return labels
+    from songpop.prepare.label import natural_order
+
+    return natural_order(classes)
 
 
 def is_ordinal(classes: Sequence[Any]) -> bool:
-    """True when the classes are the ordered popularity levels (``config.LEVELS``)."""
-    return sorted(str(c) for c in classes) == sorted(config.LEVELS)
+    """True when the classes are an ordered label (the popularity levels)."""
+    from songpop.prepare.label import spec_of
+
+    spec = spec_of(classes)
+    return spec is not None and spec.ordinal
 
 
 def encode_labels(name: str, y: Any, classes: Sequence[Any]) -> np.ndarray:
@@ -314,9 +313,11 @@ def positive_class(classes: Sequence[Any]) -> Any:
     labels = list(classes)
     if len(labels) != 2:
         raise MetricInputError(f"a binary metric needs two classes, got {labels}")
+    from songpop.prepare.label import spec_of, top_class
+
     as_str = [str(c) for c in labels]
-    if "hit" in as_str:
-        return labels[as_str.index("hit")]
+    if spec_of(labels) is not None:
+        return top_class(labels)
     if sorted(as_str) == ["0", "1"]:
         return labels[as_str.index("1")]
     return labels[1]

@@ -1,11 +1,11 @@
 """Features in, class probabilities out: the only place a model is called.
 
-`predict_proba(bundle, X)` hands a float array of valid rows (columns in the bundle's feature
-order) to the fitted estimator's own `predict_proba`, as the DataFrame it was fitted on. The
+`predict_proba(bundle, X)` takes a float array of valid rows (columns in the bundle's feature
+order). A bundle with an ONNX graph is scored by ONNX Runtime (`songpop.inference.compiled`);
+any other by the fitted estimator's own `predict_proba`, on the DataFrame it was fitted on. The
 rows were validated against the vocabulary already, so scikit-learn's own input checks are
-switched off for the call (`assume_finite`, `skip_parameter_validation`): they cost more than the
-model on a single row. Large arrays are scored in parts of at most `SCORE_ROWS` rows, which
-keeps the intermediate arrays small.
+switched off for that call (`assume_finite`, `skip_parameter_validation`). Large arrays are
+scored in parts of at most `SCORE_ROWS` rows, which keeps the intermediate arrays small.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def predict_proba(bundle: Bundle, X: np.ndarray) -> np.ndarray:
     if len(X) > SCORE_ROWS:
         parts = np.array_split(X, -(-len(X) // SCORE_ROWS))
         return np.concatenate([predict_proba(bundle, part) for part in parts])
+    session = bundle.session()
+    if session is not None:
+        from songpop.inference.compiled import run
+
+        return run(session, X, float32=bundle.compiled.get("input") == "float32")
     estimator = bundle.estimator
     if not hasattr(estimator, "predict_proba"):
         raise BundleError(

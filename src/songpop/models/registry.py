@@ -71,6 +71,15 @@ class ModelSpec:
         heavy: costly to fit; the "default" budget scores it on one fold instead of all.
         max_rows: outside the "full" budget, fit on at most this many training rows (a
             stratified sample of them), for models whose cost grows faster than the rows.
+        fast_to_serve: a prediction for one song takes under `config.SERVING_TARGETS`'
+            single-prediction time (2 ms at the median) through songpop's predict path on the
+            project's 2-core machine, whatever the data: its bundle compiles to ONNX
+            (`songpop.inference.compiled`). The default-model rule reads this, never a timing
+            (`songpop.bundle.catalog.choose_default`); `make bench` measures it.
+        learning_curve: the report draws its learning curve (besides the best model's).
+        large_tables: its fit stays affordable on tables of 20,000+ training songs (the hit
+            task); models whose cost grows faster than the rows say False.
+        cheap: one of the few fast models trained for a task that is barely predictable.
     """
 
     name: str
@@ -85,6 +94,10 @@ class ModelSpec:
     ensemble_member: bool = True
     heavy: bool = False
     max_rows: int | None = None
+    fast_to_serve: bool = False
+    learning_curve: bool = False
+    large_tables: bool = True
+    cheap: bool = False
 
     def build(
         self, feature_names: Sequence[str], seed: int = config.SEED, *, quick: bool = False
@@ -287,6 +300,7 @@ MODELS: dict[str, ModelSpec] = {
             "class frequencies of the training rows (the baseline)",
             _dummy,
             ensemble_member=False,
+            cheap=True,
         ),
         ModelSpec(
             "logreg",
@@ -294,6 +308,9 @@ MODELS: dict[str, ModelSpec] = {
             "multinomial logistic regression, scaled inputs",
             _logreg,
             space={"model__C": _LOG_C},
+            fast_to_serve=True,
+            learning_curve=True,
+            cheap=True,
         ),
         ModelSpec(
             "knn",
@@ -305,6 +322,7 @@ MODELS: dict[str, ModelSpec] = {
                 "model__weights": ["uniform", "distance"],
             },
             quick_params={"model__n_neighbors": 5},
+            learning_curve=True,
         ),
         ModelSpec(
             "svc",
@@ -319,6 +337,8 @@ MODELS: dict[str, ModelSpec] = {
             quick_params={"model__cv": 2},
             heavy=True,
             max_rows=6000,
+            fast_to_serve=True,
+            large_tables=False,
         ),
         ModelSpec(
             "rf",
@@ -333,6 +353,7 @@ MODELS: dict[str, ModelSpec] = {
             },
             search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
+            fast_to_serve=True,
         ),
         ModelSpec(
             "lgbm",
@@ -347,6 +368,8 @@ MODELS: dict[str, ModelSpec] = {
                 "model__colsample_bytree": [0.5, 0.7, 1.0],
             },
             quick_params={"model__n_estimators": 40},
+            fast_to_serve=True,
+            cheap=True,
         ),
         ModelSpec(
             "hgb",
@@ -371,6 +394,7 @@ MODELS: dict[str, ModelSpec] = {
             ensemble_member=False,
             heavy=True,
             max_rows=8000,
+            large_tables=False,
         ),
         ModelSpec(
             "ensemble",
@@ -474,6 +498,26 @@ def default_models() -> list[str]:
     return [name for name, spec in MODELS.items() if spec.in_default]
 
 
+MODEL_SELECTIONS: tuple[str, ...] = ("default", "large", "cheap")
+
+
+def models_for(selection: str) -> list[str]:
+    """A task's models, by what the registry says of each: "default" (every default model),
+    "large" (those affordable on 20,000+ training songs) or "cheap" (a few fast ones).
+
+    Raises:
+        SchemaError: unknown selection.
+    """
+    if selection not in MODEL_SELECTIONS:
+        raise SchemaError(f"model selection {selection!r}: expected one of {MODEL_SELECTIONS}")
+    keep = {
+        "default": lambda spec: True,
+        "large": lambda spec: spec.large_tables,
+        "cheap": lambda spec: spec.cheap,
+    }[selection]
+    return [name for name in default_models() if keep(MODELS[name])]
+
+
 def get_spec(name: str) -> ModelSpec:
     """The registry entry `name`.
 
@@ -506,6 +550,7 @@ def describe() -> list[dict[str, Any]]:
             "in_default": s.in_default,
             "original": s.original,
             "searched_in": list(s.search_budgets) if s.space else [],
+            "fast_to_serve": s.fast_to_serve,
         }
         for s in MODELS.values()
     ]

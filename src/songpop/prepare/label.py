@@ -27,6 +27,8 @@ Strategies (`config.LABEL_STRATEGIES`):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,83 @@ from songpop.config import HIT_CLASSES, LABEL_STRATEGIES, LEVELS
 from songpop.errors import SchemaError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label's classes, in their natural order, and how they are made.
+
+    Attributes:
+        name: "levels" (three popularity levels) or "hit".
+        classes: the class names from least to most popular.
+        ordinal: whether the order is a ranking (levels) rather than two sides (hit).
+        how: how the labels are made, in one sentence.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    ordinal: bool
+    how: str
+
+    @property
+    def top(self) -> str:
+        """The most popular class ("high", "hit"): explanations and binary metrics use it."""
+        return self.classes[-1]
+
+    def order(self, classes: Sequence[Any]) -> list[Any]:
+        """`classes` (any order, e.g. an estimator's `classes_`) in this label's order."""
+        as_str = [str(c) for c in classes]
+        return [list(classes)[as_str.index(name)] for name in self.classes]
+
+
+LEVELS_SPEC = LabelSpec(
+    "levels",
+    tuple(LEVELS),
+    ordinal=True,
+    how="a popularity score cut into three equal-count levels (quantiles), lowest first",
+)
+HIT_SPEC = LabelSpec(
+    "hit",
+    tuple(HIT_CLASSES),
+    ordinal=False,
+    how="the source's own hit flag where it has one, else whether the song charted",
+)
+SPECS: tuple[LabelSpec, ...] = (LEVELS_SPEC, HIT_SPEC)
+STRATEGY_SPECS: dict[str, LabelSpec] = {
+    "composite": LEVELS_SPEC,
+    "spotify": LEVELS_SPEC,
+    "hit": HIT_SPEC,
+}
+
+
+def spec_of(classes: Sequence[Any]) -> LabelSpec | None:
+    """The label whose classes are exactly `classes` (in any order), or None."""
+    names = sorted(str(c) for c in classes)
+    return next((spec for spec in SPECS if sorted(spec.classes) == names), None)
+
+
+def natural_order(classes: Sequence[Any]) -> list[Any]:
+    """low < medium < high, not_hit < hit; classes of no known label stay as given."""
+    spec = spec_of(classes)
+    return spec.order(classes) if spec is not None else list(classes)
+
+
+def top_class(classes: Sequence[Any]) -> Any:
+    """The most popular of `classes` ("high", "hit"); for an unknown label, the last one."""
+    spec = spec_of(classes)
+    labels = list(classes)
+    if spec is None:
+        return labels[-1]
+    return labels[[str(c) for c in labels].index(spec.top)]
+
+
+def hit_levels(is_hit: Any) -> pd.Categorical:
+    """`hit` / `not_hit` from a boolean array (the hit label's one way to name its classes)."""
+    flags = np.asarray(is_hit, dtype=bool)
+    return pd.Categorical(
+        np.where(flags, HIT_SPEC.top, HIT_SPEC.classes[0]), categories=list(HIT_SPEC.classes)
+    )
+
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "weeks": 0.25,
@@ -139,6 +218,16 @@ def quantile_levels(score: pd.Series, labels: tuple[str, ...] = LEVELS) -> pd.Se
     return levels.astype(pd.CategoricalDtype(list(labels), ordered=True))
 
 
+def relabel_among(songs: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The songs where `keep` holds, their `score` cut into levels again among them alone.
+
+    Used for "how big a hit" among charted songs: across all songs the composite level mostly
+    says "charted or not".
+    """
+    kept = songs[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+    return kept.assign(level=quantile_levels(kept["score"]).astype(str))
+
+
 def hit_agreement(songs: pd.DataFrame) -> dict[str, Any]:
     """How the source's own hit flag agrees with "the song matched a chart song".
 
@@ -208,9 +297,7 @@ def label_songs(
         target = out["hit_target"] if "hit_target" in out else pd.Series(pd.NA, index=out.index)
         is_hit = target.astype("Int64").eq(1).fillna(out["charted"].astype(bool)).astype(bool)
         out["score"] = is_hit.astype("float64")
-        out["level"] = pd.Categorical(
-            np.where(is_hit, HIT_CLASSES[1], HIT_CLASSES[0]), categories=list(HIT_CLASSES)
-        )
+        out["level"] = hit_levels(is_hit)
         report["agreement"] = hit_agreement(out)
     if out.empty:
         raise SchemaError(f"label strategy {strategy!r}: no song left to label")

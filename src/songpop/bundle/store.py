@@ -21,7 +21,6 @@ on an explicit allow-list; anything else is a `BundleError` naming the file and 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
@@ -29,7 +28,6 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +39,7 @@ import pandas as pd
 from songpop import config
 from songpop.errors import BundleError
 from songpop.io import write_json_atomic
+from songpop.prepare.label import top_class
 from songpop.vocabulary import is_categorical
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,8 @@ ESTIMATOR_FILE = "estimator.skops"
 TORCH_STATE_FILE = "torch_{slot}_state.pt"
 TORCH_PARAMS_FILE = "torch_{slot}.json"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
+ONNX_FILE = "estimator.onnx"
 REFERENCE_SAMPLE_ROWS = 200
-INDEX_FILE = "index.json"
-LATEST_FILE = "LATEST"
 
 PERCENTILES: tuple[int, ...] = tuple(range(0, 101))
 """The percentiles kept per feature in `bundle.json` (0, 1, ..., 100)."""
@@ -90,27 +88,84 @@ _LIBRARIES: tuple[str, ...] = (
 )
 
 
-@dataclass
 class Bundle:
-    """A loaded model folder.
+    """A model folder, checked and ready to score.
+
+    The estimator itself (skops, and torch for the MLP) is loaded on first use: scoring goes
+    through the bundle's ONNX graph when it has one (`songpop.inference.compiled`), so a
+    prediction from a new process need not import scikit-learn, LightGBM or torch at all.
+    `load_bundle(path, eager=True)` loads it at once (the API does, so that a refused bundle
+    stops the server at start-up). A bundle pickles, before and after predictions: the ONNX
+    Runtime session is rebuilt where it is unpickled (e.g. on a Dask worker).
 
     Attributes:
         path: the bundle folder.
-        model_id: the model's id (e.g. "lightgbm").
-        estimator: the fitted estimator; `predict_proba(DataFrame of feature_names)` gives the
-            class probabilities in `classes` order.
+        model_id: the model's id (e.g. "seed/audio/lgbm").
         meta: the whole `bundle.json`.
         classes: class labels in the order of `predict_proba`'s columns.
         feature_names: the input columns the estimator expects, in order.
     """
 
-    path: Path
-    model_id: str
-    estimator: Any
-    meta: dict[str, Any]
-    classes: list[str]
-    feature_names: list[str]
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    def __init__(
+        self,
+        path: Path,
+        model_id: str,
+        estimator: Any,
+        meta: dict[str, Any],
+        classes: list[str],
+        feature_names: list[str],
+    ) -> None:
+        self.path = Path(path)
+        self.model_id = model_id
+        self.meta = meta
+        self.classes = classes
+        self.feature_names = feature_names
+        self._estimator = estimator
+        self._graph: bytes | None = None
+        self._session: Any = None
+        self._sample: Any = _UNREAD
+
+    def __repr__(self) -> str:
+        return f"Bundle({self.model_id!r}, path={str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Bundle) and (self.path, self.model_id, self.meta) == (
+            other.path,
+            other.model_id,
+            other.meta,
+        )
+
+    __hash__ = object.__hash__
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_session"] = None  # an ONNX Runtime session does not pickle; rebuilt on use
+        return state
+
+    @property
+    def estimator(self) -> Any:
+        """The fitted estimator; `predict_proba(DataFrame of feature_names)` gives the class
+        probabilities in `classes` order. Loaded (and its object types checked) on first use."""
+        if self._estimator is None:
+            self._estimator = _load_estimator(self.path, self.meta)
+        return self._estimator
+
+    @property
+    def compiled(self) -> dict[str, Any] | None:
+        """How the ONNX graph was checked against the estimator, or None without a graph."""
+        return (self.meta.get("layout") or {}).get("onnx")
+
+    def session(self) -> Any:
+        """The ONNX Runtime session over the bundle's graph, or None when it has none."""
+        if self.compiled is None:
+            return None
+        if self._session is None:
+            from songpop.inference.compiled import session
+
+            if self._graph is None:
+                self._graph = (self.path / ONNX_FILE).read_bytes()
+            self._session = session(self._graph)
+        return self._session
 
     @property
     def task(self) -> str | None:
@@ -144,22 +199,16 @@ class Bundle:
 
     def reference_sample(self) -> pd.DataFrame | None:
         """A small sample of the training features (for explanations), or None."""
-        if "reference_sample" not in self._cache:
+        if self._sample is _UNREAD:
             path = self.path / REFERENCE_SAMPLE_FILE
-            self._cache["reference_sample"] = pd.read_parquet(path) if path.exists() else None
-        return self._cache["reference_sample"]
+            self._sample = pd.read_parquet(path) if path.exists() else None
+        return self._sample
+
+
+_UNREAD = object()
 
 
 # --- saving -------------------------------------------------------------------------------------
-
-
-def top_class(classes: list[str] | tuple[str, ...]) -> str:
-    """The most popular of `classes`: "high" for levels, "hit" for hits, else the last one."""
-    names = [str(c) for c in classes]
-    for candidate in (config.LEVELS[-1], config.HIT_CLASSES[-1]):
-        if candidate in names:
-            return candidate
-    return names[-1]
 
 
 def save_bundle(
@@ -176,8 +225,13 @@ def save_bundle(
     reference_X: pd.DataFrame | None = None,
     reference_y: Any = None,
     task: str | None = None,
+    compile: bool = True,
 ) -> Path:
     """Save a fitted estimator and its metadata as a bundle folder, atomically.
+
+    With `compile`, the estimator is also converted to an ONNX graph (`estimator.onnx`), kept
+    only when it gives the estimator's probabilities on real and random rows
+    (`songpop.inference.compiled`); `bundle.json` records how closely (`layout.onnx`).
 
     The folder is built next to `out_dir` under a temporary name and renamed into place, so a
     reader never sees a half-written bundle; an existing bundle at `out_dir` is replaced.
@@ -196,6 +250,7 @@ def save_bundle(
         reference_y: the training labels aligned with `reference_X` (optional; needed for the
             statistics within the top class).
         task: the task name, e.g. "seed" or "hit".
+        compile: also save an ONNX graph of the estimator when one can be made.
 
     Returns:
         The bundle folder.
@@ -228,6 +283,8 @@ def save_bundle(
                 n=min(REFERENCE_SAMPLE_ROWS, len(ref_X)), random_state=config.SEED
             ).reset_index(drop=True)
             sample.to_parquet(tmp / REFERENCE_SAMPLE_FILE, index=False)
+        if compile:
+            _write_graph(estimator, feature_names, reference_X, tmp, layout)
         meta = {
             "format": BUNDLE_FORMAT,
             "version": BUNDLE_VERSION,
@@ -253,6 +310,53 @@ def save_bundle(
         raise
     log.info("saved bundle %s to %s", model_id, out_dir)
     return out_dir
+
+
+def _write_graph(
+    estimator: Any,
+    feature_names: list[str],
+    reference_X: pd.DataFrame | None,
+    folder: Path,
+    layout: dict[str, Any],
+) -> None:
+    """Write `estimator.onnx` when the estimator converts and agrees (see `inference.compiled`)."""
+    from songpop.inference.compiled import to_onnx
+
+    rows = check_rows(feature_names, reference_X)
+    made = to_onnx(estimator, feature_names, rows)
+    if made is None:
+        return
+    data, record = made
+    (folder / ONNX_FILE).write_bytes(data)
+    layout["onnx"] = {"file": ONNX_FILE, **record}
+
+
+CHECK_ROWS = 1_000
+"""Rows of training data an ONNX graph is checked on (plus as many random valid rows / 4)."""
+
+
+def check_rows(feature_names: list[str], reference_X: pd.DataFrame | None) -> np.ndarray:
+    """Rows to check a compiled model on: training rows and random rows over each valid range."""
+    from songpop import vocabulary
+
+    rng = np.random.default_rng(config.SEED)
+    n = CHECK_ROWS // 4
+    columns = []
+    for name in feature_names:
+        spec = vocabulary.feature(name)
+        low, high = (spec.low, spec.high) if spec else (0.0, 1.0)
+        if spec is not None and spec.integer:
+            columns.append(rng.integers(int(low), int(high) + 1, n).astype(float))
+        else:
+            columns.append(rng.uniform(low, high, n))
+    rows = [np.column_stack(columns)]
+    if reference_X is not None and len(reference_X):
+        real = reference_X[feature_names].astype("float64").to_numpy(na_value=np.nan)
+        real = real[~np.isnan(real).any(axis=1)]
+        if len(real) > CHECK_ROWS:
+            real = real[rng.choice(len(real), CHECK_ROWS, replace=False)]
+        rows.insert(0, real)
+    return np.vstack(rows)
 
 
 class TorchSlot:
@@ -423,11 +527,15 @@ def _round(values: np.ndarray) -> list[float]:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
     """Load a bundle folder after checking every file's sha256 and every object type.
+
+    A bundle with an ONNX graph is scored through it; its estimator is then loaded (and its
+    object types checked) on first use, unless `eager`.
 
     Args:
         path: the bundle folder (or its `bundle.json`).
+        eager: load the estimator now, whatever the bundle holds.
 
     Returns:
         The loaded bundle.
@@ -445,15 +553,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     layout = meta.get("layout", {"kind": "skops"})
     if layout.get("kind") != "skops":
         raise BundleError(f"{path / META_FILE}: unknown estimator layout {layout.get('kind')!r}")
-    estimator = _load_skops(path / ESTIMATOR_FILE)
-    slots = layout.get("torch_slots") or []
-    if slots:
-        models = [_load_torch(path, slot) for slot in slots]
-
-        def put_back(obj: Any) -> Any:
-            return models[obj.slot] if isinstance(obj, TorchSlot) else None
-
-        estimator = _map_estimators(estimator, put_back, {})
+    estimator = _load_estimator(path, meta) if eager or not layout.get("onnx") else None
     return Bundle(
         path=path,
         model_id=str(meta["model_id"]),
@@ -462,6 +562,20 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         classes=[str(c) for c in meta["classes"]],
         feature_names=[str(f) for f in meta["feature_names"]],
     )
+
+
+def _load_estimator(path: Path, meta: dict[str, Any]) -> Any:
+    """The bundle's estimator: the skops file (types checked first), torch slots put back."""
+    estimator = _load_skops(path / ESTIMATOR_FILE)
+    slots = (meta.get("layout") or {}).get("torch_slots") or []
+    if slots:
+        models = [_load_torch(path, slot) for slot in slots]
+
+        def put_back(obj: Any) -> Any:
+            return models[obj.slot] if isinstance(obj, TorchSlot) else None
+
+        estimator = _map_estimators(estimator, put_back, {})
+    return estimator
 
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -555,131 +669,6 @@ def _import_class(class_path: str, file: Path) -> type:
         return getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:
         raise BundleError(f"{file}: cannot import {class_path!r} ({exc})") from exc
-
-
-# --- finding bundles ----------------------------------------------------------------------------
-
-
-def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Describe every bundle below `models_dir` without loading the estimators.
-
-    Args:
-        models_dir: a folder of bundle folders (e.g. `runs/<run>/models`), searched recursively.
-
-    Returns:
-        One dict per bundle, sorted by path: path, model_id, task, label_strategy,
-        feature_set, classes, created, metrics, `default` (True for the folder's default
-        model per its index.json) and `serving` (its timed speed from index.json, or None). A
-        folder whose bundle.json is unreadable is listed with an `error`.
-    """
-    models_dir = Path(models_dir)
-    default, serving = None, {}
-    with contextlib.suppress(BundleError):
-        index = read_index(models_dir)
-        entries = [e for e in index.get("models", []) if isinstance(e, dict) and "id" in e]
-        serving = {e["id"]: e.get("serving") for e in entries}
-        default = _default_from_index(models_dir, index)
-    rows = []
-    for meta_path in sorted(models_dir.rglob(META_FILE)):
-        folder = meta_path.parent
-        if any(part.startswith(".") for part in folder.relative_to(models_dir).parts):
-            continue  # a bundle being written or replaced
-        try:
-            meta = read_meta(folder)
-        except BundleError as exc:
-            rows.append({"path": str(folder), "error": str(exc)})
-            continue
-        rows.append(
-            {
-                "path": str(folder),
-                "model_id": meta["model_id"],
-                "task": meta.get("task"),
-                "label_strategy": meta["label_strategy"],
-                "feature_set": meta["feature_set"],
-                "classes": meta["classes"],
-                "created": meta.get("created"),
-                "metrics": meta.get("metrics", {}),
-                "default": default is not None and folder.resolve() == default.resolve(),
-                "serving": serving.get(meta["model_id"]),
-            }
-        )
-    return rows
-
-
-def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
-    """The bundle folder to use: the given path, else the default model of the last run.
-
-    The last run is named in `runs/LATEST` (under `config.runs_dir()`); its
-    `models/index.json` holds `{"default": <bundle id or path relative to models/>, ...}`.
-
-    Args:
-        path_or_none: a bundle folder, or a run's `models` folder, or None.
-
-    Returns:
-        The bundle folder.
-
-    Raises:
-        BundleError: there is no such bundle, or no run yet ("run `make run` or pass --model").
-    """
-    if path_or_none is not None:
-        path = Path(path_or_none)
-        if (path / META_FILE).is_file():
-            return path
-        if (path / INDEX_FILE).is_file():
-            return _default_from_index(path)
-        if (path / "models" / INDEX_FILE).is_file():
-            return _default_from_index(path / "models")
-        raise BundleError(f"--model {path}: no {META_FILE} there; expected a model bundle folder")
-    runs = config.runs_dir()
-    latest = runs / LATEST_FILE
-    if not latest.is_file():
-        raise BundleError(
-            f"no model given and no finished run found ({latest} does not exist); "
-            "run `make run` or pass --model DIR"
-        )
-    run_name = latest.read_text(encoding="utf-8").strip()
-    models_dir = runs / run_name / "models"
-    if not (models_dir / INDEX_FILE).is_file():
-        raise BundleError(
-            f"the last run {run_name!r} has no {models_dir / INDEX_FILE}; "
-            "run `make run` or pass --model DIR"
-        )
-    return _default_from_index(models_dir)
-
-
-def read_index(models_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """A models folder's `index.json` (default model, its reason, every bundle's entry).
-
-    Raises:
-        BundleError: the index is missing, unreadable or not a JSON object, naming the file.
-    """
-    index_path = Path(models_dir) / INDEX_FILE
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{index_path}: cannot read the model index ({exc})") from exc
-    if not isinstance(index, dict):
-        raise BundleError(f"{index_path}: expected a JSON object, got {type(index).__name__}")
-    return index
-
-
-def _default_from_index(models_dir: Path, index: dict[str, Any] | None = None) -> Path:
-    index_path = models_dir / INDEX_FILE
-    index = read_index(models_dir) if index is None else index
-    default = index.get("default")
-    if not default:
-        raise BundleError(f"{index_path}: no 'default' model recorded")
-    candidates = [models_dir / str(default)]
-    for entry in index.get("models", []):
-        if isinstance(entry, dict) and default in (entry.get("id"), entry.get("model_id")):
-            if entry.get("path"):
-                candidates.insert(0, models_dir / str(entry["path"]))
-    for candidate in candidates:
-        if (candidate / META_FILE).is_file():
-            return candidate
-    raise BundleError(
-        f"{index_path}: default model {default!r} not found (looked for {candidates[-1]})"
-    )
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Trained models on disk.
+
+- `store`: one bundle folder — save, load, verify (`save_bundle`, `load_bundle`, `Bundle`).
+- `catalog`: a run's models folder — `index.json`, the default model, `runs/LATEST`
+  (`resolve_model`, `list_bundles`, `update_index`, `choose_default`).
+"""
+
+from songpop.bundle.catalog import (
+    INDEX_FILE,
+    LATEST_FILE,
+    choose_default,
+    list_bundles,
+    read_index,
+    resolve_model,
+    update_index,
+)
+from songpop.bundle.store import (
+    ESTIMATOR_FILE,
+    META_FILE,
+    REFERENCE_SAMPLE_FILE,
+    Bundle,
+    load_bundle,
+    read_meta,
+    reference_stats,
+    save_bundle,
+    sha256_file,
+    verify_files,
+)
+
+__all__ = [
+    "ESTIMATOR_FILE",
+    "INDEX_FILE",
+    "LATEST_FILE",
+    "META_FILE",
+    "REFERENCE_SAMPLE_FILE",
+    "Bundle",
+    "choose_default",
+    "list_bundles",
+    "load_bundle",
+    "read_index",
+    "read_meta",
+    "reference_stats",
+    "resolve_model",
+    "save_bundle",
+    "sha256_file",
+    "update_index",
+    "verify_files",
+]

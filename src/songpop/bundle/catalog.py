@@ -1,0 +1,265 @@
+"""The catalogue of a run's models: `index.json`, the default model and `runs/LATEST`.
+
+A models folder (`runs/<run>/models`) holds one bundle per (task, feature set, model) and an
+`index.json` that lists them with their scores and names the default model. `runs/LATEST` names
+the last finished run. Saving and loading one bundle is `songpop.bundle.store`'s job; this
+module only reads and writes the catalogue around them.
+
+The default model of a task is chosen by a rule that gives the same answer for the same data and
+seed on any machine (`choose_default`): the best audio-only model by cross-validated accuracy
+among the registry's models that are declared fast to serve (`ModelSpec.fast_to_serve`, a
+property of the model family, checked by `make bench`), unless that gives up more than
+`config.SERVING_TOLERANCE` of cross-validated accuracy, in which case the best model is kept
+and the reason says so. Measured timings are reported, never used to choose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from songpop import config
+from songpop.bundle.store import META_FILE, read_meta
+from songpop.errors import BundleError
+from songpop.io import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.json"
+LATEST_FILE = "LATEST"
+
+
+def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Describe every bundle below `models_dir` without loading the estimators.
+
+    Args:
+        models_dir: a folder of bundle folders (e.g. `runs/<run>/models`), searched recursively.
+
+    Returns:
+        One dict per bundle, sorted by path: path, model_id, task, label_strategy,
+        feature_set, classes, created, metrics, `default` (True for the folder's default
+        model per its index.json) and `fast_to_serve` (what the registry declares of its family). A
+        folder whose bundle.json is unreadable is listed with an `error`.
+    """
+    models_dir = Path(models_dir)
+    from songpop.models.registry import MODELS
+
+    default = None
+    with contextlib.suppress(BundleError):
+        default = _default_from_index(models_dir, read_index(models_dir))
+    rows = []
+    for meta_path in sorted(models_dir.rglob(META_FILE)):
+        folder = meta_path.parent
+        if any(part.startswith(".") for part in folder.relative_to(models_dir).parts):
+            continue  # a bundle being written or replaced
+        try:
+            meta = read_meta(folder)
+        except BundleError as exc:
+            rows.append({"path": str(folder), "error": str(exc)})
+            continue
+        rows.append(
+            {
+                "path": str(folder),
+                "model_id": meta["model_id"],
+                "task": meta.get("task"),
+                "label_strategy": meta["label_strategy"],
+                "feature_set": meta["feature_set"],
+                "classes": meta["classes"],
+                "created": meta.get("created"),
+                "metrics": meta.get("metrics", {}),
+                "default": default is not None and folder.resolve() == default.resolve(),
+                "fast_to_serve": _fast_to_serve(MODELS, str(meta["model_id"])),
+                "scored_by": "onnx" if (meta.get("layout") or {}).get("onnx") else "estimator",
+            }
+        )
+    return rows
+
+
+def _fast_to_serve(models: Mapping[str, Any], model_id: str) -> bool | None:
+    """The registry's word on a bundle's model family ("seed/audio/lgbm" → lgbm)."""
+    spec = models.get(model_id.rsplit("/", 1)[-1])
+    return None if spec is None else bool(spec.fast_to_serve)
+
+
+def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
+    """The bundle folder to use: the given path, else the default model of the last run.
+
+    The last run is named in `runs/LATEST` (under `config.runs_dir()`); its
+    `models/index.json` holds `{"default": <bundle id or path relative to models/>, ...}`.
+
+    Args:
+        path_or_none: a bundle folder, or a run's `models` folder, or None.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        BundleError: there is no such bundle, or no run yet ("run `make run` or pass --model").
+    """
+    if path_or_none is not None:
+        path = Path(path_or_none)
+        if (path / META_FILE).is_file():
+            return path
+        if (path / INDEX_FILE).is_file():
+            return _default_from_index(path)
+        if (path / "models" / INDEX_FILE).is_file():
+            return _default_from_index(path / "models")
+        raise BundleError(f"--model {path}: no {META_FILE} there; expected a model bundle folder")
+    runs = config.runs_dir()
+    latest = runs / LATEST_FILE
+    if not latest.is_file():
+        raise BundleError(
+            f"no model given and no finished run found ({latest} does not exist); "
+            "run `make run` or pass --model DIR"
+        )
+    run_name = latest.read_text(encoding="utf-8").strip()
+    models_dir = runs / run_name / "models"
+    if not (models_dir / INDEX_FILE).is_file():
+        raise BundleError(
+            f"the last run {run_name!r} has no {models_dir / INDEX_FILE}; "
+            "run `make run` or pass --model DIR"
+        )
+    return _default_from_index(models_dir)
+
+
+def read_index(models_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A models folder's `index.json` (default model, its reason, every bundle's entry).
+
+    Raises:
+        BundleError: the index is missing, unreadable or not a JSON object, naming the file.
+    """
+    index_path = Path(models_dir) / INDEX_FILE
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{index_path}: cannot read the model index ({exc})") from exc
+    if not isinstance(index, dict):
+        raise BundleError(f"{index_path}: expected a JSON object, got {type(index).__name__}")
+    return index
+
+
+def _default_from_index(models_dir: Path, index: dict[str, Any] | None = None) -> Path:
+    index_path = models_dir / INDEX_FILE
+    index = read_index(models_dir) if index is None else index
+    default = index.get("default")
+    if not default:
+        raise BundleError(f"{index_path}: no 'default' model recorded")
+    candidates = [models_dir / str(default)]
+    for entry in index.get("models", []):
+        if isinstance(entry, dict) and default in (entry.get("id"), entry.get("model_id")):
+            if entry.get("path"):
+                candidates.insert(0, models_dir / str(entry["path"]))
+    for candidate in candidates:
+        if (candidate / META_FILE).is_file():
+            return candidate
+    raise BundleError(
+        f"{index_path}: default model {default!r} not found (looked for {candidates[-1]})"
+    )
+
+
+def update_index(
+    models_dir: str | os.PathLike[str],
+    task: str,
+    entries: Sequence[Mapping[str, Any]],
+    best: Mapping[str, str],
+    *,
+    set_default: bool,
+) -> tuple[str, str]:
+    """Merge one task's bundles into `models_dir/index.json`; return its default and why.
+
+    Args:
+        models_dir: the models folder.
+        task: the task the entries belong to (its old entries are replaced).
+        entries: one per bundle: `id`, `path`, `task`, `feature_set`, `model`, `cv_accuracy`,
+            `accuracy`, `accuracy_ci`, `dummy_accuracy`, `best`.
+        best: feature set → the id of its best model by cross-validation.
+        set_default: make this task's default the folder's default.
+
+    Returns:
+        (the task's default bundle id, the sentence saying why).
+    """
+    models_dir = Path(models_dir)
+    path = models_dir / INDEX_FILE
+    index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
+    if path.is_file():
+        try:
+            index.update(read_index(models_dir))
+        except BundleError as exc:
+            log.warning("%s; writing a new index", exc)
+    kept = [e for e in index.get("models", []) if e.get("task") != task]
+    ours = [dict(e) for e in entries]
+    fs_default = "audio" if any(e["feature_set"] == "audio" for e in ours) else next(iter(best))
+    task_default, reason = choose_default([e for e in ours if e["feature_set"] == fs_default])
+    index["models"] = kept + ours
+    index.pop("serving_targets", None)
+    index.setdefault("tasks", {})[task] = {
+        "best": dict(best),
+        "default": task_default,
+        "default_reason": reason,
+    }
+    if set_default or not index.get("default"):
+        index["default"] = task_default
+        index["default_reason"] = f"task {task!r}, {fs_default} features: {reason}"
+    write_json_atomic(index, path)
+    return task_default, reason
+
+
+def choose_default(
+    entries: Sequence[Mapping[str, Any]], tolerance: float = config.SERVING_TOLERANCE
+) -> tuple[str, str]:
+    """The default model among a task's models, and why it was chosen.
+
+    Deterministic: it reads the cross-validated accuracy (fixed by the data and the seed) and
+    whether the registry declares the model fast to serve, never a timing.
+
+    Args:
+        entries: one per model: `id`, `model` (the registry name) and `cv_accuracy`. The
+            dummy baseline is never chosen.
+        tolerance: the most cross-validated accuracy given up for a model that is fast to
+            serve.
+
+    Returns:
+        (bundle id, a sentence saying why).
+    """
+    from songpop.models.registry import MODELS
+
+    ranked = sorted(
+        (e for e in entries if e.get("model") != "dummy"),
+        key=lambda e: (-(e.get("cv_accuracy") or 0.0), str(e["id"])),
+    )
+    if not ranked:
+        ranked = list(entries)
+    if not ranked:
+        raise ValueError("no model to choose a default from")
+    best = ranked[0]
+
+    def fast(entry: Mapping[str, Any]) -> bool:
+        spec = MODELS.get(str(entry.get("model")))
+        return spec is not None and spec.fast_to_serve
+
+    close = [
+        e for e in ranked if fast(e) and e["cv_accuracy"] >= best["cv_accuracy"] - tolerance - 1e-12
+    ]
+    if not close:
+        return str(best["id"]), (
+            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}); no model fast to "
+            f"serve comes within {100 * tolerance:g} point(s) of it, so the serving targets "
+            f"(single p50 < {config.SERVING_TARGETS['single_p50_ms']:g} ms, batch >= "
+            f"{config.SERVING_TARGETS['batch_rows_per_s']:,.0f} rows/s) may be missed"
+        )
+    chosen = close[0]
+    if chosen is best:
+        return str(best["id"]), (
+            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}), and of a model "
+            "family fast to serve"
+        )
+    return str(chosen["id"]), (
+        f"best by cross-validated accuracy ({chosen['cv_accuracy']:.4f}) among the model "
+        f"families fast to serve; {best['id']} scores {best['cv_accuracy']:.4f}, at most "
+        f"{100 * tolerance:g} point(s) more, but its family is slow to serve"
+    )
