@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from songpop import config
 from songpop.bundle import list_bundles, load_bundle, read_meta, resolve_model, save_bundle
 from songpop.bundle.store import PERCENTILES
-from songpop.prepare.label import top_class
 from songpop.errors import BundleError
+from songpop.prepare.label import top_class
 from support import FEATURES, audio_pipeline, labelled_songs, save_audio_bundle
 
 

@@ -57,24 +57,37 @@ REFERENCE_SAMPLE_ROWS = 200
 PERCENTILES: tuple[int, ...] = tuple(range(0, 101))
 """The percentiles kept per feature in `bundle.json` (0, 1, ..., 100)."""
 
-# Module prefixes whose types a skops file may contain. Everything else is refused.
-TRUSTED_MODULE_PREFIXES: tuple[str, ...] = (
-    "sklearn.",
-    "imblearn.",
-    "lightgbm.",
-    "numpy.",
-    "songpop.",
-)
-# Plain containers (standard library, scipy's sparse matrices) that fitted estimators hold.
+# The object types, beyond the ones skops trusts by itself, that a songpop skops file may hold:
+# exactly what the registry's models contain once fitted (tests/model/test_bundle_types.py saves
+# every registry model and checks that its types are all here). Full names, never a prefix: a
+# prefix such as "numpy." would also admit `numpy.testing._private.utils.runstring`, which
+# calls `exec`.
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "collections.OrderedDict",
-        "collections.defaultdict",
-        "builtins.slice",
+        "imblearn.over_sampling._smote.base.SMOTE",
+        "imblearn.over_sampling._smote.base.SMOTENC",
+        "imblearn.pipeline.Pipeline",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "numpy.dtype",
         "scipy.sparse._csr.csr_matrix",
-        "scipy.sparse._csc.csc_matrix",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.metrics._classification.accuracy_score",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._scorer._Scorer",
+        "sklearn.model_selection._search_successive_halving.HalvingGridSearchCV",
+        "sklearn.model_selection._split.StratifiedKFold",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.tree._tree.Tree",
+        "sklearn.utils._bunch.Bunch",
+        "songpop.bundle.store.TorchSlot",
     }
 )
+TORCH_CLASSES: frozenset[str] = frozenset({"songpop.models.mlp.TorchMLPClassifier"})
+"""The torch models a bundle's torch slot may rebuild (by full class name)."""
 
 _LIBRARIES: tuple[str, ...] = (
     "songpop",
@@ -163,7 +176,7 @@ class Bundle:
             from songpop.inference.compiled import session
 
             if self._graph is None:
-                self._graph = (self.path / ONNX_FILE).read_bytes()
+                self._graph = bundle_file(self.path, self.meta, ONNX_FILE).read_bytes()
             self._session = session(self._graph)
         return self._session
 
@@ -200,8 +213,9 @@ class Bundle:
     def reference_sample(self) -> pd.DataFrame | None:
         """A small sample of the training features (for explanations), or None."""
         if self._sample is _UNREAD:
-            path = self.path / REFERENCE_SAMPLE_FILE
-            self._sample = pd.read_parquet(path) if path.exists() else None
+            known = REFERENCE_SAMPLE_FILE in self.meta.get("files", {})
+            path = bundle_file(self.path, self.meta, REFERENCE_SAMPLE_FILE) if known else None
+            self._sample = pd.read_parquet(path) if path is not None else None
         return self._sample
 
 
@@ -566,10 +580,10 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
 
 def _load_estimator(path: Path, meta: dict[str, Any]) -> Any:
     """The bundle's estimator: the skops file (types checked first), torch slots put back."""
-    estimator = _load_skops(path / ESTIMATOR_FILE)
+    estimator = _load_skops(bundle_file(path, meta, ESTIMATOR_FILE))
     slots = (meta.get("layout") or {}).get("torch_slots") or []
     if slots:
-        models = [_load_torch(path, slot) for slot in slots]
+        models = [_load_torch(path, meta, slot) for slot in slots]
 
         def put_back(obj: Any) -> Any:
             return models[obj.slot] if isinstance(obj, TorchSlot) else None
@@ -602,12 +616,31 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def bundle_file(path: Path, meta: dict[str, Any], name: Any) -> Path:
+    """A file of the bundle, confined to its folder and covered by its recorded sha256.
+
+    Raises:
+        BundleError: `name` is not a plain file name listed in `bundle.json`'s `files`, or the
+            file (through a link) lies outside the bundle folder.
+    """
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise BundleError(f"{path / META_FILE}: file entry {name!r} is not a plain file name")
+    if name not in meta.get("files", {}):
+        raise BundleError(
+            f"{path / META_FILE}: {name!r} is not among the bundle's hashed files; refusing it"
+        )
+    file = path / name
+    if file.resolve().parent != path.resolve():
+        raise BundleError(f"{file}: leads outside the bundle folder {path}; refusing it")
+    return file
+
+
 def verify_files(path: Path, meta: dict[str, Any]) -> None:
     """Check that every file recorded in `meta["files"]` exists with its recorded sha256."""
+    if not isinstance(meta["files"], dict):
+        raise BundleError(f"{path / META_FILE}: 'files' must map file names to sha256 values")
     for name, expected in meta["files"].items():
-        file = path / name
-        if Path(name).name != name:
-            raise BundleError(f"{path / META_FILE}: file entry {name!r} is not a plain file name")
+        file = bundle_file(path, meta, name)
         if not file.is_file():
             raise BundleError(f"{file}: file missing from the bundle")
         actual = sha256_file(file)
@@ -618,10 +651,6 @@ def verify_files(path: Path, meta: dict[str, Any]) -> None:
             )
 
 
-def _is_trusted(type_name: str) -> bool:
-    return type_name in TRUSTED_TYPES or type_name.startswith(TRUSTED_MODULE_PREFIXES)
-
-
 def _load_skops(file: Path) -> Any:
     import skops.io as sio
 
@@ -629,11 +658,12 @@ def _load_skops(file: Path) -> Any:
         untrusted = sio.get_untrusted_types(file=file)
     except Exception as exc:  # skops raises several types on a damaged archive
         raise BundleError(f"{file}: not a readable skops file ({exc})") from exc
-    refused = sorted(t for t in untrusted if not _is_trusted(t))
+    refused = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
     if refused:
         raise BundleError(
-            f"{file}: refusing to load object type(s) {', '.join(refused)}; allowed are types "
-            f"from {', '.join(p.rstrip('.') for p in TRUSTED_MODULE_PREFIXES)}"
+            f"{file}: refusing to load object type(s) {', '.join(refused)}: a songpop bundle "
+            "holds only the types its own models are made of (songpop.bundle.store."
+            "TRUSTED_TYPES)"
         )
     try:
         return sio.load(file, trusted=list(untrusted))
@@ -641,11 +671,11 @@ def _load_skops(file: Path) -> Any:
         raise BundleError(f"{file}: cannot load the estimator ({exc})") from exc
 
 
-def _load_torch(path: Path, slot: dict[str, str]) -> Any:
+def _load_torch(path: Path, meta: dict[str, Any], slot: dict[str, str]) -> Any:
     """Rebuild one torch model from its JSON parameters and state_dict."""
     import torch
 
-    params_file, state_file = path / slot["params"], path / slot["state"]
+    params_file, state_file = (bundle_file(path, meta, slot.get(k)) for k in ("params", "state"))
     try:
         state = json.loads(params_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -653,7 +683,7 @@ def _load_torch(path: Path, slot: dict[str, str]) -> Any:
             f"{params_file}: cannot read the torch model's parameters ({exc})"
         ) from exc
     class_path = str(state.pop("class_path", ""))
-    if not class_path.startswith("songpop."):
+    if class_path not in TORCH_CLASSES:
         raise BundleError(f"{params_file}: refusing to load object type {class_path!r}")
     cls = _import_class(class_path, params_file)
     try:
