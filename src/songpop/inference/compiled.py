@@ -124,6 +124,8 @@ def to_onnx(
     """
     from songpop.inference.scoring import feature_frame
 
+    if not hasattr(estimator, "predict_proba"):
+        return None  # nothing to score probabilities with
     if any(type(o).__module__.startswith("songpop.") for o in _walk(estimator)):
         return None  # songpop's torch MLP: no converter
     try:
