@@ -73,15 +73,20 @@ class Feature:
             return int(self.low), int(self.high)
         return float(self.low), float(self.high)
 
-    def expected(self) -> str:
-        """What a valid value is, in words: "a number from 0 to 1", "an integer from ..."."""
+    def allowed(self) -> str:
+        """The valid values with a unit of measure: "a number from -60 to 5 dB"."""
         kind = "an integer" if self.integer else "a number"
         text = f"{kind} from {number(self.low)} to {number(self.high)}"
-        if self.name == "key":
-            return f"{text} (pitch class (0 = C, -1 = none))"
         if self.unit and self.kind == "number":
             text += f" {self.unit}"
         return text
+
+    def expected(self) -> str:
+        """What a valid value is, in words, with what a code means: "an integer from -1 to 11
+        (pitch class (0 = C, -1 = none))"."""
+        if self.categorical and self.unit:
+            return f"{self.allowed()} ({self.unit})"
+        return self.allowed()
 
     def axis_label(self) -> str:
         """A chart axis label with the unit: "loudness (dB)", "key (pitch class)"."""

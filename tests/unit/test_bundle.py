@@ -206,3 +206,22 @@ def test_top_class():
     assert top_class(["high", "low", "medium"]) == "high"
     assert top_class(["hit", "not_hit"]) == "hit"
     assert top_class(["a", "b"]) == "b"
+
+
+def test_a_loaded_bundle_pickles_before_and_after_predictions(tmp_path: Path) -> None:
+    """So that it can be shipped to Dask workers: no compiled closure or session in its state."""
+    import pickle
+
+    from songpop.inference import predict_frame
+    from songpop.models.registry import MODELS
+
+    X, y = labelled_songs(200, seed=2)
+    for name in ("logreg", "knn"):  # one scored through its ONNX graph, one by the estimator
+        est = MODELS[name].build(FEATURES, quick=True).fit(X, y)
+        bundle = load_bundle(save_audio_bundle(est, tmp_path / name, X, y))
+        assert (bundle.compiled is not None) == (name == "logreg")
+        before = pickle.loads(pickle.dumps(bundle))
+        scored = predict_frame(X, bundle)
+        after = pickle.loads(pickle.dumps(bundle))
+        for copy in (before, after):
+            pd.testing.assert_frame_equal(predict_frame(X, copy), scored)

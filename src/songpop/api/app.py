@@ -28,7 +28,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 import songpop
 import songpop.inference
-from songpop import config
+from songpop import config, vocabulary
 from songpop.api import schemas
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
@@ -89,7 +89,7 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
     paths = [resolve_model(p) for p in model_paths] if model_paths else [resolve_model(None)]
     loaded = LoadedModels()
     for path in paths:
-        bundle = load_bundle(path)
+        bundle = load_bundle(path, eager=True)  # a refused estimator stops start-up
         if bundle.model_id in loaded.bundles:
             log.warning("model id %s given twice (%s); keeping the first", bundle.model_id, path)
             continue
@@ -450,21 +450,21 @@ def build_feature_schema(models: LoadedModels) -> schemas.FeatureSchema:
     names = list(config.AUDIO_FEATURES) + [n for n in config.CONTEXT_FEATURES if n in used_by]
     specs = []
     for name in names:
-        low, high = config.FEATURE_RANGES[name]
-        kind = "int" if name in schemas.INTEGER_FEATURES else "float"
-        step = _step(name, low, high, kind)
+        feature = vocabulary.FEATURES[name]
+        low, high = feature.bounds
+        step = feature.step
         specs.append(
             schemas.FeatureSpec(
                 name=name,
-                label=name.replace("_ms", "").replace("_", " ").capitalize(),
-                description=schemas.DESCRIPTIONS.get(name, name),
-                unit=config.FEATURE_UNITS.get(name),
-                kind=kind,
+                label=feature.label,
+                description=feature.description,
+                unit=feature.unit,
+                kind="int" if feature.integer else "float",
                 min=low,
                 max=high,
                 step=step,
                 default=_snap(float(defaults[name]), low, high, step),
-                group="audio" if name in config.AUDIO_FEATURES else "context",
+                group=feature.group,
                 used_by=used_by.get(name, []),
             )
         )
@@ -475,16 +475,6 @@ def _snap(value: float, low: float, high: float, step: float) -> float:
     """`value` on the slider's grid (a multiple of `step`) and within [low, high]."""
     decimals = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
     return min(max(round(round(value / step) * step, decimals), low), high)
-
-
-def _step(name: str, low: float, high: float, kind: str) -> float:
-    if name == "decade":
-        return 10
-    if kind == "int":
-        return 1
-    if name == "duration_ms":
-        return 1000
-    return 0.01 if high - low <= 1 else 0.1 if high - low <= 100 else 0.5
 
 
 def _defaults(models: LoadedModels) -> tuple[dict[str, float | int], str]:
@@ -559,7 +549,7 @@ def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[An
     if kind == "extra_forbidden":
         allowed = ", ".join(config.AUDIO_FEATURES + config.CONTEXT_FEATURES)
         return f"unknown field {name!r}; a song has only these fields: {allowed}"
-    if name in config.FEATURE_RANGES and loc and loc[0] == "body":
+    if name in vocabulary.FEATURES and loc and loc[0] == "body":
         allowed = _allowed(name)
         if kind == "missing":
             return f"{name} is required: {allowed}"
@@ -573,12 +563,7 @@ def _message(kind: str, name: str | None, error: Mapping[str, Any], loc: list[An
 
 
 def _allowed(name: str) -> str:
-    low, high = config.FEATURE_RANGES[name]
-    # key's "unit" is a sentence and "from 1900 to 2100 year" reads badly: units of measure only
-    unit = config.FEATURE_UNITS.get(name, "") if name not in ("key", *config.TIME_FEATURES) else ""
-    unit = f" {unit}" if unit else ""
-    kind = "an integer" if name in schemas.INTEGER_FEATURES else "a number"
-    return f"{kind} from {schemas.number(low)} to {schemas.number(high)}{unit}"
+    return vocabulary.FEATURES[name].allowed()
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -1,8 +1,8 @@
-"""Request and response models of the HTTP API, built from `songpop.config`'s feature ranges.
+"""Request and response models of the HTTP API, built from `songpop.vocabulary`.
 
-The song record is generated from `config.AUDIO_FEATURES`, `config.CONTEXT_FEATURES` and
-`config.FEATURE_RANGES`, so the API, its OpenAPI schema and the web page's sliders never disagree
-with the rest of songpop about what a valid song is.
+The song record is generated from the vocabulary's features (kind, range, unit, description),
+so the API, its OpenAPI schema and the web page's sliders never disagree with the rest of
+songpop about what a valid song is.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pydantic import (
     create_model,
 )
 
-from songpop import config
+from songpop import config, vocabulary
 
 MAX_RECORDS = 1000
 """Most records one `POST /predict` may carry; larger batches belong to `songpop predict --csv`."""
@@ -36,62 +36,24 @@ MAX_BODY_BYTES = 1_048_576
 ID_FIELDS: tuple[str, ...] = ("id", "title", "artist")
 """Optional fields a song may carry to identify itself; never used as features."""
 
-INTEGER_FEATURES: frozenset[str] = frozenset(
-    {"key", "mode", "time_signature", "year", "decade", "explicit"}
-)
+INTEGER_FEATURES: frozenset[str] = frozenset(n for n, f in vocabulary.FEATURES.items() if f.integer)
 
-# Defaults of the web page when a bundle carries no reference medians: the medians of the seed's
-# 13,659 charted Spotify tracks (tracks/spotify_1921-2020_seed_matched.csv.gz), rounded; `key`
-# is the most common key (C), `mode` major, `time_signature` 4/4, `explicit` no.
 TYPICAL_SONG: dict[str, float | int] = {
-    "acousticness": 0.16,
-    "danceability": 0.60,
-    "duration_ms": 225_000,
-    "energy": 0.64,
-    "instrumentalness": 0.0,
-    "liveness": 0.13,
-    "loudness": -8.2,
-    "speechiness": 0.04,
-    "tempo": 119.0,
-    "valence": 0.62,
-    "key": 0,
-    "year": 1992,
-    "decade": 1990,
-    "mode": 1,
-    "time_signature": 4,
-    "explicit": 0,
+    n: int(f.typical) if f.integer else f.typical for n, f in vocabulary.FEATURES.items()
 }
+"""The web page's song when a bundle carries no reference medians (`vocabulary.Feature.typical`)."""
 
-DESCRIPTIONS: dict[str, str] = {
-    "acousticness": "Confidence that the track is acoustic",
-    "danceability": "How suitable the track is for dancing",
-    "duration_ms": "Length of the track",
-    "energy": "Perceived intensity and activity",
-    "instrumentalness": "Likelihood that the track has no vocals",
-    "liveness": "Likelihood that the track was recorded live",
-    "loudness": "Average loudness",
-    "speechiness": "Presence of spoken words",
-    "tempo": "Estimated tempo",
-    "valence": "Musical positiveness (happy, cheerful)",
-    "key": "Pitch class of the key (0 = C, 1 = C♯ … 11 = B; −1 = no key detected)",
-    "year": "Release year",
-    "decade": "Release decade, as its first year (1990 = the 1990s)",
-    "mode": "Modality: 1 = major, 0 = minor",
-    "time_signature": "Estimated beats per bar",
-    "explicit": "Explicit lyrics: 1 = yes, 0 = no",
-}
+DESCRIPTIONS: dict[str, str] = {n: f.description for n, f in vocabulary.FEATURES.items()}
 
-
-def number(value: float) -> str:
-    """A bound as people write it: 0, 1, -60, 3600000, 0.5 (no exponent, no trailing .0)."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+number = vocabulary.number
 
 
 def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
     """The (type, Field) pair of one feature, with its range and unit in the schema."""
-    low, high = config.FEATURE_RANGES[name]
-    unit = config.FEATURE_UNITS.get(name)
-    description = DESCRIPTIONS.get(name, name)
+    spec = vocabulary.FEATURES[name]
+    low, high = spec.bounds
+    unit = spec.unit
+    description = spec.description
     if unit:
         description = f"{description} ({unit})"
     description = f"{description}; allowed {number(low)} to {number(high)}"

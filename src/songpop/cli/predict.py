@@ -1,7 +1,7 @@
 """songpop CLI: `songpop predict`, the command-line face of `songpop.inference`.
 
 One song from options (`--danceability 0.7 --energy 0.8 ...`, one option per feature of
-`config.AUDIO_FEATURES` + `config.CONTEXT_FEATURES`), records from `--json FILE`, or a whole file
+`songpop.vocabulary`), records from `--json FILE`, or a whole file
 with `--csv FILE --out FILE` (CSV or Parquet, any known track layout, streamed in chunks).
 """
 
@@ -16,24 +16,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from songpop import config
+from songpop import vocabulary
 from songpop.cli.output import err, fail
 from songpop.errors import InputError, SongpopError
 
 _out = Console()
 
-FEATURES: tuple[str, ...] = tuple(dict.fromkeys(config.AUDIO_FEATURES + config.CONTEXT_FEATURES))
-
 
 def _feature_help(name: str) -> str:
-    from songpop.vocabulary import expected as describe_feature
-
-    return f"The song's {name}: {describe_feature(name)}."
+    feature = vocabulary.FEATURES[name]
+    return f"{feature.description}: {feature.expected()}."
 
 
 def _option_type(name: str) -> type:
-    low, high = config.FEATURE_RANGES.get(name, (0.0, 1.0))
-    return int if isinstance(low, int) and isinstance(high, int) else float
+    return int if vocabulary.FEATURES[name].integer else float
 
 
 def predict_command(
@@ -236,7 +232,7 @@ def _signature() -> inspect.Signature:
             "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
         ),
     ]
-    for name in FEATURES:
+    for name in vocabulary.KNOWN_FEATURES:
         params.append(
             _option(
                 name,
@@ -251,7 +247,7 @@ def _signature() -> inspect.Signature:
 
 
 def _command(**kwargs: Any) -> None:
-    features = {name: kwargs.pop(name) for name in FEATURES}
+    features = {name: kwargs.pop(name) for name in vocabulary.KNOWN_FEATURES}
     predict_command(**kwargs, **features)
 
 
