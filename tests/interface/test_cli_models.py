@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,9 @@ def test_train_then_list(tmp_path: Path) -> None:
     assert "scored by" in listed.output and "onnx" in listed.output
     rows = {row["model_id"]: row for row in list_bundles(out)}
     assert rows["toy/audio/logreg"]["scored_by"] == "onnx"
-    assert rows["toy/audio/logreg"]["fast_to_serve"] is True
+    index = json.loads((out / "index.json").read_text())
+    fast = {e["id"]: e["fast_to_serve"] for e in index["models"]}
+    assert fast["toy/audio/logreg"] is True
 
 
 def test_models_list_on_a_missing_folder_fails_clearly(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ module only reads and writes the catalogue around them.
 
 The default model of a task is chosen by a rule that gives the same answer for the same data and
 seed on any machine (`choose_default`): the best audio-only model by cross-validated accuracy
-among the registry's models that are declared fast to serve (`ModelSpec.fast_to_serve`, a
-property of the model family, checked by `make bench`), unless that gives up more than
-`config.SERVING_TOLERANCE` of cross-validated accuracy, in which case the best model is kept
-and the reason says so. Measured timings are reported, never used to choose.
+among those fast to serve — the bundles scored through a checked ONNX graph
+(`songpop.inference.compiled`), whose single prediction takes a fraction of a millisecond where
+the estimator's own path takes several (`make bench`, `bench_scoring`) — unless that gives up
+more than `config.SERVING_TOLERANCE` of cross-validated accuracy, in which case the best model
+is kept and the reason says so. Measured timings are reported, never used to choose.
 """
 
 from __future__ import annotations
@@ -43,12 +44,10 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     Returns:
         One dict per bundle, sorted by path: path, model_id, task, label_strategy,
         feature_set, classes, created, metrics, `default` (True for the folder's default
-        model per its index.json) and `fast_to_serve` (what the registry declares of its family). A
+        model per its index.json) and `scored_by` ("onnx" or "estimator"). A
         folder whose bundle.json is unreadable is listed with an `error`.
     """
     models_dir = Path(models_dir)
-    from songpop.models.registry import MODELS
-
     default = None
     with contextlib.suppress(BundleError):
         default = _default_from_index(models_dir, read_index(models_dir))
@@ -73,17 +72,10 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 "created": meta.get("created"),
                 "metrics": meta.get("metrics", {}),
                 "default": default is not None and folder.resolve() == default.resolve(),
-                "fast_to_serve": _fast_to_serve(MODELS, str(meta["model_id"])),
                 "scored_by": "onnx" if (meta.get("layout") or {}).get("onnx") else "estimator",
             }
         )
     return rows
-
-
-def _fast_to_serve(models: Mapping[str, Any], model_id: str) -> bool | None:
-    """The registry's word on a bundle's model family ("seed/audio/lgbm" → lgbm)."""
-    spec = models.get(model_id.rsplit("/", 1)[-1])
-    return None if spec is None else bool(spec.fast_to_serve)
 
 
 def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
@@ -215,19 +207,17 @@ def choose_default(
     """The default model among a task's models, and why it was chosen.
 
     Deterministic: it reads the cross-validated accuracy (fixed by the data and the seed) and
-    whether the registry declares the model fast to serve, never a timing.
+    whether the bundle is scored through an ONNX graph, never a timing.
 
     Args:
-        entries: one per model: `id`, `model` (the registry name) and `cv_accuracy`. The
-            dummy baseline is never chosen.
+        entries: one per model: `id`, `model` (the registry name), `cv_accuracy` and
+            `fast_to_serve`. The dummy baseline is never chosen.
         tolerance: the most cross-validated accuracy given up for a model that is fast to
             serve.
 
     Returns:
         (bundle id, a sentence saying why).
     """
-    from songpop.models.registry import MODELS
-
     ranked = sorted(
         (e for e in entries if e.get("model") != "dummy"),
         key=lambda e: (-(e.get("cv_accuracy") or 0.0), str(e["id"])),
@@ -239,8 +229,7 @@ def choose_default(
     best = ranked[0]
 
     def fast(entry: Mapping[str, Any]) -> bool:
-        spec = MODELS.get(str(entry.get("model")))
-        return spec is not None and spec.fast_to_serve
+        return bool(entry.get("fast_to_serve"))
 
     close = [
         e for e in ranked if fast(e) and e["cv_accuracy"] >= best["cv_accuracy"] - tolerance - 1e-12
@@ -255,11 +244,12 @@ def choose_default(
     chosen = close[0]
     if chosen is best:
         return str(best["id"]), (
-            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}), and of a model "
-            "family fast to serve"
+            f"best by cross-validated accuracy ({best['cv_accuracy']:.4f}), and fast to serve "
+            "(scored through its ONNX graph)"
         )
     return str(chosen["id"]), (
-        f"best by cross-validated accuracy ({chosen['cv_accuracy']:.4f}) among the model "
-        f"families fast to serve; {best['id']} scores {best['cv_accuracy']:.4f}, at most "
-        f"{100 * tolerance:g} point(s) more, but its family is slow to serve"
+        f"best by cross-validated accuracy ({chosen['cv_accuracy']:.4f}) among the models fast "
+        f"to serve (scored through an ONNX graph); {best['id']} scores "
+        f"{best['cv_accuracy']:.4f}, at most {100 * tolerance:g} point(s) more, but has no ONNX "
+        "graph and is slow to serve"
     )

@@ -99,13 +99,18 @@ def train_command(
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    from songpop.models.registry import MODELS
-
     table = Table(
         title=f"{summary['task']}: {summary['n_train']:,} training / {summary['n_test']:,} "
         f"test songs (budget {summary['budget']})"
     )
-    columns = ("feature set", "model", "CV accuracy", "test accuracy [95% CI]", "dummy", "serving")
+    columns = (
+        "feature set",
+        "model",
+        "CV accuracy",
+        "test accuracy [95% CI]",
+        "dummy",
+        "scored by",
+    )
     for col in columns:
         table.add_column(col, justify="left" if col in ("feature set", "model") else "right")
     for fs, fs_summary in summary["feature_sets"].items():
@@ -120,11 +125,11 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                 f"{entry['cv_accuracy']:.3f}",
                 f"{entry['accuracy']:.3f} [{low:.3f}, {high:.3f}]",
                 f"{entry['dummy_accuracy']:.3f}",
-                "fast" if MODELS[model].fast_to_serve else "slow",
+                entry.get("scored_by", "–"),
             )
     _out.print(table)
     _out.print("* best per feature set by cross-validated accuracy on the training songs")
-    _out.print("serving: whether the model family is fast to serve (the registry's fast_to_serve)")
+    _out.print("scored by: onnx (its ONNX graph: fast to serve) or estimator (the model itself)")
     if summary.get("default"):
         reason = summary.get("default_reason", "")
         _out.print(f"default model: {summary['default']}" + (f" ({reason})" if reason else ""))

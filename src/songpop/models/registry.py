@@ -71,11 +71,6 @@ class ModelSpec:
         heavy: costly to fit; the "default" budget scores it on one fold instead of all.
         max_rows: outside the "full" budget, fit on at most this many training rows (a
             stratified sample of them), for models whose cost grows faster than the rows.
-        fast_to_serve: a prediction for one song takes under `config.SERVING_TARGETS`'
-            single-prediction time (2 ms at the median) through songpop's predict path on the
-            project's 2-core machine, whatever the data: its bundle compiles to ONNX
-            (`songpop.inference.compiled`). The default-model rule reads this, never a timing
-            (`songpop.bundle.catalog.choose_default`); `make bench` measures it.
         learning_curve: the report draws its learning curve (besides the best model's).
         large_tables: its fit stays affordable on tables of 20,000+ training songs (the hit
             task); models whose cost grows faster than the rows say False.
@@ -94,7 +89,6 @@ class ModelSpec:
     ensemble_member: bool = True
     heavy: bool = False
     max_rows: int | None = None
-    fast_to_serve: bool = False
     learning_curve: bool = False
     large_tables: bool = True
     cheap: bool = False
@@ -308,7 +302,6 @@ MODELS: dict[str, ModelSpec] = {
             "multinomial logistic regression, scaled inputs",
             _logreg,
             space={"model__C": _LOG_C},
-            fast_to_serve=True,
             learning_curve=True,
             cheap=True,
         ),
@@ -337,7 +330,6 @@ MODELS: dict[str, ModelSpec] = {
             quick_params={"model__cv": 2},
             heavy=True,
             max_rows=6000,
-            fast_to_serve=True,
             large_tables=False,
         ),
         ModelSpec(
@@ -353,7 +345,6 @@ MODELS: dict[str, ModelSpec] = {
             },
             search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
-            fast_to_serve=True,
         ),
         ModelSpec(
             "lgbm",
@@ -368,7 +359,6 @@ MODELS: dict[str, ModelSpec] = {
                 "model__colsample_bytree": [0.5, 0.7, 1.0],
             },
             quick_params={"model__n_estimators": 40},
-            fast_to_serve=True,
             cheap=True,
         ),
         ModelSpec(
@@ -550,7 +540,6 @@ def describe() -> list[dict[str, Any]]:
             "in_default": s.in_default,
             "original": s.original,
             "searched_in": list(s.search_budgets) if s.space else [],
-            "fast_to_serve": s.fast_to_serve,
         }
         for s in MODELS.values()
     ]
