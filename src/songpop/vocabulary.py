@@ -7,7 +7,7 @@ record and table validation (`songpop.inference.validate`), the API's song model
 options, the web page's sliders, the explanation sentences and the report's axis labels.
 `songpop.config` derives its feature tuples and range maps from here.
 
-Importing this module does no work beyond building the table.
+Importing this module does no work beyond building the table (and importing numpy).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 Kind = Literal["number", "whole", "category"]
 Group = Literal["audio", "context"]
@@ -257,6 +259,29 @@ def format_value(name: str, value: float) -> str:
     if f is None:
         return "unknown" if math.isnan(value) else f"{value:.2f}"
     return f.format(value)
+
+
+def check_values(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one range check of songpop: which known (non-NaN) values of `name` are invalid.
+
+    Args:
+        name: the feature (a name the vocabulary does not know has no range: only infinite
+            values are out).
+        values: float64 values; NaN marks a value judged elsewhere (missing, not a number).
+
+    Returns:
+        (out: outside the inclusive range; fraction: not a whole number where one is needed).
+    """
+    known = ~np.isnan(values)
+    spec = FEATURES.get(name)
+    frac = np.zeros(len(values), dtype=bool)
+    if spec is None:
+        return known & np.isinf(values), frac
+    with np.errstate(invalid="ignore"):
+        out = known & ((values < spec.low) | (values > spec.high))
+        if spec.integer:
+            frac = known & ~out & (values != np.round(values))
+    return out, frac
 
 
 def axis_label(column: str) -> str:

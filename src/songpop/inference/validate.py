@@ -41,16 +41,9 @@ def check_column(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         (out: values outside the range, or infinite for an unknown name; fraction: values
         that should be whole numbers and are not; the word for `out`).
     """
-    known = ~np.isnan(values)
-    spec = vocabulary.feature(name)
-    frac = np.zeros(len(values), dtype=bool)
-    if spec is None:
-        return known & np.isinf(values), frac, "not a finite number"
-    with np.errstate(invalid="ignore"):
-        out = known & ((values < spec.low) | (values > spec.high))
-        if spec.integer:
-            frac = known & ~out & (values != np.round(values))
-    return out, frac, "out of range"
+    out, frac = vocabulary.check_values(name, values)
+    word = "out of range" if name in vocabulary.FEATURES else "not a finite number"
+    return out, frac, word
 
 
 def validate_frame(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError as PanderaSchemaError
@@ -16,6 +17,7 @@ from pandera.errors import SchemaErrors as PanderaSchemaErrors
 
 from songpop.config import AUDIO_NUMERIC, FEATURE_RANGES
 from songpop.errors import SchemaError
+from songpop.vocabulary import check_values
 
 CHART_COLUMNS_CANONICAL: tuple[str, ...] = (
     "chart_date",
@@ -171,7 +173,7 @@ def validate_tracks(
 
 
 def range_violations(tracks: pd.DataFrame) -> pd.DataFrame:
-    """List every value outside `config.FEATURE_RANGES` (inclusive bounds); NA is not a violation.
+    """List every value outside its vocabulary range (inclusive bounds); NA is not a violation.
 
     Args:
         tracks: a canonical tracks table (or any table with some of the ranged columns).
@@ -185,7 +187,8 @@ def range_violations(tracks: pd.DataFrame) -> pd.DataFrame:
         if column not in tracks.columns:
             continue
         values = pd.to_numeric(tracks[column], errors="coerce").astype("float64")
-        bad = values.notna() & ((values < low) | (values > high))
+        out, _ = check_values(column, values.to_numpy(na_value=np.nan))
+        bad = pd.Series(out, index=values.index)
         if bad.any():
             parts.append(
                 pd.DataFrame(
