@@ -168,7 +168,7 @@ def to_onnx(
         "level_changes": flips,
     }
     if diff > TOLERANCE:
-        log.warning("ONNX graph differs from the estimator by %.3g; not kept", diff)
+        log.info("ONNX graph differs from the estimator by %.3g; not kept", diff)
         return None
     return data, record
 
