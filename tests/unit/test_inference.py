@@ -295,3 +295,48 @@ def test_calibrated_svc_predictions_equal_the_model(tmp_path, binary):
     new = labelled_songs(40, seed=14)[0]
     got = predict_frame(new, b)[[f"proba_{c}" for c in b.classes]].to_numpy()
     np.testing.assert_allclose(got, est.predict_proba(new), rtol=1e-9, atol=1e-12)
+
+
+def _write_lines(path, lines: list[str], newline: str = "\n") -> None:
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_ragged_records_are_rejected_at_their_line_and_blank_lines_count(tmp_path, bundle, newline):
+    """A decimal comma, an extra or a missing field: never scored with shifted values."""
+    X, _ = labelled_songs(8, seed=21)
+    X = X.round(3)
+    header = ",".join(X.columns)
+    rows = [",".join(str(v) for v in r) for r in X.itertuples(index=False)]
+    valence = list(X.columns).index("valence")
+    comma = rows[1].split(",")
+    comma[valence] = str(X["valence"].iloc[1]).replace(".", ",")  # 0,7 instead of 0.7
+    short = rows[4].rsplit(",", 1)[0]  # one field missing
+    lines = [header, rows[0], ",".join(comma), "", rows[2], rows[3] + ",extra", "", "",
+             short, rows[5], rows[6].replace(str(X["energy"].iloc[6]), "2.5", 1), rows[7]]  # fmt: skip
+    src = tmp_path / "ragged.csv"
+    _write_lines(src, lines, newline)
+    out, rej = tmp_path / "out.csv", tmp_path / "rej.csv"
+    summary = score_file(src, out, bundle, rejects_path=rej, chunksize=3)
+    assert summary["rows_in"] == 8 and summary["scored"] == 4 and summary["rejected"] == 4
+    bad = pd.read_csv(rej)
+    assert bad["where"].tolist() == ["line 3", "line 6", "line 9", "line 11"]
+    assert bad["row"].tolist() == [2, 4, 5, 7]
+    assert bad["field"].tolist()[:3] == ["(row)"] * 3 and bad["field"].iloc[3] == "energy"
+    assert "12 fields where the header has 11" in bad["reason"].iloc[0]
+    assert "10 fields where the header has 11" in bad["reason"].iloc[2]
+    scored = pd.read_csv(out)
+    assert scored["row"].tolist() == [1, 3, 6, 8]
+    good = X.iloc[[0, 2, 5, 7]].astype({"key": int})
+    np.testing.assert_allclose(
+        scored["proba_high"], bundle.estimator.predict_proba(good[FEATURES])[:, 0], rtol=1e-9
+    )
+
+
+def test_a_repeated_column_is_refused(tmp_path, bundle):
+    X, _ = labelled_songs(3)
+    X.insert(0, "tempo ", X["tempo"], allow_duplicates=True)
+    X.to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(LayoutError, match="'tempo' appear more than once"):
+        score_file(tmp_path / "dup.csv", tmp_path / "out.csv", bundle)
+    assert not (tmp_path / "out.csv").exists()

@@ -99,16 +99,16 @@ def score_file(
         TableWriter(out_path, empty_scored) as out_writer,
         TableWriter(rejects_path, empty_rejects, keep_if_empty=explicit_rejects) as rej_writer,
     ):
-        for start, table, known in reader:
-            table = table.reset_index(drop=True)
-            table.insert(0, "row", np.arange(start + 1, start + len(table) + 1, dtype=np.int64))
+        for chunk in reader:
+            table = chunk.table.reset_index(drop=True)
+            first = chunk.start + 1
+            table.insert(0, "row", np.arange(first, first + len(table), dtype=np.int64))
             scored, rejects = score_frame(
-                table, bundle, keep=keep, known_problems=known, explain=explain, top=top
+                table, bundle, keep=keep, known_problems=chunk.problems, explain=explain, top=top
             )
             out_writer.write(scored)
             if len(rejects):
-                where = [reader.row_word(start + int(p)) for p in rejects.pop("position")]
-                rejects.insert(1, "where", where)
+                rejects.insert(1, "where", [chunk.where[int(p)] for p in rejects.pop("position")])
                 rej_writer.write(rejects)
             counts["rows_in"] += len(table)
             counts["scored"] += len(scored)

@@ -22,7 +22,7 @@ import pandas as pd
 from songpop.errors import InputError
 from songpop.inference.results import MAX_LISTED_PROBLEMS, Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
-from songpop.inference.validate import ID_FIELDS, validate_frame, validate_records
+from songpop.inference.validate import ID_FIELDS, WHOLE_ROW, validate_frame, validate_records
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
@@ -117,14 +117,19 @@ def rejected_rows(problems: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
 def merge_problems(
     known: pd.DataFrame | None, checks: pd.DataFrame, feature_names: Sequence[str]
 ) -> pd.DataFrame:
-    """A table's problems: a known problem (a failed conversion) explains a value better."""
+    """A table's problems: a known problem (a failed conversion) explains a value better, and a
+    problem with the whole record (`WHOLE_ROW`) replaces every check of that row."""
     if known is None or known.empty:
         return checks
-    known = known[known["field"].isin(list(feature_names))]
+    known = known[known["field"].isin([*feature_names, WHOLE_ROW])]
     if known.empty:
         return checks
     key = set(zip(known["row"], known["field"], strict=True))
-    keep = [(r, f) not in key for r, f in zip(checks["row"], checks["field"], strict=True)]
+    whole = set(known.loc[known["field"] == WHOLE_ROW, "row"])
+    keep = [
+        (r, f) not in key and r not in whole
+        for r, f in zip(checks["row"], checks["field"], strict=True)
+    ]
     merged = pd.concat([known, checks[keep]], ignore_index=True)
     return merged.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
 

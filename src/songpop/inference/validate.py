@@ -23,6 +23,8 @@ ID_FIELDS: tuple[str, ...] = ("id", "song_id", "track_id", "title", "artist")
 """Fields a record may carry to identify itself; echoed back, never used as features."""
 
 PROBLEM_COLUMNS: tuple[str, ...] = ("row", "field", "value", "expected", "reason")
+WHOLE_ROW = "(row)"
+"""The `field` of a problem with a whole record (e.g. a CSV line with the wrong field count)."""
 
 
 def describe_feature(name: str) -> str:

@@ -2,22 +2,54 @@
 
 `TableReader(path, feature_names)` detects the file's layout from its header (Kaggle,
 TidyTuesday, Hit Predictor, Spotify API fields) or takes plain feature columns, reads only the
-columns a model and the ids need, and yields `(start, rows, known_problems)`: the 0-based
-position of the chunk's first data row, the chunk in canonical column names, and the values the
-layout's conversion refused (as problems: row, field, value, expected, reason).
+columns a model and the ids need, and yields `Chunk`s: the chunk's rows in canonical column
+names, where each row is in the file ("line 8", "row 3"), and the problems found before any
+check (a value the layout could not convert; a CSV record with the wrong number of fields).
+
+CSV files are read with pyarrow's streaming reader, every column as text first and then cast to
+numbers where every value is one (else the column stays text and the value is reported). A
+record whose field count differs from the header's (a decimal comma, a stray or missing
+separator) is never scored: it becomes a row of its own with that problem, at its real line.
+Blank lines are skipped and counted in the line numbers. Records number from 1 in file order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import bisect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from songpop.errors import LayoutError
-from songpop.inference.validate import ID_FIELDS, PROBLEM_COLUMNS
+from songpop.inference.validate import ID_FIELDS, PROBLEM_COLUMNS, WHOLE_ROW
 
 DEFAULT_CHUNKSIZE = 100_000
+
+
+_NA_TOKENS = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none")
+"""Text read as a missing number in a numeric column (as pandas reads CSV files)."""
+
+
+@dataclass
+class Chunk:
+    """Part of a table, in file order.
+
+    Attributes:
+        start: the 0-based record number of the chunk's first row.
+        table: the rows, in canonical column names.
+        where: where each row is in the file, for people ("line 8", "row 3").
+        problems: problems found while reading (row: 0-based position in `table`, field, value,
+            expected, reason), or None.
+    """
+
+    start: int
+    table: pd.DataFrame
+    where: list[str]
+    problems: pd.DataFrame | None
 
 
 class TableReader:
@@ -26,7 +58,6 @@ class TableReader:
     Attributes:
         layout_name: the detected layout, or "plain" for plain feature columns.
         id_columns: the canonical identifying columns the file holds (track_id, title, artist).
-        row_word: turns a 0-based data row into where it is in the file ("line 5", "row 4").
     """
 
     def __init__(
@@ -39,18 +70,21 @@ class TableReader:
         self.features = list(feature_names)
         self.chunksize = max(1, int(chunksize))
         self.parquet = path.suffix.lower() in (".parquet", ".pq")
-        self.row_word: Callable[[int], str]
         if self.parquet:
             import pyarrow.parquet as pq
 
             self._pq = pq.ParquetFile(path)
             header = list(self._pq.schema_arrow.names)
-            self.row_word = lay.table_row_label
         else:
             header = lay.csv_header(path)
-            self.row_word = lay.csv_row_label
         self.header = header
         self.layout = None
+        repeated = sorted({str(c).strip() for c in header if _count(header, c) > 1})
+        if repeated:
+            raise LayoutError(
+                f"{self.origin}: column(s) {', '.join(repr(c) for c in repeated)} appear more than "
+                "once in the header; give each column one name"
+            )
         try:
             self.layout = lay.match_layout(header, self.origin, "tracks")
         except LayoutError as exc:
@@ -99,30 +133,11 @@ class TableReader:
         found = (self.layout.source_column(c, self.header) for c in wanted)
         return {str(c).strip() for c in found if c is not None}
 
-    def _raw_chunks(self) -> Iterator[pd.DataFrame]:
-        if self.parquet:
-            columns = [c for c in self.header if str(c).strip() in self.read_columns]
-            for batch in self._pq.iter_batches(batch_size=self.chunksize, columns=columns):
-                yield batch.to_pandas()
-            return
-        from songpop.sources.layouts import is_gzip
-
-        text_columns = set(self.layout.text_columns) if self.layout else set(ID_FIELDS)
-        dtype = {c: "string" for c in self.header if c in text_columns}
-        yield from pd.read_csv(
-            self.path,
-            chunksize=self.chunksize,
-            usecols=lambda c: str(c).strip() in self.read_columns,
-            dtype=dtype,
-            compression="gzip" if is_gzip(self.path) else None,
-            keep_default_na=True,
-            skipinitialspace=False,
-        )
-
-    def __iter__(self) -> Iterator[tuple[int, pd.DataFrame, pd.DataFrame | None]]:
-        start = 0
-        for raw in self._raw_chunks():
+    def __iter__(self) -> Iterator[Chunk]:
+        raw_chunks = self._parquet_chunks() if self.parquet else self._csv_chunks()
+        for start, raw, where, read_problems in raw_chunks:
             raw = raw.reset_index(drop=True)
+            problems = [read_problems] if read_problems is not None else []
             if self.layout is not None:
                 from songpop.sources.tracks import canonicalize_tracks_lenient
 
@@ -133,11 +148,62 @@ class TableReader:
                     self.decade,
                     columns=self.columns,
                 )
-                problems = self._as_problems(conversion)
+                found = self._as_problems(conversion)
+                if found is not None:
+                    problems.append(found)
             else:
-                table, problems = raw, None
-            yield start, table, problems
-            start += len(raw)
+                table = raw
+            merged = pd.concat(problems, ignore_index=True) if problems else None
+            yield Chunk(start, table, where, merged)
+
+    def _parquet_chunks(self) -> Iterator[tuple[int, pd.DataFrame, list[str], None]]:
+        columns = [c for c in self.header if str(c).strip() in self.read_columns]
+        start = 0
+        for batch in self._pq.iter_batches(batch_size=self.chunksize, columns=columns):
+            frame = batch.to_pandas()
+            yield start, frame, [f"row {start + i + 1}" for i in range(len(frame))], None
+            start += len(frame)
+
+    def _csv_chunks(self) -> Iterator[tuple[int, pd.DataFrame, list[str], pd.DataFrame | None]]:
+        """Chunks of a CSV file with each row's line, records of the wrong width as problems."""
+        import pyarrow as pa
+        import pyarrow.csv as pv
+
+        from songpop.sources.layouts import open_binary
+
+        columns = [c for c in self.header if str(c).strip() in self.read_columns]
+        text_columns = set(self.layout.text_columns) if self.layout else set(ID_FIELDS)
+        skipped: list[tuple[int, str]] = []  # (0-based physical line, text) of refused records
+
+        def refuse(row: Any) -> str:
+            skipped.append((int(row.number) if row.number is not None else -1, row.text or ""))
+            return "skip"
+
+        lines = _Lines(width=len(self.header), blank=_blank_lines(self.path))
+        with open_binary(self.path) as handle:
+            reader = pv.open_csv(
+                handle,
+                read_options=pv.ReadOptions(use_threads=False, block_size=1 << 22),
+                parse_options=pv.ParseOptions(invalid_row_handler=refuse, ignore_empty_lines=True),
+                convert_options=pv.ConvertOptions(
+                    include_columns=columns,
+                    column_types={c: pa.string() for c in columns},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            for batch in _batches(reader, self.path):
+                lines.skip(skipped)
+                skipped.clear()
+                for lo in range(0, batch.num_rows, self.chunksize):
+                    part = batch.slice(lo, self.chunksize)
+                    yield lines.take(_to_frame(part, text_columns))
+            lines.skip(skipped)
+            skipped.clear()
+            rest = lines.take(None)
+            if len(rest[1]):
+                yield rest
 
     def _as_problems(self, conversion: pd.DataFrame | None) -> pd.DataFrame | None:
         """The layout's conversion problems (by source column) as problems by feature."""
@@ -154,3 +220,156 @@ class TableReader:
             }
         )
         return frame[list(PROBLEM_COLUMNS)]
+
+
+def _count(header: Sequence[Any], name: Any) -> int:
+    key = str(name).strip()
+    return sum(1 for c in header if str(c).strip() == key)
+
+
+def _batches(reader: Any, path: Path) -> Iterator[Any]:
+    """The reader's record batches; a file pyarrow cannot parse is a SchemaError naming it."""
+    import pyarrow as pa
+
+    from songpop.errors import SchemaError
+
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
+            raise SchemaError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
+        yield batch
+
+
+def _to_frame(batch: Any, text_columns: set[str]) -> pd.DataFrame:
+    """A batch of text columns as a DataFrame: numbers where a column holds only numbers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data: dict[str, Any] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if name in text_columns:
+            data[name] = column.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+            continue
+        try:
+            data[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        missing = pc.is_in(pc.utf8_trim_whitespace(column), pa.array(_NA_TOKENS))
+        cleaned = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+        try:
+            data[name] = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # some value is not a number: keep the text so that the check can name it
+            data[name] = cleaned.to_pandas().astype(object)
+    return pd.DataFrame(data)
+
+
+class _Lines:
+    """Which line of a CSV file each parsed row comes from, and rows for refused records.
+
+    pyarrow skips a record whose field count differs from the header's and says on which
+    (0-based, physical) line it was; it skips empty lines silently (`_blank_lines` finds them
+    first); every other line holds exactly one record (no newline inside a value).
+    """
+
+    def __init__(self, width: int, blank: list[int]) -> None:
+        self.width = width
+        self.refused: list[int] = list(blank)  # sorted 0-based lines that hold no parsed row
+        blank_at = np.asarray(blank, dtype=np.int64)
+        self._blank_before = blank_at - np.arange(len(blank_at))  # non-empty lines before each
+        self.pending: list[tuple[int, str]] = []  # ragged records not yet emitted
+        self.parsed = 0  # rows parsed so far
+        self.record = 0  # records emitted so far (rows and ragged records)
+
+    def skip(self, skipped: list[tuple[int, str]]) -> None:
+        for number, text in skipped:
+            # pyarrow numbers a refused record among the non-empty lines, from 1 (the header)
+            k = number - 1
+            line = k + int(np.searchsorted(self._blank_before, k, side="right"))
+            bisect.insort(self.refused, line)
+            if text.strip():
+                self.pending.append((line, text))
+
+    def _lines_of(self, n: int) -> np.ndarray:
+        """0-based physical lines of the next `n` parsed rows (the header is line 0)."""
+        g = np.arange(self.parsed, self.parsed + n)
+        refused = np.asarray(self.refused, dtype=np.int64)
+        before = refused - 1 - np.arange(len(refused))  # parsed rows before each refused line
+        return g + 1 + np.searchsorted(before, g, side="right")
+
+    def take(
+        self, frame: pd.DataFrame | None
+    ) -> tuple[int, pd.DataFrame, list[str], pd.DataFrame | None]:
+        """The next chunk: `frame`'s rows with the ragged records that come before its last."""
+        n = 0 if frame is None else len(frame)
+        lines = self._lines_of(n)
+        self.parsed += n
+        last = int(lines[-1]) if n else np.iinfo(np.int64).max
+        ragged = [(line, text) for line, text in self.pending if line < last]
+        self.pending = [(line, text) for line, text in self.pending if line >= last]
+        if frame is None:
+            frame = pd.DataFrame()
+        if ragged:
+            extra = pd.DataFrame(index=range(len(ragged)), columns=frame.columns)
+            frame = pd.concat([frame, extra], ignore_index=True)
+            lines = np.concatenate([lines, [line for line, _ in ragged]])
+        order = np.argsort(lines, kind="stable")
+        frame = frame.iloc[order].reset_index(drop=True)
+        lines = lines[order]
+        problems = None
+        if ragged:
+            texts = dict(ragged)
+            rows = [i for i, line in enumerate(lines) if int(line) in texts]
+            problems = pd.DataFrame(
+                {
+                    "row": np.asarray(rows, dtype=np.int64),
+                    "field": WHOLE_ROW,
+                    "value": [_short(texts[int(lines[i])]) for i in rows],
+                    "expected": f"{self.width} fields, as the header",
+                    "reason": [
+                        f"{_fields(texts[int(lines[i])])} fields where the header has "
+                        f"{self.width} (a decimal comma or a stray separator?)"
+                        for i in rows
+                    ],
+                }
+            )
+        start = self.record
+        self.record += len(frame)
+        return start, frame, [f"line {int(line) + 1}" for line in lines], problems
+
+
+def _blank_lines(path: Path, block: int = 1 << 24) -> list[int]:
+    """0-based numbers of the empty lines of a (possibly gzip) text file, read in blocks."""
+    from songpop.sources.layouts import open_binary
+
+    blank: list[int] = []
+    line = 0  # the number of the line the block starts in
+    carry = 0  # bytes of that line read before the block
+    with open_binary(path) as handle:
+        while chunk := handle.read(block):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10)
+            if len(ends) == 0:
+                carry += len(data)
+                continue
+            lengths = np.diff(ends, prepend=-1) - 1
+            lengths[0] += carry
+            lengths -= (ends > 0) & (data[np.maximum(ends - 1, 0)] == 13)  # "\r\n" endings
+            blank += (line + np.flatnonzero(lengths == 0)).tolist()
+            line += len(ends)
+            carry = len(data) - int(ends[-1]) - 1
+    return blank
+
+
+def _fields(text: str) -> int:
+    import csv
+
+    return len(next(csv.reader([text]), []))
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
