@@ -1,3 +1,28 @@
-from songpop.cli import main
+"""The `songpop` command: the CLI, with a user's interruption and the system's refusals as one line.
 
-main()
+Kept apart from `songpop.cli` so that even an interruption while the CLI's libraries import
+ends with one line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Entry point of the `songpop` console script (and of `python -m songpop`)."""
+    try:
+        from songpop.cli import app
+
+        app()
+    except KeyboardInterrupt:
+        print("songpop: interrupted; nothing half-written was kept", file=sys.stderr)
+        sys.exit(130)
+    except OSError as exc:  # disk full, permission denied, a folder where a file was expected
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

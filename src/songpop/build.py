@@ -36,8 +36,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from songpop import config
-from songpop.errors import DataNotFoundError, SchemaError
-from songpop.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
+from songpop.errors import DataNotFoundError, InputError, SchemaError
+from songpop.io import sweep_orphans, write_csv_atomic, write_json_atomic, write_parquet_atomic
 from songpop.prepare.charts import aggregate_chart_songs, aggregate_seed_charts
 from songpop.prepare.clean import Cleaned, clean_charts, clean_tracks
 from songpop.prepare.label import label_songs
@@ -118,7 +118,8 @@ def _default(name: str, data_dir: Path) -> Path:
 def _staging(out_dir: Path) -> Iterator[Path]:
     """A temporary folder inside `out_dir`; its files replace those of `out_dir` on success."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
+    sweep_orphans(out_dir)  # what a killed build left behind
+    stage = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=out_dir))
     try:
         yield stage
         for item in sorted(stage.iterdir()):
@@ -258,6 +259,8 @@ def build_dataset(
     Raises:
         SongpopError: a missing or malformed input, an unknown profile or label strategy.
     """
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputError(f"--out {out_dir}: a file is there; give a folder for the build")
     if profile not in PROFILES:
         raise SchemaError(f"profile {profile!r}: expected one of {PROFILES}")
     label = label or DEFAULT_LABEL[profile]
@@ -360,6 +363,14 @@ def _label(
     weights: dict[str, float] | None,
     summary: dict[str, Any],
 ) -> pd.DataFrame:
+    if songs.empty:
+        stages = "; ".join(
+            f"{st['stage']} {st['rows_in']:,} → {st['rows_out']:,}" for st in summary["stages"]
+        )
+        raise SchemaError(
+            f"no song survived cleaning and matching, so there is nothing to label ({stages}); "
+            "check the track files' values and that they match the charts"
+        )
     labelled, report = label_songs(songs, label, weights)
     if labelled["level"].nunique() < 2:
         raise SchemaError(

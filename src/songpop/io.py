@@ -1,16 +1,78 @@
-"""Atomic writes: a reader never sees a half-written file; a failure leaves no partial output."""
+"""Atomic writes: a reader never sees a half-written file; a failure leaves no partial output.
+
+Every temporary file or folder is named after the process that made it
+(`.<name>.<pid>.<random>.tmp`, `.build-<pid>-<random>`), next to what it will replace. A process
+killed outright (SIGKILL, a power cut) cannot remove its own; the next write to the same place
+removes those of processes that no longer run (`sweep_orphans`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+
+_ORPHAN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^./]+\.tmp$|^\.build-(?P<bpid>\d+)-[^/]+$")
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder that will replace `name`: `.<name>.<pid>.`."""
+    return f".{name}.{os.getpid()}."
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
+def sweep_orphans(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Remove the temporary files and folders that dead processes left in `folder`.
+
+    Args:
+        folder: where to look.
+        name: only those made to replace this name (`.<name>.<pid>.*.tmp`); None: every one,
+            staging folders (`.build-<pid>-*`) included.
+
+    Returns:
+        What was removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _ORPHAN.match(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        pid = int(match["pid"] or match["bpid"])
+        if pid_alive(pid):
+            continue
+        target = Path(entry.path)
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+            removed.append(target)
+    return removed
 
 
 def _umask() -> int:
@@ -39,7 +101,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    sweep_orphans(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
@@ -60,7 +123,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    sweep_orphans(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)

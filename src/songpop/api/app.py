@@ -103,6 +103,7 @@ def create_app(
     model_paths: Sequence[str | os.PathLike[str]] | None = None,
     *,
     max_body_bytes: int = schemas.MAX_BODY_BYTES,
+    models: LoadedModels | None = None,
 ) -> FastAPI:
     """Build the songpop API and web page.
 
@@ -110,6 +111,9 @@ def create_app(
         model_paths: bundle folders to serve; the first is the default model. None: the
             default model of the last run (`songpop.bundle.resolve_model(None)`).
         max_body_bytes: largest request body accepted; bigger ones get 413.
+        models: bundles already loaded (`load_models`), served instead of `model_paths`:
+            `songpop serve` loads them before the server starts, so that a bad bundle stops it
+            with one line rather than inside the server.
 
     Returns:
         The app; bundles load when its lifespan starts (e.g. under uvicorn or `with TestClient`).
@@ -118,7 +122,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            app.state.models = load_models(model_paths)
+            app.state.models = models if models is not None else load_models(model_paths)
         except SongpopError as exc:
             log.error("cannot start: %s", exc)
             raise

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from songpop import config
 from songpop.bundle.store import META_FILE, read_meta
 from songpop.errors import BundleError
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.json"
 LATEST_FILE = "LATEST"
+LOCK_FILE = ".index.lock"
+LOCK_TIMEOUT_S = 120.0
+"""How long a writer waits for another to finish with index.json before giving up."""
 
 
 def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -177,6 +182,21 @@ def update_index(
     """
     models_dir = Path(models_dir)
     path = models_dir / INDEX_FILE
+    models_dir.mkdir(parents=True, exist_ok=True)
+    # Two `songpop train` runs into one folder must not lose each other's update: the read,
+    # merge and write happen under a lock file next to the index.
+    with FileLock(str(models_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S):
+        return _merge_into_index(models_dir, path, task, entries, best, set_default)
+
+
+def _merge_into_index(
+    models_dir: Path,
+    path: Path,
+    task: str,
+    entries: Sequence[Mapping[str, Any]],
+    best: Mapping[str, str],
+    set_default: bool,
+) -> tuple[str, str]:
     index: dict[str, Any] = {"default": None, "models": [], "tasks": {}}
     if path.is_file():
         try:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import BundleError
-from songpop.io import write_json_atomic
+from songpop.io import sweep_orphans, temp_prefix, write_json_atomic
 from songpop.prepare.label import top_class
 from songpop.vocabulary import is_categorical
 
@@ -283,7 +283,10 @@ def save_bundle(
             f"classes_ {[str(c) for c in fitted_classes]}"
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    sweep_orphans(out_dir.parent, out_dir.name)  # what a killed save left behind
+    tmp = Path(
+        tempfile.mkdtemp(dir=out_dir.parent, prefix=temp_prefix(out_dir.name), suffix=".tmp")
+    )
     try:
         layout = _write_estimator(estimator, tmp)
         reference = None
@@ -468,7 +471,7 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
     """Move the finished folder `tmp` to `out_dir`, replacing an old bundle there."""
     old = None
     if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        old = out_dir.with_name(f"{temp_prefix(out_dir.name)}old.tmp")
         os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     if old is not None:

@@ -36,5 +36,7 @@ for _module in (data, explore, models, predict, serve, run):
 
 
 def main() -> None:
-    """Entry point of the `songpop` console script."""
-    app()
+    """Run the CLI (the console script goes through `songpop.__main__.main`)."""
+    from songpop.__main__ import main as run
+
+    run()

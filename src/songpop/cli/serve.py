@@ -50,17 +50,17 @@ def serve_command(
     import uvicorn
 
     from songpop.api import create_app
-    from songpop.bundle import read_meta, resolve_model
+    from songpop.api.app import load_models
 
     try:
-        paths = [resolve_model(p) for p in model] if model else [resolve_model(None)]
-        for path in paths:
-            read_meta(path)  # fail here, with a clear line, rather than inside uvicorn
+        # loaded here, not in the server's start-up: a refused bundle is one clear line
+        models = load_models(model or None)
     except SongpopError as exc:
         raise fail(exc) from None
-    err.print(f"serving {', '.join(str(p) for p in paths)} on http://{host}:{port}/")
+    served = ", ".join(str(b.path) for b in models.bundles.values())
+    err.print(f"serving {served} on http://{host}:{port}/")
     uvicorn.run(
-        create_app(paths),
+        create_app(models=models),
         host=host,
         port=port,
         workers=1,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from songpop.errors import DataNotFoundError
+from songpop.errors import DataNotFoundError, InputError
 from songpop.inference.core import REJECT_COLUMNS, score_frame, scored_rows
 from songpop.inference.inputs.table import DEFAULT_CHUNKSIZE, TableReader
 
@@ -70,6 +70,11 @@ def score_file(
     in_path, out_path = Path(in_path), Path(out_path)
     if not in_path.is_file():
         raise DataNotFoundError(f"{in_path}: input file not found")
+    for what, target in (("--out", out_path), ("--rejects", rejects_path)):
+        if target is not None and Path(target).is_dir():
+            raise InputError(
+                f"{what} {target}: a folder is there; give a file name (.csv or .parquet)"
+            )
     explicit_rejects = rejects_path is not None
     rejects_path = (
         Path(rejects_path)

@@ -197,7 +197,9 @@ def composite_score(
     return ((parts.fillna(0.0) * w).sum(axis=1) / total.replace(0.0, np.nan)).fillna(0.0)
 
 
-def quantile_levels(score: pd.Series, labels: tuple[str, ...] = LEVELS) -> pd.Series:
+def quantile_levels(
+    score: pd.Series, labels: tuple[str, ...] = LEVELS, what: str = "the score"
+) -> pd.Series:
     """Cut a score into equal-count levels (`pd.qcut`), lowest first.
 
     When ties make the quantile edges collide (e.g. many uncharted songs scoring 0), the cut is
@@ -206,10 +208,23 @@ def quantile_levels(score: pd.Series, labels: tuple[str, ...] = LEVELS) -> pd.Se
     Args:
         score: the continuous score.
         labels: level names from low to high.
+        what: how to name the score in an error ("the composite score").
 
     Returns:
         An ordered categorical Series of `labels`.
+
+    Raises:
+        SchemaError: no song to label, or every song has the same score (levels would be cut
+            by row order alone, and mean nothing).
     """
+    known = score.dropna()
+    if known.empty:
+        raise SchemaError(f"no song to label: {what} is missing for every song (0 songs left)")
+    if known.nunique() < 2:
+        raise SchemaError(
+            f"every one of the {len(known):,} songs has the same {what} ({known.iloc[0]:g}); "
+            "levels cut from it would mean nothing"
+        )
     try:
         levels = pd.qcut(score, len(labels), labels=list(labels))
     except ValueError:
@@ -275,12 +290,20 @@ def label_songs(
     """
     if strategy not in LABEL_STRATEGIES:
         raise SchemaError(f"label strategy {strategy!r}: expected one of {LABEL_STRATEGIES}")
+    if songs.empty:
+        raise SchemaError(
+            f"label strategy {strategy!r}: no song left to label (every track was dropped "
+            "before labelling; see the rows per stage in build.json)"
+        )
     out = songs.copy()
     report: dict[str, Any] = {"strategy": strategy, "rows_in": len(out), "parameters": {}}
     if strategy == "composite":
         used = dict(DEFAULT_WEIGHTS if weights is None else weights)
         out["score"] = composite_score(out, used, weeks_cap)
-        out["level"] = quantile_levels(out["score"])
+        out["level"] = quantile_levels(
+            out["score"],
+            what="composite score (no song matched a chart song and none has a popularity?)",
+        )
         report["parameters"] = {"weights": used, "weeks_cap": weeks_cap}
     elif strategy == "spotify":
         popularity = pd.to_numeric(out.get("popularity"), errors="coerce")
@@ -292,7 +315,7 @@ def label_songs(
         report["dropped_no_popularity"] = int(popularity.isna().sum())
         out = out[popularity.notna()].copy()
         out["score"] = popularity[popularity.notna()].astype("float64")
-        out["level"] = quantile_levels(out["score"])
+        out["level"] = quantile_levels(out["score"], what="Spotify popularity")
     else:
         target = out["hit_target"] if "hit_target" in out else pd.Series(pd.NA, index=out.index)
         is_hit = target.astype("Int64").eq(1).fillna(out["charted"].astype(bool)).astype(bool)

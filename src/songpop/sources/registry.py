@@ -438,13 +438,18 @@ def _read_cache() -> dict[str, Any]:
 
 
 def _write_cache(key: str, record: dict[str, Any]) -> None:
+    from filelock import FileLock, Timeout
+
     file = _cache_file()
-    current = _read_cache()
-    current[key] = record
     try:
-        with atomic_path(file) as tmp:
-            tmp.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
-    except OSError as exc:  # no writable cache: verification is simply redone next time
+        file.parent.mkdir(parents=True, exist_ok=True)
+        # read, merge and write under a lock: two processes verifying at once keep both results
+        with FileLock(str(file.with_name(file.name + ".lock")), timeout=30):
+            current = _read_cache()
+            current[key] = record
+            with atomic_path(file) as tmp:
+                tmp.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
+    except (OSError, Timeout) as exc:  # no writable cache: verification is redone next time
         log.debug("cannot write verification cache %s: %s", file, exc)
 
 
