@@ -75,7 +75,8 @@ def sweep_orphans(folder: str | os.PathLike[str], name: str | None = None) -> li
     return removed
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file-mode creation mask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -83,7 +84,7 @@ def _umask() -> int:
 
 def _publish(tmp: str | os.PathLike[str], path: Path) -> None:
     """Give the temporary file ordinary permissions (mkstemp makes it 0600), then rename it."""
-    os.chmod(tmp, 0o666 & ~_umask())
+    os.chmod(tmp, 0o666 & ~umask())
     os.replace(tmp, path)
 
 

@@ -514,3 +514,38 @@ def test_serve_starts_uvicorn_with_one_worker_on_the_given_models(
     assert os.environ["OMP_NUM_THREADS"] == "1"
     with TestClient(started["app"]) as served:
         assert served.get("/health").json()["models"] == ["forest-context", "logreg-audio"]
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_415(client: TestClient, kind: str | None) -> None:
+    headers = {"content-type": kind} if kind else {}
+    response = client.post("/predict", content=b"tempo=120", headers=headers)
+    assert response.status_code == 415
+    assert "takes a JSON body (Content-Type: application/json)" in response.json()["detail"]
+    ok = client.post(
+        "/predict", content=json.dumps(song()), headers={"content-type": "application/json"}
+    )
+    assert ok.status_code == 200
+
+
+def test_a_whole_float_is_an_integer_as_the_schema_says(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Song"]["properties"]
+    assert schema["key"]["type"] == "integer"
+    with_float = client.post("/predict", json=song(key=7.0, mode=1.0))
+    with_int = client.post("/predict", json=song(key=7, mode=1))
+    assert with_float.status_code == 200, with_float.text
+    assert with_float.json()["predictions"] == with_int.json()["predictions"]
+    for bad in (7.5, "7"):
+        refused = client.post("/predict", json=song(key=bad))
+        assert refused.status_code == 422 and "key" in messages(refused)[0]
+
+
+def test_security_headers(client: TestClient) -> None:
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert "frame-ancestors 'none'" in policy
+    for response in (page, client.get("/health"), client.post("/predict", json=song())):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    assert "content-security-policy" not in client.get("/health").headers  # JSON, not a page

@@ -312,8 +312,9 @@ def test_ragged_records_are_rejected_at_their_line_and_blank_lines_count(tmp_pat
     comma = rows[1].split(",")
     comma[valence] = str(X["valence"].iloc[1]).replace(".", ",")  # 0,7 instead of 0.7
     short = rows[4].rsplit(",", 1)[0]  # one field missing
+    too_high = rows[6].replace(str(X["energy"].iloc[6]), "2.5", 1)
     lines = [header, rows[0], ",".join(comma), "", rows[2], rows[3] + ",extra", "", "",
-             short, rows[5], rows[6].replace(str(X["energy"].iloc[6]), "2.5", 1), rows[7]]  # fmt: skip
+             short, rows[5], too_high, rows[7]]  # fmt: skip
     src = tmp_path / "ragged.csv"
     _write_lines(src, lines, newline)
     out, rej = tmp_path / "out.csv", tmp_path / "rej.csv"

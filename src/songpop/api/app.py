@@ -147,6 +147,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -674,3 +675,84 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+"""The Content-Security-Policy of songpop's pages: only its own files, nothing inline."""
+DOCS_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+"""/docs: Swagger UI starts from one inline script (its files are still served locally)."""
+JSON_ONLY_PATHS: frozenset[str] = frozenset({"/predict"})
+"""Routes whose body must be JSON: anything else is a 415 that says what to send."""
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: headers every answer carries, and 415 for a body that is not JSON.
+
+    Every response gets `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`;
+    HTML pages get a Content-Security-Policy that lets them load only songpop's own files.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        has_body = (_content_length(scope) or 0) > 0 or bool(_header(scope, b"transfer-encoding"))
+        if has_body and scope.get("method") in ("POST", "PUT", "PATCH") and path in JSON_ONLY_PATHS:
+            kind = _header(scope, b"content-type").split(";")[0].strip().lower()
+            if kind != "application/json" and not kind.endswith("+json"):
+                await _send_json(
+                    send,
+                    415,
+                    {
+                        "detail": f"{path} takes a JSON body (Content-Type: application/json); "
+                        f"got {kind or 'no Content-Type'}"
+                    },
+                )
+                return
+        policy = DOCS_POLICY if path == "/docs" else PAGE_POLICY
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                kind = dict(headers).get(b"content-type", b"")
+                if kind.startswith(b"text/html"):
+                    headers.append((b"content-security-policy", policy.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _send_json(send: Send, status: int, payload: Mapping[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

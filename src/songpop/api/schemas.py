@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -48,6 +49,13 @@ DESCRIPTIONS: dict[str, str] = {n: f.description for n, f in vocabulary.FEATURES
 number = vocabulary.number
 
 
+def _whole(value: Any) -> Any:
+    """7.0 → 7 (a number with no fraction is a whole number); anything else as given."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
     """The (type, Field) pair of one feature, with its range and unit in the schema."""
     spec = vocabulary.FEATURES[name]
@@ -57,18 +65,17 @@ def _feature_field(name: str, *, required: bool) -> tuple[Any, Any]:
     if unit:
         description = f"{description} ({unit})"
     description = f"{description}; allowed {number(low)} to {number(high)}"
-    kind: Any = int if name in INTEGER_FEATURES else float
-    extra: dict[str, Any] = {"strict": True}
-    if kind is float:
-        extra["allow_inf_nan"] = False
+    # JSON Schema counts 7.0 as an integer, so the API takes it as 7 (and refuses 7.5, "7")
+    limits: dict[str, Any] = {"ge": low, "le": high, "strict": True}
+    if name in INTEGER_FEATURES:
+        kind: Any = Annotated[int, Field(**limits), BeforeValidator(_whole)]
+    else:
+        kind = Annotated[float, Field(allow_inf_nan=False, **limits)]
     example = TYPICAL_SONG.get(name)
     field = Field(
         ... if required else None,
-        ge=low,
-        le=high,
         description=description,
         examples=[example] if example is not None else None,
-        **extra,
     )
     return (kind if required else kind | None), field
 
@@ -138,7 +145,9 @@ class PredictRequest(BaseModel):
         max_length=MAX_RECORDS,
         description="The songs to score; invalid ones are reported in `errors`, the rest scored.",
     )
-    explain: bool = Field(False, description="Add, for each song, the features that pushed it.")
+    explain: bool = Field(
+        False, strict=True, description="Add, for each song, the features that pushed it."
+    )
     model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
 
 

@@ -38,7 +38,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import BundleError
-from songpop.io import sweep_orphans, temp_prefix, write_json_atomic
+from songpop.io import sweep_orphans, temp_prefix, umask, write_json_atomic
 from songpop.prepare.label import top_class
 from songpop.vocabulary import is_categorical
 
@@ -284,9 +284,9 @@ def save_bundle(
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     sweep_orphans(out_dir.parent, out_dir.name)  # what a killed save left behind
-    tmp = Path(
-        tempfile.mkdtemp(dir=out_dir.parent, prefix=temp_prefix(out_dir.name), suffix=".tmp")
-    )
+    prefix = temp_prefix(out_dir.name)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=prefix, suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; its files get the usual mode
     try:
         layout = _write_estimator(estimator, tmp)
         reference = None

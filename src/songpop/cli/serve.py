@@ -66,6 +66,7 @@ def serve_command(
         workers=1,
         log_level=log_level,
         access_log=access_log,
+        server_header=False,  # no banner naming the server software
     )
 
 

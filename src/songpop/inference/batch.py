@@ -68,6 +68,8 @@ def score_file(
     """
     t0 = time.perf_counter()
     in_path, out_path = Path(in_path), Path(out_path)
+    if in_path.is_dir():
+        raise InputError(f"{in_path}: is a folder; give a CSV or Parquet file")
     if not in_path.is_file():
         raise DataNotFoundError(f"{in_path}: input file not found")
     for what, target in (("--out", out_path), ("--rejects", rejects_path)):

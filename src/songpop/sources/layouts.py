@@ -407,6 +407,8 @@ def read_head(path: PathLike, size: int = _SNIFF_BYTES) -> bytes:
         SchemaError: the file is empty or its gzip data is broken.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SchemaError(f"{path}: is a folder; expected a file (CSV, JSON or Parquet)")
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -421,7 +423,25 @@ def read_head(path: PathLike, size: int = _SNIFF_BYTES) -> bytes:
         raise err from exc
     if not head.strip():
         raise SchemaError(f"{path}: the file is empty (no header, no rows)")
+    encoding = _wide_encoding(head)
+    if encoding:
+        raise SchemaError(
+            f"{path}: the text is {encoding}, an encoding songpop does not read; songpop reads "
+            "UTF-8 (and latin-1 where a layout allows it): re-save the file as UTF-8"
+        )
     return head
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """'UTF-16' / 'UTF-32' when the bytes look like it (a byte-order mark or NUL bytes)."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    sample = head[:4096]
+    if sample.count(b"\x00") > len(sample) // 4:
+        return "UTF-16 or UTF-32 (no byte-order mark)"
+    return None
 
 
 def sniff_format(head: bytes) -> Literal["csv", "json"]:
