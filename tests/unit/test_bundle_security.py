@@ -123,3 +123,20 @@ def test_a_changed_file_with_the_old_hash_is_refused(bundle_dir: Path) -> None:
         handle.write(b"\0")
     with pytest.raises(BundleError, match="modified or corrupted"):
         load_bundle(bundle_dir)
+
+
+def test_models_verify_checks_a_bundle_and_names_what_is_wrong(bundle_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from songpop.cli import app
+
+    runner = CliRunner()
+    good = runner.invoke(app, ["models", "verify", str(bundle_dir)])
+    assert good.exit_code == 0, good.output
+    assert "match the sha256" in good.output and "only trusted object types" in good.output
+    assert "predicts 120 reference rows" in good.output
+    with open(bundle_dir / ESTIMATOR_FILE, "ab") as handle:
+        handle.write(b"\0")
+    bad = runner.invoke(app, ["models", "verify", str(bundle_dir)])
+    assert bad.exit_code == 2 and "modified or corrupted" in bad.output
+    assert "Traceback" not in bad.output

@@ -24,6 +24,7 @@ from songpop.bundle.store import (
     reference_stats,
     save_bundle,
     sha256_file,
+    verify_bundle,
     verify_files,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "save_bundle",
     "sha256_file",
     "update_index",
+    "verify_bundle",
     "verify_files",
 ]

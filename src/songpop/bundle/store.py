@@ -595,6 +595,54 @@ def _load_estimator(path: Path, meta: dict[str, Any]) -> Any:
     return estimator
 
 
+def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
+    """Check a bundle the way loading does, and more: every check it passed, in words.
+
+    Every file's sha256, every file inside the folder, the estimator's object types, the
+    torch slots, the ONNX graph (loaded, and giving the estimator's probabilities on the
+    bundle's reference rows within its recorded difference) and a prediction on those rows.
+
+    Raises:
+        BundleError: the first check that fails, naming the file and what is wrong.
+    """
+    from songpop.inference.compiled import TOLERANCE, run
+    from songpop.inference.scoring import feature_frame
+
+    bundle = load_bundle(path, eager=True)
+    meta = bundle.meta
+    passed = [
+        f"{len(meta['files'])} file(s) match the sha256 in {META_FILE}, all inside the folder",
+        f"estimator {meta.get('estimator_class')}: only trusted object types",
+    ]
+    slots = (meta.get("layout") or {}).get("torch_slots") or []
+    if slots:
+        passed.append(f"{len(slots)} torch model(s) rebuilt from weights only")
+    sample = bundle.reference_sample()
+    if sample is None or sample.empty:
+        passed.append("no reference rows: no prediction tried")
+        return passed
+    X = sample[bundle.feature_names].astype("float64").to_numpy(na_value=np.nan)
+    X = X[~np.isnan(X).any(axis=1)]
+    expected = np.asarray(
+        bundle.estimator.predict_proba(feature_frame(X, bundle.feature_names)), dtype=np.float64
+    )
+    if bundle.compiled is not None:
+        got = run(bundle.session(), X, float32=bundle.compiled.get("input") == "float32")
+        diff = float(np.abs(got - expected).max()) if len(X) else 0.0
+        if diff > TOLERANCE:
+            raise BundleError(
+                f"{path}: the ONNX graph differs from the estimator by {diff:.3g} on the "
+                f"reference rows (at most {TOLERANCE:g} allowed)"
+            )
+        passed.append(
+            f"ONNX graph loads and agrees with the estimator (largest difference {diff:.2g})"
+        )
+    if not np.allclose(expected.sum(axis=1), 1.0, atol=1e-6):
+        raise BundleError(f"{path}: the estimator's probabilities do not sum to 1")
+    passed.append(f"predicts {len(X)} reference rows: classes {', '.join(bundle.classes)}")
+    return passed
+
+
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a bundle's `bundle.json` without loading the estimator.
 

@@ -19,7 +19,9 @@ from rich.table import Table
 from songpop.cli.output import fail
 from songpop.errors import SongpopError
 
-models_app = typer.Typer(help="Saved model bundles: list what is saved.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Saved model bundles: list what is saved, verify a bundle.", no_args_is_help=True
+)
 _out = Console()
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,27 @@ def list_command(
         "scored by: onnx (the bundle's ONNX graph, ONNX Runtime) or estimator (the model "
         "itself); `make bench` times both"
     )
+
+
+@models_app.command("verify")
+def verify_command(
+    bundle: Path = typer.Argument(..., help="A model bundle folder (with its bundle.json)."),
+) -> None:
+    """Check a bundle: hashes, files inside the folder, object types, ONNX graph, a prediction.
+
+    The hashes show that no file was changed or damaged since bundle.json was written; they do
+    not make bundle.json itself true (whoever edits it can rewrite them): trust a bundle as
+    much as its source.
+    """
+    from songpop.bundle import verify_bundle
+
+    try:
+        passed = verify_bundle(bundle)
+    except SongpopError as exc:
+        raise fail(exc) from None
+    for line in passed:
+        _out.print(f"[green]✓[/] {line}", highlight=False)
+    _out.print(f"{bundle}: verified")
 
 
 def _last_run_models(runs: Path, latest_file: str) -> Path:
