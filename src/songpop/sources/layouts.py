@@ -455,7 +455,10 @@ def csv_header(path: PathLike, head: bytes | None = None) -> list[str]:
     head = read_head(path) if head is None else head
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     text = first.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return next(csv.reader([text]))
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as exc:
+        raise SchemaError(f"{path}: the first line is not a CSV header ({exc})") from exc
 
 
 def json_keys(head: bytes) -> set[str]:
@@ -546,6 +549,9 @@ def _arrow_csv(path: PathLike, columns: list[str], text: set[str], encoding: str
                 quoted_strings_can_be_null=True,
             ),
         )
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        # pyarrow types a column with bytes that are not UTF-8 as binary: an encoding problem
+        raise pa.ArrowInvalid("invalid UTF8 data in a column")
     return table.to_pandas(types_mapper=_TYPES_MAPPER)
 
 
@@ -607,10 +613,12 @@ def read_csv_columns(path: PathLike, layout: Layout, header: list[str]) -> pd.Da
         except pa.ArrowInvalid as exc:
             if "invalid UTF8" not in str(exc):
                 where = first_ragged_line(path, encoding, len(header))
-                at = f" at line {where[0]} ({where[1]} fields, the header has {len(header)})"
-                raise SchemaError(
-                    f"{path}: cannot be read as a CSV file{at if where else ''}: {exc}"
-                ) from exc
+                at = (
+                    f" at line {where[0]} ({where[1]} fields, the header has {len(header)})"
+                    if where
+                    else ""
+                )
+                raise SchemaError(f"{path}: cannot be read as a CSV file{at}: {exc}") from exc
             line, column, raw = first_undecodable(path, encoding, header)
             nxt = layout.encodings[layout.encodings.index(encoding) + 1 :]
             if nxt:

@@ -16,6 +16,9 @@ Blank lines are skipped and counted in the line numbers. Records number from 1 i
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gzip
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +183,7 @@ class TableReader:
             return "skip"
 
         lines = _Lines(width=len(self.header), blank=_blank_lines(self.path))
-        with open_binary(self.path) as handle:
+        with open_binary(self.path) as handle, _parse_errors(self.path):
             reader = pv.open_csv(
                 handle,
                 read_options=pv.ReadOptions(use_threads=False, block_size=1 << 22),
@@ -225,6 +228,19 @@ class TableReader:
 def _count(header: Sequence[Any], name: Any) -> int:
     key = str(name).strip()
     return sum(1 for c in header if str(c).strip() == key)
+
+
+@contextlib.contextmanager
+def _parse_errors(path: Path) -> Iterator[None]:
+    """pyarrow's and gzip's failures to read a file, as a SchemaError naming it."""
+    import pyarrow as pa
+
+    from songpop.errors import SchemaError
+
+    try:
+        yield
+    except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SchemaError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
 
 
 def _batches(reader: Any, path: Path) -> Iterator[Any]:
