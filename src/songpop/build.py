@@ -37,7 +37,15 @@ from tqdm.auto import tqdm
 
 from songpop import config
 from songpop.errors import DataNotFoundError, InputError, SchemaError
-from songpop.io import sweep_orphans, write_csv_atomic, write_json_atomic, write_parquet_atomic
+from songpop.io import (
+    recover_dir,
+    replace_dir,
+    temp_prefix,
+    umask,
+    write_csv_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from songpop.prepare.charts import aggregate_chart_songs, aggregate_seed_charts
 from songpop.prepare.clean import Cleaned, clean_charts, clean_tracks
 from songpop.prepare.label import label_songs
@@ -114,16 +122,33 @@ def _default(name: str, data_dir: Path) -> Path:
     return registry.locate(name, data_dir)
 
 
+def _check_out(out_dir: Path) -> None:
+    """The build replaces its folder whole: refuse a file, or a folder of other things."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: a file is there; give a folder for the build")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "build.json").is_file():
+        raise InputError(
+            f"--out {out_dir}: the folder holds files that are not a songpop build (no "
+            "build.json); a build replaces its folder whole, so give a new or empty folder"
+        )
+
+
 @contextmanager
 def _staging(out_dir: Path) -> Iterator[Path]:
-    """A temporary folder inside `out_dir`; its files replace those of `out_dir` on success."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sweep_orphans(out_dir)  # what a killed build left behind
-    stage = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=out_dir))
+    """A temporary folder beside `out_dir` that replaces it as a whole on success.
+
+    Readers of `out_dir` see the earlier build or the new one, never a mix of their files
+    (`songpop.io.replace_dir`); what a killed build left is cleared (or put back) first.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(out_dir)
+    stage = Path(
+        tempfile.mkdtemp(prefix=temp_prefix(out_dir.name), suffix=".tmp", dir=out_dir.parent)
+    )
+    os.chmod(stage, 0o777 & ~umask())
     try:
         yield stage
-        for item in sorted(stage.iterdir()):
-            os.replace(item, out_dir / item.name)
+        replace_dir(stage, out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -259,8 +284,7 @@ def build_dataset(
     Raises:
         SongpopError: a missing or malformed input, an unknown profile or label strategy.
     """
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise InputError(f"--out {out_dir}: a file is there; give a folder for the build")
+    _check_out(Path(out_dir))
     if profile not in PROFILES:
         raise SchemaError(f"profile {profile!r}: expected one of {PROFILES}")
     label = label or DEFAULT_LABEL[profile]

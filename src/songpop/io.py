@@ -41,6 +41,39 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Put the finished folder `new` at `target`, replacing a folder there as a whole.
+
+    The old folder is first renamed aside (`.<name>.<pid>.old.tmp`), then `new` takes its
+    place, then the old one is removed: a reader sees the old folder or the new one, never a
+    mix. A process killed between the two renames leaves no `target`; `recover_dir` (run by
+    the next writer) puts the old folder back.
+    """
+    new, target = Path(new), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(f"{temp_prefix(target.name)}old.tmp")
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(target: str | os.PathLike[str]) -> None:
+    """Undo what a killed `replace_dir` left: the old folder back where it was, when it is gone.
+
+    Then every temporary file or folder that a dead process left beside `target` is removed.
+    """
+    target = Path(target)
+    if not target.exists():
+        for entry in sorted(target.parent.glob(f".{target.name}.*.old.tmp")):
+            match = _ORPHAN.match(entry.name)
+            if match and match["name"] == target.name and not pid_alive(int(match["pid"])):
+                os.replace(entry, target)
+                break
+    sweep_orphans(target.parent, target.name)
+
+
 def sweep_orphans(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
     """Remove the temporary files and folders that dead processes left in `folder`.
 

@@ -38,7 +38,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import BundleError
-from songpop.io import sweep_orphans, temp_prefix, umask, write_json_atomic
+from songpop.io import recover_dir, replace_dir, temp_prefix, umask, write_json_atomic
 from songpop.prepare.label import top_class
 from songpop.vocabulary import is_categorical
 
@@ -283,7 +283,7 @@ def save_bundle(
             f"classes_ {[str(c) for c in fitted_classes]}"
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    sweep_orphans(out_dir.parent, out_dir.name)  # what a killed save left behind
+    recover_dir(out_dir)  # what a killed save left behind
     prefix = temp_prefix(out_dir.name)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=prefix, suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; its files get the usual mode
@@ -321,7 +321,7 @@ def save_bundle(
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != META_FILE},
         }
         write_json_atomic(meta, tmp / META_FILE)
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -465,17 +465,6 @@ def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
         estimator = _map_estimators(estimator, stand_in, {})
     sio.dump(estimator, folder / ESTIMATOR_FILE)
     return {"kind": "skops", "torch_slots": slots}
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move the finished folder `tmp` to `out_dir`, replacing an old bundle there."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f"{temp_prefix(out_dir.name)}old.tmp")
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def reference_stats(
