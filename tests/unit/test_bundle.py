@@ -225,3 +225,16 @@ def test_a_loaded_bundle_pickles_before_and_after_predictions(tmp_path: Path) ->
         after = pickle.loads(pickle.dumps(bundle))
         for copy in (before, after):
             pd.testing.assert_frame_equal(predict_frame(X, copy), scored)
+
+
+def test_a_bundle_folder_has_the_usual_mode_as_its_files(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    X, y = labelled_songs(60)
+    est = audio_pipeline(LogisticRegression(max_iter=200), scale=True).fit(X, y)
+    path = save_audio_bundle(est, tmp_path / "b", X, y, compile=False)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((path / "bundle.json").stat().st_mode) == 0o666 & ~mask

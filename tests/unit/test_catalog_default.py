@@ -69,3 +69,38 @@ def test_update_index_keeps_other_tasks_and_sets_the_default(tmp_path: Path) -> 
     assert {e["task"] for e in index["models"]} == {"hit", "seed"}
     assert index["tasks"]["hit"]["default"] == "hit/audio/lgbm"
     assert index["default_reason"].startswith("task 'seed', audio features: best by")
+
+
+def _record_tasks(folder: str, prefix: str, rounds: int, barrier) -> None:
+    barrier.wait()  # both writers start together
+    for i in range(rounds):
+        task = f"{prefix}{i}"  # a new task each time: a lost update loses it for good
+        entry = {
+            "id": f"{task}/audio/lgbm",
+            "path": f"{task}/audio/lgbm",
+            "task": task,
+            "feature_set": "audio",
+            "model": "lgbm",
+            "cv_accuracy": 0.5,
+            "fast_to_serve": True,
+        }
+        update_index(folder, task, [entry], {"audio": entry["id"]}, set_default=False)
+
+
+def test_two_writers_of_one_index_lose_no_update(tmp_path: Path) -> None:
+    """Two `songpop train` runs into one folder: the lock keeps either from losing the other."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    writers = [
+        context.Process(target=_record_tasks, args=(str(tmp_path), prefix, 60, barrier))
+        for prefix in ("seed", "hit")
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert len(index["tasks"]) == 120 and len(index["models"]) == 120
