@@ -115,7 +115,7 @@ def score_file(
             )
             out_writer.write(scored)
             if len(rejects):
-                rejects.insert(1, "where", [chunk.where[int(p)] for p in rejects.pop("position")])
+                rejects.insert(1, "where", [chunk.where(p) for p in rejects.pop("position")])
                 rej_writer.write(rejects)
             counts["rows_in"] += len(table)
             counts["scored"] += len(scored)

@@ -3,7 +3,7 @@
 `TableReader(path, feature_names)` detects the file's layout from its header (Kaggle,
 TidyTuesday, Hit Predictor, Spotify API fields) or takes plain feature columns, reads only the
 columns a model and the ids need, and yields `Chunk`s: the chunk's rows in canonical column
-names, where each row is in the file ("line 8", "row 3"), and the problems found before any
+names, where each row is in the file (its line or row), and the problems found before any
 check (a value the layout could not convert; a CSV record with the wrong number of fields).
 
 CSV files are read with pyarrow's streaming reader, every column as text first and then cast to
@@ -44,15 +44,21 @@ class Chunk:
     Attributes:
         start: the 0-based record number of the chunk's first row.
         table: the rows, in canonical column names.
-        where: where each row is in the file, for people ("line 8", "row 3").
+        places: where each row is in the file: its 1-based line (CSV) or row (Parquet).
+        unit: "line" or "row", the unit of `places`.
         problems: problems found while reading (row: 0-based position in `table`, field, value,
             expected, reason), or None.
     """
 
     start: int
     table: pd.DataFrame
-    where: list[str]
+    places: np.ndarray
+    unit: str
     problems: pd.DataFrame | None
+
+    def where(self, position: int) -> str:
+        """Where the row at `position` is in the file, for people: "line 8", "row 3"."""
+        return f"{self.unit} {int(self.places[position])}"
 
 
 class TableReader:
@@ -138,7 +144,8 @@ class TableReader:
 
     def __iter__(self) -> Iterator[Chunk]:
         raw_chunks = self._parquet_chunks() if self.parquet else self._csv_chunks()
-        for start, raw, where, read_problems in raw_chunks:
+        unit = "row" if self.parquet else "line"
+        for start, raw, places, read_problems in raw_chunks:
             raw = raw.reset_index(drop=True)
             problems = [read_problems] if read_problems is not None else []
             if self.layout is not None:
@@ -157,17 +164,17 @@ class TableReader:
             else:
                 table = raw
             merged = pd.concat(problems, ignore_index=True) if problems else None
-            yield Chunk(start, table, where, merged)
+            yield Chunk(start, table, places, unit, merged)
 
-    def _parquet_chunks(self) -> Iterator[tuple[int, pd.DataFrame, list[str], None]]:
+    def _parquet_chunks(self) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, None]]:
         columns = [c for c in self.header if str(c).strip() in self.read_columns]
         start = 0
         for batch in self._pq.iter_batches(batch_size=self.chunksize, columns=columns):
             frame = batch.to_pandas()
-            yield start, frame, [f"row {start + i + 1}" for i in range(len(frame))], None
+            yield start, frame, np.arange(start + 1, start + len(frame) + 1), None
             start += len(frame)
 
-    def _csv_chunks(self) -> Iterator[tuple[int, pd.DataFrame, list[str], pd.DataFrame | None]]:
+    def _csv_chunks(self) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, pd.DataFrame | None]]:
         """Chunks of a CSV file with each row's line, records of the wrong width as problems."""
         import pyarrow as pa
         import pyarrow.csv as pv
@@ -319,7 +326,7 @@ class _Lines:
 
     def take(
         self, frame: pd.DataFrame | None
-    ) -> tuple[int, pd.DataFrame, list[str], pd.DataFrame | None]:
+    ) -> tuple[int, pd.DataFrame, np.ndarray, pd.DataFrame | None]:
         """The next chunk: `frame`'s rows with the ragged records that come before its last."""
         n = 0 if frame is None else len(frame)
         lines = self._lines_of(n)
@@ -355,7 +362,7 @@ class _Lines:
             )
         start = self.record
         self.record += len(frame)
-        return start, frame, [f"line {int(line) + 1}" for line in lines], problems
+        return start, frame, lines + 1, problems
 
 
 def _blank_lines(path: Path, block: int = 1 << 24) -> list[int]:
