@@ -38,6 +38,33 @@ def _seed_table() -> pd.DataFrame:
     return pd.read_csv(config.data_dir() / SEED_TRACKS)
 
 
+def seed_levels(table: pd.DataFrame) -> pd.Series:
+    """The report's label: popularity terciles (seed profile), one row per title kept as is."""
+    y = pd.qcut(table["popularity"].rank(method="first"), 3, labels=list(config.LEVELS))
+    return y.astype(str)
+
+
+def save_seed_bundle(
+    est: Any, folder: Path, model_id: str, X: pd.DataFrame, y: pd.Series, **fields: Any
+) -> Path:
+    """Save a model trained on the seed tracks' audio features as a benchmark bundle."""
+    return save_bundle(
+        est,
+        folder,
+        model_id=model_id,
+        feature_names=list(X.columns),
+        classes=[str(c) for c in est.classes_],
+        label_strategy="spotify",
+        feature_set="audio",
+        metrics={},
+        train_table_sha256="benchmark",
+        reference_X=X,
+        reference_y=y,
+        task="seed",
+        **fields,
+    )
+
+
 def default_bundle(out_dir: Path) -> tuple[Bundle, str]:
     """The run's default model, or a LightGBM pipeline trained here on the seed tracks."""
     try:
@@ -49,25 +76,10 @@ def default_bundle(out_dir: Path) -> tuple[Bundle, str]:
 
     table = _seed_table()
     features = list(config.AUDIO_FEATURES)
-    # The report's label: popularity terciles (seed profile), one row per title kept as is.
-    y = pd.qcut(table["popularity"].rank(method="first"), 3, labels=list(config.LEVELS))
-    y = y.astype(str)
+    y = seed_levels(table)
     est = MODELS["lgbm"].build(features, config.SEED)
     est.fit(table[features], y)
-    path = save_bundle(
-        est,
-        out_dir / "bench_model",
-        model_id="lgbm",
-        feature_names=features,
-        classes=[str(c) for c in est.classes_],
-        label_strategy="spotify",
-        feature_set="audio",
-        metrics={},
-        train_table_sha256="benchmark",
-        reference_X=table[features],
-        reference_y=y,
-        task="seed",
-    )
+    path = save_seed_bundle(est, out_dir / "bench_model", "lgbm", table[features], y)
     return load_bundle(path), (
         f"no run found ({reason.split(';')[0]}); trained the registry's LightGBM pipeline "
         f"(500 trees) on {SEED_TRACKS} ({len(table):,} rows) inside the benchmark"

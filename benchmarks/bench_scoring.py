@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.bench_predict import save_seed_bundle, seed_levels
 from songpop import config
-from songpop.bundle import load_bundle, save_bundle
+from songpop.bundle import load_bundle
 from songpop.io import write_json_atomic
 from songpop.serving import measure_speed, meets_targets
 
@@ -35,8 +36,7 @@ def main(out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     table = pd.read_csv(config.data_dir() / SEED_TRACKS)
     features = list(config.AUDIO_FEATURES)
-    y = pd.qcut(table["popularity"].rank(method="first"), 3, labels=list(config.LEVELS))
-    y = y.astype(str)
+    y = seed_levels(table)
     fit = table.sample(n=FIT_ROWS, random_state=config.SEED)
     figures: dict = {"fit_rows": FIT_ROWS, "targets": config.SERVING_TARGETS, "models": {}}
     for name in default_models():
@@ -46,18 +46,12 @@ def main(out_dir: Path) -> dict:
         est = MODELS[name].build(features, config.SEED).fit(fit[features], y.loc[fit.index])
         entry: dict = {"fit_s": round(time.perf_counter() - t0, 2)}
         for compiled in (False, True):
-            path = save_bundle(
+            path = save_seed_bundle(
                 est,
                 out_dir / f"{name}_{'onnx' if compiled else 'estimator'}",
-                model_id=name,
-                feature_names=features,
-                classes=[str(c) for c in est.classes_],
-                label_strategy="spotify",
-                feature_set="audio",
-                metrics={},
-                train_table_sha256="benchmark",
-                reference_X=fit[features],
-                reference_y=y.loc[fit.index],
+                name,
+                fit[features],
+                y.loc[fit.index],
                 compile=compiled,
             )
             bundle = load_bundle(path)

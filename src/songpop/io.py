@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 _ORPHAN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^./]+\.tmp$|^\.build-(?P<bpid>\d+)-[^/]+$")
@@ -189,3 +190,18 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
         json.dump(obj, handle, indent=2, default=str, sort_keys=False)
         handle.write("\n")
     return Path(path)
+
+
+def json_safe(value: Any) -> Any:
+    """Turn numpy scalars/arrays and tuples into plain JSON types, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

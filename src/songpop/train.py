@@ -50,7 +50,7 @@ from songpop.features import (
     labels,
     stratified_split,
 )
-from songpop.io import write_json_atomic
+from songpop.io import json_safe, write_json_atomic
 from songpop.models.registry import MODELS, default_models, get_spec, models_for, soft_voting
 from songpop.models.search import (
     Budget,
@@ -490,7 +490,7 @@ def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]
     entry = {
         "cv_accuracy": res.cv_accuracy,
         "cv_folds": res.cv_folds,
-        "params": _jsonable(res.params),
+        "params": json_safe(res.params),
         "n_candidates": res.n_candidates,
         "n_fits": res.n_fits,
         "search_seconds": round(res.seconds, 3),
@@ -905,16 +905,6 @@ def _check_split(train_pos: np.ndarray, test_pos: np.ndarray, n: int) -> None:
         raise SchemaError("split: the training or the test part is empty")
     if max(train_pos.max(), test_pos.max()) >= n or min(train_pos.min(), test_pos.min()) < 0:
         raise SchemaError(f"split: positions must be within 0..{n - 1}")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _without_results(summary: Mapping[str, Any]) -> dict[str, Any]:

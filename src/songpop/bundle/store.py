@@ -38,7 +38,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import BundleError
-from songpop.io import recover_dir, replace_dir, temp_prefix, umask, write_json_atomic
+from songpop.io import json_safe, recover_dir, replace_dir, temp_prefix, umask, write_json_atomic
 from songpop.prepare.label import top_class
 from songpop.vocabulary import is_categorical
 
@@ -313,7 +313,7 @@ def save_bundle(
             "classes": classes,
             "label_strategy": label_strategy,
             "feature_set": feature_set,
-            "metrics": _json_safe(metrics),
+            "metrics": json_safe(metrics),
             "train_table_sha256": train_table_sha256,
             "library_versions": library_versions(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -456,7 +456,7 @@ def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
             torch.save(state.pop("state_dict"), folder / state_file)
             state["class_path"] = _class_path(obj)
             (folder / params_file).write_text(
-                json.dumps(_json_safe(state), indent=2) + "\n", encoding="utf-8"
+                json.dumps(json_safe(state), indent=2) + "\n", encoding="utf-8"
             )
             slots.append({"state": state_file, "params": params_file})
             models[slot] = TorchSlot(slot)
@@ -767,18 +767,3 @@ def library_versions() -> dict[str, str | None]:
 def _class_path(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _json_safe(value: Any) -> Any:
-    """Turn numpy scalars/arrays and tuples into plain JSON types, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
