@@ -177,7 +177,7 @@ def run_pipeline(
 
     # 3. Models, task by task. The report leads with the most predictable task (the summary
     # sorts by lift); the default model for predictions is the seed task's best audio-only one
-    # among those fast enough to serve (songpop.serving).
+    # among those fast to serve (an ONNX graph; songpop.bundle.catalog).
     for task in ordered:
         plan = TASKS[task]
         if task == "seed" and "seed" not in tasks:
