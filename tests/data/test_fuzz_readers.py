@@ -3,7 +3,8 @@
 Each case takes the head of a real file from the data folder and damages it the way files get
 damaged — truncated, re-encoded, columns shuffled, a separator swapped, junk bytes inserted,
 lines dropped or repeated, gzip cut short — then reads it with a songpop reader: the chart and
-track readers, batch scoring (`score_file`) and JSON records (`predict`). The only outcomes
+track readers, batch scoring (`score_file`, from CSV and from Parquet with bytes cut, added or
+flipped) and JSON records (`predict`). The only outcomes
 allowed are a result or a `SongpopError` whose message names the file or field; a batch output
 is either absent or complete. The number of cases run is written to
 `test-artifacts/fuzz_readers.json`.
@@ -167,6 +168,31 @@ def test_batch_scoring(raws, bundle, tmp_path_factory, data, source) -> None:
     else:
         assert summary["scored"] + summary["rejected"] == summary["rows_in"]
         assert len(pd.read_parquet(out)) == summary["scored"]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left"
+
+
+@SETTINGS
+@given(data=st.data(), how=st.sampled_from(["truncate", "junk", "flip", "intact"]))
+def test_batch_scoring_from_parquet(raws, bundle, tmp_path_factory, data, how) -> None:
+    table = pd.read_csv(io.BytesIO(raws["seed"]))
+    packed = io.BytesIO()
+    table.to_parquet(packed, index=False)
+    raw = packed.getvalue()
+    at = data.draw(st.integers(0, len(raw) - 1))
+    if how == "truncate":
+        raw = raw[:at]
+    elif how == "junk":
+        raw = raw[:at] + data.draw(st.binary(min_size=1, max_size=16)) + raw[at:]
+    elif how == "flip":
+        raw = raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1 :]
+    folder = tmp_path_factory.mktemp("parquet")
+    path, out = folder / "in.parquet", folder / "out.parquet"
+    path.write_bytes(raw)
+    summary = outcome("batch_parquet", lambda: score_file(path, out, bundle))
+    if summary is None:
+        assert not out.exists(), f"{how}: output left half-done"
+    else:
+        assert summary["scored"] + summary["rejected"] == summary["rows_in"]
     assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left"
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import gzip
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ class Chunk:
 
 
 class TableReader:
-    """Yield (start row, canonical chunk, conversion problems) from a CSV or Parquet file.
+    """Yield the `Chunk`s of a CSV or Parquet file, in canonical column names.
 
     Attributes:
         layout_name: the detected layout, or "plain" for plain feature columns.
@@ -82,7 +81,8 @@ class TableReader:
         if self.parquet:
             import pyarrow.parquet as pq
 
-            self._pq = pq.ParquetFile(path)
+            with _parse_errors(path, "Parquet"):
+                self._pq = pq.ParquetFile(path)
             header = list(self._pq.schema_arrow.names)
         else:
             header = lay.csv_header(path)
@@ -169,8 +169,13 @@ class TableReader:
     def _parquet_chunks(self) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, None]]:
         columns = [c for c in self.header if str(c).strip() in self.read_columns]
         start = 0
-        for batch in self._pq.iter_batches(batch_size=self.chunksize, columns=columns):
-            frame = batch.to_pandas()
+        batches = self._pq.iter_batches(batch_size=self.chunksize, columns=columns)
+        while True:
+            with _parse_errors(self.path, "Parquet"):
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                frame = batch.to_pandas()  # text that is not UTF-8 fails here
             yield start, frame, np.arange(start + 1, start + len(frame) + 1), None
             start += len(frame)
 
@@ -238,7 +243,7 @@ def _count(header: Sequence[Any], name: Any) -> int:
 
 
 @contextlib.contextmanager
-def _parse_errors(path: Path) -> Iterator[None]:
+def _parse_errors(path: Path, kind: str = "UTF-8 CSV") -> Iterator[None]:
     """pyarrow's and gzip's failures to read a file, as a SchemaError naming it."""
     import pyarrow as pa
 
@@ -246,8 +251,8 @@ def _parse_errors(path: Path) -> Iterator[None]:
 
     try:
         yield
-    except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise SchemaError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
+    except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
+        raise SchemaError(f"{path}: cannot be read as a {kind} file ({exc})") from exc
 
 
 def _batches(reader: Any, path: Path) -> Iterator[Any]:
