@@ -12,7 +12,8 @@ become features: `check_features` refuses them wherever a feature list is built.
 
 Preprocessing lives inside the estimator's pipeline, so it is fitted on training folds only:
 numbers are imputed (median) and scaled for the distance, kernel, linear and neural families and
-left unscaled for trees; `key`, `mode` and `time_signature` are one-hot encoded. Where
+left unscaled for trees; the vocabulary's categories (`key`, `mode`, `time_signature`,
+`explicit`) are one-hot encoded. Where
 resampling is used it is SMOTENC (not SMOTE: `key` is categorical) in an imbalanced-learn
 pipeline, so synthetic rows are only ever made from training rows.
 """
