@@ -7,16 +7,17 @@ record and table validation (`songpop.inference.validate`), the API's song model
 options, the web page's sliders, the explanation sentences and the report's axis labels.
 `songpop.config` derives its feature tuples and range maps from here.
 
-Importing this module does no work beyond building the table (and importing numpy).
+Importing this module does no work beyond building the table.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Kind = Literal["number", "whole", "category"]
 Group = Literal["audio", "context"]
@@ -272,6 +273,8 @@ def check_values(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     Returns:
         (out: outside the inclusive range; fraction: not a whole number where one is needed).
     """
+    import numpy as np  # here, not at import: importing the vocabulary (and config) stays cheap
+
     known = ~np.isnan(values)
     spec = FEATURES.get(name)
     frac = np.zeros(len(values), dtype=bool)

@@ -37,7 +37,7 @@ def test_a_graph_that_disagrees_is_not_kept(songs, tmp_path: Path, monkeypatch) 
     X, y = songs
     est = MODELS["logreg"].build(FEATURES, quick=True).fit(X, y)
     real = compiled.run
-    monkeypatch.setattr(compiled, "run", lambda s, Z, float32: real(s, Z, float32=float32)[:, ::-1])
+    monkeypatch.setattr(compiled, "run", lambda s, Z: real(s, Z)[:, ::-1])
     bundle = load_bundle(save_audio_bundle(est, tmp_path / "m", X, y))
     monkeypatch.undo()
     assert bundle.compiled is None and not (tmp_path / "m" / "estimator.onnx").exists()

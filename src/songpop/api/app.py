@@ -652,29 +652,15 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": _too_large_message(self.max_bytes)}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = {"detail": _too_large_message(self.max_bytes)}
+        await _send_json(send, 413, detail, close=True)
 
 
 def _content_length(scope: Scope) -> int | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    try:
+        return int(_header(scope, b"content-length"))
+    except ValueError:  # absent or not a number
+        return None
 
 
 PAGE_POLICY = (
@@ -742,17 +728,17 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _send_json(send: Send, status: int, payload: Mapping[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, payload: Mapping[str, Any], *, close: bool = False
+) -> None:
+    """Answer from a middleware with a JSON body (`close`: and end the connection)."""
     body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -616,7 +616,7 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
         bundle.estimator.predict_proba(feature_frame(X, bundle.feature_names)), dtype=np.float64
     )
     if bundle.compiled is not None:
-        got = run(bundle.session(), X, float32=bundle.compiled.get("input") == "float32")
+        got = run(bundle.session(), X)
         diff = float(np.abs(got - expected).max()) if len(X) else 0.0
         if diff > TOLERANCE:
             raise BundleError(

@@ -6,10 +6,10 @@ against the estimator's own `predict_proba` on real and random rows before it is
 largest difference is recorded in `bundle.json`. Scoring a row then costs tens of microseconds
 instead of the milliseconds scikit-learn spends validating its input at every step.
 
-Precision: scikit-learn steps run in float64, exactly as the estimator does (differences of the
-order of 1e-15). ONNX's tree operators take float32 inputs, so a LightGBM or random-forest graph
-compares a value with a threshold in float32: where a value lies within float32 rounding of a
-split, its tree may take the other branch. A graph is kept only when no probability differs by
+Precision: ONNX Runtime's imputer and tree operators take float32 only, so every graph works in
+float32 (probabilities agree with the estimator's to about 1e-7), and a tree compares a value
+with its threshold in float32: where a value lies within float32 rounding of a split, the tree
+may take the other branch. A graph is kept only when no probability differs by
 more than `TOLERANCE` on the check rows; otherwise the bundle is scored by the estimator itself.
 
 Models the converters do not know (songpop's PyTorch MLP, an ensemble holding it) have no graph
@@ -52,20 +52,6 @@ def _register_lightgbm() -> None:
         options={"nocl": [True, False], "zipmap": [True, False, "columns"], "split": None},
     )
     _REGISTERED.append(True)
-
-
-def _has_trees(estimator: Any) -> bool:
-    names = {type(o).__name__ for o in _walk(estimator)}
-    return bool(
-        names
-        & {
-            "LGBMClassifier",
-            "RandomForestClassifier",
-            "ExtraTreesClassifier",
-            "DecisionTreeClassifier",
-            "HistGradientBoostingClassifier",
-        }
-    )
 
 
 def _walk(obj: Any, seen: set[int] | None = None) -> list[Any]:
@@ -136,8 +122,7 @@ def to_onnx(
         _register_lightgbm()
         model = _plain(estimator, Pipeline)
         final = model.steps[-1][1] if hasattr(model, "steps") else model
-        # ONNX Runtime's imputer and tree operators take float32 only.
-        trees = True
+        # ONNX Runtime's imputer and tree operators take float32 only: the graph's input is.
         tensor = FloatTensorType
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -148,7 +133,7 @@ def to_onnx(
                 target_opset={"": 17, "ai.onnx.ml": 3},
             )
         data = graph.SerializeToString()
-        got = run(session(data), check_rows, float32=trees)
+        got = run(session(data), check_rows)
     except Exception as exc:  # a converter that does not know a step: score with the estimator
         log.info("no ONNX graph for %s (%s)", type(estimator).__name__, exc)
         return None
@@ -161,7 +146,7 @@ def to_onnx(
     flips = int((got.argmax(axis=1) != expected.argmax(axis=1)).sum())
     record = {
         "runtime": "onnxruntime",
-        "input": "float32" if trees else "float64",
+        "input": "float32",
         "rows_checked": int(len(check_rows)),
         "max_abs_diff": diff,
         "p99_abs_diff": float(np.percentile(np.abs(got - expected), 99)) if len(got) else 0.0,
@@ -182,8 +167,7 @@ def session(data: bytes) -> Any:
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
-def run(sess: Any, X: np.ndarray, *, float32: bool) -> np.ndarray:
-    """Class probabilities of the rows of X through a session (float64 result)."""
-    dtype = np.float32 if float32 else np.float64
-    outputs = sess.run(None, {"X": np.ascontiguousarray(X, dtype=dtype)})
+def run(sess: Any, X: np.ndarray) -> np.ndarray:
+    """Class probabilities of the rows of X through a session (float32 in, float64 out)."""
+    outputs = sess.run(None, {"X": np.ascontiguousarray(X, dtype=np.float32)})
     return np.asarray(outputs[-1], dtype=np.float64)

@@ -61,7 +61,7 @@ def predict_proba(bundle: Bundle, X: np.ndarray) -> np.ndarray:
     if session is not None:
         from songpop.inference.compiled import run
 
-        return run(session, X, float32=bundle.compiled.get("input") == "float32")
+        return run(session, X)
     estimator = bundle.estimator
     if not hasattr(estimator, "predict_proba"):
         raise BundleError(
