@@ -27,3 +27,7 @@ class BundleError(SongpopError):
 
 class InputError(SongpopError):
     """A record given for prediction is invalid."""
+
+
+class AudioError(SongpopError):
+    """An audio file cannot be read or analysed (missing, empty, not audio, damaged, too long)."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 Kind = Literal["number", "whole", "category"]
 Group = Literal["audio", "context"]
+FromAudio = Literal["measured", "estimated", "tags"]
 
 KEY_NAMES: tuple[str, ...] = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 
@@ -44,6 +45,10 @@ class Feature:
         less: how a lower value is said ("quieter"), None for categories.
         typical: a typical song's value: the median of the seed's 13,659 charted Spotify tracks
             (rounded); for categories the most common code.
+        from_audio: how songpop gets the value from an audio file (`songpop.audio`):
+            "measured" (a defined quantity: duration, tempo, key, mode, loudness, metre),
+            "estimated" (Spotify never published how it is made: an uncalibrated estimate from
+            named audio descriptors), "tags" (the file's release date), None (not from audio).
     """
 
     name: str
@@ -58,6 +63,7 @@ class Feature:
     more: str | None = None
     less: str | None = None
     typical: float = 0.0
+    from_audio: FromAudio | None = None
 
     @property
     def integer(self) -> bool:
@@ -151,70 +157,76 @@ FEATURES: dict[str, Feature] = {
         _unit(
             "acousticness", 0.0, 1.0, label="Acousticness",
             description="Confidence that the track is acoustic",
-            more="more acoustic", less="less acoustic", typical=0.16,
+            more="more acoustic", less="less acoustic", typical=0.16, from_audio="estimated",
         ),
         _unit(
             "danceability", 0.0, 1.0, label="Danceability",
             description="How suitable the track is for dancing",
-            more="more danceable", less="less danceable", typical=0.60,
+            more="more danceable", less="less danceable", typical=0.60, from_audio="estimated",
         ),
         _unit(
             "duration_ms", 1.0, 3_600_000.0, label="Duration", description="Length of the track",
             unit="ms", step=1000, more="longer", less="shorter", typical=225_000,
+            from_audio="measured",
         ),
         _unit(
             "energy", 0.0, 1.0, label="Energy", description="Perceived intensity and activity",
-            more="more energetic", less="less energetic", typical=0.64,
+            more="more energetic", less="less energetic", typical=0.64, from_audio="estimated",
         ),
         _unit(
             "instrumentalness", 0.0, 1.0, label="Instrumentalness",
             description="Likelihood that the track has no vocals",
-            more="more instrumental", less="less instrumental", typical=0.0,
+            more="more instrumental", less="less instrumental", typical=0.0, from_audio="estimated",
         ),
         _unit(
             "liveness", 0.0, 1.0, label="Liveness",
             description="Likelihood that the track was recorded live",
-            more="more live-sounding", less="less live-sounding", typical=0.13,
+            more="more live-sounding", less="less live-sounding", typical=0.13, from_audio="estimated",
         ),
         _unit(
             "loudness", -60.0, 5.0, label="Loudness", description="Average loudness", unit="dB",
-            step=0.1, more="louder", less="quieter", typical=-8.2,
+            step=0.1, more="louder", less="quieter", typical=-8.2, from_audio="measured",
         ),
         _unit(
             "speechiness", 0.0, 1.0, label="Speechiness", description="Presence of spoken words",
-            more="wordier", less="less wordy", typical=0.04,
+            more="wordier", less="less wordy", typical=0.04, from_audio="estimated",
         ),
         _unit(
             "tempo", 0.0, 300.0, label="Tempo", description="Estimated tempo", unit="BPM",
-            step=0.5, more="faster", less="slower", typical=119.0,
+            step=0.5, more="faster", less="slower", typical=119.0, from_audio="measured",
         ),
         _unit(
             "valence", 0.0, 1.0, label="Valence",
             description="Musical positiveness (happy, cheerful)",
-            more="happier-sounding", less="sadder-sounding", typical=0.62,
+            more="happier-sounding", less="sadder-sounding", typical=0.62, from_audio="estimated",
         ),
         Feature(
             "key", "category", -1, 11, "audio", label="Key",
             description="Pitch class of the key (0 = C, 1 = C♯ … 11 = B; −1 = no key detected)",
             unit="pitch class (0 = C, -1 = none)", step=1, typical=0,
+            from_audio="measured",
         ),
         # --- context ----------------------------------------------------------------------------
         Feature(
             "year", "whole", 1900, 2100, "context", label="Year", description="Release year",
             unit="year", step=1, more="newer", less="older", typical=1992,
+            from_audio="tags",
         ),
         Feature(
             "decade", "whole", 1900, 2100, "context", label="Decade",
             description="Release decade, as its first year (1990 = the 1990s)",
             unit="year", step=10, more="newer", less="older", typical=1990,
+            from_audio="tags",
         ),
         Feature(
             "mode", "category", 0, 1, "context", label="Mode",
             description="Modality: 1 = major, 0 = minor", step=1, typical=1,
+            from_audio="measured",
         ),
         Feature(
             "time_signature", "category", 0, 7, "context", label="Time signature",
             description="Estimated beats per bar", step=1, typical=4,
+            from_audio="measured",
         ),
         Feature(
             "explicit", "category", 0, 1, "context", label="Explicit",
@@ -229,6 +241,14 @@ KNOWN_FEATURES: tuple[str, ...] = tuple(FEATURES)
 TIME_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.kind == "whole")
 """Context features that are calendar years: whole numbers, in years."""
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.categorical)
+MEASURED_FEATURES: tuple[str, ...] = tuple(
+    n for n, f in FEATURES.items() if f.from_audio == "measured"
+)
+"""What songpop measures in an audio file: defined quantities, comparable to Spotify's."""
+ESTIMATED_FEATURES: tuple[str, ...] = tuple(
+    n for n, f in FEATURES.items() if f.from_audio == "estimated"
+)
+"""What songpop can only estimate from audio (uncalibrated against Spotify's values)."""
 
 
 def feature(name: str) -> Feature | None:
