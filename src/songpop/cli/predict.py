@@ -33,6 +33,7 @@ def _option_type(name: str) -> type:
 
 
 def predict_command(
+    files: list[Path] | None,
     model: Path | None,
     json_file: Path | None,
     csv_file: Path | None,
@@ -44,6 +45,9 @@ def predict_command(
     **features: float | None,
 ) -> None:
     """Predict a song's popularity level with a saved model.
+
+    An audio file: songpop predict song.mp3 (analysed first; the answer shows the range of
+    each level's probability as the estimated features move over their plausible band).
 
     One song: its features as options (--danceability 0.7 --energy 0.8 ...).
 
@@ -57,14 +61,17 @@ def predict_command(
     from songpop.bundle import load_bundle, resolve_model
 
     given = {k: v for k, v in features.items() if v is not None}
-    sources = [bool(given), json_file is not None, csv_file is not None]
+    sources = [bool(given), json_file is not None, csv_file is not None, bool(files)]
     if sum(sources) != 1:
         raise fail(
             InputError(
-                "give exactly one input: feature options (--danceability ...), --json FILE, "
-                "or --csv FILE --out FILE"
+                "give exactly one input: audio FILE(s), feature options (--danceability ...), "
+                "--json FILE, or --csv FILE --out FILE"
             )
         )
+    if files:
+        _predict_audio(files, model, out, explain, top)
+        return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
     try:
@@ -84,6 +91,85 @@ def predict_command(
         write_json_atomic([p.to_dict() for p in predictions], out)
         _out.print(f"{len(predictions)} prediction(s) written to {out}")
     _print_predictions(predictions, bundle, top if explain else 0)
+
+
+def _predict_audio(
+    files: list[Path], model: Path | None, out: Path | None, explain: bool, top: int
+) -> None:
+    from songpop.audio import is_audio_path
+    from songpop.bundle import load_bundle, resolve_model
+    from songpop.cli.audio import _run
+    from songpop.inference.inputs.audio import predict_audio
+
+    for f in files:
+        if not is_audio_path(f):
+            raise fail(
+                InputError(
+                    f"{f}: not an audio file name (expected .mp3, .wav, .flac, .ogg, .opus, "
+                    ".m4a ...); for a table use --csv FILE --out FILE, for records --json FILE"
+                )
+            )
+    try:
+        bundle = load_bundle(resolve_model(model))
+    except SongpopError as exc:
+        raise fail(exc) from None
+    songs, failures = _run(files)
+    results = [predict_audio(song, bundle, explain=explain) for song in songs]
+    for f in failures:
+        err.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
+    if out is not None and results:
+        from songpop.io import write_json_atomic
+
+        write_json_atomic([r.to_dict() for r in results], out)
+        err.print(f"{len(results)} prediction(s) written to {out}")
+    for result in results:
+        _print_audio_prediction(result, bundle, top if explain else 0)
+    if failures:
+        raise typer.Exit(code=1 if results else 2)
+
+
+def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
+    from songpop.prepare.label import natural_order
+
+    song = result.song
+    p = result.prediction
+    named = " – ".join(x for x in (song.tags.artist, song.tags.title) if x)
+    table = Table(title=f"{song.path}" + (f" ({named})" if named else "") + f": {p.level}")
+    table.add_column("level")
+    table.add_column("probability", justify="right")
+    table.add_column("range over the estimates", justify="right")
+    table.add_column("most likely in", justify="right")
+    for c in natural_order(list(bundle.classes)):
+        lo_hi = result.range.get(c) if result.range else None
+        span = f"{lo_hi[0]:.2f} – {lo_hi[1]:.2f}" if lo_hi else "–"
+        share = f"{result.levels[c]:.0%} of cases" if result.levels else "–"
+        table.add_row(c, f"{p.probabilities[c]:.3f}", span, share)
+    _out.print(table)
+    measured = [k for k, s in result.sources.items() if s in ("measured", "tags")]
+    varied = result.uncertain
+    _out.print(
+        f"model {bundle.model_id}: measured {', '.join(measured) or 'nothing'}; "
+        f"estimated or default (varied for the range): {', '.join(varied) or 'nothing'}",
+        highlight=False,
+    )
+    if result.range is not None:
+        _out.print(
+            f"The range is the 10th-90th percentile of each probability over {result.scenarios} "
+            "scenarios: the estimated values replaced by those of the model's reference songs "
+            "closest in the measured features.",
+            highlight=False,
+        )
+    if top and p.explanation is not None:
+        why = Table(title=f"Why {p.level}: contributions in {p.explanation.unit}")
+        why.add_column("feature")
+        why.add_column("source")
+        why.add_column("effect", justify="right")
+        why.add_column("in plain words")
+        for c in p.explanation.contributions[:top]:
+            arrow = "▲" if c.direction == "up" else "▼"
+            why.add_row(c.feature, result.sources.get(c.feature, ""),
+                        f"{arrow} {c.contribution:+.3f}", c.text)  # fmt: skip
+        _out.print(why)
 
 
 def _read_json(path: Path) -> Any:
@@ -180,6 +266,17 @@ def _option(
 def _signature() -> inspect.Signature:
     """predict_command's options, one per feature of config (built here, not written out)."""
     params = [
+        inspect.Parameter(
+            "files",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Argument(
+                None,
+                help="Audio file(s) to analyse and predict (mp3, wav, flac, ogg/opus; m4a/aac "
+                "with ffmpeg).",
+                show_default=False,
+            ),
+            annotation=list[Path] | None,
+        ),
         _option(
             "model",
             "--model",
