@@ -31,3 +31,7 @@ class InputError(SongpopError):
 
 class AudioError(SongpopError):
     """An audio file cannot be read or analysed (missing, empty, not audio, damaged, too long)."""
+
+
+class NotAudioError(AudioError):
+    """The file is empty or not audio at all (the API answers 415)."""

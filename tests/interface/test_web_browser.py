@@ -144,3 +144,40 @@ def test_what_if_page_predicts_and_explains(browser, server_url: str, artifacts_
     assert unexpected == [], unexpected
     assert outside == [], f"the page fetched outside resources: {outside}"
     page.close()
+
+
+def test_page_predicts_from_a_dropped_audio_file(
+    browser, server_url: str, artifacts_dir: Path
+) -> None:
+    """A real rendered song goes up through the file picker: the sliders take the song's values,
+    the estimated ones are marked, the range is shown, and a moved slider stops being 'estimated'."""
+    import audio_support
+
+    if audio_support.missing_tools():
+        pytest.skip(f"audio renderers missing: {audio_support.missing_tools()}")
+    song = audio_support.render_midi(audio_support.OPENMSX / "moo_redfarn.mid")
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(server_url + "/")
+    page.locator("#level").wait_for(state="visible", timeout=15_000)
+    with page.expect_response(lambda r: "/predict" in r.url and r.request.method == "POST"):
+        page.locator("#audio-file").set_input_files(str(song))
+    page.locator("#range-box").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#range li").count() == 3
+    assert "moo_redfarn.wav" in page.locator("#audio-status").inner_text()
+    tempo = float(page.get_by_label("Tempo, exact value").input_value())
+    assert tempo == pytest.approx(120, rel=0.02)  # the MIDI file's own tempo
+    assert page.locator('[data-feature="tempo"]').get_attribute("data-source") == "measured"
+    assert page.locator('[data-feature="energy"]').get_attribute("data-source") == "estimated"
+    badge = page.locator('[data-feature="energy"] .source')
+    assert badge.is_visible() and badge.inner_text() == "estimated"
+    page.screenshot(path=str(artifacts_dir / "web_audio_upload.png"), full_page=True)
+    # moving an estimated slider makes it the user's value, and the file's range goes away
+    slider = page.locator("#f-energy")
+    slider.focus()
+    slider.press("End")
+    assert page.locator('[data-feature="energy"]').get_attribute("data-source") is None
+    page.locator("#range-box").wait_for(state="hidden")
+    assert problems == []
+    page.close()

@@ -103,6 +103,7 @@ def create_app(
     model_paths: Sequence[str | os.PathLike[str]] | None = None,
     *,
     max_body_bytes: int = schemas.MAX_BODY_BYTES,
+    max_upload_bytes: int | None = None,
     models: LoadedModels | None = None,
 ) -> FastAPI:
     """Build the songpop API and web page.
@@ -110,7 +111,9 @@ def create_app(
     Args:
         model_paths: bundle folders to serve; the first is the default model. None: the
             default model of the last run (`songpop.bundle.resolve_model(None)`).
-        max_body_bytes: largest request body accepted; bigger ones get 413.
+        max_body_bytes: largest JSON request body accepted; bigger ones get 413.
+        max_upload_bytes: largest audio upload (/analyze, multipart /predict); default
+            `songpop.api.audio.MAX_UPLOAD_BYTES` (50 MiB).
         models: bundles already loaded (`load_models`), served instead of `model_paths`:
             `songpop serve` loads them before the server starts, so that a bad bundle stops it
             with one line rather than inside the server.
@@ -144,9 +147,12 @@ def create_app(
     app.state.models = LoadedModels()
     _add_error_handlers(app)
     _add_routes(app)
+    from songpop.api.audio import add_audio_routes
+
+    add_audio_routes(app, _models)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -614,17 +620,28 @@ class BodySizeLimit:
     upload or a lying header cannot get past it.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        max_bytes: int,
+        max_upload_bytes: int | None = None,
+    ) -> None:
+        from songpop.api.audio import MAX_UPLOAD_BYTES
+
         self.app = app
-        self.max_bytes = max_bytes
+        self.json_bytes = max_bytes
+        self.upload_bytes = max_upload_bytes if max_upload_bytes is not None else MAX_UPLOAD_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from songpop.api.audio import UPLOAD_PATHS
+
+        limit = self.upload_bytes if scope.get("path") in UPLOAD_PATHS else self.json_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -634,8 +651,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -649,10 +666,10 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = {"detail": _too_large_message(self.max_bytes)}
+    async def _refuse(self, send: Send, limit: int) -> None:
+        detail = {"detail": _too_large_message(limit)}
         await _send_json(send, 413, detail, close=True)
 
 
@@ -672,7 +689,10 @@ PAGE_POLICY = (
 DOCS_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
 """/docs: Swagger UI starts from one inline script (its files are still served locally)."""
 JSON_ONLY_PATHS: frozenset[str] = frozenset({"/predict"})
-"""Routes whose body must be JSON: anything else is a 415 that says what to send."""
+"""Routes whose body must be JSON (or, for /predict, a multipart audio upload): anything else is
+a 415 that says what to send."""
+AUDIO_ROUTES: dict[str, str] = {"/predict": "/predict/audio"}
+"""A multipart upload to these paths goes to the audio route."""
 
 
 class SecurityHeaders:
@@ -691,15 +711,20 @@ class SecurityHeaders:
             return
         path = scope.get("path", "")
         has_body = (_content_length(scope) or 0) > 0 or bool(_header(scope, b"transfer-encoding"))
-        if has_body and scope.get("method") in ("POST", "PUT", "PATCH") and path in JSON_ONLY_PATHS:
-            kind = _header(scope, b"content-type").split(";")[0].strip().lower()
+        kind = _header(scope, b"content-type").split(";")[0].strip().lower()
+        if path in AUDIO_ROUTES and kind == "multipart/form-data":
+            path = AUDIO_ROUTES[path]
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        elif (
+            has_body and scope.get("method") in ("POST", "PUT", "PATCH") and path in JSON_ONLY_PATHS
+        ):
             if kind != "application/json" and not kind.endswith("+json"):
                 await _send_json(
                     send,
                     415,
                     {
-                        "detail": f"{path} takes a JSON body (Content-Type: application/json); "
-                        f"got {kind or 'no Content-Type'}"
+                        "detail": f"{path} takes a JSON body (Content-Type: application/json) "
+                        f"or an audio file as multipart/form-data; got {kind or 'no Content-Type'}"
                     },
                 )
                 return

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from songpop.errors import AudioError
+from songpop.errors import AudioError, NotAudioError
 
 RATE = 22_050
 """The analysis sample rate (Hz): librosa's default; 11 kHz of bandwidth is ample here."""
@@ -88,7 +88,7 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     if not p.is_file():
         raise AudioError(f"{p}: not a file; expected {EXPECTED}")
     if st.st_size == 0:
-        raise AudioError(f"{p}: the file is empty (0 bytes); expected {EXPECTED}")
+        raise NotAudioError(f"{p}: the file is empty (0 bytes); expected {EXPECTED}")
     if not os.access(p, os.R_OK):
         raise AudioError(f"{p}: permission denied (the file is not readable)")
     return p
@@ -122,8 +122,9 @@ def decode(
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if p.suffix.lower() in FFMPEG_SUFFIXES:
             return _decode_ffmpeg(p, max_seconds=max_seconds, min_seconds=min_seconds)
-        raise AudioError(
-            f"{p}: not an audio file libsndfile can read ({_reason(exc)}); expected {EXPECTED}"
+        raise NotAudioError(
+            f"{p}: not audio, or in a format libsndfile cannot read ({_reason(exc)}); "
+            f"expected {EXPECTED}"
         ) from None
     with handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
@@ -231,6 +232,8 @@ def _reason(exc: BaseException) -> str:
     # libsndfile messages start with "Error opening '<path>': "; the path is said already
     if ": " in text and text.startswith("Error opening"):
         text = text.split(": ", 1)[1]
+    if "does not exist or is not a regular file" in text:
+        return "no audio stream found in it"  # what libsndfile says when its decoders give up
     return text.rstrip(".")
 
 

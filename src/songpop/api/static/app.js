@@ -84,12 +84,19 @@
     const unit = spec.unit && !["key", "year", "decade"].includes(spec.name) ? ` ${spec.unit}` : "";
     hint.textContent = `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
 
+    const source = document.createElement("span");
+    source.className = "source";
+    source.hidden = true;
+    label.append(" ", source);
+
     slider.addEventListener("input", () => {
+      clearSource(row);
       box.value = Number(slider.value).toFixed(decimals(spec.step));
       shown.textContent = describe(spec, slider.value);
       schedule();
     });
     box.addEventListener("input", () => {
+      clearSource(row);
       if (box.value === "" || !box.checkValidity()) {
         box.setAttribute("aria-invalid", "true");
       } else {
@@ -105,6 +112,87 @@
     controls.append(slider, box, shown);
     row.append(label, controls, hint);
     return row;
+  }
+
+  // A value the user moved is theirs now: no longer measured or estimated from the file.
+  function clearSource(row) {
+    const badge = row.querySelector(".source");
+    if (!badge.hidden) {
+      badge.hidden = true;
+      delete row.dataset.source;
+      document.getElementById("range-box").hidden = true;
+    }
+  }
+
+  function setField(name, value, source) {
+    const row = form.querySelector(`[data-feature="${name}"]`);
+    const spec = features.find((f) => f.name === name);
+    if (!row || !spec || value === null || value === undefined) return;
+    const v = Math.min(spec.max, Math.max(spec.min, Number(value)));
+    row.querySelector('input[type="range"]').value = v;
+    const box = row.querySelector("input.exact");
+    box.value = v.toFixed(decimals(spec.step));
+    box.removeAttribute("aria-invalid");
+    row.querySelector(".shown").textContent = describe(spec, v);
+    const badge = row.querySelector(".source");
+    badge.textContent = source === "tags" ? "from the tags" : source;
+    badge.dataset.source = source;
+    badge.hidden = false;
+    row.dataset.source = source;
+  }
+
+  async function uploadAudio(file) {
+    const audioStatus = document.getElementById("audio-status");
+    audioStatus.textContent = `Analysing ${file.name}…`;
+    const body = new FormData();
+    body.append("file", file, file.name);
+    if (inFlight) inFlight.abort();
+    const seq = ++requestSeq;
+    try {
+      const model = encodeURIComponent(currentModel().id);
+      const response = await fetch(`/predict?explain=true&model=${model}`, { method: "POST", body });
+      const payload = await response.json();
+      if (seq !== requestSeq) return;
+      if (!response.ok) {
+        audioStatus.textContent = `Could not use ${file.name}: ${payload.detail}`;
+        return;
+      }
+      for (const [name, value] of Object.entries(payload.values)) {
+        setField(name, value, payload.sources[name]);
+      }
+      const estimated = Object.values(payload.sources).filter((s) => s !== "measured" && s !== "tags");
+      audioStatus.textContent = `${file.name}: ${estimated.length} of ${Object.keys(payload.sources).length} values estimated or assumed (marked); move any slider to try another value.`;
+      showPrediction(payload, {
+        level: payload.level,
+        probabilities: payload.probabilities,
+        model_id: payload.model_id,
+        explanation: payload.explanation ? { contributions: payload.explanation } : null,
+      });
+      showRange(payload);
+    } catch (err) {
+      audioStatus.textContent = `The server did not answer: ${err.message}`;
+    }
+  }
+
+  function showRange(payload) {
+    const box = document.getElementById("range-box");
+    const list = document.getElementById("range");
+    list.replaceChildren();
+    if (!payload.range) {
+      box.hidden = true;
+      return;
+    }
+    const rank = (c) => (CLASS_ORDER.includes(c) ? CLASS_ORDER.indexOf(c) : CLASS_ORDER.length);
+    for (const cls of [...payload.classes].sort((a, b) => rank(a) - rank(b))) {
+      const [lo, hi] = payload.range[cls];
+      const item = document.createElement("li");
+      item.dataset.class = cls;
+      item.textContent = `${cls}: ${percent(lo)} to ${percent(hi)}`;
+      list.append(item);
+    }
+    document.getElementById("range-help").textContent =
+      `Each level's probability (10th to 90th percentile) when the estimated values are replaced by those of the ${payload.scenarios} reference songs closest in what was measured.`;
+    box.hidden = false;
   }
 
   function currentModel() {
@@ -271,6 +359,7 @@
   function resetForm() {
     for (const spec of features) {
       const row = form.querySelector(`[data-feature="${spec.name}"]`);
+      clearSource(row);
       row.querySelector('input[type="range"]').value = spec.default;
       const box = row.querySelector("input.exact");
       box.value = Number(spec.default).toFixed(decimals(spec.step));
@@ -320,6 +409,21 @@
       predictNow();
     });
     document.getElementById("reset-button").addEventListener("click", resetForm);
+    const picker = document.getElementById("audio-file");
+    picker.addEventListener("change", () => {
+      if (picker.files.length) uploadAudio(picker.files[0]);
+    });
+    const zone = document.getElementById("drop-zone");
+    zone.addEventListener("dragover", (event) => {
+      event.preventDefault();
+      zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("over");
+      if (event.dataTransfer.files.length) uploadAudio(event.dataTransfer.files[0]);
+    });
     predictNow();
   }
 

@@ -1,0 +1,97 @@
+"""The API's audio uploads: `POST /analyze` and `POST /predict` with a multipart file.
+
+A multipart request to `/predict` is routed to `/predict/audio` (the JSON `/predict` keeps its
+body model). The upload is written to a private temporary folder under a fixed name (only the
+client's file suffix is kept, and only when it is a known audio suffix), analysed in a worker
+thread, and the folder is always removed. Over the size limit → 413; not audio → 415; audio
+songpop cannot use (too short, too long, damaged) → 422. Error messages name the file as the
+client called it, never the server's temporary path.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from songpop.errors import AudioError, NotAudioError
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""Largest audio upload accepted (50 MiB): a 5-minute WAV at 44.1 kHz is 53 MB, a FLAC half."""
+UPLOAD_PATHS: frozenset[str] = frozenset({"/analyze", "/predict/audio"})
+_SAFE_NAME = re.compile(r"[^\w .()-]+")
+
+
+def add_audio_routes(app: FastAPI, models: Any) -> None:
+    """Add /analyze and /predict/audio; `models(request)` gives the loaded models."""
+
+    @app.post("/analyze", tags=["audio"])
+    async def analyze_route(
+        file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
+    ) -> Any:
+        """Analyse an uploaded audio file: each feature with its source (measured, estimated,
+        tags, default, unknown), the tags and the descriptors. Estimated values are
+        songpop's uncalibrated estimates, never Spotify's values."""
+        song = await _analyse(file)
+        if isinstance(song, JSONResponse):
+            return song
+        return song.to_dict() | {"file": _shown(file)}
+
+    @app.post("/predict/audio", tags=["audio"])
+    async def predict_audio_route(
+        request: Request,
+        file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
+        explain: bool = Query(False, description="Explain the point prediction."),
+        model: str | None = Query(None, description="Model id (GET /models); default: first."),
+    ) -> Any:
+        """Predict from an uploaded audio file (also reached as a multipart `POST /predict`):
+        the level and probabilities from the file's own values, and each level's range as the
+        estimated features move over the values of the model's reference songs closest in what
+        was measured. `sources` says where each value came from."""
+        from songpop.inference.inputs.audio import predict_audio
+
+        bundle = models(request).get(model)
+        song = await _analyse(file)
+        if isinstance(song, JSONResponse):
+            return song
+        result = await run_in_threadpool(predict_audio, song, bundle, explain=explain)
+        out = result.to_dict()
+        out["analysis"]["file"] = _shown(file)
+        out["classes"] = list(bundle.classes)
+        return out
+
+
+def _shown(file: UploadFile) -> str:
+    name = Path(file.filename or "upload").name
+    return _SAFE_NAME.sub("_", name)[:120] or "upload"
+
+
+async def _analyse(file: UploadFile) -> Any:
+    """Save the upload to a private temporary folder, analyse it there, remove the folder."""
+    from songpop.audio import AUDIO_SUFFIXES, analyze
+
+    suffix = Path(file.filename or "").suffix.lower()
+    suffix = suffix if suffix in AUDIO_SUFFIXES else ""
+    folder = Path(tempfile.mkdtemp(prefix="songpop-upload-"))
+    target = folder / f"upload{suffix}"
+    try:
+        with target.open("wb") as out:
+            await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
+        return await run_in_threadpool(analyze, target)
+    except NotAudioError as exc:
+        return JSONResponse(status_code=415, content={"detail": _message(exc, target, file)})
+    except AudioError as exc:
+        return JSONResponse(status_code=422, content={"detail": _message(exc, target, file)})
+    finally:
+        await file.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _message(exc: Exception, target: Path, file: UploadFile) -> str:
+    return str(exc).replace(str(target), _shown(file))
