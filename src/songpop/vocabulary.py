@@ -181,7 +181,8 @@ FEATURES: dict[str, Feature] = {
         _unit(
             "liveness", 0.0, 1.0, label="Liveness",
             description="Likelihood that the track was recorded live",
-            more="more live-sounding", less="less live-sounding", typical=0.13, from_audio="estimated",
+            more="more live-sounding", less="less live-sounding", typical=0.13,
+            from_audio="estimated",
         ),
         _unit(
             "loudness", -60.0, 5.0, label="Loudness", description="Average loudness", unit="dB",

@@ -150,7 +150,8 @@ def test_page_predicts_from_a_dropped_audio_file(
     browser, server_url: str, artifacts_dir: Path
 ) -> None:
     """A real rendered song goes up through the file picker: the sliders take the song's values,
-    the estimated ones are marked, the range is shown, and a moved slider stops being 'estimated'."""
+    the estimated ones are marked, the range is shown, and a moved slider is no longer
+    'estimated'."""
     import audio_support
 
     if audio_support.missing_tools():
