@@ -39,7 +39,16 @@ from songpop.errors import LayoutError, SchemaError, SongpopError
 
 log = logging.getLogger(__name__)
 
-FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context")
+FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured")
+FEATURE_SET_LABELS: dict[str, str] = {
+    "audio": "audio only",
+    "audio+context": "audio + context",
+    "measured": "measured from audio (+ year)",
+}
+"""How each feature set is named in tables. "measured" holds only what songpop measures in an
+audio file itself (`vocabulary.MEASURED_FEATURES`: duration, loudness, tempo, key, mode, time
+signature) plus the year or decade a file's tags can give: what a prediction from a file rests
+on when no estimate is trusted."""
 LABEL_COLUMN = "level"
 
 # Context columns tried for "audio+context", in this order. The time column is the year where
@@ -111,12 +120,14 @@ def feature_columns(songs: pd.DataFrame, feature_set: str) -> list[str]:
 
     Args:
         songs: a song table (songs.parquet or a test table).
-        feature_set: "audio" or "audio+context".
+        feature_set: "audio", "audio+context" or "measured".
 
     Returns:
         Audio features, then the context columns the table holds (for "audio+context"); an
         "audio+context" set without any context column present returns just the audio columns,
-        which the caller should treat as "not available here".
+        which the caller should treat as "not available here". For "measured": the measured
+        audio features, the measured context columns the table holds (mode, time signature)
+        and its time column (year, else decade).
 
     Raises:
         SchemaError: unknown feature set.
@@ -133,6 +144,11 @@ def feature_columns(songs: pd.DataFrame, feature_set: str) -> list[str]:
     names = list(config.AUDIO_FEATURES)
     if feature_set == "audio+context":
         names += context_columns(songs)
+    if feature_set == "measured":
+        measured = vocabulary.MEASURED_FEATURES
+        names = [n for n in names if n in measured]
+        context = context_columns(songs)
+        names += [c for c in context if c in measured or c in TIME_COLUMNS]
     return check_features(names)
 
 

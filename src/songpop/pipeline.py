@@ -240,6 +240,8 @@ def _default_reason(models_dir: Path) -> str | None:
 
 def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (task, feature set): the best model by cross-validation and its test scores."""
+    from songpop.features import FEATURE_SET_LABELS
+
     rows = []
     for key, summary in summaries.items():
         if not key.startswith("train_"):
@@ -251,7 +253,7 @@ def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "task": summary["task"],
-                    "features": "audio only" if fs == "audio" else "audio + context",
+                    "features": FEATURE_SET_LABELS.get(fs, fs),
                     "songs (train / test)": f"{summary['n_train']:,} / {summary['n_test']:,}",
                     "best model (by CV)": best,
                     "test accuracy": round(entry["accuracy"], 3),

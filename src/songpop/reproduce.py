@@ -234,6 +234,7 @@ def reproduce(
             models=models,
             seed=seed,
             split=(train, test),
+            feature_sets=("audio", "audio+context"),
             progress=progress,
             set_default=False,
             extras=False,

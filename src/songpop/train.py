@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 
 ENSEMBLE_SIZE = 3
 """Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
-FS_SLUG = {"audio": "audio", "audio+context": "audio_context"}
+FS_SLUG = {"audio": "audio", "audio+context": "audio_context", "measured": "measured"}
 
 
 def table_sha256(frame: pd.DataFrame) -> str:
@@ -228,7 +228,7 @@ def train_task(
             log.info("%s: no context column in the table; skipping audio+context", spec.task)
             continue
         fsr = _fit_feature_set(run, fs)
-        if spec.extras:
+        if spec.extras and fs != "measured":
             _extra_protocols(run, fsr)
         if spec.save:
             _save_bundles(run, fsr)
@@ -314,7 +314,12 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
     sampled = len(fsr.sample) < len(y_train)
     X_s, y_s = X_train.iloc[fsr.sample], y_train.iloc[fsr.sample]
     folds = make_folds(y_s, plan.cv, spec.seed)
-    plain = [n for n in run.names if n != "ensemble"]
+    names = list(run.names)
+    if fs == "measured":
+        # It answers "what is a prediction from a file worth", not which model is best: the
+        # cheap models of the task's selection are enough (all of them when none is cheap).
+        names = [n for n in names if MODELS[n].cheap] or names
+    plain = [n for n in names if n != "ensemble"]
     bar = tqdm(plain, desc=f"{spec.task} {fs}", unit="model", disable=not spec.progress)
     for name in bar:
         bar.set_postfix_str(name)
@@ -331,7 +336,7 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 refit_on=(X_train, y_train) if sampled else None,
             )
     bar.close()
-    if "ensemble" in run.names:
+    if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):
             fsr.searched["ensemble"] = _ensemble(
                 fsr.searched, (X_s, y_s), (X_train, y_train), folds, plan, spec.seed,
@@ -607,6 +612,8 @@ def _regression(run: TaskRun) -> None:
         return
     out: dict[str, Any] = {"target": "score", "feature_sets": {}}
     for fs, fsr in run.feature_sets.items():
+        if fs == "measured":  # a score from measured features alone is not asked for
+            continue
         cols, X = fsr.cols, fsr.X
         with timer.stage(f"{fs}/regression"):
             reg = make_model_pipeline(
@@ -979,7 +986,7 @@ def hit_task_cv(
     songs: pd.DataFrame,
     *,
     models: Sequence[str] | None = None,
-    feature_sets: Sequence[str] = FEATURE_SETS,
+    feature_sets: Sequence[str] = ("audio", "audio+context"),
     n_splits: int = 5,
     n_repeats: int = 1,
     seed: int = config.SEED,

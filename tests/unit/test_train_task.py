@@ -26,7 +26,13 @@ def test_a_task_trains_end_to_end_on_a_tiny_table(tmp_path: Path) -> None:
     )
     summary = train_task(songs, tmp_path, spec)
     assert summary["n_train"] + summary["n_test"] == 240
-    assert set(summary["feature_sets"]) == {"audio", "audio+context"}
+    assert set(summary["feature_sets"]) == {"audio", "audio+context", "measured"}
+    # what a file's measurements and tags give: duration, loudness, tempo, key and the year
+    measured = summary["feature_sets"]["measured"]
+    assert set(measured["features"]) == {"duration_ms", "loudness", "tempo", "key", "year"}
+    assert "measured" in {
+        e["feature_set"] for e in json.loads((tmp_path / "index.json").read_text())["bundles"]
+    }
     audio = summary["feature_sets"]["audio"]
     assert audio["best"] in ("logreg", "lgbm")  # never the dummy
     assert audio["models"]["logreg"]["accuracy"] > audio["models"]["dummy"]["accuracy"]

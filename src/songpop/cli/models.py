@@ -59,7 +59,10 @@ def train_command(
         None, "--task", help="Task name (default: the build's profile or label strategy)."
     ),
     feature_sets: str = typer.Option(
-        "audio,audio+context", "--feature-sets", help="Feature sets to train, comma-separated."
+        "audio,audio+context,measured",
+        "--feature-sets",
+        help="Feature sets to train, comma-separated: audio, audio+context, measured (only "
+        "what songpop measures in an audio file, plus the year).",
     ),
     test_size: float = typer.Option(0.2, "--test-size", help="Share of songs held out."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: config.SEED)."),

@@ -285,7 +285,9 @@ def plot_model_comparison(
         if table.empty:
             raise MetricInputError(f"task {task!r} is not in the comparison table")
     tasks = list(dict.fromkeys(table["task"]))
-    feature_sets = [fs for fs in ("audio", "audio+context") if fs in set(table["feature_set"])]
+    from songpop.features import FEATURE_SET_LABELS
+
+    feature_sets = [fs for fs in FEATURE_SET_LABELS if fs in set(table["feature_set"])]
     feature_sets += [fs for fs in dict.fromkeys(table["feature_set"]) if fs not in feature_sets]
     n_models = table.groupby(["task", "feature_set"]).size().max()
     fig = _new_figure(5.0 * len(feature_sets), max(2.5, 0.45 * n_models + 1.5) * len(tasks))
@@ -295,7 +297,7 @@ def plot_model_comparison(
         for c, fs in enumerate(feature_sets):
             ax = axes[r][c]
             part = table[(table["task"] == t) & (table["feature_set"] == fs)]
-            ax.set_title(f"{t} — {fs.replace('audio+context', 'audio + context')}")
+            ax.set_title(f"{t} — {FEATURE_SET_LABELS.get(fs, fs)}")
             if part.empty:
                 ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
                 ax.set_yticks([])

@@ -26,7 +26,7 @@ from songpop.evaluation.metrics import MetricInputError
 
 log = logging.getLogger(__name__)
 
-FEATURE_SET_ORDER: tuple[str, ...] = ("audio", "audio+context")
+FEATURE_SET_ORDER: tuple[str, ...] = ("audio", "audio+context", "measured")
 """Feature sets, always reported apart and in this order."""
 
 BARELY_MARGIN = 0.03
@@ -658,9 +658,9 @@ def describe_regression(result: Mapping[str, Any]) -> str:
 
 
 def _feature_set_words(result: Mapping[str, Any]) -> str:
-    return {"audio": "audio only", "audio+context": "audio + context"}.get(
-        str(result["feature_set"]), str(result["feature_set"])
-    )
+    from songpop.features import FEATURE_SET_LABELS
+
+    return FEATURE_SET_LABELS.get(str(result["feature_set"]), str(result["feature_set"]))
 
 
 def describe_all(results: Sequence[Mapping[str, Any]]) -> list[str]:
