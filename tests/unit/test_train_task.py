@@ -31,7 +31,7 @@ def test_a_task_trains_end_to_end_on_a_tiny_table(tmp_path: Path) -> None:
     measured = summary["feature_sets"]["measured"]
     assert set(measured["features"]) == {"duration_ms", "loudness", "tempo", "key", "year"}
     assert "measured" in {
-        e["feature_set"] for e in json.loads((tmp_path / "index.json").read_text())["bundles"]
+        e["feature_set"] for e in json.loads((tmp_path / "index.json").read_text())["models"]
     }
     audio = summary["feature_sets"]["audio"]
     assert audio["best"] in ("logreg", "lgbm")  # never the dummy
