@@ -276,3 +276,31 @@ def test_vorbis_comments_and_missing_tags(tmp_path: Path) -> None:
 def test_is_audio_path() -> None:
     assert is_audio_path("a/Song.MP3") and is_audio_path("x.opus") and is_audio_path("y.m4a")
     assert not is_audio_path("tracks.csv") and not is_audio_path("model.pkl")
+
+
+def test_streamed_loudness_equals_pyloudnorm(tmp_path: Path) -> None:
+    """songpop streams pyloudnorm's K-weighting filters and gates the blocks itself (to keep a
+    long file's memory flat): the answer must be pyloudnorm's own."""
+    import pyloudnorm
+
+    from songpop.audio.describe import integrated_loudness
+
+    rng = np.random.default_rng(3)
+    rate = 22_050
+    quiet_then_loud = np.concatenate([tone(20.0, rate, db=-45), tone(40.0, rate, db=-12)])
+    noise = rng.normal(0, 0.05, (rate * 50, 2)).astype(np.float32)
+    for signal in (np.stack([quiet_then_loud, 0.5 * quiet_then_loud], axis=1), noise):
+        expected = pyloudnorm.Meter(rate).integrated_loudness(signal.astype(np.float64))
+        assert integrated_loudness(signal, rate, chunk_seconds=7) == pytest.approx(
+            expected, abs=0.01
+        )
+
+
+def test_chunked_tempogram_equals_librosa_s_whole_one() -> None:
+    import librosa
+
+    from songpop.audio.describe import mean_tempogram
+
+    env = np.abs(np.random.default_rng(0).normal(size=9_000))
+    whole = librosa.feature.tempogram(onset_envelope=env, sr=RATE, win_length=344).mean(axis=1)
+    assert np.allclose(mean_tempogram(env, block=1_000)[:, 0], whole, atol=1e-12)

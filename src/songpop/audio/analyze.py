@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from songpop import vocabulary
-from songpop.audio.decode import MAX_SECONDS, Decoded, decode
-from songpop.audio.describe import DESCRIPTORS, Description, describe
+from songpop.audio.decode import MAX_SECONDS, decode
+from songpop.audio.describe import DESCRIPTORS, Description, describe, loudness_lufs
 from songpop.audio.estimate import estimate
 from songpop.audio.tags import Tags, read_tags
 
@@ -125,36 +125,35 @@ def analyze(path: str | os.PathLike[str], *, max_seconds: float = MAX_SECONDS) -
         AudioError: the file is missing, empty, not audio, damaged, too short or too long.
     """
     decoded = decode(path, max_seconds=max_seconds)
+    audio = {
+        "format": decoded.format,
+        "sample_rate": decoded.source_rate,
+        "channels": decoded.channels,
+        "seconds": round(decoded.seconds, 3),
+    }
+    loudness, mono = loudness_lufs(decoded), decoded.mono
+    del decoded  # the stereo signal is not needed past the loudness: half the memory
+    description = describe(mono, loudness)
+    audio["silent"] = description.silent
     tags = read_tags(path)
-    description = describe(decoded)
-    song = SongFeatures(
-        path=str(Path(path)),
-        descriptors=dict(description.values),
-        tags=tags,
-        audio={
-            "format": decoded.format,
-            "sample_rate": decoded.source_rate,
-            "channels": decoded.channels,
-            "seconds": round(decoded.seconds, 3),
-            "silent": description.silent,
-        },
-    )
-    song.features = features_of(decoded, description, tags)
+    song = SongFeatures(str(Path(path)), descriptors=dict(description.values), tags=tags,
+                        audio=audio)  # fmt: skip
+    song.features = features_of(audio["seconds"], description, tags)
     return song
 
 
-def features_of(decoded: Decoded, d: Description, tags: Tags) -> dict[str, Value]:
-    """The features, in vocabulary order, from the decoded signal's description and tags."""
-    found = {**_measured(decoded, d), **_estimated(d), **_from_tags(tags)}
+def features_of(seconds: float, d: Description, tags: Tags) -> dict[str, Value]:
+    """The features, in vocabulary order, from the signal's duration, description and tags."""
+    found = {**_measured(seconds, d), **_estimated(d), **_from_tags(tags)}
     order = [n for n, f in vocabulary.FEATURES.items() if f.from_audio is not None]
     return {n: found[n] for n in order}
 
 
-def _measured(decoded: Decoded, d: Description) -> dict[str, Value]:
+def _measured(seconds: float, d: Description) -> dict[str, Value]:
     v = d.values
     silent = "the file is silent" if d.silent else None
     out = {
-        "duration_ms": Value(round(decoded.seconds * 1000.0), "measured", ("decoded samples",)),
+        "duration_ms": Value(round(seconds * 1000.0), "measured", ("decoded samples",)),
         "loudness": _loudness(v["loudness_lufs"], silent),
     }
     if d.tempo is None:

@@ -135,19 +135,21 @@ def decode(
                 f"{max_seconds / 60:g} minutes"
             )
         fmt = f"{handle.format} {handle.subtype}"
-        samples = _read_blocks(handle, p, rate, channels, max_seconds)
+        samples = _read_blocks(handle, p, rate, channels, max_seconds, frames)
     return _finish(p, samples, rate, channels, fmt, min_seconds)
 
 
 def _read_blocks(
-    handle: object, p: Path, rate: int, channels: int, max_seconds: float
+    handle: object, p: Path, rate: int, channels: int, max_seconds: float, frames: int
 ) -> np.ndarray:
-    """Decode block by block, folding to stereo and resampling each block as it comes."""
+    """Decode block by block, folding to stereo and resampling each block as it comes, into
+    one array sized from the header (grown if the header was short)."""
     import soundfile as sf
     import soxr
 
     stream = soxr.ResampleStream(rate, RATE, 2, dtype="float32")
-    parts: list[np.ndarray] = []
+    out = np.empty((int(frames * RATE / rate) + RATE, 2), np.float32)
+    filled = 0
     read = 0
     block = rate * BLOCK_SECONDS
     while True:
@@ -165,10 +167,14 @@ def _read_blocks(
                 f"{p}: longer than {max_seconds / 60:g} minutes; songpop analyses at most "
                 f"{max_seconds / 60:g} minutes"
             )
-        parts.append(stream.resample_chunk(_stereo(data, channels), last=last))
+        chunk = stream.resample_chunk(_stereo(data, channels), last=last)
+        if filled + len(chunk) > len(out):
+            out = np.concatenate([out[:filled], np.empty((len(chunk) + RATE * 60, 2), np.float32)])
+        out[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
         if last:
             break
-    return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)
+    return out[:filled]
 
 
 def _stereo(data: np.ndarray, channels: int) -> np.ndarray:

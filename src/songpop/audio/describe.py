@@ -35,7 +35,7 @@ DESCRIPTORS: dict[str, str] = {
     "centroid_hz": "mean spectral centroid of the sounding frames, Hz",
     "flatness": "mean spectral flatness (0 = tonal, 1 = noise)",
     "high_band_ratio": "share of the energy above 4 kHz",
-    "zcr_std": "standard deviation of the frame zero-crossing rate",
+    "zcr_std": "standard deviation of the zero-crossing rate over 23 ms frames",
     "low_energy_share": "share of frames below half the mean RMS (pauses between words)",
     "mod4hz": "share of the voice band's envelope modulation between 2 and 8 Hz",
     "centroid_std_hz": "standard deviation of the spectral centroid over frames, Hz",
@@ -50,6 +50,7 @@ DESCRIPTORS: dict[str, str] = {
 # Krumhansl & Kessler (1982) key profiles, C major and C minor.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+N_MELS = 64
 KEY_HOP = 4096
 """Chroma frames for the key every 0.19 s: a key is a property of seconds, not of frames."""
 METERS: tuple[int, ...] = (3, 4, 5)
@@ -75,11 +76,13 @@ class Description:
     meter: int | None = None
 
 
-def describe(decoded: Decoded) -> Description:
+def describe(mono: np.ndarray, loudness: float) -> Description:
     """Compute every descriptor of `DESCRIPTORS` for a decoded file.
 
     Args:
-        decoded: the signal (`songpop.audio.decode.decode`).
+        mono: the mid signal at `RATE` (`Decoded.mono`).
+        loudness: its integrated loudness (`loudness_lufs(decoded)`), measured on the channels
+            before they were folded to one.
 
     Returns:
         The descriptors, with the tempo, key and metre they imply.
@@ -88,21 +91,20 @@ def describe(decoded: Decoded) -> Description:
 
     out = Description(values={name: float("nan") for name in DESCRIPTORS})
     v = out.values
-    mono = decoded.mono
-    power = np.abs(librosa.stft(mono, n_fft=N_FFT, hop_length=HOP)) ** 2
-    frame_rms = np.sqrt(power.sum(axis=0) * 2 / N_FFT**2 / 0.375)  # Hann window power gain
+    frames = frame_summaries(mono)
+    frame_rms = frames.rms
     rms_db = 20 * np.log10(np.maximum(frame_rms, 1e-10))
     sounding = rms_db > SILENCE_DBFS
     v["sounding_share"] = float(sounding.mean()) if len(sounding) else 0.0
     if not sounding.any():
         out.silent = True
         return out
-    _loudness(decoded, v)
+    v["loudness_lufs"] = loudness if np.isfinite(loudness) else float("nan")
     snd_db = rms_db[sounding]
     v["rms_db"] = float(20 * np.log10(np.mean(frame_rms[sounding])))
     v["dynamic_range_db"] = float(np.percentile(snd_db, 95) - np.percentile(snd_db, 10))
-    _spectral(power, frame_rms, sounding, v)
-    mel = librosa.feature.melspectrogram(S=power, sr=RATE, n_mels=64, fmax=RATE / 2)
+    _spectral(frames, sounding, v)
+    mel = frames.mel
     log_mel = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
     _rhythm(log_mel, out)
     _voice(mono, mel, v)
@@ -110,29 +112,122 @@ def describe(decoded: Decoded) -> Description:
     return out
 
 
-def _loudness(decoded: Decoded, v: dict[str, float]) -> None:
-    import pyloudnorm
+@dataclass
+class Frames:
+    """Per-frame summaries of the power spectrum (the spectrum itself is never kept whole).
 
-    meter = pyloudnorm.Meter(decoded.rate)  # K-weighting, 400 ms blocks, gated
-    signal = decoded.samples[:, :1] if decoded.mono_source else decoded.samples
-    value = float(meter.integrated_loudness(signal.astype(np.float64)))
-    v["loudness_lufs"] = value if np.isfinite(value) else float("nan")
+    Attributes:
+        rms: frame RMS (linear, Hann-window corrected).
+        centroid: spectral centroid (Hz).
+        flatness: spectral flatness of the magnitudes (DC left out).
+        high: power above 4 kHz.
+        total: total power.
+        mel: the 64-band mel power spectrogram.
+    """
+
+    rms: np.ndarray
+    centroid: np.ndarray
+    flatness: np.ndarray
+    high: np.ndarray
+    total: np.ndarray
+    mel: np.ndarray
 
 
-def _spectral(
-    power: np.ndarray, frame_rms: np.ndarray, sounding: np.ndarray, v: dict[str, float]
-) -> None:
+def frame_summaries(y: np.ndarray, block: int = 2048) -> Frames:
+    """The STFT (centred frames, as librosa.stft makes them) summarised frame by frame,
+    `block` frames at a time, so that a long file's spectrogram never sits in memory whole."""
+    import librosa
+
+    n_frames = 1 + len(y) // HOP
+    padded = np.pad(y, N_FFT // 2)
     freqs = np.fft.rfftfreq(N_FFT, 1 / RATE)
-    p = power[:, sounding]
-    total = p.sum(axis=0) + 1e-20
-    centroid = (freqs[:, None] * p).sum(axis=0) / total
+    mel_basis = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_MELS, fmax=RATE / 2)
+    out = Frames(*(np.empty(n_frames, np.float64) for _ in range(5)),
+                 mel=np.empty((N_MELS, n_frames), np.float32))  # fmt: skip
+    high_bins = freqs >= 4000
+    for first in range(0, n_frames, block):
+        last = min(first + block, n_frames)
+        piece = padded[first * HOP : (last - 1) * HOP + N_FFT]
+        spec = librosa.stft(piece, n_fft=N_FFT, hop_length=HOP, center=False)
+        power = spec.real**2 + spec.imag**2
+        total = power.sum(axis=0, dtype=np.float64)
+        out.total[first:last] = total
+        out.rms[first:last] = np.sqrt(total * 2 / N_FFT**2 / 0.375)  # Hann window power gain
+        out.centroid[first:last] = (freqs[:, None] * power).sum(axis=0) / (total + 1e-20)
+        out.high[first:last] = power[high_bins].sum(axis=0)
+        mag = np.sqrt(power[1:]) + 1e-10
+        out.flatness[first:last] = np.exp(np.log(mag).mean(axis=0)) / mag.mean(axis=0)
+        out.mel[:, first:last] = mel_basis @ power
+    return out
+
+
+def loudness_lufs(decoded: Decoded) -> float:
+    """The file's integrated loudness (LUFS), its channels weighted as BS.1770 says (a mono file
+    counted once, not as two identical channels)."""
+    signal = decoded.samples[:, :1] if decoded.mono_source else decoded.samples
+    return integrated_loudness(signal, decoded.rate)
+
+
+def integrated_loudness(samples: np.ndarray, rate: int, chunk_seconds: int = 30) -> float:
+    """Integrated loudness (LUFS) per ITU-R BS.1770-4, streamed.
+
+    pyloudnorm's `Meter.integrated_loudness` copies the whole signal and filters it in float64
+    (about 2.5 times the file's decoded size at once: 280 MB for ten minutes); this applies
+    pyloudnorm's own K-weighting filters chunk by chunk, carrying the filter state, and gates
+    the 400 ms blocks (75% overlap) as the standard says. A unit test holds it to pyloudnorm's
+    answer.
+
+    Args:
+        samples: (n, channels) float32, up to two channels (gain 1 each).
+        rate: sample rate; a tenth of a second must be a whole number of samples.
+
+    Returns:
+        LUFS, or -inf for a signal below the absolute gate (-70 LUFS).
+    """
+    import pyloudnorm
+    from scipy.signal import lfilter, lfilter_zi
+
+    meter = pyloudnorm.Meter(rate)
+    stages = [(f.b, f.a) for f in meter._filters.values()]  # K-weighting: shelf, high-pass
+    step = int(round(rate * meter.block_size * (1 - meter.overlap)))  # 100 ms
+    n_steps = len(samples) // step
+    energy = np.zeros((samples.shape[1], n_steps))
+    chunk = step * (chunk_seconds * rate // step)
+    for ch in range(samples.shape[1]):
+        state = [lfilter_zi(b, a) * 0.0 for b, a in stages]
+        for start in range(0, n_steps * step, chunk):
+            x = samples[start : min(start + chunk, n_steps * step), ch].astype(np.float64)
+            for k, (b, a) in enumerate(stages):
+                x, state[k] = lfilter(b, a, x, zi=state[k])
+            energy[ch, start // step : start // step + len(x) // step] = (
+                np.square(x).reshape(-1, step).sum(axis=1)
+            )
+    per_block = int(round(1 / (1 - meter.overlap)))  # 4 steps of 100 ms make a 400 ms block
+    if n_steps < per_block:
+        return float("-inf")
+    kernel = np.ones(per_block)
+    z = np.array([np.convolve(e, kernel, "valid") for e in energy]) / (per_block * step)
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10 * np.log10(z.sum(axis=0))
+        above = block_lufs >= -70.0
+        if not above.any():
+            return float("-inf")
+        relative = -0.691 + 10 * np.log10(z[:, above].mean(axis=1).sum()) - 10.0
+        gated = above & (block_lufs > relative)
+        return float(-0.691 + 10 * np.log10(z[:, gated].mean(axis=1).sum()))
+
+
+def _spectral(frames: Frames, sounding: np.ndarray, v: dict[str, float]) -> None:
+    centroid = frames.centroid[sounding]
     v["centroid_hz"] = float(centroid.mean())
     v["centroid_std_hz"] = float(centroid.std())
-    v["high_band_ratio"] = float(p[freqs >= 4000].sum() / total.sum())
-    mag = np.sqrt(p[1:]) + 1e-10  # flatness on magnitudes, DC left out
-    flat = np.exp(np.log(mag).mean(axis=0)) / mag.mean(axis=0)
+    v["high_band_ratio"] = float(
+        frames.high[sounding].sum() / (frames.total[sounding].sum() + 1e-20)
+    )
+    flat = frames.flatness[sounding]
     v["flatness"] = float(flat.mean())
-    quiet = frame_rms[sounding] <= np.percentile(frame_rms[sounding], 10)
+    rms = frames.rms[sounding]
+    quiet = rms <= np.percentile(rms, 10)
     v["noise_floor_flatness"] = float(flat[quiet].mean()) if quiet.any() else float("nan")
 
 
@@ -147,7 +242,10 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     v["onset_rate"] = float(len(onsets) / max(seconds, 1e-9))
     if env.max() <= 0:
         return
-    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=RATE, hop_length=HOP)
+    tempo = librosa.feature.tempo(tg=mean_tempogram(env), sr=RATE, hop_length=HOP)
+    tempo, beats = librosa.beat.beat_track(
+        onset_envelope=env, sr=RATE, hop_length=HOP, bpm=float(tempo[0])
+    )
     if len(beats) < 8 or float(np.atleast_1d(tempo)[0]) <= 0:
         return
     # The tracker's tempo is a tempogram bin (about 2.5% apart at 120 BPM); the tracked beats'
@@ -167,6 +265,29 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     if ac[0] > 0 and lag < len(ac):
         v["pulse_clarity"] = float(np.clip(ac[lag] / ac[0], 0, 1))
     _meter(env, beats, out)
+
+
+def mean_tempogram(env: np.ndarray, block: int = 4096) -> np.ndarray:
+    """The time-averaged autocorrelation tempogram that `librosa.feature.tempo` builds (8 s
+    windows), computed `block` frames at a time with a window's context on each side: the same
+    columns, without the whole tempogram's FFT in memory (300 MB for ten minutes).
+
+    Returns:
+        A (win, 1) array to pass to `librosa.feature.tempo(tg=...)`.
+    """
+    import librosa
+
+    win = int(librosa.time_to_frames(8.0, sr=RATE, hop_length=HOP))
+    n = len(env)
+    total = np.zeros(win)
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        lo, hi = max(0, a - win), min(n, b + win)
+        tg = librosa.feature.tempogram(
+            onset_envelope=env[lo:hi], sr=RATE, hop_length=HOP, win_length=win
+        )
+        total += tg[:, a - lo : b - lo].sum(axis=1)
+    return (total / n)[:, None]
 
 
 def _meter(env: np.ndarray, beats: np.ndarray, out: Description) -> None:
@@ -191,7 +312,11 @@ def _voice(mono: np.ndarray, mel: np.ndarray, v: dict[str, float]) -> None:
     """Speech cues: syllable-rate (2-8 Hz) modulation in the voice band, pauses, ZCR spread."""
     import librosa
 
-    zcr = librosa.feature.zero_crossing_rate(mono, frame_length=N_FFT, hop_length=HOP)[0]
+    # zero crossings per hop (23 ms), counted on the signal itself: librosa's framed version
+    # copies the signal 4 times over (2,048-sample frames every 512)
+    crossings = np.signbit(mono[1:]) != np.signbit(mono[:-1])
+    n = len(crossings) // HOP * HOP
+    zcr = crossings[:n].reshape(-1, HOP).mean(axis=1)
     v["zcr_std"] = float(zcr.std())
     mel_f = librosa.mel_frequencies(n_mels=mel.shape[0], fmax=RATE / 2)
     band = (mel_f >= 300) & (mel_f <= 3400)
@@ -215,8 +340,22 @@ def _key(mono: np.ndarray, out: Description) -> None:
     Krumhansl-Kessler profiles (constant-Q resolves the low notes an STFT smears)."""
     import librosa
 
-    chroma = librosa.feature.chroma_cqt(y=mono, sr=RATE, hop_length=KEY_HOP)
-    profile = chroma.mean(axis=1)
+    # In one-minute pieces (whole hops apart), so that a long file's constant-Q transform never
+    # sits in memory at once; the mean chroma is the same up to the pieces' edges.
+    piece = KEY_HOP * int(60 * RATE / KEY_HOP)
+    starts = list(range(0, len(mono), piece))
+    if len(starts) > 1 and len(mono) - starts[-1] < piece // 2:
+        starts.pop()  # a short tail joins the piece before it
+    ends = [*starts[1:], len(mono)]
+    sums, frames = np.zeros(12), 0
+    for start, end in zip(starts, ends, strict=True):
+        part = mono[start:end]
+        chroma = librosa.feature.chroma_cqt(y=part, sr=RATE, hop_length=KEY_HOP)
+        sums += chroma.sum(axis=1)
+        frames += chroma.shape[1]
+    if not frames:
+        return
+    profile = sums / frames
     if not np.isfinite(profile).all() or profile.std() == 0:
         return
     corr = np.array(
