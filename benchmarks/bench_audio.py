@@ -27,13 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import audio_support as A  # noqa: E402
-
 from songpop.io import write_json_atomic  # noqa: E402
 
 ONE_THREAD = {
@@ -137,7 +134,7 @@ def main(out_dir: Path) -> dict:
     items = corpus()
     analysed = json.loads(_one_core(["-c", ANALYSE_SCRIPT, *[str(p) for _, p, _ in items]]).stdout)
     rows = []
-    for (name, path, truth), got in zip(items, analysed, strict=True):
+    for (name, _, truth), got in zip(items, analysed, strict=True):
         rows.append({
             "song": name,
             "minutes": round(got["duration"] / 60, 2),
@@ -155,6 +152,7 @@ def main(out_dir: Path) -> dict:
     with_key = [r for r in rows if r["midi_key"] is not None]
     with_meter = [r for r in rows if r["midi_meter"] is not None]
     verdicts = [r["tempo_verdict"] for r in with_tempo]
+    n_key = len(with_key)
 
     def share(n: int, d: int) -> float:
         return round(n / d, 3) if d else float("nan")
@@ -168,8 +166,8 @@ def main(out_dir: Path) -> dict:
             verdicts.count("wrong") + verdicts.count("none"), len(with_tempo)
         ),
         "key_songs": len(with_key),
-        "tonic_hit_rate": share(sum(r["key"][0] == r["midi_key"][0] for r in with_key), len(with_key)),
-        "key_mode_hit_rate": share(sum(r["key"] == r["midi_key"] for r in with_key), len(with_key)),
+        "tonic_hit_rate": share(sum(r["key"][0] == r["midi_key"][0] for r in with_key), n_key),
+        "key_mode_hit_rate": share(sum(r["key"] == r["midi_key"] for r in with_key), n_key),
         "meter_songs": len(with_meter),
         "meter_hit_rate": share(
             sum(r["time_signature"][0] == r["midi_meter"] for r in with_meter), len(with_meter)
