@@ -43,7 +43,7 @@ FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured")
 FEATURE_SET_LABELS: dict[str, str] = {
     "audio": "audio only",
     "audio+context": "audio + context",
-    "measured": "measured from audio (+ year)",
+    "measured": "measured from audio (+ year or decade)",
 }
 """How each feature set is named in tables. "measured" holds only what songpop measures in an
 audio file itself (`vocabulary.MEASURED_FEATURES`: duration, loudness, tempo, key, mode, time

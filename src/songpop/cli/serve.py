@@ -38,6 +38,13 @@ def serve_command(
         help="Threads one prediction may use (OpenMP: LightGBM, torch). 1 suits a server of "
         "many small requests: a multi-threaded call on one row costs more than it saves.",
     ),
+    max_upload_mb: float = typer.Option(
+        50.0,
+        "--max-upload-mb",
+        min=0.001,
+        help="Largest audio upload (POST /analyze, multipart POST /predict), in MiB; larger "
+        "ones get 413.",
+    ),
 ) -> None:
     """Serve the prediction API and the what-if web page with uvicorn (one worker).
 
@@ -60,7 +67,7 @@ def serve_command(
     served = ", ".join(str(b.path) for b in models.bundles.values())
     err.print(f"serving {served} on http://{host}:{port}/")
     uvicorn.run(
-        create_app(models=models),
+        create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         host=host,
         port=port,
         workers=1,
