@@ -49,9 +49,11 @@ def test_summary_states_each_feature_set_against_its_dummy(finished_run: Path) -
     section = json.loads((finished_run / "runs" / "r1" / "summary" / "section.json").read_text())
     sentences = " ".join(section["paragraphs"])
     assert "audio only" in sentences and "audio + context" in sentences
+    assert "measured from audio" in sentences
     assert "most frequent class" in sentences
     table = (finished_run / "runs" / "r1" / "summary" / "summary.csv").read_text()
-    assert table.count("\nseed,") == 2  # one row per feature set
+    assert table.count("\nseed,") == 3  # one row per feature set: audio, + context, measured
+    assert "\nseed,measured from audio (+ year or decade)," in table
 
 
 def test_predict_defaults_to_the_last_runs_model(

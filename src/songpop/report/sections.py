@@ -472,16 +472,20 @@ def write_explain_section(
 def summary_paragraphs(results_files: list[Path]) -> list[str]:
     """Plain sentences on how far each task is above its dummy baseline."""
     from songpop.evaluate import describe_predictability
+    from songpop.features import FEATURE_SETS
 
     out = [
         "What the audio features can and cannot tell, task by task, the most predictable first. "
         "Each task's best model is chosen by cross-validation on its training songs only; its "
         "accuracy is then measured once on held-out songs, with a 95% bootstrap interval, next "
-        "to a dummy baseline that always predicts the most frequent class."
+        'to a dummy baseline that always predicts the most frequent class. The "measured from '
+        'audio" rows use only what songpop measures in an audio file itself (duration, '
+        "loudness, tempo, key, mode, time signature) and the year or decade its tags can give: "
+        "what a prediction from a file is worth when no estimate is trusted."
     ]
     for path in results_files:
         results = json.loads(path.read_text(encoding="utf-8"))
-        for fs in ("audio", "audio+context"):
+        for fs in FEATURE_SETS:
             chosen = [r for r in results if r.get("feature_set") == fs]
             if any(r.get("kind", "classification") == "classification" for r in chosen):
                 out.append(describe_predictability(chosen))
