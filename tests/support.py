@@ -158,3 +158,14 @@ def refuse_downloads(monkeypatch: Any, cache_file: Path | None = None) -> list[s
     if cache_file is not None:
         monkeypatch.setattr(registry, "_cache_file", lambda: cache_file)
     return calls
+
+
+def save_lgbm_bundle(folder: Path) -> Path:
+    """A small LightGBM bundle on `random_songs()` labelled by `level_of`, saved at `folder`."""
+    from lightgbm import LGBMClassifier
+
+    X = random_songs()
+    y = level_of(X)
+    model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
+    est = audio_pipeline(model, scale=False).fit(X, y)
+    return save_audio_bundle(est, folder, X, y)

@@ -12,13 +12,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
-from lightgbm import LGBMClassifier
 from typer.testing import CliRunner
 
 import audio_support as A
 from songpop.api import create_app
 from songpop.cli import app
-from support import audio_pipeline, level_of, random_songs, save_audio_bundle
+from support import save_lgbm_bundle
 
 runner = CliRunner()
 missing = A.missing_tools()
@@ -27,11 +26,7 @@ pytestmark = pytest.mark.skipif(bool(missing), reason=f"audio renderers missing:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    X = random_songs()
-    y = level_of(X)
-    model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
-    est = audio_pipeline(model, scale=False).fit(X, y)
-    return save_audio_bundle(est, tmp_path_factory.mktemp("models") / "lgbm", X, y)
+    return save_lgbm_bundle(tmp_path_factory.mktemp("models") / "lgbm")
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,15 @@ import json
 
 import pandas as pd
 import pytest
-from lightgbm import LGBMClassifier
 from typer.testing import CliRunner
 
 from songpop import config
 from songpop.cli import app
 from support import (
     SONG,
-    audio_pipeline,
     in_hit_predictor_layout,
-    level_of,
     random_songs,
-    save_audio_bundle,
+    save_lgbm_bundle,
 )
 
 runner = CliRunner()
@@ -25,11 +22,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    X = random_songs()
-    y = level_of(X)
-    model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
-    est = audio_pipeline(model, scale=False).fit(X, y)
-    return save_audio_bundle(est, tmp_path_factory.mktemp("models") / "lgbm", X, y)
+    return save_lgbm_bundle(tmp_path_factory.mktemp("models") / "lgbm")
 
 
 def options(song: dict) -> list[str]:
