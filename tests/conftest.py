@@ -14,6 +14,10 @@ if not os.environ.get("SONGPOP_DATA_DIR") and _SHARED.is_dir():
     os.environ["SONGPOP_DATA_DIR"] = str(_SHARED)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# Caches songpop makes (the catalogue index) go inside the checkout, never into the shared data.
+os.environ.setdefault(
+    "SONGPOP_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "songpop")
+)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import logging
 
 import typer
 
-from songpop.cli import audio, data, explore, models, predict, run, serve
+from songpop.cli import audio, data, explore, lookup, models, predict, run, serve
 
 app = typer.Typer(
     name="songpop",
@@ -31,7 +31,7 @@ def _root(
     )
 
 
-for _module in (audio, data, explore, models, predict, serve, run):
+for _module in (audio, data, explore, lookup, models, predict, serve, run):
     _module.register(app)
 
 

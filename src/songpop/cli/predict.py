@@ -33,7 +33,9 @@ def _option_type(name: str) -> type:
 
 
 def predict_command(
-    files: list[Path] | None,
+    files: list[str] | None,
+    title: str | None,
+    artist: str | None,
     model: Path | None,
     json_file: Path | None,
     csv_file: Path | None,
@@ -49,6 +51,9 @@ def predict_command(
     An audio file: songpop predict song.mp3 (analysed first; the answer shows the range of
     each level's probability as the estimated features move over their plausible band).
 
+    A known song: songpop predict --title T [--artist A], or a Spotify link, URI or id
+    (found in the local catalogue of the data folder; its real features are used).
+
     One song: its features as options (--danceability 0.7 --energy 0.8 ...).
 
     Records: --json FILE (one object or a list of objects).
@@ -61,16 +66,23 @@ def predict_command(
     from songpop.bundle import load_bundle, resolve_model
 
     given = {k: v for k, v in features.items() if v is not None}
-    sources = [bool(given), json_file is not None, csv_file is not None, bool(files)]
+    sources = [bool(given), json_file is not None, csv_file is not None, bool(files), bool(title)]
     if sum(sources) != 1:
         raise fail(
             InputError(
-                "give exactly one input: audio FILE(s), feature options (--danceability ...), "
-                "--json FILE, or --csv FILE --out FILE"
+                "give exactly one input: audio FILE(s), a Spotify link, --title T [--artist A], "
+                "feature options (--danceability ...), --json FILE, or --csv FILE --out FILE"
             )
         )
+    if artist and not title:
+        raise fail(InputError("--artist needs --title"))
+    from songpop.inference.inputs.lookup import looks_like_spotify
+
+    if title or (files and all(looks_like_spotify(str(f)) for f in files)):
+        _predict_known([str(f) for f in files or []], title, artist, model, out, explain, top)
+        return
     if files:
-        _predict_audio(files, model, out, explain, top)
+        _predict_audio([Path(f) for f in files], model, out, explain, top)
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
@@ -126,6 +138,70 @@ def _predict_audio(
         _print_audio_prediction(result, bundle, top if explain else 0)
     if failures:
         raise typer.Exit(code=1 if results else 2)
+
+
+def _predict_known(
+    links: list[str],
+    title: str | None,
+    artist: str | None,
+    model: Path | None,
+    out: Path | None,
+    explain: bool,
+    top: int,
+) -> None:
+    """Songs found in the local catalogue (by title and artist, or Spotify link): predicted
+    from their real features, with what really happened to them."""
+    from songpop.bundle import load_bundle, resolve_model
+    from songpop.inference import predict
+    from songpop.inference.inputs.lookup import load_catalogue, parse_spotify
+
+    try:
+        ids = [parse_spotify(link) for link in links]
+        bundle = load_bundle(resolve_model(model))
+        catalogue = load_catalogue()
+        found = []
+        for ident in ids:
+            hits = catalogue.by_id(ident)
+            if not hits:
+                raise InputError(
+                    f"Spotify track {ident}: not in the local catalogue ({len(catalogue):,} "
+                    "tracks of the data folder); search by --title/--artist, or give its features"
+                )
+            found.append(hits[0])
+        if title:
+            hits = catalogue.search(title, artist, limit=1)
+            if not hits:
+                by = f" by {artist!r}" if artist else ""
+                raise InputError(
+                    f"no song in the local catalogue matches {title!r}{by} ({len(catalogue):,} "
+                    "tracks searched; `songpop lookup` shows near titles); check the spelling, "
+                    "or give the song's features"
+                )
+            found.append(hits[0])
+        predictions = predict([c.record() for c in found], bundle, explain=explain)
+    except SongpopError as exc:
+        raise fail(exc) from None
+    if out is not None:
+        from songpop.io import write_json_atomic
+
+        rows = []
+        for c, p in zip(found, predictions, strict=True):
+            used = {k: c.source for k in bundle.feature_names}
+            rows.append({**p.to_dict(), "song": c.to_dict(), "sources": used})
+        write_json_atomic(rows, out)
+        err.print(f"{len(rows)} prediction(s) written to {out}")
+    for c in found:
+        history = (
+            f"charted: best position {c.best_position}, {c.weeks_on_chart} weeks on the Hot 100"
+            if c.charted
+            else ("never on the Hot 100" if c.charted is False else "chart history unknown")
+        )
+        _out.print(
+            f"{c.artist} – {c.title} ({c.when}): features from "
+            f"{c.source} (match {c.score:g}, {c.how}); {history}",
+            highlight=False,
+        )
+    _print_predictions(predictions, bundle, top if explain else 0)
 
 
 def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
@@ -272,11 +348,19 @@ def _signature() -> inspect.Signature:
             default=typer.Argument(
                 None,
                 help="Audio file(s) to analyse and predict (mp3, wav, flac, ogg/opus; m4a/aac "
-                "with ffmpeg).",
+                "with ffmpeg), or Spotify track links / URIs / ids found in the local catalogue.",
                 show_default=False,
             ),
-            annotation=list[Path] | None,
+            annotation=list[str] | None,
         ),
+        _option(
+            "title",
+            "--title",
+            None,
+            str | None,
+            "A song's title, looked up in the local catalogue (its real features are used).",
+        ),
+        _option("artist", "--artist", None, str | None, "The song's artist (with --title)."),
         _option(
             "model",
             "--model",

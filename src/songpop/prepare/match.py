@@ -76,7 +76,7 @@ def _exact(tracks: pd.DataFrame, chart_songs: pd.DataFrame) -> pd.Series:
 _DIGITS = re.compile(r"\d+")
 
 
-def _numbers(title: str) -> tuple[str, ...]:
+def title_numbers(title: str) -> tuple[str, ...]:
     """The numbers in a title: "love scars 3" and "love scars" are different songs."""
     return tuple(_DIGITS.findall(title))
 
@@ -121,7 +121,7 @@ def _fuzzy(
         choice_artists = choices["norm_artist"].to_numpy()
         for q, c in zip(query_idx, choice_idx, strict=True):
             key = query_keys[q]
-            if _numbers(key[0]) != _numbers(choice_titles[c]):
+            if title_numbers(key[0]) != title_numbers(choice_titles[c]):
                 continue
             score = min(
                 float(title_score[q, c]),

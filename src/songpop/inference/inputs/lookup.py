@@ -1,0 +1,353 @@
+"""The lookup input adapter: a song's name or Spotify link → candidates with real features.
+
+The local catalogue (`songpop.prepare.catalogue`) indexes every track table of the data folder.
+It is built once and cached as Parquet (next to the data when that folder is writable, else in
+the user cache), keyed by the files' names, sizes and modification times. A search normalises
+the query with the build's own rules and matches as the build matches charts to tracks: the
+exact key first, then rapidfuzz's `ratio` on the title at `DEFAULT_THRESHOLD` or above, the
+numbers in the titles equal, and the artist (when given) scored by `token_set_ratio` at the
+same threshold; a song's score is the lower of the two. Nothing below the threshold is offered:
+a song that is not there gives no candidate, never a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from songpop import config, vocabulary
+from songpop.errors import DataNotFoundError, InputError, SongpopError
+
+log = logging.getLogger(__name__)
+
+CATALOGUE_VERSION = 2
+"""Bumped whenever the index's making changes: a cache of another version is rebuilt."""
+CATALOGUE_FILE = "catalogue.parquet"
+_ID = r"[0-9A-Za-z]{22}"
+_LINK = re.compile(
+    r"^https?://open\.spotify\.com/(?:intl-[a-z]{2}(?:-[a-z]{2})?/)?(?P<kind>[a-z]+)/"
+    r"(?P<id>[^/?#]+)/?(?:\?[^#]*)?(?:#.*)?$",
+    re.IGNORECASE,
+)
+_URI = re.compile(r"^spotify:(?P<kind>[a-z]+):(?P<id>[^:]+)$", re.IGNORECASE)
+SPOTIFY_EXPECTED = (
+    "a Spotify track link (https://open.spotify.com/track/<id>), URI (spotify:track:<id>) or "
+    "a 22-character track id"
+)
+
+
+def parse_spotify(text: str) -> str:
+    """A Spotify track id from a link, URI or bare id, strictly.
+
+    Args:
+        text: `https://open.spotify.com/track/<id>` (with `?si=...`, `/intl-xx/`),
+            `spotify:track:<id>`, or the 22-character base62 id itself.
+
+    Returns:
+        The 22-character id.
+
+    Raises:
+        InputError: an album, playlist or artist link, a wrong length, anything else; the
+            message says what was given and what is expected.
+    """
+    given = text.strip()
+    found = _LINK.match(given) or _URI.match(given)
+    if found is None:
+        if re.fullmatch(_ID, given):
+            return given
+        raise InputError(f"{given!r}: not {SPOTIFY_EXPECTED}")
+    kind, ident = found.group("kind").lower(), found.group("id")
+    if kind != "track":
+        raise InputError(f"{given!r} is a Spotify {kind} link, not a track; expected "
+                         f"{SPOTIFY_EXPECTED}")  # fmt: skip
+    if not re.fullmatch(_ID, ident):
+        raise InputError(f"{given!r}: the track id {ident!r} is not 22 letters and digits; "
+                         f"expected {SPOTIFY_EXPECTED}")  # fmt: skip
+    return ident
+
+
+def looks_like_spotify(text: str) -> bool:
+    """Whether a command-line argument is meant as a Spotify link, URI or id."""
+    t = text.strip().lower()
+    return t.startswith(("spotify:", "http://open.spotify", "https://open.spotify")) or bool(
+        re.fullmatch(_ID, text.strip())
+    )
+
+
+@dataclass
+class Candidate:
+    """A catalogue song that matches a query.
+
+    Attributes:
+        title, artist, year: as the source file spells them.
+        source_file: the data folder file it comes from (relative to the folder).
+        track_id: its Spotify id, when the source has one.
+        score: match score, 0-100 (100: the normalised title and artist are equal).
+        how: "id", "exact" or "fuzzy".
+        features: its feature values (feature name → value; only those the source holds).
+        charted: on the Hot 100 (None: no chart file was read).
+        best_position, weeks_on_chart: its chart history when it charted.
+        popularity: Spotify popularity when the source has it.
+    """
+
+    title: str
+    artist: str
+    year: int | None
+    source_file: str
+    track_id: str | None
+    score: float
+    how: str
+    features: dict[str, Any] = field(default_factory=dict)
+    charted: bool | None = None
+    best_position: int | None = None
+    weeks_on_chart: int | None = None
+    popularity: float | None = None
+
+    @property
+    def when(self) -> str:
+        """Its year, else its decade ("the 2000s"), in words."""
+        if self.year is not None:
+            return str(self.year)
+        decade = self.features.get("decade")
+        return f"the {decade}s" if decade is not None else "year unknown"
+
+    @property
+    def source(self) -> str:
+        """Where its features came from, as predictions name it: `catalogue:<file>`."""
+        return f"catalogue:{self.source_file}"
+
+    def record(self) -> dict[str, Any]:
+        """Its features as a prediction record, with title and artist as ids."""
+        return {**self.features, "title": self.title, "artist": self.artist}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        out = dict(self.__dict__)
+        out["source"] = self.source
+        return out
+
+
+class Catalogue:
+    """The searchable index of one data folder (load with `load_catalogue`)."""
+
+    def __init__(self, index: pd.DataFrame, folder: Path) -> None:
+        self.index = index.reset_index(drop=True)
+        self.folder = folder
+        titles = self.index["norm_title"].astype(str)
+        self._rows_by_title = titles.groupby(titles, sort=False).indices
+        self._titles = list(self._rows_by_title)
+        ids = self.index["track_id"].astype("string")
+        present = ids.notna().to_numpy()
+        where = np.flatnonzero(present)
+        groups = pd.Series(where).groupby(ids[present].to_numpy(), sort=False).indices
+        self._rows_by_id = {k: where[v] for k, v in groups.items()}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def search(self, title: str, artist: str | None = None, limit: int = 5) -> list[Candidate]:
+        """The catalogue songs matching a title (and artist), best first; [] when none does.
+
+        Args:
+            title: the song's title, as people write it.
+            artist: its artist (any layout: "A feat. B", "A & B"); None to match titles only.
+            limit: how many candidates at most.
+
+        Raises:
+            InputError: an empty title.
+        """
+        from rapidfuzz import fuzz, process
+
+        from songpop.prepare.match import DEFAULT_THRESHOLD, title_numbers
+        from songpop.prepare.normalize import normalize_text, parse_artists
+
+        q_title = normalize_text(str(title))
+        if not q_title:
+            raise InputError(f"title {title!r}: expected a song title with letters or digits")
+        q_artists: list[str] = []
+        if artist and artist.strip():
+            parsed = parse_artists(artist)
+            q_artists = [a for a in {normalize_text(parsed.primary), normalize_text(parsed.lead)}
+                         if a]  # fmt: skip
+        hits = process.extract(
+            q_title, self._titles, scorer=fuzz.ratio, score_cutoff=DEFAULT_THRESHOLD,
+            limit=200,
+        )  # fmt: skip
+        found: dict[int, tuple[float, str]] = {}
+        for choice, title_score, _ in hits:
+            if title_numbers(choice) != title_numbers(q_title):
+                continue
+            for row in self._rows_by_title[choice]:
+                score = float(title_score)
+                if q_artists:
+                    r = self.index.iloc[row]
+                    names = [str(r["norm_artist"]), str(r["norm_lead"])]
+                    artist_score = max(fuzz.token_set_ratio(q, n) for q in q_artists for n in names)
+                    score = min(score, float(artist_score))
+                    if score < DEFAULT_THRESHOLD:
+                        continue
+                how = "exact" if score >= 100.0 else "fuzzy"
+                found[int(row)] = (score, how)
+        return self._candidates(found, limit)
+
+    def by_id(self, track_id: str) -> list[Candidate]:
+        """The catalogue rows with this Spotify track id (every file that holds it)."""
+        rows = self._rows_by_id.get(track_id, [])
+        return self._candidates({int(r): (100.0, "id") for r in rows}, len(rows) or 1)
+
+    def _candidates(self, found: dict[int, tuple[float, str]], limit: int) -> list[Candidate]:
+        if not found:
+            return []
+        rows = self.index.iloc[list(found)].copy()
+        rows["_score"] = [found[r][0] for r in found]
+        rows["_how"] = [found[r][1] for r in found]
+        rows["_charted"] = rows["charted"].fillna(False).astype(bool)
+        rows["_pop"] = pd.to_numeric(rows["popularity"], errors="coerce").fillna(-1)
+        rows = rows.sort_values(["_score", "_charted", "_pop"], ascending=False, kind="stable")
+        # the same song in two files is two candidates; the same row twice is one
+        rows = rows.drop_duplicates(subset=["source_file", "norm_title", "norm_artist", "year"])
+        return [_candidate(r) for _, r in rows.head(limit).iterrows()]
+
+
+def _value(v: Any) -> Any:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _candidate(r: pd.Series) -> Candidate:
+    features = {}
+    for name in vocabulary.KNOWN_FEATURES:
+        v = _value(r[name])
+        if v is not None:
+            features[name] = int(v) if vocabulary.is_integer(name) else float(v)
+    year = _value(r["year"])
+    charted = _value(r["charted"])
+    return Candidate(
+        title=str(r["title"]),
+        artist=str(r["artist"]),
+        year=int(year) if year is not None else None,
+        source_file=str(r["source_file"]),
+        track_id=_value(r["track_id"]),
+        score=round(float(r["_score"]), 1),
+        how=str(r["_how"]),
+        features=features,
+        charted=None if charted is None else bool(charted),
+        best_position=_int(r["best_position"]),
+        weeks_on_chart=_int(r["weeks_on_chart"]),
+        popularity=_value(r["popularity"]),
+    )
+
+
+def _int(v: Any) -> int | None:
+    v = _value(v)
+    return None if v is None else int(v)
+
+
+# --- building and caching -------------------------------------------------------------------
+
+
+def source_files(folder: Path) -> tuple[list[Path], Path | None]:
+    """The track tables of a data folder (`tracks/` and saved API answers under `seed/`), and
+    its Hot 100 weeks file when there is one."""
+    tracks = sorted(
+        p for p in (folder / "tracks").rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+    saved = folder / "seed" / "extracted_features_to_predict.csv"
+    if saved.is_file():
+        tracks.append(saved)
+    charts = folder / "charts" / "hot100_weekly_1958-2026.csv.gz"
+    return tracks, charts if charts.is_file() else None
+
+
+def _key(files: list[Path]) -> str:
+    digest = hashlib.sha256(f"v{CATALOGUE_VERSION}".encode())
+    for p in files:
+        st = p.stat()
+        digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_folder(folder: Path) -> Path:
+    """Where the catalogue is cached: `$SONGPOP_CACHE_DIR` when set, else `<data>/.catalogue`
+    when the data folder is writable, else the user cache."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    if os.environ.get("SONGPOP_CACHE_DIR"):
+        out = Path(os.environ["SONGPOP_CACHE_DIR"]) / f"catalogue-{digest}"
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    beside = folder / ".catalogue"
+    try:
+        beside.mkdir(exist_ok=True)
+        if os.access(beside, os.W_OK):
+            return beside
+    except OSError:
+        pass
+    fallback = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "songpop"
+    out = fallback / f"catalogue-{digest}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def build_index(folder: Path) -> pd.DataFrame:
+    """Read every track table of the folder (files of no known layout are skipped, with a log
+    line) and the Hot 100, and make the index."""
+    from songpop.prepare.catalogue import catalogue_index
+    from songpop.prepare.charts import aggregate_chart_songs
+    from songpop.sources.charts import read_charts
+    from songpop.sources.tracks import read_tracks
+
+    track_files, chart_file = source_files(folder)
+    tables = []
+    for path in track_files:
+        try:
+            table = read_tracks(path)
+        except SongpopError as exc:
+            log.warning("catalogue: %s skipped (%s)", path, exc)
+            continue
+        tables.append(table.assign(source_file=str(path.relative_to(folder))))
+    if not tables:
+        raise DataNotFoundError(
+            f"{folder}: no track table found under tracks/ (the data folder is --data-dir, else "
+            "$SONGPOP_DATA_DIR, else the user cache); run `songpop data fetch` first"
+        )
+    tracks = pd.concat(tables, ignore_index=True)
+    charts = aggregate_chart_songs(read_charts(chart_file)) if chart_file is not None else None
+    return catalogue_index(tracks, charts)
+
+
+_LOADED: dict[tuple[str, str], Catalogue] = {}
+
+
+def load_catalogue(data_dir: str | os.PathLike[str] | None = None) -> Catalogue:
+    """The data folder's catalogue: from this process's memory, else the Parquet cache, else
+    built (seconds) and cached.
+
+    Raises:
+        DataNotFoundError: the folder holds no track table.
+    """
+    from songpop.io import write_parquet_atomic
+
+    folder = config.data_dir(data_dir)
+    files, charts = source_files(folder)
+    key = _key(files + ([charts] if charts else []))
+    memo = (str(folder.resolve()), key)
+    if memo in _LOADED:
+        return _LOADED[memo]
+    cache = cache_folder(folder) / f"{key}-{CATALOGUE_FILE}"
+    if cache.is_file():
+        index = pd.read_parquet(cache)
+    else:
+        index = build_index(folder)
+        write_parquet_atomic(index, cache)
+        log.info("catalogue: %d rows cached in %s", len(index), cache)
+    _LOADED[memo] = Catalogue(index, folder)
+    return _LOADED[memo]
