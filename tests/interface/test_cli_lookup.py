@@ -81,3 +81,37 @@ def test_predict_a_spotify_link_and_refusals(data_dir: Path, model_dir: Path) ->
     assert "no song in the local catalogue matches" in flat(missing.stderr)
     unknown_id = runner.invoke(app, ["predict", "0" * 22, "--model", str(model_dir)])
     assert unknown_id.exit_code == 2 and "not in the local catalogue" in flat(unknown_id.stderr)
+
+
+def test_predict_takes_saved_spotify_and_reccobeats_answers(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
+    from test_saved_answers import RECCOBEATS, SID, SPOTIFY
+
+    spotify = tmp_path / "spotify.json"
+    spotify.write_text(json.dumps({"audio_features": [SPOTIFY, None]}))
+    result = runner.invoke(app, ["predict", "--json", str(spotify), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert SID in result.output and "a saved spotify answer, 1 song(s)" in flat(result.stderr)
+    scored = tmp_path / "scored.csv"
+    args = ["predict", "--csv", str(spotify), "--out", str(scored), "--model", str(model_dir)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert SID in scored.read_text()
+    # ReccoBeats' audio features carry no duration: the file is refused, naming the column
+    recco = tmp_path / "recco.json"
+    recco.write_text(json.dumps({"content": [RECCOBEATS]}))
+    out = tmp_path / "r.csv"
+    args = ["predict", "--csv", str(recco), "--out", str(out), "--model", str(model_dir)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and not out.exists()
+    assert "plain feature column(s) 'duration_ms' the model needs" in flat(result.stderr)
+    with_duration = tmp_path / "recco_full.json"
+    with_duration.write_text(json.dumps({"content": [{**RECCOBEATS, "duration_ms": 164262}]}))
+    args[2] = str(with_duration)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert SID in out.read_text()

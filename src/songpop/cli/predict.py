@@ -252,9 +252,16 @@ def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"--json {path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise InputError(f"--json {path}: not valid JSON ({exc})") from exc
+    from songpop.inference.inputs.saved import is_saved_answer, saved_records
+
+    if is_saved_answer(document):  # a saved Spotify or ReccoBeats answer
+        records, _, provider = saved_records(document, f"--json {path}")
+        err.print(f"{path}: a saved {provider} answer, {len(records)} song(s)")
+        return records
+    return document
 
 
 def _score_batch(

@@ -78,13 +78,17 @@ class TableReader:
         self.features = list(feature_names)
         self.chunksize = max(1, int(chunksize))
         self.parquet = path.suffix.lower() in (".parquet", ".pq")
-        if self.parquet:
+        self.saved: pd.DataFrame | None = None
+        if not self.parquet and lay.sniff_format(lay.read_head(path)) == "json":
+            self.saved = _saved_answer(path)
+            header = list(self.saved.columns)
+        elif self.parquet:
             import pyarrow.parquet as pq
 
             with _parse_errors(path, "Parquet"):
                 self._pq = pq.ParquetFile(path)
             header = list(self._pq.schema_arrow.names)
-        else:
+        if self.saved is None and not self.parquet:
             header = lay.csv_header(path)
         self.header = header
         self.layout = None
@@ -143,8 +147,12 @@ class TableReader:
         return {str(c).strip() for c in found if c is not None}
 
     def __iter__(self) -> Iterator[Chunk]:
-        raw_chunks = self._parquet_chunks() if self.parquet else self._csv_chunks()
-        unit = "row" if self.parquet else "line"
+        if self.saved is not None:
+            raw_chunks: Any = self._saved_chunks()
+            unit = "entry"
+        else:
+            raw_chunks = self._parquet_chunks() if self.parquet else self._csv_chunks()
+            unit = "row" if self.parquet else "line"
         for start, raw, places, read_problems in raw_chunks:
             raw = raw.reset_index(drop=True)
             problems = [read_problems] if read_problems is not None else []
@@ -165,6 +173,13 @@ class TableReader:
                 table = raw
             merged = pd.concat(problems, ignore_index=True) if problems else None
             yield Chunk(start, table, places, unit, merged)
+
+    def _saved_chunks(self) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, None]]:
+        frame = self.saved
+        assert frame is not None
+        for start in range(0, len(frame), self.chunksize):
+            part = frame.iloc[start : start + self.chunksize]
+            yield start, part.drop(columns="_entry"), part["_entry"].to_numpy(), None
 
     def _parquet_chunks(self) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, None]]:
         columns = [c for c in self.header if str(c).strip() in self.read_columns]
@@ -235,6 +250,23 @@ class TableReader:
             }
         )
         return frame[list(PROBLEM_COLUMNS)]
+
+
+def _saved_answer(path: Path) -> pd.DataFrame:
+    """A saved Spotify / ReccoBeats answer as a table (`_entry`: each row's place in it)."""
+    from songpop.inference.inputs.saved import is_saved_answer, saved_records
+    from songpop.sources.layouts import load_json
+
+    document = load_json(path)
+    if not is_saved_answer(document):
+        raise LayoutError(
+            f"{path}: a JSON file, but not a saved Spotify answer ({{'audio_features': [...]}} "
+            "or audio-features objects) nor a ReccoBeats one ({'content': [...]})"
+        )
+    records, positions, _ = saved_records(document, str(path))
+    frame = pd.DataFrame.from_records(records)
+    frame["_entry"] = positions
+    return frame
 
 
 def _count(header: Sequence[Any], name: Any) -> int:
