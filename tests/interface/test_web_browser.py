@@ -173,6 +173,9 @@ def test_page_predicts_from_a_dropped_audio_file(
     assert page.locator('[data-feature="energy"]').get_attribute("data-source") == "estimated"
     badge = page.locator('[data-feature="energy"] .source')
     assert badge.is_visible() and badge.inner_text() == "estimated"
+    # a push resting on an estimated value says so
+    marks = page.locator("#explanation li .source")
+    assert marks.count() >= 1 and marks.first.inner_text() in ("estimated", "assumed")
     page.screenshot(path=str(artifacts_dir / "web_audio_upload.png"), full_page=True)
     # moving an estimated slider makes it the user's value, and the file's range goes away
     slider = page.locator("#f-energy")
@@ -180,5 +183,33 @@ def test_page_predicts_from_a_dropped_audio_file(
     slider.press("End")
     assert page.locator('[data-feature="energy"]').get_attribute("data-source") is None
     page.locator("#range-box").wait_for(state="hidden")
+    assert problems == []
+    page.close()
+
+
+def test_page_finds_a_known_song_as_you_type(browser, server_url: str, artifacts_dir: Path) -> None:
+    """Typing a real title offers suggestions from the local catalogue; picking one fills the
+    sliders with its real features and says what happened to it on the Hot 100."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(server_url + "/")
+    page.locator("#level").wait_for(state="visible", timeout=15_000)
+    search = page.get_by_label("Find a known song")
+    with page.expect_response(lambda r: "/lookup" in r.url):
+        search.type("Crazy In Lo", delay=30)
+    options = page.locator("#song-suggestions option")
+    page.wait_for_function("() => document.querySelectorAll('#song-suggestions option').length")
+    labels = [options.nth(i).get_attribute("value") for i in range(options.count())]
+    choice = next(label for label in labels if "Beyonc" in label)
+    with page.expect_response(lambda r: r.url.endswith("/predict?explain=true")):
+        search.fill(choice)
+    history = page.locator("#song-history")
+    assert "#1 on the Hot 100" in history.inner_text()
+    assert page.locator('[data-feature="danceability"]').get_attribute("data-source") == (
+        "catalogue"
+    )
+    assert float(page.get_by_label("Danceability, exact value").input_value()) > 0
+    page.screenshot(path=str(artifacts_dir / "web_song_search.png"), full_page=True)
     assert problems == []
     page.close()

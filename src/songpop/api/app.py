@@ -33,6 +33,7 @@ from songpop.api import schemas
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
 from songpop.inference import Prediction, Problem, RecordError
+from songpop.io import json_safe
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ INLINE_RECORDS = 16
 _BODY_TAGS = frozenset({"song", "songs", "request"})
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorResponse, "description": "The library refused the input."},
-    404: {"model": schemas.ErrorResponse, "description": "Unknown model id."},
+    404: {
+        "model": schemas.ErrorResponse,
+        "description": "Unknown model id, or a `spotify` / `title` song not in the catalogue.",
+    },
     413: {"model": schemas.ErrorResponse, "description": "Request body too large."},
     422: {
         "model": schemas.ErrorResponse,
@@ -201,6 +205,50 @@ def _add_routes(app: FastAPI) -> None:
         """The inputs of a song with their valid ranges, units and typical values."""
         return build_feature_schema(_models(request))
 
+    @app.get("/lookup", tags=["lookup"])
+    async def lookup_route(
+        q: str = Query(
+            ..., min_length=1, max_length=300, description="A title or a Spotify link / URI / id."
+        ),
+        artist: str | None = Query(None, max_length=300, description="The artist."),
+        limit: int = Query(5, ge=1, le=50, description="How many candidates at most."),
+        prefix: bool = Query(
+            False,
+            description="Titles that start with q (suggestions as the "
+            "user types) instead of the fuzzy match.",
+        ),
+    ) -> list[dict[str, Any]]:
+        """Songs of the local catalogue (every track table of the data folder) matching a title
+        or a Spotify id: title, artist, year, source file, match score, features and what
+        happened to each on the Hot 100. A song that is not there gives an empty list."""
+        from songpop.inference.inputs.lookup import (
+            load_catalogue,
+            looks_like_spotify,
+            parse_spotify,
+        )
+
+        if looks_like_spotify(q):
+            try:
+                ident = parse_spotify(q)
+            except InputError as exc:
+                raise RequestValidationError(
+                    [{"type": "value_error", "loc": ("query", "q"), "msg": str(exc), "input": q}]
+                ) from None
+        else:
+            ident = None
+
+        def find() -> list[dict[str, Any]]:
+            catalogue = load_catalogue()
+            if ident is not None:
+                found = catalogue.by_id(ident)[:limit]
+            elif prefix:
+                found = catalogue.suggest(q, limit=limit)
+            else:
+                found = catalogue.search(q, artist, limit=limit)
+            return [json_safe(c.to_dict()) for c in found]
+
+        return await run_in_threadpool(find)
+
     @app.post(
         "/predict",
         response_model=schemas.PredictResponse,
@@ -221,6 +269,9 @@ def _add_routes(app: FastAPI) -> None:
         object, as a 422; in a list, the valid records are scored and each invalid one is listed
         in `errors` with its index (a 422 only when no record of the list is valid).
         """
+        if isinstance(body, schemas.SpotifyRef | schemas.TitleRef):
+            bundle = _models(request).get(model)
+            return await run_in_threadpool(predict_known, body, bundle, explain=explain)
         single = isinstance(body, schemas.Song)
         if isinstance(body, schemas.PredictRequest):
             songs, explain, model = body.records, explain or body.explain, body.model or model
@@ -274,6 +325,37 @@ def _add_routes(app: FastAPI) -> None:
                 where=where,
             )
         return response if response.predictions else _all_invalid(response.errors)
+
+
+def predict_known(
+    ref: schemas.SpotifyRef | schemas.TitleRef, bundle: Bundle, *, explain: bool
+) -> Any:
+    """A `spotify` or `title` body: the catalogue song, predicted from its real features; 404
+    when the catalogue has no such song."""
+    from songpop.inference.inputs.lookup import load_catalogue, parse_spotify
+
+    catalogue = load_catalogue()
+    if isinstance(ref, schemas.SpotifyRef):
+        found = catalogue.by_id(parse_spotify(ref.spotify))
+        missing = f"Spotify track {ref.spotify!r} is not in the local catalogue"
+    else:
+        found = catalogue.search(ref.title, ref.artist, limit=1)
+        by = f" by {ref.artist!r}" if ref.artist else ""
+        missing = f"no song in the local catalogue matches {ref.title!r}{by}"
+    if not found:
+        return JSONResponse(
+            status_code=404,
+            content={"detail": f"{missing} ({len(catalogue):,} tracks searched); send the "
+                     "song's features instead"},
+        )  # fmt: skip
+    song = found[0]
+    response = run_predictions([song.record()], bundle, explain=explain)
+    if not response.predictions:
+        return _all_invalid(response.errors)
+    out = response.predictions[0]
+    out.sources = {name: song.source for name in bundle.feature_names}
+    out.song = json_safe(song.to_dict())
+    return response
 
 
 @dataclass

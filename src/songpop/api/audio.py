@@ -20,18 +20,29 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from songpop.api.schemas import ErrorResponse
 from songpop.errors import AudioError, NotAudioError
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 """Largest audio upload accepted (50 MiB): a 5-minute WAV at 44.1 kHz is 53 MB, a FLAC half."""
 UPLOAD_PATHS: frozenset[str] = frozenset({"/analyze", "/predict/audio"})
 _SAFE_NAME = re.compile(r"[^\w .()-]+")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "A malformed multipart body."},
+    404: {"model": ErrorResponse, "description": "Unknown model id."},
+    413: {"model": ErrorResponse, "description": "Upload over the size limit (50 MiB)."},
+    415: {"model": ErrorResponse, "description": "The file is empty or not audio."},
+    422: {"model": ErrorResponse, "description": "Audio songpop cannot use: too short, too "
+          "long, damaged; or a missing file field."},
+}  # fmt: skip
 
 
 def add_audio_routes(app: FastAPI, models: Any) -> None:
     """Add /analyze and /predict/audio; `models(request)` gives the loaded models."""
 
-    @app.post("/analyze", tags=["audio"])
+    @app.post(
+        "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422)}
+    )
     async def analyze_route(
         file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
     ) -> Any:
@@ -43,7 +54,7 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
             return song
         return song.to_dict() | {"file": _shown(file)}
 
-    @app.post("/predict/audio", tags=["audio"])
+    @app.post("/predict/audio", tags=["audio"], responses=_RESPONSES)
     async def predict_audio_route(
         request: Request,
         file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -151,19 +152,73 @@ class PredictRequest(BaseModel):
     model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
 
 
+SPOTIFY_PATTERN = (
+    r"^\s*(https?://open\.spotify\.com/(intl-[a-zA-Z]{2}(-[a-zA-Z]{2})?/)?track/[0-9A-Za-z]{22}/?"
+    r"(\?[^#]*)?(#.*)?|spotify:track:[0-9A-Za-z]{22}|[0-9A-Za-z]{22})\s*$"
+)
+"""The Spotify track references songpop takes (`inference.inputs.lookup.parse_spotify`)."""
+
+
+def _track_reference(value: str) -> str:
+    from songpop.errors import InputError
+    from songpop.inference.inputs.lookup import parse_spotify
+
+    try:
+        parse_spotify(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class SpotifyRef(BaseModel):
+    """A known song by its Spotify link, URI or id: looked up in the local catalogue and
+    predicted from its real features."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spotify: Annotated[str, AfterValidator(_track_reference)] = Field(
+        description="https://open.spotify.com/track/<id>, spotify:track:<id> or the 22-character "
+        "id.",
+        json_schema_extra={"pattern": SPOTIFY_PATTERN},
+    )
+
+
+class TitleRef(BaseModel):
+    """A known song by title (and artist): looked up in the local catalogue (as the build
+    matches songs) and predicted from its real features."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    artist: str | None = Field(None, max_length=300)
+
+
 def _body_kind(value: Any) -> str | None:
-    """Which form a prediction body takes: a request envelope, one song, or a list of songs."""
+    """Which form a prediction body takes: a request envelope, one song, a list of songs, or a
+    reference to a known song (`spotify`, or `title` without any feature)."""
     if isinstance(value, list):
         return "songs"
     if isinstance(value, dict):
-        return "request" if "records" in value else "song"
+        if "records" in value:
+            return "request"
+        if "spotify" in value:
+            return "spotify"
+        if "title" in value and not set(value) & set(vocabulary.KNOWN_FEATURES):
+            return "title"
+        return "song"
     if isinstance(value, BaseModel):
+        if isinstance(value, SpotifyRef):
+            return "spotify"
+        if isinstance(value, TitleRef):
+            return "title"
         return "request" if isinstance(value, PredictRequest) else "song"
     return None
 
 
 PredictBody = Annotated[
     Annotated[PredictRequest, Tag("request")]
+    | Annotated[SpotifyRef, Tag("spotify")]
+    | Annotated[TitleRef, Tag("title")]
     | Annotated[Song, Tag("song")]  # type: ignore[valid-type]
     | Annotated[
         list[BatchSong],
@@ -174,11 +229,13 @@ PredictBody = Annotated[
         _body_kind,
         custom_error_type="body_form",
         custom_error_message=(
-            "the body must be a song object, a list of song objects, or {'records': [...]}"
+            "the body must be a song object, a list of song objects, {'records': [...]}, "
+            "{'spotify': '<link or id>'} or {'title': ..., 'artist': ...}"
         ),
     ),
 ]
-"""A `POST /predict` body: one song, a list of songs, or a `PredictRequest`."""
+"""A `POST /predict` body: one song, a list of songs, a `PredictRequest`, a `SpotifyRef` or a
+`TitleRef`."""
 
 
 class Contribution(BaseModel):
@@ -221,6 +278,14 @@ class PredictionOut(BaseModel):
     )
     ignored_fields: list[str] = Field(
         default_factory=list, description="Features sent that this model does not use."
+    )
+    sources: dict[str, str] | None = Field(
+        None, description="Where each feature came from, when songpop found it (catalogue:<file>)."
+    )
+    song: dict[str, Any] | None = Field(
+        None,
+        description="The catalogue song predicted (title, artist, year, file, match, its "
+        "features and what happened to it on the Hot 100), for a `spotify` or `title` body.",
     )
 
 

@@ -135,10 +135,57 @@
     box.removeAttribute("aria-invalid");
     row.querySelector(".shown").textContent = describe(spec, v);
     const badge = row.querySelector(".source");
-    badge.textContent = source === "tags" ? "from the tags" : source;
+    badge.textContent =
+      source === "tags" ? "from the tags" : source === "catalogue" ? "real value" : source;
     badge.dataset.source = source;
     badge.hidden = false;
     row.dataset.source = source;
+  }
+
+  // Suggestions from the local catalogue as the user types; picking one fills the sliders with
+  // the song's real features and says what really happened to it.
+  let suggestions = new Map();
+  let searchTimer = null;
+
+  function songLabel(c) {
+    const when = c.year ? ` (${c.year})` : c.features.decade ? ` (${c.features.decade}s)` : "";
+    return `${c.title} — ${c.artist}${when}`;
+  }
+
+  async function suggest(text) {
+    if (text.trim().length < 2) return;
+    const url = `/lookup?prefix=true&limit=8&q=${encodeURIComponent(text)}`;
+    const response = await fetch(url);
+    if (!response.ok) return;
+    const found = await response.json();
+    const list = document.getElementById("song-suggestions");
+    list.replaceChildren();
+    suggestions = new Map();
+    for (const c of found) {
+      const option = document.createElement("option");
+      option.value = songLabel(c);
+      suggestions.set(option.value, c);
+      list.append(option);
+    }
+  }
+
+  function history(c) {
+    if (c.charted === true) {
+      return `It reached #${c.best_position} on the Hot 100 and stayed ${c.weeks_on_chart} weeks.`;
+    }
+    if (c.charted === false) return "It never entered the Hot 100.";
+    return "Its chart history is not known here.";
+  }
+
+  function pickSong(c) {
+    for (const spec of features) {
+      if (c.features[spec.name] !== undefined) setField(spec.name, c.features[spec.name], "catalogue");
+    }
+    const pop = c.popularity !== null && c.popularity !== undefined ? ` Spotify popularity ${c.popularity}.` : "";
+    document.getElementById("song-history").textContent =
+      `${c.title} by ${c.artist}: real features from ${c.source_file}. ${history(c)}${pop}`;
+    document.getElementById("range-box").hidden = true;
+    predictNow();
   }
 
   async function uploadAudio(file) {
@@ -298,6 +345,15 @@
     const text = document.createElement("span");
     text.textContent = c.text;
     item.append(arrow, text);
+    // a push that rests on a value songpop estimated from the audio says so
+    const row = form.querySelector(`[data-feature="${c.feature}"]`);
+    if (row && ["estimated", "default"].includes(row.dataset.source)) {
+      const mark = document.createElement("span");
+      mark.className = "source";
+      mark.dataset.source = row.dataset.source;
+      mark.textContent = row.dataset.source === "default" ? "assumed" : "estimated";
+      item.append(" ", mark);
+    }
     return item;
   }
 
@@ -409,6 +465,16 @@
       predictNow();
     });
     document.getElementById("reset-button").addEventListener("click", resetForm);
+    const search = document.getElementById("song-search");
+    search.addEventListener("input", () => {
+      const picked = suggestions.get(search.value);
+      if (picked) {
+        pickSong(picked);
+        return;
+      }
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => suggest(search.value), 150);
+    });
     const picker = document.getElementById("audio-file");
     picker.addEventListener("change", () => {
       if (picker.files.length) uploadAudio(picker.files[0]);

@@ -144,6 +144,7 @@ class Catalogue:
         titles = self.index["norm_title"].astype(str)
         self._rows_by_title = titles.groupby(titles, sort=False).indices
         self._titles = list(self._rows_by_title)
+        self._sorted_titles = sorted(self._titles)
         ids = self.index["track_id"].astype("string")
         present = ids.notna().to_numpy()
         where = np.flatnonzero(present)
@@ -161,8 +162,7 @@ class Catalogue:
             artist: its artist (any layout: "A feat. B", "A & B"); None to match titles only.
             limit: how many candidates at most.
 
-        Raises:
-            InputError: an empty title.
+        A title without any letter or digit matches nothing.
         """
         from rapidfuzz import fuzz, process
 
@@ -170,8 +170,8 @@ class Catalogue:
         from songpop.prepare.normalize import normalize_text, parse_artists
 
         q_title = normalize_text(str(title))
-        if not q_title:
-            raise InputError(f"title {title!r}: expected a song title with letters or digits")
+        if not q_title:  # no letter or digit: nothing can match
+            return []
         q_artists: list[str] = []
         if artist and artist.strip():
             parsed = parse_artists(artist)
@@ -198,6 +198,31 @@ class Catalogue:
                 found[int(row)] = (score, how)
         return self._candidates(found, limit)
 
+    def suggest(self, prefix: str, limit: int = 8) -> list[Candidate]:
+        """Songs whose normalised title starts with the normalised `prefix` (suggestions as a
+        user types), one per song (title and artist), charted and popular ones first."""
+        import bisect
+
+        from songpop.prepare.normalize import normalize_text
+
+        start = normalize_text(str(prefix))
+        if not start:
+            return []
+        lo = bisect.bisect_left(self._sorted_titles, start)
+        hi = bisect.bisect_left(self._sorted_titles, start + "\uffff")
+        rows = [int(r) for t in self._sorted_titles[lo:hi] for r in self._rows_by_title[t]]
+        if not rows:
+            return []
+        table = self.index.iloc[rows]
+        order = table.assign(
+            _charted=table["charted"].fillna(False).astype(bool),
+            _pop=pd.to_numeric(table["popularity"], errors="coerce").fillna(-1),
+            _len=table["norm_title"].str.len(),
+        ).sort_values(["_charted", "_pop", "_len"], ascending=[False, False, True], kind="stable")
+        order = order.drop_duplicates(subset=["norm_title", "norm_artist"]).head(limit)
+        scores = {int(i): (100.0, "prefix") for i in order.index}
+        return self._candidates_in_order(list(order.index), scores)
+
     def by_id(self, track_id: str) -> list[Candidate]:
         """The catalogue rows with this Spotify track id (every file that holds it)."""
         rows = self._rows_by_id.get(track_id, [])
@@ -215,6 +240,14 @@ class Catalogue:
         # the same song in two files is two candidates; the same row twice is one
         rows = rows.drop_duplicates(subset=["source_file", "norm_title", "norm_artist", "year"])
         return [_candidate(r) for _, r in rows.head(limit).iterrows()]
+
+    def _candidates_in_order(
+        self, rows: list[int], scores: dict[int, tuple[float, str]]
+    ) -> list[Candidate]:
+        table = self.index.loc[rows].assign(
+            _score=[scores[r][0] for r in rows], _how=[scores[r][1] for r in rows]
+        )
+        return [_candidate(r) for _, r in table.iterrows()]
 
 
 def _value(v: Any) -> Any:

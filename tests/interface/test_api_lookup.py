@@ -1,0 +1,60 @@
+"""The API's lookup: `GET /lookup` and `POST /predict` with `{"spotify": ...}` or
+`{"title": ..., "artist": ...}`, on the real data folder's catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from songpop.api import create_app
+from support import save_lgbm_bundle
+
+LINK = "https://open.spotify.com/track/4GiXBCUF7H6YfNQsnBRIzl?si=abc"
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path, tmp_path_factory):
+    bundle = save_lgbm_bundle(tmp_path_factory.mktemp("models") / "lgbm")
+    with TestClient(create_app([bundle])) as c:
+        yield c
+
+
+def test_lookup_by_title_prefix_and_link(client) -> None:
+    r = client.get("/lookup", params={"q": "Hey Jude", "artist": "Wilson Pickett"})
+    assert r.status_code == 200
+    assert {c["best_position"] for c in r.json()} == {23}
+    r = client.get("/lookup", params={"q": "crazy in lo", "prefix": "true", "limit": 8})
+    titles = [c["title"].lower() for c in r.json()]
+    assert titles and all(t.startswith("crazy in lo") for t in titles)
+    r = client.get("/lookup", params={"q": LINK})
+    assert [c["title"] for c in r.json()] == ["Lucky Man"]
+    assert client.get("/lookup", params={"q": "Zyxwv Quorble Anthem"}).json() == []
+    assert client.get("/lookup", params={"q": ""}).status_code == 422
+
+
+def test_predict_a_known_song_by_title_or_link(client) -> None:
+    r = client.post("/predict?explain=true", json={"title": "Crazy in Love", "artist": "Beyonce"})
+    assert r.status_code == 200, r.text
+    [p] = r.json()["predictions"]
+    assert p["song"]["artist"] == "Beyoncé" and p["song"]["best_position"] == 1
+    assert set(p["sources"].values()) == {p["song"]["source"]}
+    assert p["explanation"] is not None
+    r = client.post("/predict", json={"spotify": LINK})
+    assert r.status_code == 200
+    assert r.json()["predictions"][0]["song"]["title"] == "Lucky Man"
+
+
+def test_unknown_songs_and_bad_references(client) -> None:
+    r = client.post("/predict", json={"title": "Zyxwv Quorble Anthem"})
+    assert r.status_code == 404 and "no song in the local catalogue" in r.json()["detail"]
+    r = client.post("/predict", json={"spotify": "https://open.spotify.com/playlist/" + "a" * 22})
+    assert r.status_code == 422 and "playlist link, not a track" in r.text
+    r = client.post("/predict", json={"title": "x", "spotify": "0" * 22})
+    assert r.status_code == 422 and "title" in r.text
+    r = client.get("/lookup", params={"q": "spotify:track:abc"})
+    assert r.status_code == 422 and "not 22 letters and digits" in r.text
+    # a song with features and a title is still a song, not a lookup
+    r = client.post("/predict", json={"title": "Mine", "danceability": 0.5})
+    assert r.status_code == 422 and "acousticness is required" in r.text
