@@ -185,3 +185,30 @@ def test_api_upload_name_cannot_choose_where_it_is_written(client, flac: Path) -
     assert r.status_code == 200
     assert r.json()["file"] == "evil.flac"
     assert not Path("/tmp/evil.flac").exists()
+
+
+def test_a_file_tagged_as_a_known_song_is_predicted_from_its_real_features(
+    data_dir: Path, model_dir: Path, flac: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from mutagen.flac import FLAC
+
+    tagged = tmp_path / "tagged.flac"
+    shutil.copy(flac, tagged)
+    tags = FLAC(str(tagged))
+    tags["title"], tags["artist"], tags["date"] = "Hey Jude", "Wilson Pickett", "1969"
+    tags.save()
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["predict", str(tagged), "--model", str(model_dir), "--out",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "its tags name" in " ".join(result.output.split())
+    [p] = json.loads(out.read_text())
+    assert p["known_song"]["artist"].lower() == "wilson pickett" and p["range"] is None
+    assert all(s.startswith("catalogue:") for s in p["sources"].values())
+    analysed = tmp_path / "a.json"
+    result = runner.invoke(app, ["predict", str(tagged), "--model", str(model_dir),
+                                 "--no-lookup", "--out", str(analysed)])  # fmt: skip
+    [q] = json.loads(analysed.read_text())
+    assert q["known_song"] is None and q["sources"]["energy"] == "estimated"

@@ -71,11 +71,24 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         song = await _analyse(file)
         if isinstance(song, JSONResponse):
             return song
-        result = await run_in_threadpool(predict_audio, song, bundle, explain=explain)
+        result = await run_in_threadpool(
+            predict_audio, song, bundle, explain=explain, catalogue=_catalogue()
+        )
         out = result.to_dict()
         out["analysis"]["file"] = _shown(file)
         out["classes"] = list(bundle.classes)
         return out
+
+
+def _catalogue() -> Any:
+    """The local catalogue for the tags' lookup, or None when the data folder has none."""
+    from songpop.errors import SongpopError
+    from songpop.inference.inputs.lookup import load_catalogue
+
+    try:
+        return load_catalogue()
+    except SongpopError:
+        return None
 
 
 def _shown(file: UploadFile) -> str:

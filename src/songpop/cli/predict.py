@@ -36,6 +36,7 @@ def predict_command(
     files: list[str] | None,
     title: str | None,
     artist: str | None,
+    lookup: bool,
     model: Path | None,
     json_file: Path | None,
     csv_file: Path | None,
@@ -82,7 +83,7 @@ def predict_command(
         _predict_known([str(f) for f in files or []], title, artist, model, out, explain, top)
         return
     if files:
-        _predict_audio([Path(f) for f in files], model, out, explain, top)
+        _predict_audio([Path(f) for f in files], model, out, explain, top, lookup)
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
@@ -106,7 +107,12 @@ def predict_command(
 
 
 def _predict_audio(
-    files: list[Path], model: Path | None, out: Path | None, explain: bool, top: int
+    files: list[Path],
+    model: Path | None,
+    out: Path | None,
+    explain: bool,
+    top: int,
+    use_catalogue: bool = True,
 ) -> None:
     from songpop.audio import is_audio_path
     from songpop.bundle import load_bundle, resolve_model
@@ -126,7 +132,8 @@ def _predict_audio(
     except SongpopError as exc:
         raise fail(exc) from None
     songs, failures = _run(files)
-    results = [predict_audio(song, bundle, explain=explain) for song in songs]
+    catalogue = _catalogue_or_none() if use_catalogue else None
+    results = [predict_audio(song, bundle, explain=explain, catalogue=catalogue) for song in songs]
     for f in failures:
         err.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
     if out is not None and results:
@@ -204,11 +211,32 @@ def _predict_known(
     _print_predictions(predictions, bundle, top if explain else 0)
 
 
+def _catalogue_or_none() -> Any:
+    """The local catalogue, or None (with a note) when the data folder has no track table."""
+    from songpop.inference.inputs.lookup import load_catalogue
+
+    try:
+        return load_catalogue()
+    except SongpopError as exc:
+        err.print(f"note: the file's tags are not looked up ({exc})", highlight=False)
+        return None
+
+
 def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
     from songpop.prepare.label import natural_order
 
     song = result.song
     p = result.prediction
+    if result.known is not None:
+        c = result.known
+        _out.print(
+            f"{song.path}: its tags name {c.artist} – {c.title} ({c.when}), found in "
+            f"{c.source} (match {c.score:g}); predicted from those real features, not from the "
+            "analysis (--no-lookup to use the analysis)",
+            highlight=False,
+        )
+        _print_predictions([p], bundle, top)
+        return
     named = " – ".join(x for x in (song.tags.artist, song.tags.title) if x)
     table = Table(title=f"{song.path}" + (f" ({named})" if named else "") + f": {p.level}")
     table.add_column("level")
@@ -368,6 +396,14 @@ def _signature() -> inspect.Signature:
             "A song's title, looked up in the local catalogue (its real features are used).",
         ),
         _option("artist", "--artist", None, str | None, "The song's artist (with --title)."),
+        _option(
+            "lookup",
+            "--lookup/--no-lookup",
+            True,
+            bool,
+            "For an audio file whose tags name a song of the local catalogue, predict from that "
+            "song's real features (--no-lookup: from the analysis).",
+        ),
         _option(
             "model",
             "--model",

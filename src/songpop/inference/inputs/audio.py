@@ -35,6 +35,7 @@ NEIGHBOURS = 0.25
 MIN_NEIGHBOURS = 20
 QUANTILES = (0.10, 0.90)
 CERTAIN = frozenset({"measured", "tags"})
+"""Sources that are not varied for the range (a `catalogue:<file>` value is real too)."""
 
 
 @dataclass
@@ -52,6 +53,8 @@ class AudioPrediction:
         levels: level → share of the scenarios in which it is the most probable.
         scenarios: how many neighbour scenarios were scored.
         song: the analysis itself.
+        known: the catalogue song the file's tags name, when there is one: the prediction then
+            uses its real features (sources `catalogue:<file>`) and has no range.
     """
 
     prediction: Prediction
@@ -62,11 +65,16 @@ class AudioPrediction:
     levels: dict[str, float] = field(default_factory=dict)
     scenarios: int = 0
     song: SongFeatures | None = None
+    known: Any = None
 
     @property
     def uncertain(self) -> list[str]:
         """The model features whose values were estimated or stood in for."""
-        return [k for k, s in self.sources.items() if s not in CERTAIN]
+        return [
+            k
+            for k, s in self.sources.items()
+            if s not in CERTAIN and not s.startswith("catalogue:")
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the prediction, the sources and values, the range, the analysis."""
@@ -83,6 +91,7 @@ class AudioPrediction:
         out["scenarios"] = self.scenarios
         if self.song is not None:
             out["analysis"] = self.song.to_dict()
+        out["known_song"] = self.known.to_dict() if self.known is not None else None
         return out
 
 
@@ -112,17 +121,39 @@ def _typical(name: str, reference: pd.DataFrame | None) -> float:
     return spec.typical if spec is not None else 0.0
 
 
-def predict_audio(song: SongFeatures, bundle: Bundle, *, explain: bool = False) -> AudioPrediction:
+def known_song(song: SongFeatures, catalogue: Any) -> Any:
+    """The catalogue song a file's tags name (title and artist both tagged, matched as the
+    build matches), or None."""
+    if catalogue is None or not song.tags.title or not song.tags.artist:
+        return None
+    found = catalogue.search(song.tags.title, song.tags.artist, limit=1)
+    return found[0] if found else None
+
+
+def predict_audio(
+    song: SongFeatures, bundle: Bundle, *, explain: bool = False, catalogue: Any = None
+) -> AudioPrediction:
     """Predict from an analysed audio file, with the range its uncertain values allow.
+
+    When `catalogue` is given and the file's tags name a song it holds, that song's real
+    features are used instead (marked `catalogue:<file>`; no range: nothing was estimated).
 
     Args:
         song: `songpop.audio.analyze(path)`.
         bundle: the model.
         explain: also explain the point prediction.
+        catalogue: the local catalogue (`inputs.lookup.load_catalogue`), or None to use the
+            analysis only.
 
     Returns:
         The point prediction, the sources, and the range over the neighbours' values.
     """
+    known = known_song(song, catalogue)
+    if known is not None:
+        point = predict(known.record(), bundle, explain=explain)[0]
+        values = {k: known.features.get(k) for k in bundle.feature_names}
+        sources = {k: known.source for k in bundle.feature_names}
+        return AudioPrediction(point, sources, values, song=song, known=known)
     values, sources = model_values(song, bundle)
     record = {**values, **{k: v for k, v in song.record().items() if k in ("title", "artist")}}
     point = predict(record, bundle, explain=explain)[0]
