@@ -37,6 +37,7 @@ def predict_command(
     title: str | None,
     artist: str | None,
     lookup: bool,
+    online: bool,
     model: Path | None,
     json_file: Path | None,
     csv_file: Path | None,
@@ -80,7 +81,8 @@ def predict_command(
     from songpop.inference.inputs.lookup import looks_like_spotify
 
     if title or (files and all(looks_like_spotify(str(f)) for f in files)):
-        _predict_known([str(f) for f in files or []], title, artist, model, out, explain, top)
+        links = [str(f) for f in files or []]
+        _predict_known(links, title, artist, model, out, explain, top, online)
         return
     if files:
         _predict_audio([Path(f) for f in files], model, out, explain, top, lookup)
@@ -155,36 +157,19 @@ def _predict_known(
     out: Path | None,
     explain: bool,
     top: int,
+    online: bool = False,
 ) -> None:
-    """Songs found in the local catalogue (by title and artist, or Spotify link): predicted
-    from their real features, with what really happened to them."""
+    """Songs found in the local catalogue (by title and artist, or Spotify link), else, with
+    --online, through the feature APIs: predicted from their real features, with what really
+    happened to them when the catalogue knows."""
     from songpop.bundle import load_bundle, resolve_model
     from songpop.inference import predict
-    from songpop.inference.inputs.lookup import load_catalogue, parse_spotify
+    from songpop.inference.inputs.lookup import parse_spotify
 
     try:
         ids = [parse_spotify(link) for link in links]
         bundle = load_bundle(resolve_model(model))
-        catalogue = load_catalogue()
-        found = []
-        for ident in ids:
-            hits = catalogue.by_id(ident)
-            if not hits:
-                raise InputError(
-                    f"Spotify track {ident}: not in the local catalogue ({len(catalogue):,} "
-                    "tracks of the data folder); search by --title/--artist, or give its features"
-                )
-            found.append(hits[0])
-        if title:
-            hits = catalogue.search(title, artist, limit=1)
-            if not hits:
-                by = f" by {artist!r}" if artist else ""
-                raise InputError(
-                    f"no song in the local catalogue matches {title!r}{by} ({len(catalogue):,} "
-                    "tracks searched; `songpop lookup` shows near titles); check the spelling, "
-                    "or give the song's features"
-                )
-            found.append(hits[0])
+        found = find_songs(ids, title, artist, online)
         predictions = predict([c.record() for c in found], bundle, explain=explain)
     except SongpopError as exc:
         raise fail(exc) from None
@@ -209,6 +194,48 @@ def _predict_known(
             highlight=False,
         )
     _print_predictions(predictions, bundle, top if explain else 0)
+
+
+def find_songs(ids: list[str], title: str | None, artist: str | None, online: bool) -> list[Any]:
+    """The catalogue's songs for these ids and title; what it lacks asked online (--online)."""
+    from songpop.inference.inputs.lookup import load_catalogue
+
+    catalogue = load_catalogue()
+    found, missing_ids = [], []
+    for ident in ids:
+        hits = catalogue.by_id(ident)
+        if hits:
+            found.append(hits[0])
+        else:
+            missing_ids.append(ident)
+    hits = catalogue.search(title, artist, limit=1) if title else []
+    found += hits
+    missing_title = title if title and not hits else None
+    if not (missing_ids or missing_title):
+        return found
+    where = f"the local catalogue ({len(catalogue):,} tracks of the data folder)"
+    if not online:
+        what = (f"Spotify track(s) {', '.join(missing_ids)}" if missing_ids
+                else f"{title!r}" + (f" by {artist!r}" if artist else ""))  # fmt: skip
+        raise InputError(
+            f"{what}: not in {where}; add --online to ask ReccoBeats and Spotify, check the "
+            "spelling (`songpop lookup` shows near titles), or give the song's features"
+        )
+    from songpop.providers.resolve import Providers, candidates_online
+
+    providers = Providers.from_environment()
+    try:
+        online_found = candidates_online(providers, missing_ids, missing_title, artist)
+    finally:
+        providers.close()
+    for note in providers.notes:
+        err.print(f"note: {note}", highlight=False)
+    got = {c.track_id for c in online_found}
+    lost = [i for i in missing_ids if i not in got]
+    if lost or (missing_title and not any(c.how == "search" for c in online_found)):
+        what = ", ".join(lost) if lost else repr(missing_title)
+        raise InputError(f"{what}: not in {where}, and no feature provider has it")
+    return found + online_found
 
 
 def _catalogue_or_none() -> Any:
@@ -403,6 +430,14 @@ def _signature() -> inspect.Signature:
             bool,
             "For an audio file whose tags name a song of the local catalogue, predict from that "
             "song's real features (--no-lookup: from the analysis).",
+        ),
+        _option(
+            "online",
+            "--online/--offline",
+            False,
+            bool,
+            "Ask ReccoBeats and the Spotify Web API for a song the local catalogue lacks "
+            "(--offline, the default, never touches the network).",
         ),
         _option(
             "model",

@@ -96,6 +96,8 @@ class Candidate:
         charted: on the Hot 100 (None: no chart file was read).
         best_position, weeks_on_chart: its chart history when it charted.
         popularity: Spotify popularity when the source has it.
+        provider: the feature API that answered, for a song found online ("reccobeats",
+            "spotify"); None for a catalogue song.
     """
 
     title: str
@@ -110,6 +112,7 @@ class Candidate:
     best_position: int | None = None
     weeks_on_chart: int | None = None
     popularity: float | None = None
+    provider: str | None = None
 
     @property
     def when(self) -> str:
@@ -121,8 +124,9 @@ class Candidate:
 
     @property
     def source(self) -> str:
-        """Where its features came from, as predictions name it: `catalogue:<file>`."""
-        return f"catalogue:{self.source_file}"
+        """Where its features came from, as predictions name it: `catalogue:<file>`, or the
+        provider's name."""
+        return self.provider or f"catalogue:{self.source_file}"
 
     def record(self) -> dict[str, Any]:
         """Its features as a prediction record, with title and artist as ids."""
