@@ -70,6 +70,8 @@ def make_app(state: FakeState) -> FastAPI:
         queue = state.failures.get(request.url.path)
         if queue:
             kind, value = queue.pop(0)
+            if kind == "ok":
+                return await call_next(request)
             if kind == "429":
                 return JSONResponse({"error": "rate"}, 429, headers={"retry-after": str(value)})
             if kind == "500":

@@ -183,3 +183,104 @@ def test_predict_online_asks_the_providers_for_what_the_catalogue_lacks(
                                    "--online", "--model", str(model)])  # fmt: skip
     assert by_title.exit_code == 0, by_title.output
     assert "Song 9" in by_title.output
+
+
+def _provider_env(monkeypatch, fake, tmp_path: Path, spotify: bool = True) -> None:
+    monkeypatch.setenv("SONGPOP_RECCOBEATS_URL", fake.url)
+    monkeypatch.setenv("SONGPOP_SPOTIFY_API_URL", fake.url)
+    monkeypatch.setenv("SONGPOP_SPOTIFY_ACCOUNTS_URL", fake.url)
+    monkeypatch.setenv("SONGPOP_CACHE_DIR", str(tmp_path / "cache"))
+    if spotify:
+        monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
+    else:
+        monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
+        monkeypatch.delenv("SPOTIFY_CLIENT_SECRET", raising=False)
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+
+
+def test_fetch_features_resumes_after_an_interruption(fake, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from songpop.cli import app
+    from songpop.sources.tracks import read_tracks
+
+    _provider_env(monkeypatch, fake, tmp_path, spotify=False)
+    listing = tmp_path / "ids.txt"
+    lines = [f"https://open.spotify.com/track/{i}" for i in IDS[:100]]
+    lines[10:10] = ["# a comment", "", "https://open.spotify.com/album/" + "a" * 22]
+    listing.write_text("\n".join(lines) + "\n" + "Z" * 22 + "\n")
+    out = tmp_path / "tracks.csv"
+    runner = CliRunner()
+    # the service breaks down during the second batch: the run stops with one line, keeping
+    # the first batch
+    fake.fail("/v1/track", "ok", times=1)
+    fake.fail("/v1/track", "500", times=10)
+    broken = runner.invoke(app, ["data", "fetch-features", "--ids", str(listing), "--out",
+                                 str(out)])  # fmt: skip
+    assert (
+        broken.exit_code == 3 and "HTTP 500" in broken.stderr and "Traceback" not in broken.output
+    )
+    assert not out.exists()
+    kept = (tmp_path / "tracks.csv.partial.jsonl").read_text().splitlines()
+    assert len(kept) == 40
+    fake.state.failures.clear()
+    calls_before = fake.calls_to("/v1/audio-features")
+    done = runner.invoke(app, ["data", "fetch-features", "--ids", str(listing), "--out",
+                               str(out)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert "100 of 101 song(s) with features (reccobeats 100; 40 from an interrupted run)" in text
+    assert "1 not found" in text and "album link, not a track" in " ".join(done.stderr.split())
+    # the first batch was not asked for again: 61 ids left → 2 more requests
+    assert fake.calls_to("/v1/audio-features") - calls_before == 2
+    assert not (tmp_path / "tracks.csv.partial.jsonl").exists()
+    table = read_tracks(out)  # the layout `data build --tracks` reads
+    assert len(table) == 100 and table.attrs["layout"] == "spotify_api"
+    assert out.read_text().splitlines()[0].count(",year,") == 1
+    assert table["duration_ms"].notna().all() and table["title"].iloc[0] == "Song 0"
+
+
+def test_fetch_features_for_chart_songs_the_catalogue_lacks(
+    fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from songpop.cli import app
+
+    _provider_env(monkeypatch, fake, tmp_path)
+    charts = tmp_path / "charts.csv"
+    charts.write_text(
+        "chart_date,this_week,song,artist,last_week,peak_position,weeks_on_chart\n"
+        "2026-08-01,1,Song 12,Artist 5,,1,1\n"
+        "2026-08-01,2,Hey Jude,The Beatles,,1,1\n"  # in the catalogue already: not fetched
+        "2026-08-08,1,Song 12,Artist 5,1,1,2\n"
+        "2026-08-08,2,Nobody Knows This One,Nobody,,2,1\n"
+    )
+    out = tmp_path / "new.parquet"
+    result = CliRunner().invoke(app, ["data", "fetch-features", "--charts", str(charts), "--out",
+                                      str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 song(s) with features" in " ".join(result.output.split())
+    import pandas as pd
+
+    [row] = pd.read_parquet(out).to_dict("records")
+    assert row["id"] == IDS[12] and row["query_title"] == "Song 12"
+    assert row["provider"] == "reccobeats" and row["isrc"] == TRACKS[IDS[12]]["isrc"]
+
+
+def test_fetch_features_by_chart_needs_spotify_search(
+    fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from songpop.cli import app
+
+    _provider_env(monkeypatch, fake, tmp_path, spotify=False)
+    charts = tmp_path / "charts.csv"
+    charts.write_text("chart_date,this_week,song,artist,last_week,peak_position,weeks_on_chart\n"
+                      "2026-08-01,1,Song 12,Artist 5,,1,1\n")  # fmt: skip
+    result = CliRunner().invoke(app, ["data", "fetch-features", "--charts", str(charts), "--out",
+                                      str(tmp_path / "x.csv")])  # fmt: skip
+    assert result.exit_code == 2
+    assert "needs credentials" in " ".join(result.stderr.split())

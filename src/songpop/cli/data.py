@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from songpop.cli.output import err, fail
-from songpop.errors import SongpopError
+from songpop.errors import InputError, SongpopError
 
 data_app = typer.Typer(
     help="Find, fetch and verify the raw data, and build the song table.",
@@ -197,6 +197,81 @@ def _print_build(summary: dict) -> None:
         f"{oor['tracks_set_na_by_column']}"
     )
     _out.print(f"{summary['songs']:,} songs -> {summary['out_dir']}/songs.parquet")
+
+
+@data_app.command("fetch-features")
+def fetch_features_command(
+    ids: Path | None = typer.Option(
+        None, "--ids", help="A text file: one Spotify track link, URI or id a line."
+    ),
+    charts: Path | None = typer.Option(
+        None,
+        "--charts",
+        help="A chart file (any known layout): every chart song the local catalogue lacks is "
+        "searched on Spotify (needs SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET).",
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="The track table to write: .csv, .csv.gz or "
+        ".parquet (the Spotify API layout, read by `data build --tracks`).",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Fetch at most N songs."),
+) -> None:
+    """Resolve Spotify ids, or the chart songs the catalogue lacks, to audio features through
+    ReccoBeats and the Spotify Web API, in batches.
+
+    Resumable: an interrupted run keeps what it fetched (<out>.partial.jsonl) and the next run
+    with the same --out goes on from there; the provider cache keeps any id from being fetched
+    twice. Lines that are not Spotify track links are reported and skipped.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from songpop.inference.inputs.lookup import load_catalogue
+    from songpop.providers.fetch import chart_queries, fetch_features, read_ids
+    from songpop.providers.resolve import Providers
+
+    if (ids is None) == (charts is None):
+        raise fail(InputError("give one of --ids FILE or --charts FILE"))
+    providers = None
+    try:
+        id_list, queries, bad = [], [], []
+        if ids is not None:
+            id_list, bad = read_ids(ids)
+        else:
+            queries = chart_queries(charts, load_catalogue())
+        if limit is not None:
+            id_list, queries = id_list[:limit], queries[:limit]
+        providers = Providers.from_environment()
+        if queries and providers.spotify is None:
+            raise InputError(
+                "--charts finds songs through Spotify's search, which needs credentials: "
+                + providers.notes[0]
+            )
+        for problem in bad:
+            err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+        columns = (TextColumn("fetching"), BarColumn(), TextColumn("{task.completed}/"
+                   "{task.total}"), TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("fetch", total=len(id_list) + len(queries))
+            summary = fetch_features(
+                providers, out, ids=id_list, queries=queries,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )  # fmt: skip
+    except SongpopError as exc:
+        raise fail(exc) from None
+    finally:
+        if providers is not None:
+            providers.close()
+    for note in summary.notes:
+        err.print(f"note: {note}", highlight=False)
+    providers_text = ", ".join(f"{k} {v}" for k, v in summary.by_provider.items()) or "none"
+    _out.print(
+        f"{summary.found:,} of {summary.asked:,} song(s) with features ({providers_text}; "
+        f"{summary.resumed:,} from an interrupted run) written to {summary.output}; "
+        f"{len(summary.not_found):,} not found by any provider; {len(bad):,} line(s) skipped",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
