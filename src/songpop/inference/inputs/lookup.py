@@ -148,6 +148,8 @@ class Catalogue:
         titles = self.index["norm_title"].astype(str)
         self._rows_by_title = titles.groupby(titles, sort=False).indices
         self._titles = list(self._rows_by_title)
+        self._artists = self.index["norm_artist"].astype(str).to_numpy()
+        self._leads = self.index["norm_lead"].astype(str).to_numpy()
         self._sorted_titles = sorted(self._titles)
         ids = self.index["track_id"].astype("string")
         present = ids.notna().to_numpy()
@@ -192,8 +194,7 @@ class Catalogue:
             for row in self._rows_by_title[choice]:
                 score = float(title_score)
                 if q_artists:
-                    r = self.index.iloc[row]
-                    names = [str(r["norm_artist"]), str(r["norm_lead"])]
+                    names = [self._artists[row], self._leads[row]]
                     artist_score = max(fuzz.token_set_ratio(q, n) for q in q_artists for n in names)
                     score = min(score, float(artist_score))
                     if score < DEFAULT_THRESHOLD:
