@@ -34,14 +34,27 @@ def analyze(
     out: Path | None = typer.Option(
         None, "--out", help="Write one row per file to a .parquet, .csv or .json file."
     ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="For a FOLDER: analyse on Dask: 'local' (an embedded cluster, the default), "
+        "tcp://host:8786, or a scheduler file. Default: $SONGPOP_SCHEDULER.",
+    ),
 ) -> None:
     """Analyse audio files: measured features (duration, tempo, key, mode, loudness, time
     signature), uncalibrated estimates of Spotify's other features, and the tags.
 
     Each value says where it came from: measured, estimated, tags, default or unknown. A file
     that cannot be read is reported and the others go on; the exit code is then 1.
+
+    A FOLDER (with --out .parquet or .csv) is analysed on Dask, one task per file; files already
+    in --out are skipped, so an interrupted run resumes; failures go to <out>.failures.csv.
     """
     from songpop.inference.inputs.audio import analysis_table
+
+    if any(f.is_dir() for f in files):
+        _analyze_folder_on_cluster(files, out, scheduler)
+        return
 
     if out is not None and out.suffix.lower() not in (".parquet", ".csv", ".json"):
         raise fail(InputError(f"--out {out}: expected a .parquet, .csv or .json file name"))
@@ -65,6 +78,51 @@ def analyze(
             print_analysis(song)
     if failures:
         raise typer.Exit(code=1 if songs else 2)
+
+
+def _analyze_folder_on_cluster(files: list[Path], out: Path | None, scheduler: str | None) -> None:
+    from songpop.errors import SongpopError
+    from songpop.inference.cluster import analyze_folder, connect, scheduler_address
+
+    if len(files) != 1:
+        raise fail(InputError("give one FOLDER (or audio files, without a folder)"))
+    if out is None or out.suffix.lower() not in (".parquet", ".csv"):
+        raise fail(InputError("a FOLDER needs --out features.parquet (or .csv)"))
+    address = scheduler_address(scheduler) or "local"
+    client = None
+    try:
+        client = connect(address)
+        link = getattr(client, "dashboard_link", None)
+        workers = len(client.scheduler_info()["workers"])
+        shown = f"; dashboard {link}" if link and _dashboard_runs(client) else ""
+        err.print(f"Dask: {address} ({workers} workers){shown}")
+        columns = (TextColumn("analysing"), BarColumn(), TextColumn("{task.completed}/"
+                   "{task.total}"), TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("analyse", total=None)
+            summary = analyze_folder(
+                client, files[0], out,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except SongpopError as exc:
+        raise fail(exc) from None
+    finally:
+        if client is not None:
+            client.close()
+    _out.print(
+        f"{summary['files']} audio file(s) in {files[0]}: {summary['analysed']} analysed, "
+        f"{summary['skipped']} already in {out}, {summary['failed']} failed"
+        + (f" (see {summary['failures']})" if summary["failures"] else ""),
+        highlight=False,
+    )
+    if summary["failed"]:
+        raise typer.Exit(code=1)
+
+
+def _dashboard_runs(client: Any) -> bool:
+    """Whether the scheduler serves its dashboard (it needs bokeh, not installed by default)."""
+    services = client.scheduler_info().get("services", {})
+    return "dashboard" in services
 
 
 def _run(files: list[Path]) -> tuple[list[Any], list[Any]]:

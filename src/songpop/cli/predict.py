@@ -46,6 +46,7 @@ def predict_command(
     explain: bool,
     top: int,
     chunksize: int,
+    scheduler: str | None,
     **features: float | None,
 ) -> None:
     """Predict a song's popularity level with a saved model.
@@ -89,6 +90,15 @@ def predict_command(
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
+    from songpop.inference.cluster import scheduler_address
+
+    address = scheduler_address(scheduler)
+    spread = csv_file is not None and (
+        csv_file.is_dir() or any(ch in str(csv_file) for ch in "*?[")
+    )
+    if csv_file is not None and (address or spread):
+        _score_on_cluster(str(csv_file), out, model, chunksize, address or "local", explain)
+        return
     try:
         bundle = load_bundle(resolve_model(model))
         if csv_file is not None:
@@ -303,6 +313,48 @@ def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
         _out.print(why)
 
 
+def _score_on_cluster(
+    spec: str, out: Path, model: Path | None, chunksize: int, address: str, explain: bool
+) -> None:
+    """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from songpop.bundle import resolve_model
+    from songpop.inference.cluster import connect, score_files
+
+    if explain:
+        raise fail(InputError("--explain is not available on the cluster path yet; score one "
+                              "file without --scheduler"))  # fmt: skip
+    client = None
+    try:
+        bundle_path = resolve_model(model)
+        client = connect(address)
+        err.print(f"Dask: {address} ({len(client.scheduler_info()['workers'])} workers)")
+        columns = (TextColumn("scoring files"), BarColumn(), TextColumn("{task.completed}/"
+                   "{task.total}"))  # fmt: skip
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("score", total=None)
+            summary = score_files(
+                client, spec, out, bundle_path, chunksize=chunksize,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except SongpopError as exc:
+        raise fail(exc) from None
+    finally:
+        if client is not None:
+            client.close()
+    for error in summary["failed"].values():
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    _out.print(
+        f"{summary['files']} file(s), {summary['rows_in']:,} rows: {summary['scored']:,} "
+        f"scored into {summary['output']}/part-*.parquet, {summary['rejected']:,} rejected "
+        f"(rejects/part-*.csv)",
+        highlight=False,
+    )
+    if summary["failed"]:
+        raise typer.Exit(code=1)
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"--json {path}: file not found")
@@ -489,6 +541,15 @@ def _signature() -> inspect.Signature:
         _option("top", "--top", 5, int, "How many features --explain shows (or names in `why`)."),
         _option(
             "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
+        ),
+        _option(
+            "scheduler",
+            "--scheduler",
+            None,
+            str | None,
+            "Score on Dask: 'local' (an embedded cluster, one worker per core; the default for a "
+            "folder or glob), tcp://host:8786, or a scheduler file. Default: $SONGPOP_SCHEDULER; "
+            "one file without it is scored in this process.",
         ),
     ]
     for name in vocabulary.KNOWN_FEATURES:
