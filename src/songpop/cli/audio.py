@@ -120,9 +120,13 @@ def _analyze_folder_on_cluster(files: list[Path], out: Path | None, scheduler: s
 
 
 def _dashboard_runs(client: Any) -> bool:
-    """Whether the scheduler serves its dashboard (it needs bokeh, not installed by default)."""
+    """Whether the scheduler serves a dashboard: it needs bokeh, which songpop does not install
+    (an embedded cluster's dashboard only exists when bokeh is importable here)."""
+    import importlib.util
+
     services = client.scheduler_info().get("services", {})
-    return "dashboard" in services
+    local = getattr(client, "cluster", None) is not None
+    return "dashboard" in services and (not local or importlib.util.find_spec("bokeh") is not None)
 
 
 def _run(files: list[Path]) -> tuple[list[Any], list[Any]]:
