@@ -48,19 +48,14 @@ def connect(address: str) -> Any:
     """
     import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     # Dask's own INFO lines (nannies starting, the scheduler closing) are not the user's news
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         if address == "local":
-            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=40,
-            )  # fmt: skip
-            return Client(cluster)
+            return Client(local_cluster())
         if address.endswith(".json") or Path(address).is_file():
             return Client(scheduler_file=address, timeout=CONNECT_TIMEOUT_S)
         return Client(address, timeout=CONNECT_TIMEOUT_S)
@@ -70,6 +65,26 @@ def connect(address: str) -> Any:
             f"({type(exc).__name__}); start one with `dask scheduler` and `dask worker "
             "<address>`, or use --scheduler local"
         ) from None
+
+
+ONE_THREAD = {
+    k: "1"
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+}
+"""Each worker of the embedded cluster is one process with one thread: its libraries (ONNX
+Runtime, BLAS, numba) get one thread too, so that the workers do not fight over the cores."""
+
+
+def local_cluster(workers: int | None = None) -> Any:
+    """An embedded LocalCluster: `workers` single-threaded processes (default: one per core)."""
+    from distributed import LocalCluster
+
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+    return LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=40, env=ONE_THREAD,
+    )  # fmt: skip
 
 
 def table_files(spec: str) -> list[Path]:

@@ -159,11 +159,17 @@ def to_onnx(
 
 
 def session(data: bytes) -> Any:
-    """An ONNX Runtime session over a serialized graph (CPU, the machine's cores)."""
+    """An ONNX Runtime session over a serialized graph (CPU: the machine's cores, or as many
+    threads as `OMP_NUM_THREADS` says: a Dask worker of one thread sets it to 1)."""
+    import os
+
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        options.intra_op_num_threads = int(threads)
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
