@@ -213,3 +213,24 @@ def test_an_audio_folder_on_the_cluster_records_a_bad_file_and_resumes(
     again = runner.invoke(app, args)
     assert "0 analysed, 2 already in" in " ".join(again.output.split())
     assert len(pd.read_parquet(out)) == 2
+
+
+def test_the_scheduler_from_the_environment_and_one_csv_out(
+    cluster: str, model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    folder = _catalogue(tmp_path / "catalogue", files=3, rows=1000)
+    monkeypatch.setenv("SONGPOP_SCHEDULER", cluster)
+    out = tmp_path / "scored.csv"
+    one = folder / "part0.parquet"  # one file: the cluster because $SONGPOP_SCHEDULER says so
+    result = runner.invoke(app, ["predict", "--csv", str(one), "--out", str(out), "--model",
+                                 str(model_dir)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"Dask: {cluster}" in result.stderr
+    all_out = tmp_path / "all.csv"
+    result = runner.invoke(app, ["predict", "--csv", str(folder), "--out", str(all_out),
+                                 "--model", str(model_dir)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    joined = pd.read_csv(all_out)
+    parts = sorted((tmp_path / "all.csv.parts").glob("part-*.parquet"))
+    expected = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    assert len(joined) == 3000 - 5 and list(joined["row"]) == list(expected["row"])

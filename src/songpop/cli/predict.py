@@ -345,10 +345,14 @@ def _score_on_cluster(
             client.close()
     for error in summary["failed"].values():
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    where = (
+        summary["output"]
+        if summary["output"].endswith(".csv")
+        else f"{summary['output']}/part-*.parquet"
+    )
     _out.print(
         f"{summary['files']} file(s), {summary['rows_in']:,} rows: {summary['scored']:,} "
-        f"scored into {summary['output']}/part-*.parquet, {summary['rejected']:,} rejected "
-        f"(rejects/part-*.csv)",
+        f"scored into {where}, {summary['rejected']:,} rejected (rejects/part-*.csv)",
         highlight=False,
     )
     if summary["failed"]:

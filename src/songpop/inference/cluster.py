@@ -162,6 +162,9 @@ def score_files(
     from songpop.io import write_json_atomic
 
     files = table_files(spec)
+    one_csv = out if out.name.lower().endswith(".csv") else None
+    if one_csv is not None:  # the parts go beside it, then are joined into it in order
+        out = out.with_name(out.name + ".parts")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: a file is there; give a folder for the scored parts")
     (out / "rejects").mkdir(parents=True, exist_ok=True)
@@ -196,7 +199,28 @@ def score_files(
         "output": str(out),
     }
     write_json_atomic(summary, out / "_summary.json")
+    if one_csv is not None:
+        _join_csv([p for p in summary["parts"] if p], one_csv)
+        summary["output"] = str(one_csv)
     return summary
+
+
+def _join_csv(parts: list[str], target: Path) -> None:
+    """The scored parts, in input order, as one CSV (written atomically)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from songpop.io import atomic_path
+
+    with atomic_path(target) as tmp:
+        writer = None
+        for part in parts:
+            table = pq.read_table(part)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(tmp), table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
 
 
 def _analyze_one(path: str) -> dict[str, Any]:
