@@ -107,7 +107,10 @@ def test_utf16_input_is_named_as_an_encoding_problem(model_dir: Path, tmp_path: 
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_a_folder_given_as_the_input_file(model_dir: Path, tmp_path: Path) -> None:
+def test_a_folder_without_tables_given_as_the_input(model_dir: Path, tmp_path: Path) -> None:
+    # a folder is a batch of files for the Dask path; one holding none is refused up front
+    (tmp_path / "notes.txt").write_text("no tables here\n")
     args = ["predict", "--model", str(model_dir), "--csv", str(tmp_path), "--out"]
     result = runner.invoke(app, [*args, str(tmp_path / "out.csv")])
-    assert result.exit_code == 2 and "is a folder" in result.output
+    assert result.exit_code == 2
+    assert "no CSV or Parquet file there" in " ".join(result.output.split())

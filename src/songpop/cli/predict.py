@@ -320,7 +320,7 @@ def _score_on_cluster(
     from rich.progress import BarColumn, Progress, TextColumn
 
     from songpop.bundle import resolve_model
-    from songpop.inference.cluster import connect, score_files
+    from songpop.inference.cluster import connect, score_files, table_files
 
     if explain:
         raise fail(InputError("--explain is not available on the cluster path yet; score one "
@@ -328,6 +328,7 @@ def _score_on_cluster(
     client = None
     try:
         bundle_path = resolve_model(model)
+        table_files(spec)  # a wrong input is said before any cluster starts
         client = connect(address)
         err.print(f"Dask: {address} ({len(client.scheduler_info()['workers'])} workers)")
         columns = (TextColumn("scoring files"), BarColumn(), TextColumn("{task.completed}/"
