@@ -13,11 +13,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from songpop import vocabulary
-from songpop.cli.output import err, fail
+from songpop.cli.output import err, fail, on_cluster, progress
 from songpop.errors import InputError
 
 _out = Console()
@@ -82,33 +81,20 @@ def analyze(
 
 def _analyze_folder_on_cluster(files: list[Path], out: Path | None, scheduler: str | None) -> None:
     from songpop.errors import SongpopError
-    from songpop.inference.cluster import analyze_folder, connect, scheduler_address
+    from songpop.inference.cluster import analyze_folder, scheduler_address
 
     if len(files) != 1:
         raise fail(InputError("give one FOLDER (or audio files, without a folder)"))
     if out is None or out.suffix.lower() not in (".parquet", ".csv"):
         raise fail(InputError("a FOLDER needs --out features.parquet (or .csv)"))
     address = scheduler_address(scheduler) or "local"
-    client = None
     try:
-        client = connect(address)
-        link = getattr(client, "dashboard_link", None)
-        workers = len(client.scheduler_info()["workers"])
-        shown = f"; dashboard {link}" if link and _dashboard_runs(client) else ""
-        err.print(f"Dask: {address} ({workers} workers){shown}")
-        columns = (TextColumn("analysing"), BarColumn(), TextColumn("{task.completed}/"
-                   "{task.total}"), TimeRemainingColumn())  # fmt: skip
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("analyse", total=None)
-            summary = analyze_folder(
-                client, files[0], out,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        summary = on_cluster(
+            address, "analysing",
+            lambda client, tick: analyze_folder(client, files[0], out, progress=tick),
+        )  # fmt: skip
     except SongpopError as exc:
         raise fail(exc) from None
-    finally:
-        if client is not None:
-            client.close()
     _out.print(
         f"{summary['files']} audio file(s) in {files[0]}: {summary['analysed']} analysed, "
         f"{summary['skipped']} already in {out}, {summary['failed']} failed"
@@ -119,29 +105,14 @@ def _analyze_folder_on_cluster(files: list[Path], out: Path | None, scheduler: s
         raise typer.Exit(code=1)
 
 
-def _dashboard_runs(client: Any) -> bool:
-    """Whether the scheduler serves a dashboard: it needs bokeh, which songpop does not install
-    (an embedded cluster's dashboard only exists when bokeh is importable here)."""
-    import importlib.util
-
-    services = client.scheduler_info().get("services", {})
-    local = getattr(client, "cluster", None) is not None
-    return "dashboard" in services and (not local or importlib.util.find_spec("bokeh") is not None)
-
-
 def _run(files: list[Path]) -> tuple[list[Any], list[Any]]:
     from songpop.inference.inputs.audio import analyze_files
 
     paths = [str(f) for f in files]
     if len(paths) == 1:
         return analyze_files(paths)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total}"), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("analysing", total=len(paths))
-        return analyze_files(
-            paths, progress=lambda done, total, path: bar.update(task, completed=done)
-        )
+    with progress("analysing") as tick:
+        return analyze_files(paths, progress=lambda done, total, path: tick(done, total))
 
 
 def print_analysis(song: Any) -> None:

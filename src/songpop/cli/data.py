@@ -225,8 +225,7 @@ def fetch_features_command(
     with the same --out goes on from there; the provider cache keeps any id from being fetched
     twice. Lines that are not Spotify track links are reported and skipped.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from songpop.cli.output import progress
     from songpop.inference.inputs.lookup import load_catalogue
     from songpop.providers.fetch import chart_queries, fetch_features, read_ids
     from songpop.providers.resolve import Providers
@@ -250,14 +249,8 @@ def fetch_features_command(
             )
         for problem in bad:
             err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
-        columns = (TextColumn("fetching"), BarColumn(), TextColumn("{task.completed}/"
-                   "{task.total}"), TimeRemainingColumn())  # fmt: skip
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("fetch", total=len(id_list) + len(queries))
-            summary = fetch_features(
-                providers, out, ids=id_list, queries=queries,
-                progress=lambda done, total: bar.update(task, completed=done),
-            )  # fmt: skip
+        with progress("fetching") as tick:
+            summary = fetch_features(providers, out, ids=id_list, queries=queries, progress=tick)
     except SongpopError as exc:
         raise fail(exc) from None
     finally:

@@ -317,33 +317,23 @@ def _score_on_cluster(
     spec: str, out: Path, model: Path | None, chunksize: int, address: str, explain: bool
 ) -> None:
     """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
-    from rich.progress import BarColumn, Progress, TextColumn
-
     from songpop.bundle import resolve_model
-    from songpop.inference.cluster import connect, score_files, table_files
+    from songpop.cli.output import on_cluster
+    from songpop.inference.cluster import score_files, table_files
 
     if explain:
         raise fail(InputError("--explain is not available on the cluster path yet; score one "
                               "file without --scheduler"))  # fmt: skip
-    client = None
     try:
         bundle_path = resolve_model(model)
         table_files(spec)  # a wrong input is said before any cluster starts
-        client = connect(address)
-        err.print(f"Dask: {address} ({len(client.scheduler_info()['workers'])} workers)")
-        columns = (TextColumn("scoring files"), BarColumn(), TextColumn("{task.completed}/"
-                   "{task.total}"))  # fmt: skip
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("score", total=None)
-            summary = score_files(
-                client, spec, out, bundle_path, chunksize=chunksize,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        summary = on_cluster(
+            address, "scoring files",
+            lambda client, tick: score_files(client, spec, out, bundle_path,
+                                             chunksize=chunksize, progress=tick),
+        )  # fmt: skip
     except SongpopError as exc:
         raise fail(exc) from None
-    finally:
-        if client is not None:
-            client.close()
     for error in summary["failed"].values():
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     where = (
