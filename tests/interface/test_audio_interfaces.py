@@ -138,6 +138,15 @@ def flac(song: Path) -> Path:
     return A.convert(song, "moo_redfarn.flac", format="FLAC")
 
 
+@pytest.fixture(autouse=True)
+def _private_tmp(tmp_path: Path, monkeypatch) -> None:
+    """Uploads land in this test's own temporary folder, so that what is left there is this
+    test's doing, whatever other tests run at the same time."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
+
 def _uploads() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("songpop-upload-*")}
 

@@ -40,8 +40,11 @@ def analyze(
         "tcp://host:8786, or a scheduler file. Default: $SONGPOP_SCHEDULER.",
     ),
 ) -> None:
-    """Analyse audio files: measured features (duration, tempo, key, mode, loudness, time
-    signature), uncalibrated estimates of Spotify's other features, and the tags.
+    """Analyse audio files: measured features, uncalibrated estimates, and the tags.
+
+    Measured: duration, tempo, key, mode, loudness, time signature. Estimated (never Spotify's
+    values): energy, danceability, acousticness, instrumentalness, speechiness, liveness,
+    valence.
 
     Each value says where it came from: measured, estimated, tags, default or unknown. A file
     that cannot be read is reported and the others go on; the exit code is then 1.

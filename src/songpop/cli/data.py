@@ -218,8 +218,9 @@ def fetch_features_command(
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Fetch at most N songs."),
 ) -> None:
-    """Resolve Spotify ids, or the chart songs the catalogue lacks, to audio features through
-    ReccoBeats and the Spotify Web API, in batches.
+    """Fetch audio features for Spotify ids, or for the chart songs the catalogue lacks.
+
+    Through ReccoBeats and the Spotify Web API, in batches.
 
     Resumable: an interrupted run keeps what it fetched (<out>.partial.jsonl) and the next run
     with the same --out goes on from there; the provider cache keeps any id from being fetched

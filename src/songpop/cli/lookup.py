@@ -23,7 +23,9 @@ def lookup(
     limit: int = typer.Option(5, "--limit", min=1, max=100, help="How many candidates at most."),
     as_json: bool = typer.Option(False, "--json", help="Print the candidates as JSON."),
 ) -> None:
-    """Find a song in the local catalogue (every track table of the data folder): title, artist,
+    """Find a song in the local catalogue: its real features and its Hot 100 history.
+
+    The catalogue is every track table of the data folder; each candidate shows title, artist,
     year, source file, match score, its features and what happened to it on the Hot 100.
 
     Titles match as the build matches charts to tracks (accents, "feat." and version tags
