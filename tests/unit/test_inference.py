@@ -57,7 +57,7 @@ def test_dict_list_and_frame_agree(bundle):
     assert many[0].probabilities != many[1].probabilities
     p = one[0]
     assert p.model_id == "lgbm" and p.level in config.LEVELS
-    assert list(p.probabilities) == bundle.classes
+    assert list(p.probabilities) == bundle.levels == ["low", "medium", "high"]
     assert sum(p.probabilities.values()) == pytest.approx(1.0)
     assert p.level == max(p.probabilities, key=p.probabilities.get)
 
@@ -129,12 +129,12 @@ def test_prediction_does_not_depend_on_row_order(bundle):
     forward = predict_frame(X, bundle).set_index("title")
     shuffled = predict_frame(X.sample(frac=1, random_state=1), bundle).set_index("title")
     pd.testing.assert_frame_equal(forward.sort_index(), shuffled.sort_index())
-    assert list(predict_frame(X, bundle).columns) == [
+    assert list(predict_frame(X, bundle).columns) == [  # the classes in their natural order
         "title",
         "level",
-        "proba_high",
         "proba_low",
         "proba_medium",
+        "proba_high",
     ]
 
 

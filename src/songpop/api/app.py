@@ -455,7 +455,7 @@ def run_predictions(
             bad = {e.index for e in refused}
             kept = [(r, i) for r, i in zip(records, positions, strict=True) if i not in bad]
             records, positions = [r for r, _ in kept], [i for _, i in kept]
-    classes = [str(c) for c in bundle.classes]
+    classes = bundle.levels
     return schemas.PredictResponse(
         model_id=bundle.model_id,
         classes=classes,
@@ -512,7 +512,7 @@ def model_info(bundle: Bundle, *, default: bool = False) -> schemas.ModelInfo:
         id=bundle.model_id,
         task=meta.get("task"),
         label_strategy=meta.get("label_strategy"),
-        classes=[str(c) for c in bundle.classes],
+        classes=bundle.levels,
         feature_names=list(bundle.feature_names),
         feature_set=meta.get("feature_set"),
         metrics=_metrics_summary(meta.get("metrics") or {}),

@@ -76,7 +76,7 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         )
         out = result.to_dict()
         out["analysis"]["file"] = _shown(file)
-        out["classes"] = list(bundle.classes)
+        out["classes"] = bundle.levels
         return out
 
 

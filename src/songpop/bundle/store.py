@@ -39,7 +39,7 @@ import pandas as pd
 from songpop import config
 from songpop.errors import BundleError
 from songpop.io import json_safe, recover_dir, replace_dir, temp_prefix, umask, write_json_atomic
-from songpop.prepare.label import top_class
+from songpop.prepare.label import natural_order, top_class
 from songpop.vocabulary import is_categorical
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,12 @@ class Bundle:
     def reference(self) -> dict[str, Any] | None:
         """Reference statistics of the training features, or None when none were saved."""
         return self.meta.get("reference")
+
+    @property
+    def levels(self) -> list[str]:
+        """The classes in their natural order (low, medium, high; not_hit, hit): the order in
+        which every table, answer and page shows them (`classes` keeps the model's order)."""
+        return [str(c) for c in natural_order(list(self.classes))]
 
     @property
     def top_class(self) -> str:

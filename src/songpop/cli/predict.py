@@ -260,7 +260,6 @@ def _catalogue_or_none() -> Any:
 
 
 def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
-    from songpop.prepare.label import natural_order
 
     song = result.song
     p = result.prediction
@@ -280,7 +279,7 @@ def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
     table.add_column("probability", justify="right")
     table.add_column("range over the estimates", justify="right")
     table.add_column("most likely in", justify="right")
-    for c in natural_order(list(bundle.classes)):
+    for c in bundle.levels:
         lo_hi = result.range.get(c) if result.range else None
         span = f"{lo_hi[0]:.2f} – {lo_hi[1]:.2f}" if lo_hi else "–"
         share = f"{result.levels[c]:.0%} of cases" if result.levels else "–"
@@ -408,14 +407,14 @@ def _print_predictions(predictions: list[Any], bundle: Any, top: int) -> None:
     if has_ids:
         table.add_column("song")
     table.add_column("level", style="bold")
-    for name in bundle.classes:
+    for name in bundle.levels:
         table.add_column(f"P({name})", justify="right")
     for p in predictions:
         cells = []
         if has_ids:
             cells.append(" – ".join(str(v) for v in p.ids.values()))
         cells.append(p.level)
-        cells += [f"{p.probabilities[c]:.3f}" for c in bundle.classes]
+        cells += [f"{p.probabilities[c]:.3f}" for c in bundle.levels]
         table.add_row(*cells)
     _out.print(table)
     if not top:

@@ -85,7 +85,7 @@ def score_file(
     )
     reader = TableReader(in_path, bundle.feature_names, chunksize)
     counts = {"rows_in": 0, "scored": 0, "rejected": 0}
-    levels = dict.fromkeys(bundle.classes, 0)
+    levels = dict.fromkeys(bundle.levels, 0)
     empty_ids = pd.DataFrame(
         {"row": pd.Series(dtype="int64")}
         | {c: pd.Series(dtype="string") for c in reader.id_columns}

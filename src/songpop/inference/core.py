@@ -81,8 +81,9 @@ def scored_rows(
     classes = np.asarray(bundle.classes, dtype=object)
     out = ids.copy()
     out["level"] = pd.array(classes[proba.argmax(axis=1)] if len(X) else [], dtype="string")
-    for k, name in enumerate(bundle.classes):
-        out[f"proba_{name}"] = proba[:, k]
+    column = {str(name): k for k, name in enumerate(bundle.classes)}
+    for name in bundle.levels:  # low, medium, high: the natural order, not the model's
+        out[f"proba_{name}"] = proba[:, column[name]]
     if explain:
         from songpop.explain import explain_table
 
@@ -176,6 +177,7 @@ def predict(
         raise RecordError(problems, single=single)
     proba = predict_proba(bundle, X)
     classes = bundle.classes
+    column = {str(name): k for k, name in enumerate(classes)}
     top = proba.argmax(axis=1)
     explanations: list[Any] = [None] * len(items)
     if explain:
@@ -185,7 +187,7 @@ def predict(
     return [
         Prediction(
             level=classes[top[i]],
-            probabilities={c: float(p) for c, p in zip(classes, proba[i], strict=True)},
+            probabilities={c: float(proba[i, column[c]]) for c in bundle.levels},
             model_id=bundle.model_id,
             explanation=explanations[i],
             ids={k: item[k] for k in ID_FIELDS if k in item},

@@ -172,11 +172,15 @@ def predict_audio(
             X[:, bundle.feature_names.index(k)] = lenders[k].to_numpy(dtype=float)
     proba = predict_proba(bundle, X)
     lo, hi = QUANTILES
+    column = {str(c): i for i, c in enumerate(bundle.classes)}
     out.range = {
-        c: (float(np.quantile(proba[:, i], lo)), float(np.quantile(proba[:, i], hi)))
-        for i, c in enumerate(bundle.classes)
+        c: (
+            float(np.quantile(proba[:, column[c]], lo)),
+            float(np.quantile(proba[:, column[c]], hi)),
+        )
+        for c in bundle.levels
     }
-    for c in bundle.classes:  # the point itself always lies inside its range
+    for c in bundle.levels:  # the point itself always lies inside its range
         p = point.probabilities[c]
         out.range[c] = (min(out.range[c][0], p), max(out.range[c][1], p))
     out.band = {
@@ -185,7 +189,7 @@ def predict_audio(
         if k in lenders.columns
     }
     top = proba.argmax(axis=1)
-    out.levels = {c: round(float((top == i).mean()), 3) for i, c in enumerate(bundle.classes)}
+    out.levels = {c: round(float((top == column[c]).mean()), 3) for c in bundle.levels}
     out.scenarios = len(lenders)
     return out
 
