@@ -10,7 +10,6 @@ memory at its original rate.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -241,9 +240,3 @@ def _reason(exc: BaseException) -> str:
     if "does not exist or is not a regular file" in text:
         return "no audio stream found in it"  # what libsndfile says when its decoders give up
     return text.rstrip(".")
-
-
-def seconds_text(seconds: float) -> str:
-    """3:25 for 205 s."""
-    s = int(math.floor(seconds + 0.5))
-    return f"{s // 60}:{s % 60:02d}"

@@ -225,14 +225,12 @@ def _join_csv(parts: list[str], target: Path) -> None:
 
 def _analyze_one(path: str) -> dict[str, Any]:
     """One task: the analysis of one audio file, or its error."""
-    from songpop.audio import analyze
-    from songpop.inference.inputs.audio import analysis_table
+    from songpop.inference.inputs.audio import analysis_table, analyze_files
 
-    try:
-        song = analyze(path)
-    except SongpopError as exc:
-        return {"file": path, "error": str(exc)}
-    return analysis_table([song]).iloc[0].to_dict()
+    songs, failures = analyze_files([path])
+    if failures:
+        return {"file": path, "error": failures[0].error}
+    return analysis_table(songs).iloc[0].to_dict()
 
 
 def audio_files(folder: Path) -> list[Path]:

@@ -158,7 +158,7 @@ def predict_audio(
     record = {**values, **{k: v for k, v in song.record().items() if k in ("title", "artist")}}
     point = predict(record, bundle, explain=explain)[0]
     out = AudioPrediction(point, sources, values, song=song)
-    uncertain = [k for k, s in sources.items() if s not in CERTAIN]
+    uncertain = out.uncertain
     reference = bundle.reference_sample()
     if not uncertain or reference is None or len(reference) == 0:
         return out

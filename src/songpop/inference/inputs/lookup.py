@@ -25,6 +25,7 @@ import pandas as pd
 
 from songpop import config, vocabulary
 from songpop.errors import DataNotFoundError, InputError, SongpopError
+from songpop.inference.core import _unbox as _value  # NA/NaN → None, numpy scalars → Python
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +226,7 @@ class Catalogue:
             _len=table["norm_title"].str.len(),
         ).sort_values(["_charted", "_pop", "_len"], ascending=[False, False, True], kind="stable")
         order = order.drop_duplicates(subset=["norm_title", "norm_artist"]).head(limit)
-        scores = {int(i): (100.0, "prefix") for i in order.index}
-        return self._candidates_in_order(list(order.index), scores)
+        return [_candidate(r) for _, r in order.assign(_score=100.0, _how="prefix").iterrows()]
 
     def by_id(self, track_id: str) -> list[Candidate]:
         """The catalogue rows with this Spotify track id (every file that holds it)."""
@@ -245,20 +245,6 @@ class Catalogue:
         # the same song in two files is two candidates; the same row twice is one
         rows = rows.drop_duplicates(subset=["source_file", "norm_title", "norm_artist", "year"])
         return [_candidate(r) for _, r in rows.head(limit).iterrows()]
-
-    def _candidates_in_order(
-        self, rows: list[int], scores: dict[int, tuple[float, str]]
-    ) -> list[Candidate]:
-        table = self.index.loc[rows].assign(
-            _score=[scores[r][0] for r in rows], _how=[scores[r][1] for r in rows]
-        )
-        return [_candidate(r) for _, r in table.iterrows()]
-
-
-def _value(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _candidate(r: pd.Series) -> Candidate:
