@@ -97,3 +97,21 @@ def data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
 def runs_dir() -> Path:
     """Where `songpop run` keeps its run folders: $SONGPOP_RUNS_DIR, else ./runs."""
     return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
+
+
+FEATURE_SET_LABELS: dict[str, str] = {
+    "audio": "audio only",
+    "audio+context": "audio + context",
+    "measured": "measured from audio (+ year or decade)",
+}
+"""How each feature set is named in tables. "measured" holds only what songpop measures in an
+audio file itself (`vocabulary.MEASURED_FEATURES`: duration, loudness, tempo, key, mode, time
+signature) plus the year or decade a file's tags can give: what a prediction from a file rests
+on when no estimate is trusted."""
+
+TASK_TITLES: dict[str, str] = {
+    "seed": "Popularity level (the original report's songs)",
+    "hit": "Hit or not (Hit Predictor songs)",
+    "chart": "How big a hit (songs that charted)",
+}
+"""Each task of `songpop run` in plain words (pages, tables)."""

@@ -11,16 +11,18 @@
   (shap's version needs a numba compilation of ~15 s on first use). Values are in probability;
   contributions add up exactly to f(x) − mean f(background).
 
-Each contribution comes with a plain-words sentence that places the song's value among the
-training songs of the top class ("louder than 80% of high-popularity songs (-4.1 dB): pushes
-up the chance of high"), from the percentiles stored in the bundle.
+Each contribution comes with a plain-words sentence that places the song's value among all the
+songs the model learned from, the same reference its push is measured against (a Shapley value
+is a move away from the model's average over those songs): "louder than 80% of the songs the
+model learned from (-4.1 dB): pushes up the chance of high popularity". Comparing with one
+class's songs instead would read as a contradiction ("quieter than 70% of high-popularity
+songs: pushes up the chance of high") whenever the song sits between the classes.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from songpop import config, vocabulary
 from songpop.errors import SchemaError
 from songpop.inference.scoring import feature_frame, predict_proba
 from songpop.inference.validate import validate_frame
+from songpop.prepare.label import class_words
 from songpop.vocabulary import format_value, is_categorical
 
 if TYPE_CHECKING:
@@ -63,8 +66,8 @@ class Contribution:
         contribution: how much it moves the predicted class's score (log-odds or probability,
             see `Explanation.unit`); positive pushes up.
         direction: "up" or "down".
-        percentile: the share (0–100) of the reference group's songs with a lower value, for
-            numeric features; for categories, the share of the group in this category.
+        percentile: the share (0–100) of the training songs with a lower value, for numeric
+            features; for categories, the share of the training songs in this category.
         text: the same in plain words.
     """
 
@@ -258,18 +261,10 @@ def background_rows(bundle: Bundle, size: int = BACKGROUND_SIZE) -> np.ndarray:
     return np.asarray([row], dtype=np.float64)
 
 
-_EXPLAINERS: dict[int, Any] = {}
-"""Explainers of the bundles alive in this process, by bundle identity (dropped with the bundle).
-Kept here, not in the bundle, so that a bundle stays a plain picklable value."""
-
-
 def explainer_for(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
-    """The bundle's explainer (cached): exact tree SHAP when possible, else permutation SHAP."""
-    key = id(bundle)
-    if key not in _EXPLAINERS:
-        _EXPLAINERS[key] = _make_explainer(bundle)
-        weakref.finalize(bundle, _EXPLAINERS.pop, key, None)
-    return _EXPLAINERS[key]
+    """The bundle's explainer (kept with the loaded bundle, never pickled): exact tree SHAP
+    when possible, else permutation SHAP."""
+    return bundle.derived("explainer", lambda: _make_explainer(bundle))
 
 
 def _make_explainer(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
@@ -361,39 +356,35 @@ def explain_table(
     return table, explainer.unit
 
 
+REFERENCE_GROUP = "the songs the model learned from"
+"""The songs a value is placed among: all training songs, the reference of the push too."""
+MIDDLE = 10.0
+"""A value whose mid-rank is within this many points of 50% is "about the middle": "louder
+than 52% of songs" says less than it seems to."""
+
+
 def _contribution(bundle: Bundle, name: str, value: float, phi: float, target: str) -> Contribution:
     direction = "up" if phi >= 0 else "down"
     where, percentile = describe_value(bundle, name, value)
-    push = f"pushes {direction} the chance of {target}"
+    words = class_words(target)
+    push = f"pushes {direction} the chance of {words}"
     if abs(phi) < 1e-12:
-        push = f"makes no difference to {target}"
+        push = f"makes no difference to the chance of {words}"
     return Contribution(name, value, phi, direction, percentile, f"{where}: {push}")
 
 
-def group_name(top: str) -> str:
-    """How to name the songs of the top class in a sentence."""
-    if top == config.HIT_CLASSES[-1]:
-        return "hits"
-    if top == config.LEVELS[-1]:
-        return "high-popularity songs"
-    return f"{top} songs"
-
-
 def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float | None]:
-    """Place a value among the reference songs, in words, and the percentile behind it.
+    """Place a value among all the training songs, in words, and the percentile behind it.
 
     Returns:
-        (e.g. "louder than 80% of hits (-4.1 dB)", 80.0); the percentile is None when the
-        bundle has no reference statistics for the feature.
+        (e.g. "louder than 80% of the songs the model learned from (-4.1 dB)", 80.0); the
+        percentile is None when the bundle has no reference statistics for the feature.
     """
     reference = bundle.reference or {}
-    top = reference.get("top_class", bundle.top_class)
     shown = format_value(name, value)
+    group = REFERENCE_GROUP
     if is_categorical(name):
-        shares = reference.get("categories", {})
-        group, table = group_name(top), shares.get("top", {}).get(name)
-        if table is None:
-            group, table = "training songs", shares.get("overall", {}).get(name)
+        table = reference.get("categories", {}).get("overall", {}).get(name)
         label = _category(name, value)
         if table is None:
             return label, None
@@ -401,9 +392,7 @@ def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float 
         return f"{label} (like {share:.0f}% of {group})", round(share, 1)
     percentiles = reference.get("percentiles", {})
     q = percentiles.get("q")
-    group, values = group_name(top), percentiles.get("top", {}).get(name)
-    if values is None:
-        group, values = "training songs", percentiles.get("overall", {}).get(name)
+    values = percentiles.get("overall", {}).get(name)
     if values is None or q is None:
         return f"{name} {shown}", None
     below, above = _shares_below_above(
@@ -412,11 +401,14 @@ def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float 
     spec = vocabulary.feature(name)
     more = spec.more if spec and spec.more else f"higher {name}"
     less = spec.less if spec and spec.less else f"lower {name}"
-    if below >= above:
+    pct = (below + 100.0 - above) / 2  # mid-rank: ties count half
+    if abs(pct - 50.0) < MIDDLE:
+        label = spec.label.lower() if spec else name
+        text = f"{label} near the middle of {group} ({shown})"
+    elif below >= above:
         text = f"{more} than {below:.0f}% of {group} ({shown})"
     else:
         text = f"{less} than {above:.0f}% of {group} ({shown})"
-    pct = (below + 100.0 - above) / 2  # mid-rank: ties count half
     return text, round(pct, 1)
 
 

@@ -40,15 +40,7 @@ from songpop.errors import LayoutError, SchemaError, SongpopError
 log = logging.getLogger(__name__)
 
 FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured")
-FEATURE_SET_LABELS: dict[str, str] = {
-    "audio": "audio only",
-    "audio+context": "audio + context",
-    "measured": "measured from audio (+ year or decade)",
-}
-"""How each feature set is named in tables. "measured" holds only what songpop measures in an
-audio file itself (`vocabulary.MEASURED_FEATURES`: duration, loudness, tempo, key, mode, time
-signature) plus the year or decade a file's tags can give: what a prediction from a file rests
-on when no estimate is trusted."""
+FEATURE_SET_LABELS: dict[str, str] = config.FEATURE_SET_LABELS
 LABEL_COLUMN = "level"
 
 # Context columns tried for "audio+context", in this order. The time column is the year where

@@ -60,6 +60,7 @@ from songpop.models.search import (
     n_jobs_for,
     search_model,
 )
+from songpop.prepare.label import describe_levels
 from songpop.report.sections import write_models_section
 from songpop.timing import Timer
 
@@ -509,8 +510,10 @@ def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]
         "log_loss": m["log_loss"],
         "brier": m["brier"],
         "ece": m["ece"],
+        "calibration": [b for b in m["reliability"]["bins"] if b["count"]],
         "roc_auc": m["roc_auc"],
         "dummy_accuracy": result["dummy"]["accuracy"],
+        "majority_rate": result["dummy"].get("test_majority_share"),
         "lift": result["lift"],
     }
     return entry
@@ -787,6 +790,8 @@ def _learning_curves(run: TaskRun, fig_dir: Path) -> list[dict[str, Any]]:
 def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
     """Save every model of a feature set as a bundle; its id goes into the model's entry."""
     X_train, y_train = fsr.X.iloc[run.train_pos], run.y_train
+    train_songs = run.songs.iloc[run.train_pos]
+    meaning = describe_levels(train_songs, run.spec.label_strategy)
     with run.timer.stage("save bundles"):
         for model, entry in fsr.summary["models"].items():
             estimator = fsr.estimator(model)
@@ -804,6 +809,8 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
                 reference_X=X_train,
                 reference_y=y_train.to_numpy(),
                 task=run.spec.task,
+                songs=train_songs,
+                meaning=meaning,
             )
             entry["bundle"] = bid
             entry["scored_by"] = "onnx" if read_meta(path)["layout"].get("onnx") else "estimator"
@@ -820,7 +827,9 @@ def _bundle_metrics(entry: Mapping[str, Any]) -> dict[str, Any]:
         "roc_auc": entry["roc_auc"],
         "cv_accuracy": entry["cv_accuracy"],
         "dummy_accuracy": entry["dummy_accuracy"],
+        "majority_rate": entry.get("majority_rate"),
         "lift": entry["lift"]["point"],
+        "calibration": entry["calibration"],
         "params": entry["params"],
     }
 

@@ -33,6 +33,7 @@ from songpop.api import schemas
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
 from songpop.inference import Prediction, Problem, RecordError
+from songpop.inference.context import about, model_title, positions_svg
 from songpop.io import json_safe
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,9 @@ def _add_routes(app: FastAPI) -> None:
         body: schemas.PredictBody,
         explain: bool = Query(False, description="Add each song's explanation."),
         model: str | None = Query(None, description="Model id (GET /models); default: first."),
+        similar: int = Query(
+            0, ge=0, le=schemas.MAX_SIMILAR, description="Nearest training songs per song."
+        ),
     ) -> schemas.PredictResponse | JSONResponse:
         """Predict the popularity level of one song, or of a list of songs.
 
@@ -271,10 +275,13 @@ def _add_routes(app: FastAPI) -> None:
         """
         if isinstance(body, schemas.SpotifyRef | schemas.TitleRef):
             bundle = _models(request).get(model)
-            return await run_in_threadpool(predict_known, body, bundle, explain=explain)
+            return await run_in_threadpool(
+                predict_known, body, bundle, explain=explain, similar=similar
+            )
         single = isinstance(body, schemas.Song)
         if isinstance(body, schemas.PredictRequest):
             songs, explain, model = body.records, explain or body.explain, body.model or model
+            similar = similar or body.similar
             where: tuple[str, ...] = ("body", "records")
         else:
             songs = body if isinstance(body, list) else [body]
@@ -296,18 +303,21 @@ def _add_routes(app: FastAPI) -> None:
         if single:
             records = [songs[0].model_dump(exclude_none=True)]
             _check_model_inputs(records, bundle)
-            if explain:
-                return await run_in_threadpool(run_predictions, records, bundle, explain=True)
+            if explain or similar:
+                return await run_in_threadpool(
+                    run_predictions, records, bundle, explain=explain, similar=similar
+                )
             return run_predictions(records, bundle, explain=False)
         batch = _split_batch(songs, bundle, where)
         if not batch.records:
             return _all_invalid(batch.errors)
-        if explain or len(batch.records) > INLINE_RECORDS:
+        if explain or similar or len(batch.records) > INLINE_RECORDS:
             response = await run_in_threadpool(
                 run_predictions,
                 batch.records,
                 bundle,
                 explain=explain,
+                similar=similar,
                 indices=batch.indices,
                 errors=batch.errors,
                 where=where,
@@ -328,7 +338,7 @@ def _add_routes(app: FastAPI) -> None:
 
 
 def predict_known(
-    ref: schemas.SpotifyRef | schemas.TitleRef, bundle: Bundle, *, explain: bool
+    ref: schemas.SpotifyRef | schemas.TitleRef, bundle: Bundle, *, explain: bool, similar: int = 0
 ) -> Any:
     """A `spotify` or `title` body: the catalogue song, predicted from its real features; 404
     when the catalogue has no such song."""
@@ -349,7 +359,7 @@ def predict_known(
                      "song's features instead"},
         )  # fmt: skip
     song = found[0]
-    response = run_predictions([song.record()], bundle, explain=explain)
+    response = run_predictions([song.record()], bundle, explain=explain, similar=similar)
     if not response.predictions:
         return _all_invalid(response.errors)
     out = response.predictions[0]
@@ -420,6 +430,7 @@ def run_predictions(
     bundle: Bundle,
     *,
     explain: bool,
+    similar: int = 0,
     indices: list[int] | None = None,
     errors: list[schemas.RecordErrors] | None = None,
     where: tuple[str, ...] = ("body",),
@@ -429,7 +440,8 @@ def run_predictions(
     Args:
         records: the records to score.
         bundle: the model.
-        explain: add each record's explanation.
+        explain: add each record's explanation and the chart of where it sits.
+        similar: add this many nearest training songs per record.
         indices: for a list, each record's position in the request; records the library refuses
             (`RecordError`) are then moved to `errors` and the rest scored. None: one song, and a
             `RecordError` propagates (a 422).
@@ -445,7 +457,9 @@ def run_predictions(
     while records:
         try:
             # looked up at call time: the one predict path, and a test may stand in for it
-            predictions = songpop.inference.predict(records, bundle, explain=explain)
+            predictions = songpop.inference.predict(
+                records, bundle, explain=explain, similar=similar
+            )
             break
         except RecordError as exc:
             if indices is None:
@@ -460,7 +474,8 @@ def run_predictions(
         model_id=bundle.model_id,
         classes=classes,
         predictions=[
-            _prediction_out(p, index) for p, index in zip(predictions, positions, strict=True)
+            _prediction_out(p, index, bundle, record if explain else None)
+            for p, index, record in zip(predictions, positions, records, strict=True)
         ],
         errors=sorted(errors, key=lambda e: e.index),
     )
@@ -492,7 +507,10 @@ def _problem_item(problem: Problem, index: int, where: tuple[str, ...]) -> dict[
     }
 
 
-def _prediction_out(prediction: Prediction, index: int) -> schemas.PredictionOut:
+def _prediction_out(
+    prediction: Prediction, index: int, bundle: Bundle, plotted: Mapping[str, Any] | None = None
+) -> schemas.PredictionOut:
+    """One prediction for the API; with `plotted` (the record's values), its position chart."""
     explanation = prediction.explanation
     return schemas.PredictionOut(
         index=index,
@@ -502,6 +520,11 @@ def _prediction_out(prediction: Prediction, index: int) -> schemas.PredictionOut
         explanation=None if explanation is None else explanation.to_dict(),
         ids={str(k): str(v) for k, v in prediction.ids.items()},
         ignored_fields=list(prediction.ignored_fields),
+        words=prediction.words,
+        confidence=prediction.confidence,
+        warnings=list(prediction.warnings),
+        similar=[schemas.SimilarSongOut(**s.to_dict()) for s in prediction.similar],
+        positions_svg=None if plotted is None else positions_svg(bundle, plotted) or None,
     )
 
 
@@ -510,6 +533,7 @@ def model_info(bundle: Bundle, *, default: bool = False) -> schemas.ModelInfo:
     meta = bundle.meta or {}
     return schemas.ModelInfo(
         id=bundle.model_id,
+        title=model_title(bundle),
         task=meta.get("task"),
         label_strategy=meta.get("label_strategy"),
         classes=bundle.levels,
@@ -517,6 +541,7 @@ def model_info(bundle: Bundle, *, default: bool = False) -> schemas.ModelInfo:
         feature_set=meta.get("feature_set"),
         metrics=_metrics_summary(meta.get("metrics") or {}),
         default=default,
+        about=about(bundle),
     )
 
 

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from songpop.api.schemas import ErrorResponse
 from songpop.errors import AudioError, NotAudioError
+from songpop.inference.context import MAX_SIMILAR, positions_svg
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 """Largest audio upload accepted (50 MiB): a 5-minute WAV at 44.1 kHz is 53 MB, a FLAC half."""
@@ -60,6 +61,7 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
         explain: bool = Query(False, description="Explain the point prediction."),
         model: str | None = Query(None, description="Model id (GET /models); default: first."),
+        similar: int = Query(0, ge=0, le=MAX_SIMILAR, description="Nearest training songs."),
     ) -> Any:
         """Predict from an uploaded audio file (also reached as a multipart `POST /predict`):
         the level and probabilities from the file's own values, and each level's range as the
@@ -72,11 +74,13 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         if isinstance(song, JSONResponse):
             return song
         result = await run_in_threadpool(
-            predict_audio, song, bundle, explain=explain, catalogue=_catalogue()
+            predict_audio, song, bundle, explain=explain, catalogue=_catalogue(), similar=similar
         )
         out = result.to_dict()
         out["analysis"]["file"] = _shown(file)
         out["classes"] = bundle.levels
+        if explain:
+            out["positions_svg"] = positions_svg(bundle, result.values) or None
         return out
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from songpop import config, vocabulary
+from songpop.inference.context import MAX_SIMILAR
 
 MAX_RECORDS = 1000
 """Most records one `POST /predict` may carry; larger batches belong to `songpop predict --csv`."""
@@ -150,6 +151,9 @@ class PredictRequest(BaseModel):
         False, strict=True, description="Add, for each song, the features that pushed it."
     )
     model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
+    similar: int = Field(
+        0, ge=0, le=MAX_SIMILAR, description="How many nearest training songs to add per song."
+    )
 
 
 SPOTIFY_PATTERN = (
@@ -265,6 +269,21 @@ class Explanation(BaseModel):
     contributions: list[Contribution]
 
 
+class SimilarSongOut(BaseModel):
+    """A song the model learned from, near the one predicted, and what happened to it."""
+
+    title: str
+    artist: str
+    year: int | None = Field(None, description="Release year (or first year of its decade).")
+    decade: bool = Field(False, description="`year` is the first year of a decade.")
+    peak: int | None = Field(None, description="Best Hot 100 position; null: never charted.")
+    weeks: int | None = Field(None, description="Weeks on the Hot 100 (0: never charted).")
+    popularity: float | None = Field(None, description="Spotify popularity, 0-100.")
+    level: str = Field(description="Its class, e.g. 'high', 'hit'.")
+    words: str = Field(description="Its class in plain words.")
+    distance: float = Field(description="Distance in the model's standardised features.")
+
+
 class PredictionOut(BaseModel):
     """The prediction for one song."""
 
@@ -286,6 +305,24 @@ class PredictionOut(BaseModel):
         None,
         description="The catalogue song predicted (title, artist, year, file, match, its "
         "features and what happened to it on the Hot 100), for a `spotify` or `title` body.",
+    )
+    words: str = Field("", description="`level` in plain words, e.g. 'high popularity'.")
+    confidence: str | None = Field(
+        None,
+        description="How often the model was right on held-out songs when it was as sure.",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Why the song is unlike the training songs (a value outside their range, "
+        "or no training song near it); empty when nothing is unusual.",
+    )
+    similar: list[SimilarSongOut] = Field(
+        default_factory=list, description="The nearest training songs (ask with `similar`)."
+    )
+    positions_svg: str | None = Field(
+        None,
+        description="With explain: an SVG of where the song sits among each level's training "
+        "songs, one small chart per feature.",
     )
 
 
@@ -321,6 +358,7 @@ class ModelInfo(BaseModel):
     """What `GET /models` says about one loaded model."""
 
     id: str
+    title: str = Field("", description="The model in plain words: task, features, model.")
     task: str | None = Field(None, description="The task it was trained for, e.g. 'seed', 'hit'.")
     label_strategy: str | None = Field(None, description="How its training labels were made.")
     classes: list[str]
@@ -328,6 +366,12 @@ class ModelInfo(BaseModel):
     feature_set: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict, description="Summary of test metrics.")
     default: bool = Field(False, description="Used when a request names no model.")
+    about: dict[str, Any] = Field(
+        default_factory=dict,
+        description="For readers: `classes` in plain words, what each level means (`levels`), "
+        "the accuracy on held-out songs with its interval and baselines (`accuracy`), and how "
+        "often each confidence band was right (`calibration`).",
+    )
 
 
 class Health(BaseModel):

@@ -10,10 +10,16 @@ A bundle folder holds
   file;
 - `reference_sample.parquet`: a small seeded sample of the training features (the background of
   model-agnostic explanations), when reference data is given;
+- `songs.parquet`: the training songs as a person knows them (title, artist, year, peak
+  position, weeks on the chart, Spotify popularity, class) with their numeric features, for the
+  similar charting songs of a prediction (`songpop.inference.context`), when given;
 - `bundle.json`: model id, task, feature names in order, classes, label strategy, feature set,
   metrics, sha256 of the training table, library versions, created time, the sha256 of every
   other file, and reference statistics of the training features (percentiles overall and within
-  the top class, category shares, typical values) for plain-language explanations.
+  the top class and within each class, category shares, typical values, each numeric feature's
+  mean and spread and how far training songs lie from their nearest neighbour) for
+  plain-language explanations, per-feature positions and the out-of-range warning, and what
+  each class means (`meaning`: its songs, years and score range).
 
 Loading verifies every file's sha256 and loads skops files only when each object type in them is
 on an explicit allow-list; anything else is a `BundleError` naming the file and the type.
@@ -28,6 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +60,25 @@ TORCH_PARAMS_FILE = "torch_{slot}.json"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 ONNX_FILE = "estimator.onnx"
 REFERENCE_SAMPLE_ROWS = 200
+SONGS_FILE = "songs.parquet"
+SHOWN_COLUMNS: tuple[str, ...] = (
+    "title",
+    "artist",
+    "year",
+    "decade",
+    "best_position",
+    "weeks_on_chart",
+    "popularity",
+    "level",
+)
+"""The columns of a training song shown beside a prediction (never model inputs)."""
+CLASS_PERCENTILES: tuple[int, ...] = tuple(range(0, 101, 5))
+"""The percentiles kept per feature within each class (for the position charts)."""
+NEAREST_SAMPLE = 2000
+NEAREST_QUANTILE = 99.0
+"""How far is "far from every training song": the 99th percentile of the distance from a
+training song (a seeded sample of 2,000) to its nearest other training song, in the standardised
+space of the numeric features (`songpop.inference.context`)."""
 
 PERCENTILES: tuple[int, ...] = tuple(range(0, 101))
 """The percentiles kept per feature in `bundle.json` (0, 1, ..., 100)."""
@@ -137,6 +163,8 @@ class Bundle:
         self._graph: bytes | None = None
         self._session: Any = None
         self._sample: Any = _UNREAD
+        self._songs: Any = _UNREAD
+        self._derived: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"Bundle({self.model_id!r}, path={str(self.path)!r})"
@@ -153,7 +181,15 @@ class Bundle:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_session"] = None  # an ONNX Runtime session does not pickle; rebuilt on use
+        state["_derived"] = {}  # explainers, neighbour indexes: rebuilt on use
         return state
+
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """What `make()` builds from this bundle (an explainer, a neighbour index), built once
+        per loaded bundle and kept with it; never pickled, never written."""
+        if name not in self._derived:
+            self._derived[name] = make()
+        return self._derived[name]
 
     @property
     def estimator(self) -> Any:
@@ -224,6 +260,20 @@ class Bundle:
             self._sample = pd.read_parquet(path) if path is not None else None
         return self._sample
 
+    def songs(self) -> pd.DataFrame | None:
+        """The training songs with their history and numeric features (`SONGS_FILE`), or
+        None when the bundle was saved without them."""
+        if self._songs is _UNREAD:
+            known = SONGS_FILE in self.meta.get("files", {})
+            path = bundle_file(self.path, self.meta, SONGS_FILE) if known else None
+            self._songs = pd.read_parquet(path) if path is not None else None
+        return self._songs
+
+    @property
+    def meaning(self) -> dict[str, Any] | None:
+        """What each class means (`prepare.label.describe_levels`), when recorded."""
+        return self.meta.get("meaning")
+
 
 _UNREAD = object()
 
@@ -246,6 +296,8 @@ def save_bundle(
     reference_y: Any = None,
     task: str | None = None,
     compile: bool = True,
+    songs: pd.DataFrame | None = None,
+    meaning: dict[str, Any] | None = None,
 ) -> Path:
     """Save a fitted estimator and its metadata as a bundle folder, atomically.
 
@@ -271,6 +323,9 @@ def save_bundle(
             statistics within the top class).
         task: the task name, e.g. "seed" or "hit".
         compile: also save an ONNX graph of the estimator when one can be made.
+        songs: the training songs aligned with `reference_X` (their `SHOWN_COLUMNS` are kept,
+            with the numeric features, as `SONGS_FILE`; optional).
+        meaning: what each class means (`prepare.label.describe_levels`; optional).
 
     Returns:
         The bundle folder.
@@ -306,6 +361,8 @@ def save_bundle(
                 n=min(REFERENCE_SAMPLE_ROWS, len(ref_X)), random_state=config.SEED
             ).reset_index(drop=True)
             sample.to_parquet(tmp / REFERENCE_SAMPLE_FILE, index=False)
+            if songs is not None:
+                _write_songs(songs, ref_X, tmp / SONGS_FILE)
         if compile:
             _write_graph(estimator, feature_names, reference_X, tmp, layout)
         meta = {
@@ -324,6 +381,7 @@ def save_bundle(
             "library_versions": library_versions(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "reference": reference,
+            "meaning": json_safe(meaning) if meaning is not None else None,
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != META_FILE},
         }
         write_json_atomic(meta, tmp / META_FILE)
@@ -333,6 +391,18 @@ def save_bundle(
         raise
     log.info("saved bundle %s to %s", model_id, out_dir)
     return out_dir
+
+
+def _write_songs(songs: pd.DataFrame, X: pd.DataFrame, path: Path) -> None:
+    """The training songs' shown columns and numeric features, as one Parquet file."""
+    if len(songs) != len(X):
+        raise BundleError(f"songs has {len(songs)} rows; reference_X has {len(X)}")
+    shown = songs[[c for c in SHOWN_COLUMNS if c in songs.columns]].reset_index(drop=True)
+    numeric = [c for c in X.columns if not is_categorical(c)]
+    features = X[numeric].astype("float32").reset_index(drop=True)
+    table = pd.concat([shown, features.add_prefix("f_")], axis=1)
+    table["level"] = table["level"].astype(str) if "level" in table else None
+    table.to_parquet(path, index=False, compression="zstd")
 
 
 def _write_graph(
@@ -503,7 +573,10 @@ def reference_stats(
         "percentiles": {"q": list(PERCENTILES), "overall": {}, "top": {}},
         "categories": {"overall": {}, "top": {}},
         "typical": {},
+        "by_class": {"q": list(CLASS_PERCENTILES), "classes": {}},
+        "scale": {},
     }
+    y_str = np.asarray(y).astype(str) if y is not None else None
     q = np.asarray(PERCENTILES, dtype=float)
     for name in X.columns:
         values = pd.to_numeric(X[name], errors="coerce").astype("float64").to_numpy()
@@ -520,7 +593,52 @@ def reference_stats(
             stats["typical"][name] = float(np.median(values[ok]))
         if in_top is not None and (ok & in_top).any():
             stats["percentiles"]["top"][name] = _round(np.percentile(values[ok & in_top], q))
+        if ok.any():
+            spread = float(np.std(values[ok]))
+            stats["scale"][name] = [float(np.mean(values[ok])), spread if spread > 0 else 1.0]
+        if y_str is not None:
+            for cls in natural_order(list(classes)):
+                mine = ok & (y_str == str(cls))
+                if mine.any():
+                    per = stats["by_class"]["classes"].setdefault(str(cls), {})
+                    per[name] = _round(np.percentile(values[mine], CLASS_PERCENTILES))
+    stats["nearest"] = _nearest_distance(X, stats["scale"])
     return stats
+
+
+def standardise(
+    X: pd.DataFrame | np.ndarray, scale: dict[str, list[float]], names: list[str]
+) -> np.ndarray:
+    """The numeric features `names` of `X` in standard units (missing values at the mean)."""
+    if isinstance(X, pd.DataFrame):
+        values = X[names].astype("float64").to_numpy(na_value=np.nan)
+    else:
+        values = np.asarray(X, dtype=np.float64)
+    mean = np.asarray([scale[n][0] for n in names])
+    spread = np.asarray([scale[n][1] for n in names])
+    z = (values - mean) / spread
+    return np.where(np.isnan(z), 0.0, z)
+
+
+def _nearest_distance(X: pd.DataFrame, scale: dict[str, list[float]]) -> dict[str, Any] | None:
+    """The NEAREST_QUANTILE-th percentile of a training song's distance to its nearest other
+    training song (standardised numeric features): the "far from every song" threshold."""
+    names = [n for n in X.columns if n in scale]
+    if len(X) < 3 or not names:
+        return None
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = standardise(X, scale, names)
+    rng = np.random.default_rng(config.SEED)
+    rows = rng.choice(len(Z), size=min(NEAREST_SAMPLE, len(Z)), replace=False)
+    index = NearestNeighbors(n_neighbors=2).fit(Z)
+    distance, _ = index.kneighbors(Z[rows])
+    return {
+        "features": names,
+        "quantile": NEAREST_QUANTILE,
+        "distance": float(np.percentile(distance[:, 1], NEAREST_QUANTILE)),
+        "median": float(np.median(distance[:, 1])),
+    }
 
 
 def _shares(values: np.ndarray) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def predict_command(
     rejects: Path | None,
     explain: bool,
     top: int,
+    similar: int,
+    plot: Path | None,
     chunksize: int,
     scheduler: str | None,
     **features: float | None,
@@ -79,14 +82,21 @@ def predict_command(
         )
     if artist and not title:
         raise fail(InputError("--artist needs --title"))
+    from songpop.inference.context import MAX_SIMILAR
+
+    if similar < 0 or similar > MAX_SIMILAR:
+        raise fail(InputError(f"--similar {similar}: expected a number from 0 to {MAX_SIMILAR}"))
+    if csv_file is not None and (similar or plot):
+        raise fail(InputError("--similar and --plot are for single songs, not a --csv batch"))
+    show = Show(explain=explain, top=top, similar=similar, plot=plot)
     from songpop.inference.inputs.lookup import looks_like_spotify
 
     if title or (files and all(looks_like_spotify(str(f)) for f in files)):
         links = [str(f) for f in files or []]
-        _predict_known(links, title, artist, model, out, explain, top, online)
+        _predict_known(links, title, artist, model, out, show, online)
         return
     if files:
-        _predict_audio([Path(f) for f in files], model, out, explain, top, lookup)
+        _predict_audio([Path(f) for f in files], model, out, show, lookup)
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
@@ -107,7 +117,7 @@ def predict_command(
         records: Any = given if given else _read_json(json_file)
         from songpop.inference import predict
 
-        predictions = predict(records, bundle, explain=explain)
+        predictions = predict(records, bundle, explain=explain, similar=show.neighbours)
     except SongpopError as exc:
         raise fail(exc) from None
     if out is not None:
@@ -115,15 +125,15 @@ def predict_command(
 
         write_json_atomic([p.to_dict() for p in predictions], out)
         _out.print(f"{len(predictions)} prediction(s) written to {out}")
-    _print_predictions(predictions, bundle, top if explain else 0)
+    rows = [records] if isinstance(records, dict) else list(records)
+    _print_predictions(predictions, bundle, show, rows)
 
 
 def _predict_audio(
     files: list[Path],
     model: Path | None,
     out: Path | None,
-    explain: bool,
-    top: int,
+    show: Show,
     use_catalogue: bool = True,
 ) -> None:
     from songpop.audio import is_audio_path
@@ -145,7 +155,12 @@ def _predict_audio(
         raise fail(exc) from None
     songs, failures = _run(files)
     catalogue = _catalogue_or_none() if use_catalogue else None
-    results = [predict_audio(song, bundle, explain=explain, catalogue=catalogue) for song in songs]
+    results = [
+        predict_audio(
+            song, bundle, explain=show.explain, catalogue=catalogue, similar=show.neighbours
+        )
+        for song in songs
+    ]
     for f in failures:
         err.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
     if out is not None and results:
@@ -154,7 +169,7 @@ def _predict_audio(
         write_json_atomic([r.to_dict() for r in results], out)
         err.print(f"{len(results)} prediction(s) written to {out}")
     for result in results:
-        _print_audio_prediction(result, bundle, top if explain else 0)
+        _print_audio_prediction(result, bundle, show)
     if failures:
         raise typer.Exit(code=1 if results else 2)
 
@@ -165,8 +180,7 @@ def _predict_known(
     artist: str | None,
     model: Path | None,
     out: Path | None,
-    explain: bool,
-    top: int,
+    show: Show,
     online: bool = False,
 ) -> None:
     """Songs found in the local catalogue (by title and artist, or Spotify link), else, with
@@ -180,7 +194,8 @@ def _predict_known(
         ids = [parse_spotify(link) for link in links]
         bundle = load_bundle(resolve_model(model))
         found = find_songs(ids, title, artist, online)
-        predictions = predict([c.record() for c in found], bundle, explain=explain)
+        records = [c.record() for c in found]
+        predictions = predict(records, bundle, explain=show.explain, similar=show.neighbours)
     except SongpopError as exc:
         raise fail(exc) from None
     if out is not None:
@@ -203,7 +218,7 @@ def _predict_known(
             f"{c.source} (match {c.score:g}, {c.how}); {history}",
             highlight=False,
         )
-    _print_predictions(predictions, bundle, top if explain else 0)
+    _print_predictions(predictions, bundle, show, records)
 
 
 def find_songs(ids: list[str], title: str | None, artist: str | None, online: bool) -> list[Any]:
@@ -259,7 +274,7 @@ def _catalogue_or_none() -> Any:
         return None
 
 
-def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
+def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
 
     song = result.song
     p = result.prediction
@@ -271,19 +286,21 @@ def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
             "analysis (--no-lookup to use the analysis)",
             highlight=False,
         )
-        _print_predictions([p], bundle, top)
+        _print_predictions([p], bundle, show, [result.values])
         return
     named = " – ".join(x for x in (song.tags.artist, song.tags.title) if x)
-    table = Table(title=f"{song.path}" + (f" ({named})" if named else "") + f": {p.level}")
+    table = Table(title=f"{song.path}" + (f" ({named})" if named else "") + f": {p.words}")
     table.add_column("level")
     table.add_column("probability", justify="right")
     table.add_column("range over the estimates", justify="right")
     table.add_column("most likely in", justify="right")
+    from songpop.prepare.label import class_words
+
     for c in bundle.levels:
         lo_hi = result.range.get(c) if result.range else None
         span = f"{lo_hi[0]:.2f} – {lo_hi[1]:.2f}" if lo_hi else "–"
         share = f"{result.levels[c]:.0%} of cases" if result.levels else "–"
-        table.add_row(c, f"{p.probabilities[c]:.3f}", span, share)
+        table.add_row(class_words(c), f"{p.probabilities[c]:.3f}", span, share)
     _out.print(table)
     measured = [k for k, s in result.sources.items() if s in ("measured", "tags")]
     varied = result.uncertain
@@ -299,17 +316,8 @@ def _print_audio_prediction(result: Any, bundle: Any, top: int) -> None:
             "closest in the measured features.",
             highlight=False,
         )
-    if top and p.explanation is not None:
-        why = Table(title=f"Why {p.level}: contributions in {p.explanation.unit}")
-        why.add_column("feature")
-        why.add_column("source")
-        why.add_column("effect", justify="right")
-        why.add_column("in plain words")
-        for c in p.explanation.contributions[:top]:
-            arrow = "▲" if c.direction == "up" else "▼"
-            why.add_row(c.feature, result.sources.get(c.feature, ""),
-                        f"{arrow} {c.contribution:+.3f}", c.text)  # fmt: skip
-        _out.print(why)
+    _print_why([p], show, result.sources)
+    _print_context([p], bundle, show, [result.values])
 
 
 def _score_on_cluster(
@@ -401,40 +409,145 @@ def _score_batch(
     _out.print(table)
 
 
-def _print_predictions(predictions: list[Any], bundle: Any, top: int) -> None:
+@dataclass(frozen=True)
+class Show:
+    """What to print beside each prediction (the options --explain, --top, --similar, --plot)."""
+
+    explain: bool = False
+    top: int = 5
+    similar: int = 0
+    plot: Path | None = None
+
+    @property
+    def neighbours(self) -> int:
+        """How many similar songs to ask the core for: --similar N, or one line's worth with
+        --explain."""
+        return self.similar or (EXPLAIN_SIMILAR if self.explain else 0)
+
+
+EXPLAIN_SIMILAR = 3
+"""The nearest training songs named in one line of --explain output."""
+
+
+def _print_predictions(
+    predictions: list[Any], bundle: Any, show: Show, values: list[dict[str, Any]]
+) -> None:
+    from songpop.prepare.label import class_words
+
     table = Table(title=f"Predictions of {bundle.model_id} ({bundle.feature_set} features)")
     has_ids = any(p.ids for p in predictions)
     if has_ids:
         table.add_column("song")
-    table.add_column("level", style="bold")
+    table.add_column("predicted", style="bold")
     for name in bundle.levels:
-        table.add_column(f"P({name})", justify="right")
+        table.add_column(f"P({class_words(name)})", justify="right")
     for p in predictions:
         cells = []
         if has_ids:
             cells.append(" – ".join(str(v) for v in p.ids.values()))
-        cells.append(p.level)
+        cells.append(p.words)
         cells += [f"{p.probabilities[c]:.3f}" for c in bundle.levels]
         table.add_row(*cells)
     _out.print(table)
-    if not top:
-        return
-    for i, p in enumerate(predictions):
-        if p.explanation is None:
-            continue
-        title = f"Why {p.level}" + (f" (record {i + 1})" if len(predictions) > 1 else "")
-        why = Table(title=f"{title}: contributions in {p.explanation.unit}")
-        why.add_column("feature")
-        why.add_column("effect", justify="right")
-        why.add_column("in plain words")
-        for c in p.explanation.contributions[:top]:
-            arrow = "▲" if c.direction == "up" else "▼"
-            why.add_row(c.feature, f"{arrow} {c.contribution:+.3f}", c.text)
-        _out.print(why)
+    _print_why(predictions, show)
+    _print_context(predictions, bundle, show, values)
     for p in predictions:
         if p.ignored_fields:
             err.print(f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}")
             break
+
+
+def _print_why(predictions: list[Any], show: Show, sources: dict[str, str] | None = None) -> None:
+    """The strongest contributions of each explained prediction, as a table."""
+    if not show.explain:
+        return
+    for i, p in enumerate(predictions):
+        if p.explanation is None:
+            continue
+        title = f"Why {p.words}" + (f" (record {i + 1})" if len(predictions) > 1 else "")
+        why = Table(title=f"{title}: contributions in {p.explanation.unit}")
+        why.add_column("feature")
+        if sources is not None:
+            why.add_column("source")
+        why.add_column("effect", justify="right")
+        why.add_column("in plain words")
+        for c in p.explanation.contributions[: show.top]:
+            arrow = "▲" if c.direction == "up" else "▼"
+            where = [sources.get(c.feature, "")] if sources is not None else []
+            why.add_row(c.feature, *where, f"{arrow} {c.contribution:+.3f}", c.text)
+        _out.print(why)
+
+
+def _print_context(
+    predictions: list[Any], bundle: Any, show: Show, values: list[dict[str, Any]]
+) -> None:
+    """Beside the numbers: how sure, how unusual, the nearest songs, what the levels mean, how
+    good the model is; and the position charts with --plot."""
+    from songpop.inference.context import accuracy_line, level_lines
+
+    many = len(predictions) > 1
+    for i, p in enumerate(predictions):
+        tag = f"record {i + 1}: " if many else ""
+        if p.confidence:
+            _out.print(f"{tag}{p.words}, {100 * p.probabilities[p.level]:.0f}%: "
+                       f"{p.confidence}", highlight=False)  # fmt: skip
+        for warning in p.warnings:
+            err.print(f"[yellow]warning:[/] {tag}unlike the training songs: {warning}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        if p.similar and show.similar:
+            _out.print(_similar_table(p.similar, f"{tag}The {len(p.similar)} nearest songs "
+                                      "the model learned from"))  # fmt: skip
+        elif p.similar:
+            _out.print(f"{tag}Nearest songs the model learned from: "
+                       + "; ".join(s.line() for s in p.similar), highlight=False)  # fmt: skip
+    accuracy = accuracy_line(bundle)
+    if accuracy:
+        _out.print(f"{bundle.model_id}: {accuracy}", highlight=False)
+    _out.print("What the levels mean:", highlight=False)
+    for line in level_lines(bundle):
+        _out.print(f"  {line}", highlight=False)
+    if show.plot is not None:
+        _write_plots(predictions, bundle, values, show.plot)
+
+
+def _similar_table(songs: list[Any], title: str) -> Table:
+    table = Table(title=title)
+    for name, justify in (("song", "left"), ("year", "right"), ("peak", "right"),
+                          ("weeks", "right"), ("popularity", "right"), ("level", "left"),
+                          ("distance", "right")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for s in songs:
+        table.add_row(
+            f"{s.artist} – {s.title}",
+            s.when(),
+            f"#{s.peak}" if s.peak is not None else "never charted",
+            "–" if s.weeks is None else str(s.weeks),
+            "–" if s.popularity is None else f"{s.popularity:.0f}",
+            s.words,
+            f"{s.distance:.2f}",
+        )
+    return table
+
+
+def _write_plots(
+    predictions: list[Any], bundle: Any, values: list[dict[str, Any]], path: Path
+) -> None:
+    """One SVG of where each song sits (`inference.context.positions_svg`): `path` for one
+    song, `<stem>-<n><suffix>` for several."""
+    from songpop.inference.context import positions_svg
+    from songpop.io import atomic_write
+
+    for i, record in enumerate(values[: len(predictions)]):
+        target = path if len(predictions) == 1 else path.with_name(
+            f"{path.stem}-{i + 1}{path.suffix or '.svg'}"
+        )  # fmt: skip
+        svg = positions_svg(bundle, record)
+        if not svg:
+            err.print(f"note: {bundle.model_id} has no per-level statistics; no plot written")
+            return
+        with atomic_write(target) as handle:
+            handle.write(svg)
+        err.print(f"where the song sits: {target}", highlight=False)
 
 
 def _option(
@@ -533,6 +646,22 @@ def _signature() -> inspect.Signature:
             "column and one contribution_<feature> column per feature).",
         ),
         _option("top", "--top", 5, int, "How many features --explain shows (or names in `why`)."),
+        _option(
+            "similar",
+            "--similar",
+            0,
+            int,
+            "Show the N songs the model learned from that are nearest to this one (in the "
+            "model's standardised features), with their chart history.",
+        ),
+        _option(
+            "plot",
+            "--plot",
+            None,
+            Path | None,
+            "Write an SVG of where the song sits: per feature, each level's training songs "
+            "with this song marked.",
+        ),
         _option(
             "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
         ),

@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from songpop.errors import InputError
+from songpop.inference.context import confidence_note, similar_songs, unusual
 from songpop.inference.results import MAX_LISTED_PROBLEMS, Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import ID_FIELDS, WHOLE_ROW, validate_frame, validate_records
+from songpop.prepare.label import class_words
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
@@ -140,14 +142,20 @@ def predict(
     bundle: Bundle,
     *,
     explain: bool = False,
+    similar: int = 0,
 ) -> list[Prediction]:
-    """Predict the level of each record.
+    """Predict the level of each record, with what a reader needs to weigh it.
+
+    Every prediction carries its level in plain words, how often the model was right on
+    held-out songs when it was as sure, and warnings when the song is unlike every training
+    song (`songpop.inference.context`).
 
     Args:
         records: one record (a dict of feature → value, optionally with id/title/artist), a list
             of them, or a DataFrame with one row per record.
         bundle: the loaded model bundle.
         explain: also say which features pushed each prediction up or down.
+        similar: also give this many of the nearest training songs and their chart history.
 
     Returns:
         One Prediction per record, in order.
@@ -184,6 +192,8 @@ def predict(
         from songpop.explain import explain_rows
 
         explanations = explain_rows(bundle, X, [classes[k] for k in top])
+    neighbours = similar_songs(bundle, X, similar)
+    warnings = unusual(bundle, X)
     return [
         Prediction(
             level=classes[top[i]],
@@ -192,6 +202,10 @@ def predict(
             explanation=explanations[i],
             ids={k: item[k] for k in ID_FIELDS if k in item},
             ignored_fields=ignored_per[i],
+            words=class_words(classes[top[i]]),
+            confidence=confidence_note(bundle, float(proba[i, top[i]])),
+            warnings=warnings[i],
+            similar=neighbours[i],
         )
         for i, item in enumerate(items)
     ]

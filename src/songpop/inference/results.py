@@ -23,6 +23,13 @@ class Prediction:
             (`songpop.explain.Explanation`).
         ids: the identifying fields the record carried (id, title, artist...).
         ignored_fields: known features the record gave that this model does not use.
+        words: `level` in plain words ("high popularity", "not a hit").
+        confidence: how often the model was right on held-out songs when it was as sure as
+            it is here (`songpop.inference.context.confidence_note`), or None.
+        warnings: why the song may lie outside what the model learned from (empty: nothing
+            unusual; `songpop.inference.context.unusual`).
+        similar: when asked for, the nearest training songs and what happened to them
+            (`songpop.inference.context.SimilarSong`).
     """
 
     level: str
@@ -31,14 +38,19 @@ class Prediction:
     explanation: Any = None
     ids: dict[str, Any] = field(default_factory=dict)
     ignored_fields: list[str] = field(default_factory=list)
+    words: str = ""
+    confidence: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    similar: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (explanation entries as dicts)."""
+        """A JSON-safe dict (explanation entries and similar songs as dicts)."""
         out = asdict(self)
         if self.explanation is not None:
             out["explanation"] = [
                 c.to_dict() if hasattr(c, "to_dict") else c for c in self.explanation
             ]
+        out["similar"] = [s.to_dict() if hasattr(s, "to_dict") else s for s in self.similar]
         return out
 
 

@@ -49,12 +49,14 @@ class LabelSpec:
         classes: the class names from least to most popular.
         ordinal: whether the order is a ranking (levels) rather than two sides (hit).
         how: how the labels are made, in one sentence.
+        words: each class in plain words ("high popularity", "a hit", "not a hit").
     """
 
     name: str
     classes: tuple[str, ...]
     ordinal: bool
     how: str
+    words: tuple[str, ...] = ()
 
     @property
     def top(self) -> str:
@@ -72,12 +74,14 @@ LEVELS_SPEC = LabelSpec(
     tuple(LEVELS),
     ordinal=True,
     how="a popularity score cut into three equal-count levels (quantiles), lowest first",
+    words=("low popularity", "medium popularity", "high popularity"),
 )
 HIT_SPEC = LabelSpec(
     "hit",
     tuple(HIT_CLASSES),
     ordinal=False,
     how="the source's own hit flag where it has one, else whether the song charted",
+    words=("not a hit", "a hit"),
 )
 SPECS: tuple[LabelSpec, ...] = (LEVELS_SPEC, HIT_SPEC)
 STRATEGY_SPECS: dict[str, LabelSpec] = {
@@ -97,6 +101,69 @@ def natural_order(classes: Sequence[Any]) -> list[Any]:
     """low < medium < high, not_hit < hit; classes of no known label stay as given."""
     spec = spec_of(classes)
     return spec.order(classes) if spec is not None else list(classes)
+
+
+def class_words(name: Any) -> str:
+    """A class in plain words: "high" → "high popularity", "not_hit" → "not a hit"; a class of
+    no known label comes back as it is."""
+    for spec in SPECS:
+        if str(name) in spec.classes and spec.words:
+            return spec.words[spec.classes.index(str(name))]
+    return str(name)
+
+
+SCORE_WORDS: dict[str, str] = {
+    "spotify": "Spotify popularity (0-100)",
+    "composite": "composite chart score (0-1: weeks on the Billboard Hot 100, best and average "
+    "position, Spotify popularity)",
+}
+"""What the `score` of each quantile strategy is, for the meaning of its levels."""
+
+
+def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
+    """What each class of a labelled table means: its songs, years and score range.
+
+    Args:
+        songs: labelled songs (`level`, `score`, and `year` or `decade` where present).
+        strategy: the label strategy that made the classes.
+
+    Returns:
+        A JSON-safe dict: `how` (the label in one sentence), `score` (what the score is, for
+        the quantile strategies), and `classes`: per class in natural order, `words`, `songs`,
+        `share`, the score range `score_min`/`score_max` (quantile strategies), and the
+        `years` covered (first, last) when the table has a year or decade.
+    """
+    spec = STRATEGY_SPECS.get(strategy)
+    level = songs["level"].astype(str)
+    time = next((c for c in ("year", "decade") if c in songs and songs[c].notna().any()), None)
+    out: dict[str, Any] = {
+        "strategy": strategy,
+        "how": spec.how if spec else strategy,
+        "score": SCORE_WORDS.get(strategy),
+        "n": int(len(songs)),
+        "classes": [],
+    }
+    for name in natural_order(sorted(level.unique())):
+        rows = songs[level == name]
+        entry: dict[str, Any] = {
+            "name": name,
+            "words": class_words(name),
+            "songs": int(len(rows)),
+            "share": round(len(rows) / max(len(songs), 1), 4),
+        }
+        if strategy in SCORE_WORDS:
+            score = pd.to_numeric(rows["score"], errors="coerce")
+            entry["score_min"] = float(round(score.min(), 4))
+            entry["score_max"] = float(round(score.max(), 4))
+        if time is not None:
+            years = pd.to_numeric(rows[time], errors="coerce").dropna()
+            if len(years):
+                entry["years"] = [
+                    int(years.min()),
+                    int(years.max()) + (9 if time == "decade" else 0),
+                ]
+        out["classes"].append(entry)
+    return out
 
 
 def top_class(classes: Sequence[Any]) -> Any:

@@ -4,6 +4,7 @@
 (function () {
   const DEBOUNCE_MS = 250;
   const TOP_REASONS = 5; // the strongest pushes shown
+  const SIMILAR = 5; // the nearest training songs shown
   // Classes shown from least to most popular when the model's classes are known ones.
   const CLASS_ORDER = ["low", "medium", "high", "not_hit", "hit"];
   const KEYS = ["C", "C♯/D♭", "D", "D♯/E♭", "E", "F", "F♯/G♭", "G", "G♯/A♭", "A", "A♯/B♭", "B"];
@@ -197,7 +198,10 @@
     const seq = ++requestSeq;
     try {
       const model = encodeURIComponent(currentModel().id);
-      const response = await fetch(`/predict?explain=true&model=${model}`, { method: "POST", body });
+      const response = await fetch(`/predict?explain=true&similar=${SIMILAR}&model=${model}`, {
+        method: "POST",
+        body,
+      });
       const payload = await response.json();
       if (seq !== requestSeq) return;
       if (!response.ok) {
@@ -210,9 +214,7 @@
       const estimated = Object.values(payload.sources).filter((s) => s !== "measured" && s !== "tags");
       audioStatus.textContent = `${file.name}: ${estimated.length} of ${Object.keys(payload.sources).length} values estimated or assumed (marked); move any slider to try another value.`;
       showPrediction(payload, {
-        level: payload.level,
-        probabilities: payload.probabilities,
-        model_id: payload.model_id,
+        ...payload,
         explanation: payload.explanation ? { contributions: payload.explanation } : null,
       });
       showRange(payload);
@@ -234,7 +236,7 @@
       const [lo, hi] = payload.range[cls];
       const item = document.createElement("li");
       item.dataset.class = cls;
-      item.textContent = `${cls}: ${percent(lo)} to ${percent(hi)}`;
+      item.textContent = `${words(cls)}: ${percent(lo)} to ${percent(hi)}`;
       list.append(item);
     }
     document.getElementById("range-help").textContent =
@@ -296,7 +298,12 @@
       const response = await fetch("/predict?explain=true", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ records: [song], explain: true, model: currentModel().id }),
+        body: JSON.stringify({
+          records: [song],
+          explain: true,
+          similar: SIMILAR,
+          model: currentModel().id,
+        }),
         signal: inFlight.signal,
       });
       const payload = await response.json();
@@ -357,12 +364,24 @@
     return item;
   }
 
+  // A class in plain words ("high popularity", "a hit"), as the chosen model names it.
+  function words(cls) {
+    const about = currentModel().about || {};
+    return (about.classes || {})[cls] || cls.replace("_", " ");
+  }
+
   function showPrediction(payload, prediction) {
     errorsEl.hidden = true;
     resultEl.classList.remove("stale");
     const level = document.getElementById("level");
-    level.textContent = prediction.level;
+    level.textContent = prediction.words || words(prediction.level);
     level.dataset.level = prediction.level;
+    const p = prediction.probabilities[prediction.level] ?? 0;
+    document.getElementById("level-p").textContent = `(${percent(p)})`;
+    document.getElementById("confidence").textContent = prediction.confidence
+      ? `How sure: ${prediction.confidence}.`
+      : "";
+    showWarnings(prediction.warnings || []);
 
     const bars = document.getElementById("probabilities");
     bars.replaceChildren();
@@ -376,11 +395,11 @@
       if (cls === prediction.level) item.classList.add("chosen");
       const name = document.createElement("span");
       name.className = "bar-label";
-      name.textContent = cls;
+      name.textContent = words(cls);
       const track = document.createElement("span");
       track.className = "bar-track";
       track.setAttribute("role", "meter");
-      track.setAttribute("aria-label", `probability of ${cls}`);
+      track.setAttribute("aria-label", `probability of ${words(cls)}`);
       track.setAttribute("aria-valuemin", "0");
       track.setAttribute("aria-valuemax", "100");
       track.setAttribute("aria-valuenow", (100 * p).toFixed(1));
@@ -406,10 +425,74 @@
       item.textContent = "No explanation is available for this model.";
       why.append(item);
     }
+    showSimilar(prediction.similar || []);
+    // The chart is SVG markup made by songpop (numbers and escaped names only).
+    document.getElementById("positions").innerHTML = prediction.positions_svg || "";
+    showAbout();
+    const model = currentModel();
+    document.getElementById("model-title").textContent = model.title || model.id;
     document.getElementById("model-id").textContent = prediction.model_id;
     resultEl.hidden = false;
-    statusEl.textContent = `Predicted level: ${prediction.level}.`;
+    statusEl.textContent = `Predicted: ${level.textContent}.`;
     statusEl.classList.add("visually-hidden");
+  }
+
+  function showWarnings(warnings) {
+    const box = document.getElementById("warnings");
+    const list = document.getElementById("warning-list");
+    list.replaceChildren();
+    for (const text of warnings) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      list.append(item);
+    }
+    box.hidden = warnings.length === 0;
+  }
+
+  function cell(text, numeric) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (numeric) td.className = "num";
+    return td;
+  }
+
+  function showSimilar(songs) {
+    const body = document.querySelector("#similar tbody");
+    body.replaceChildren();
+    for (const s of songs) {
+      const row = document.createElement("tr");
+      const when = s.year === null ? "–" : s.decade ? `${s.year}s` : String(s.year);
+      const chart =
+        s.peak !== null
+          ? `peak #${s.peak}${s.weeks !== null ? `, ${s.weeks} wk` : ""}`
+          : "never charted";
+      const pop = s.popularity === null ? "–" : s.popularity.toFixed(0);
+      row.append(cell(`${s.title} — ${s.artist}`), cell(when, true), cell(chart, true),
+        cell(pop, true), cell(s.words));
+      body.append(row);
+    }
+    if (!songs.length) {
+      const row = document.createElement("tr");
+      const td = cell("This model was saved without its training songs.");
+      td.colSpan = 5;
+      row.append(td);
+      body.append(row);
+    }
+  }
+
+  // What the levels mean and how often the model is right, from GET /models.
+  function showAbout() {
+    const about = currentModel().about || {};
+    document.getElementById("model-accuracy").textContent = about.accuracy
+      ? `This model was ${about.accuracy}.`
+      : "This model's accuracy was not recorded.";
+    const list = document.getElementById("level-meaning");
+    list.replaceChildren();
+    for (const line of about.levels || []) {
+      const item = document.createElement("li");
+      item.textContent = line;
+      list.append(item);
+    }
   }
 
   function resetForm() {
@@ -445,7 +528,8 @@
     for (const m of models) {
       const option = document.createElement("option");
       option.value = m.id;
-      option.textContent = m.default ? `${m.id} (default)` : m.id;
+      const name = m.title || m.id;
+      option.textContent = m.default ? `${name} (default)` : name;
       option.selected = m.default;
       modelSelect.append(option);
     }

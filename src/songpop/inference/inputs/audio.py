@@ -131,7 +131,12 @@ def known_song(song: SongFeatures, catalogue: Any) -> Any:
 
 
 def predict_audio(
-    song: SongFeatures, bundle: Bundle, *, explain: bool = False, catalogue: Any = None
+    song: SongFeatures,
+    bundle: Bundle,
+    *,
+    explain: bool = False,
+    catalogue: Any = None,
+    similar: int = 0,
 ) -> AudioPrediction:
     """Predict from an analysed audio file, with the range its uncertain values allow.
 
@@ -144,19 +149,20 @@ def predict_audio(
         explain: also explain the point prediction.
         catalogue: the local catalogue (`inputs.lookup.load_catalogue`), or None to use the
             analysis only.
+        similar: also give this many of the nearest training songs (`inference.predict`).
 
     Returns:
         The point prediction, the sources, and the range over the neighbours' values.
     """
     known = known_song(song, catalogue)
     if known is not None:
-        point = predict(known.record(), bundle, explain=explain)[0]
+        point = predict(known.record(), bundle, explain=explain, similar=similar)[0]
         values = {k: known.features.get(k) for k in bundle.feature_names}
         sources = {k: known.source for k in bundle.feature_names}
         return AudioPrediction(point, sources, values, song=song, known=known)
     values, sources = model_values(song, bundle)
     record = {**values, **{k: v for k, v in song.record().items() if k in ("title", "artist")}}
-    point = predict(record, bundle, explain=explain)[0]
+    point = predict(record, bundle, explain=explain, similar=similar)[0]
     out = AudioPrediction(point, sources, values, song=song)
     uncertain = out.uncertain
     reference = bundle.reference_sample()
