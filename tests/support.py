@@ -160,6 +160,25 @@ def refuse_downloads(monkeypatch: Any, cache_file: Path | None = None) -> list[s
     return calls
 
 
+def chart_history(y: pd.Series, seed: int = 0) -> pd.DataFrame:
+    """Made-up titles, artists and chart histories for the songs labelled `y` (for the
+    similar-songs table of a bundle): the "high" ones charted, the others mostly not."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    charted = (np.asarray(y) == "high") | (rng.random(n) < 0.2)
+    return pd.DataFrame(
+        {
+            "title": [f"Song {i}" for i in range(n)],
+            "artist": [f"Artist {i % 17}" for i in range(n)],
+            "year": rng.integers(1960, 2021, n),
+            "best_position": np.where(charted, rng.integers(1, 101, n), np.nan),
+            "weeks_on_chart": np.where(charted, rng.integers(1, 40, n), 0),
+            "popularity": rng.integers(0, 101, n).astype(float),
+            "level": np.asarray(y).astype(str),
+        }
+    )
+
+
 def save_lgbm_bundle(folder: Path) -> Path:
     """A small LightGBM bundle on `random_songs()` labelled by `level_of`, saved at `folder`."""
     from lightgbm import LGBMClassifier
@@ -168,4 +187,4 @@ def save_lgbm_bundle(folder: Path) -> Path:
     y = level_of(X)
     model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
     est = audio_pipeline(model, scale=False).fit(X, y)
-    return save_audio_bundle(est, folder, X, y)
+    return save_audio_bundle(est, folder, X, y, songs=chart_history(y))

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from songpop import config
-from support import SONG, audio_columns, save_audio_bundle
+from support import SONG, audio_columns, chart_history, save_audio_bundle
 
 AUDIO = list(config.AUDIO_FEATURES)
 CONTEXT = AUDIO + ["year", "mode"]
@@ -60,6 +60,7 @@ def make_bundles(folder: Path) -> list[Path]:
                 feature_set=feature_set,
                 metrics={"accuracy": 0.5, "accuracy_ci": [0.4, 0.6], "n_test": 60},
                 task="seed",
+                songs=chart_history(y),
             )
         )
     return paths

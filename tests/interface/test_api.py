@@ -310,13 +310,13 @@ def test_a_list_reports_records_the_library_refuses(
     real = songpop.inference.predict
     calls = []
 
-    def refuse_loud(records, bundle, *, explain=False):
+    def refuse_loud(records, bundle, *, explain=False, similar=0):
         calls.append(len(records))
         loud = [i for i, r in enumerate(records) if r["loudness"] > 0]
         if loud:
             problems = [Problem(i, "loudness", 1.0, "quiet", "loudness is too loud") for i in loud]
             raise RecordError(problems, single=False)
-        return real(records, bundle, explain=explain)
+        return real(records, bundle, explain=explain, similar=similar)
 
     monkeypatch.setattr(songpop.inference, "predict", refuse_loud)
     response = client.post("/predict", json=[song(), song(loudness=1.0), song()])
@@ -414,7 +414,7 @@ def test_library_errors_are_4xx_with_the_message(
 ) -> None:
     import songpop.inference
 
-    def refuse(records, bundle, *, explain=False):
+    def refuse(records, bundle, *, explain=False, similar=0):
         raise InputError("tempo: the model cannot score this")
 
     monkeypatch.setattr(songpop.inference, "predict", refuse)
@@ -549,3 +549,36 @@ def test_security_headers(client: TestClient) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
     assert "content-security-policy" not in client.get("/health").headers  # JSON, not a page
+
+
+def test_answers_carry_words_similar_songs_warnings_and_the_model_notes(
+    client: TestClient,
+) -> None:
+    """What a reader needs beside the numbers (issue #14): the level in words, the nearest
+    training songs with their history, why a song is unusual, the chart of where it sits, and
+    per model what the levels mean and how often it is right."""
+    response = client.post("/predict?similar=3", json=song(tempo=299.0))
+    assert response.status_code == 200, response.text
+    (p,) = response.json()["predictions"]
+    assert p["words"] == f"{p['level']} popularity"
+    assert len(p["similar"]) == 3 and p["similar"][0]["title"].startswith("Song ")
+    assert {"peak", "weeks", "popularity", "year", "words", "distance"} <= set(p["similar"][0])
+    assert any(w.startswith("tempo 299 BPM is outside the range") for w in p["warnings"])
+    assert p["positions_svg"] is None  # drawn with explain only
+    body = {"records": [song()], "explain": True, "similar": 2}
+    (p,) = client.post("/predict", json=body).json()["predictions"]
+    assert len(p["similar"]) == 2 and p["warnings"] == []
+    svg = p["positions_svg"]
+    assert svg.startswith("<svg") and 'data-position="loudness"' in svg
+    model = client.get("/models").json()[0]
+    assert model["title"] == "Popularity level (the original report's songs) · audio only · " + (
+        "logreg-audio"
+    )
+    assert model["about"]["accuracy"].startswith(
+        "right on 50.0% of held-out songs (95% interval 40.0-60.0%)"
+    )
+    assert model["about"]["classes"] == {
+        "low": "low popularity", "medium": "medium popularity", "high": "high popularity"
+    }  # fmt: skip
+    too_many = client.post("/predict?similar=51", json=song())
+    assert too_many.status_code == 422 and "similar" in too_many.text

@@ -92,7 +92,9 @@ def test_predict_takes_saved_spotify_and_reccobeats_answers(
 
     spotify = tmp_path / "spotify.json"
     spotify.write_text(json.dumps({"audio_features": [SPOTIFY, None]}))
-    result = runner.invoke(app, ["predict", "--json", str(spotify), "--model", str(model_dir)])
+    result = runner.invoke(
+        app, ["predict", "--json", str(spotify), "--model", str(model_dir)], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     assert SID in result.output and "a saved spotify answer, 1 song(s)" in flat(result.stderr)
     scored = tmp_path / "scored.csv"

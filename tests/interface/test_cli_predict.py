@@ -47,7 +47,8 @@ def test_feature_options_print_level_and_explanation(model_dir):
     )
     assert result.exit_code == 0, result.output
     assert "Predictions of lgbm" in result.output
-    assert "P(high)" in result.output and "P(low)" in result.output
+    assert "chance of each level" in result.output
+    assert "high popularity" in result.output  # the predicted level in plain words
     assert "pushes" in result.output and "Why" in result.output
 
 
@@ -105,7 +106,7 @@ def test_csv_batch_with_explanations(tmp_path, model_dir):
     # two sentences per song, each naming its direction towards the predicted level
     for why, level in zip(scored["why"], scored["level"], strict=True):
         parts = why.split("; ")
-        assert len(parts) == 2 and all(f"the chance of {level}" in p for p in parts)
+        assert len(parts) == 2 and all(f"the chance of {level} popularity" in p for p in parts)
     assert pd.read_csv(tmp_path / "why.rejects.csv")["field"].tolist() == ["tempo"]
 
 
@@ -164,3 +165,29 @@ def test_real_hit_predictor_file(tmp_path, data_dir, model_dir):
     )
     assert len(scored) + rejected == 500
     assert scored["title"].notna().all() and set(scored["level"]) <= set(config.LEVELS)
+
+
+def test_similar_songs_plot_and_the_notes_a_reader_needs(tmp_path, model_dir):
+    """--similar N lists the nearest training songs with their chart history, --plot writes
+    where the song sits, and every answer says what the levels mean, how often the model is
+    right when this sure, and warns about a value no training song has (issue #14)."""
+    plot = tmp_path / "where.svg"
+    args = ["predict", "--model", str(model_dir), *options(dict(SONG, tempo=299.0)),
+            "--similar", "4", "--plot", str(plot)]  # fmt: skip
+    result = runner.invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "The 4 nearest songs the model learned from" in out
+    assert "Artist" in out and ("never charted" in out or "#" in out)
+    assert "What the levels mean:" in out and "low popularity" in out
+    assert "warning: unlike the training songs: tempo 299 BPM is outside the range" in " ".join(
+        result.stderr.split()
+    )
+    assert plot.read_text().startswith("<svg") and 'data-position="tempo"' in plot.read_text()
+    # --explain names the three nearest songs in one line
+    result = runner.invoke(app, ["predict", "--model", str(model_dir), *options(SONG),
+                                 "--explain"], terminal_width=200)  # fmt: skip
+    assert "Nearest songs the model learned from: Song " in " ".join(result.output.split())
+    bad = runner.invoke(app, ["predict", "--model", str(model_dir), *options(SONG),
+                              "--similar", "99"])  # fmt: skip
+    assert bad.exit_code == 2 and "--similar 99: expected a number from 0 to 50" in bad.stderr

@@ -83,7 +83,8 @@ def test_what_if_page_predicts_and_explains(browser, server_url: str, artifacts_
     level.wait_for(state="visible", timeout=15_000)  # the first prediction, at typical values
     classes = {"low", "medium", "high"}
     # a typical song is not "high" for this model, so the change below is the what-if's doing
-    assert level.inner_text().lower() in classes - {"high"}
+    assert level.get_attribute("data-level") in classes - {"high"}
+    assert level.inner_text().lower().endswith(" popularity")  # in plain words
     assert page.locator("#context-fields").is_hidden()  # the default model uses audio only
     first = _percentages(page)
 
@@ -110,7 +111,7 @@ def test_what_if_page_predicts_and_explains(browser, server_url: str, artifacts_
     assert set(after) == classes
     assert sum(after.values()) == pytest.approx(100, abs=0.3)
     assert after["high"] > first["high"]  # the synthetic label rises with these three
-    assert level.inner_text().lower() == "high"
+    assert level.inner_text().lower() == "high popularity"
     assert page.locator("#f-loudness").get_attribute("aria-describedby")
     assert page.get_by_label("Loudness", exact=True).input_value() == "5"
 

@@ -84,26 +84,49 @@ def test_loud_songs_push_towards_high(tree, linear):
         assert by_feature["loudness"].contribution > 0
 
 
-def test_sentence_places_value_among_top_class(tree):
-    # loudness of the "high" songs in the training table, and a value at their 80th percentile
+def test_sentence_places_value_among_all_training_songs(tree):
+    # the push is measured from the model's average over all training songs: the sentence
+    # places the value among the same songs, never among one class's
     X = random_songs()
-    high = X.loc[levels(X) == "high", "loudness"]
-    value = float(np.percentile(high, 80))
+    value = float(np.percentile(X["loudness"], 80))
     text, pct = describe_value(tree, "loudness", value)
     assert pct == pytest.approx(80, abs=1.5)
-    assert text.startswith("louder than 8") and "% of high-popularity songs" in text
+    assert text.startswith("louder than 8") and "% of the songs the model learned from" in text
     assert "dB" in text
-    text, pct = describe_value(tree, "loudness", float(np.percentile(high, 10)))
+    text, pct = describe_value(tree, "loudness", float(np.percentile(X["loudness"], 10)))
     assert text.startswith("quieter than 9")
+    text, pct = describe_value(tree, "loudness", float(np.median(X["loudness"])))
+    assert text.startswith("loudness near the middle of the songs") and pct == pytest.approx(
+        50, abs=2
+    )
     text, share = describe_value(tree, "key", 5)
     assert text.startswith("in the key of F (like ") and share is not None
+
+
+def test_a_push_up_for_a_feature_that_raises_the_class_comes_with_a_higher_value(tree):
+    """The sentence and the push share one reference: on a model whose label rises with
+    loudness, a song louder than most training songs is pushed up towards "high", and one
+    quieter than most is pushed down, in words that say so."""
+    X = random_songs()
+    loud = dict(SONG, loudness=float(np.percentile(X["loudness"], 95)))
+    quiet = dict(SONG, loudness=float(np.percentile(X["loudness"], 5)))
+    for record, word, direction in ((loud, "louder", "up"), (quiet, "quieter", "down")):
+        (p,) = predict(record, tree, explain=True)
+        k = list(tree.classes).index("high")
+        from songpop.explain import explain_rows
+
+        (e,) = explain_rows(tree, np.array([[record[f] for f in FEATURES]], float), ["high"])
+        c = next(c for c in e if c.feature == "loudness")
+        assert c.text.startswith(word) and c.direction == direction, (c.text, k)
+        assert c.text.endswith(f"pushes {direction} the chance of high popularity")
 
 
 def test_explanation_sentences_mention_feature_and_push(tree):
     (p,) = predict(SONG, tree, explain=True)
     tempo = next(c for c in p.explanation if c.feature == "tempo")
-    assert ("faster" in tempo.text or "slower" in tempo.text) and "BPM" in tempo.text
-    assert f"the chance of {p.level}" in tempo.text
+    words = ("faster", "slower", "tempo near the middle")
+    assert any(w in tempo.text for w in words) and "BPM" in tempo.text
+    assert f"the chance of {p.level} popularity" in tempo.text
     assert p.explanation.sentences(2) == [c.text for c in p.explanation.contributions[:2]]
     assert json.dumps(p.to_dict())  # JSON-safe for the API
 
@@ -138,7 +161,8 @@ def test_binary_forest_without_pipeline(tmp_path):
     total = p.explanation.base_value + sum(c.contribution for c in p.explanation)
     assert total == pytest.approx(p.probabilities["hit"], abs=1e-6)
     dance = next(c for c in p.explanation if c.feature == "danceability")
-    assert "of hits" in dance.text and dance.direction == "up"
+    assert "of the songs the model learned from" in dance.text and dance.direction == "up"
+    assert dance.text.endswith("pushes up the chance of a hit")
 
 
 def test_global_importance_and_section(tmp_path, tree):
@@ -189,10 +213,10 @@ def test_sentence_with_many_equal_values(tree):
         "top_class": "high",
         "percentiles": {
             "q": list(range(101)),
-            "top": {"instrumentalness": [0.0] * 48 + list(np.linspace(0.01, 1, 53))},
+            "overall": {"instrumentalness": [0.0] * 48 + list(np.linspace(0.01, 1, 53))},
         },
     }
     bundle = Bundle(tree.path, "m", None, {"reference": reference}, tree.classes, FEATURES)
     text, pct = describe_value(bundle, "instrumentalness", 0.0)
-    assert text == "less instrumental than 53% of high-popularity songs (0.00)"
+    assert text == "less instrumental than 53% of the songs the model learned from (0.00)"
     assert pct == pytest.approx(23.5)

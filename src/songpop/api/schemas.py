@@ -152,7 +152,11 @@ class PredictRequest(BaseModel):
     )
     model: str | None = Field(None, description="Model id (see GET /models); default: the first.")
     similar: int = Field(
-        0, ge=0, le=MAX_SIMILAR, description="How many nearest training songs to add per song."
+        0,
+        ge=0,
+        le=MAX_SIMILAR,
+        strict=True,
+        description="How many nearest training songs to add per song.",
     )
 
 

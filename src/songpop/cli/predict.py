@@ -434,13 +434,16 @@ def _print_predictions(
 ) -> None:
     from songpop.prepare.label import class_words
 
-    table = Table(title=f"Predictions of {bundle.model_id} ({bundle.feature_set} features)")
+    table = Table(
+        title=f"Predictions of {bundle.model_id} ({bundle.feature_set} features): "
+        "the chance of each level"
+    )
     has_ids = any(p.ids for p in predictions)
     if has_ids:
         table.add_column("song")
     table.add_column("predicted", style="bold")
-    for name in bundle.levels:
-        table.add_column(f"P({class_words(name)})", justify="right")
+    for name in bundle.levels:  # "low", "medium", "high"; "not a hit", "a hit"
+        table.add_column(class_words(name).removesuffix(" popularity"), justify="right")
     for p in predictions:
         cells = []
         if has_ids:

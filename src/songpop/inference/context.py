@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 FEATURE_PREFIX = "f_"
 """The prefix of the feature columns in a bundle's songs table."""
 MAX_SIMILAR = 50
+RANGE_MARGIN = 0.01
+"""How far past the training range (as a share of it) a value may go before it is called
+outside: a rounding's worth is not a warning."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,9 @@ def unusual(bundle: Bundle, X: np.ndarray) -> list[list[str]]:
     """Why each row may lie outside what the model learned from, in plain words.
 
     Two checks, both against the training songs: a numeric value below the smallest or above
-    the largest training value, and a nearest training song farther away (standard units) than
-    the 99th percentile of the training songs' own nearest-neighbour distances.
+    the largest training value (by more than `RANGE_MARGIN` of that range), and a nearest
+    training song farther away (standard units) than the 99th percentile of the training
+    songs' own nearest-neighbour distances.
 
     Returns:
         One list of warnings per row (empty: nothing unusual).
@@ -210,9 +214,10 @@ def unusual(bundle: Bundle, X: np.ndarray) -> list[list[str]]:
         if not values:
             continue
         low, high = float(values[0]), float(values[-1])
+        margin = RANGE_MARGIN * (high - low)
         spec = vocabulary.feature(name)
         label = spec.label.lower() if spec else name
-        for i in np.flatnonzero((X[:, j] < low) | (X[:, j] > high)):
+        for i in np.flatnonzero((X[:, j] < low - margin) | (X[:, j] > high + margin)):
             out[i].append(
                 f"{label} {vocabulary.format_value(name, X[i, j])} is outside the range of "
                 f"the training songs ({vocabulary.format_value(name, low)} to "
@@ -276,10 +281,12 @@ def accuracy_line(bundle: Bundle) -> str | None:
     m = bundle.metrics
     if m.get("accuracy") is None:
         return None
-    text = (
-        f"right on {100 * m['accuracy']:.1f}% of held-out songs "
-        f"(95% interval {100 * m['accuracy_low']:.1f}-{100 * m['accuracy_high']:.1f}%)"
-    )
+    text = f"right on {100 * m['accuracy']:.1f}% of held-out songs"
+    low, high = m.get("accuracy_low"), m.get("accuracy_high")
+    if low is None and m.get("accuracy_ci"):
+        low, high = m["accuracy_ci"]
+    if low is not None and high is not None:
+        text += f" (95% interval {100 * low:.1f}-{100 * high:.1f}%)"
     baselines = []
     if m.get("dummy_accuracy") is not None:
         baselines.append(f"a guess that ignores the song: {100 * m['dummy_accuracy']:.1f}%")
@@ -405,7 +412,7 @@ def _feature_chart(
     label = spec.label if spec else name
     shown = "" if value is None else f": {vocabulary.format_value(name, value)}"
     out = [
-        f'<g transform="translate(0,{top})" data-feature="{escape(name)}">',
+        f'<g transform="translate(0,{top})" data-position="{escape(name)}">',
         f'<text x="0" y="13" font-weight="600">{escape(label + shown)}</text>',
     ]
     for r, cls in enumerate(classes):

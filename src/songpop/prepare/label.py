@@ -139,7 +139,7 @@ def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "strategy": strategy,
         "how": spec.how if spec else strategy,
-        "score": SCORE_WORDS.get(strategy),
+        "score": SCORE_WORDS.get(strategy) if "score" in songs else None,
         "n": int(len(songs)),
         "classes": [],
     }
@@ -151,7 +151,7 @@ def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
             "songs": int(len(rows)),
             "share": round(len(rows) / max(len(songs), 1), 4),
         }
-        if strategy in SCORE_WORDS:
+        if strategy in SCORE_WORDS and "score" in rows:
             score = pd.to_numeric(rows["score"], errors="coerce")
             entry["score_min"] = float(round(score.min(), 4))
             entry["score_max"] = float(round(score.max(), 4))
