@@ -591,7 +591,10 @@ def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
                     "n_test": int(len(newer)),
                     "accuracy": result["metrics"]["accuracy"],
                     "accuracy_ci": result["ci"]["accuracy"],
+                    "macro_f1": result["metrics"]["macro_f1"],
                     "dummy_accuracy": result["dummy"]["accuracy"],
+                    "majority_rate": result["dummy"].get("test_majority_share"),
+                    "model": best,
                 }
                 out.append(result)
     run.extra_results += out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None
     for title in ("Summary: how predictable is popularity?", "Exploration", "Models"):
         assert title in html
     assert 'src="http' not in html  # self-contained: nothing fetched from elsewhere
+    # light enough to open anywhere: figures are palette PNGs (issue #14: at most 1.5 MB)
+    size = (finished_run / "reports" / "r1" / "index.html").stat().st_size
+    assert size <= 1_500_000, f"the report is {size:,} bytes"
+    # the contents list each section once, and the first screen is the predictability chart
+    contents = re.findall(r'<li><a href="#([^"]+)">', html.split("</nav>")[0])
+    assert len(contents) == len(set(contents)) >= 5
+    summary = html.split('id="summary-how-predictable-is-popularity"')[1]
+    assert summary.index("<img") < summary.index("<table")
 
 
 def test_summary_states_each_feature_set_against_its_dummy(finished_run: Path) -> None:
@@ -52,8 +61,14 @@ def test_summary_states_each_feature_set_against_its_dummy(finished_run: Path) -
     assert "measured from audio" in sentences
     assert "most frequent class" in sentences
     table = (finished_run / "runs" / "r1" / "summary" / "summary.csv").read_text()
-    assert table.count("\nseed,") == 3  # one row per feature set: audio, + context, measured
+    rows = table.splitlines()[1:]
+    forward = [r for r in rows if "time-forward" in r]
+    # one row per feature set (audio, + context, measured), then the time-forward rows
+    assert len(rows) - len(forward) == 3 and forward and rows[-len(forward) :] == forward
     assert "\nseed,measured from audio (+ year or decade)," in table
+    assert table.splitlines()[0].split(",")[6:10] == [
+        "macro-F1", "dummy accuracy", "majority-class rate", "lift (points)"
+    ]  # fmt: skip
 
 
 def test_predict_defaults_to_the_last_runs_model(
@@ -78,13 +93,26 @@ def test_predict_defaults_to_the_last_runs_model(
 
 def test_summary_rows_lead_with_the_largest_lift(tmp_path: Path) -> None:
     def task(name: str, acc: float, dummy: float) -> dict:
-        entry = {"accuracy": acc, "accuracy_ci": [acc - 0.01, acc + 0.01], "dummy_accuracy": dummy}
+        entry = {"accuracy": acc, "accuracy_ci": [acc - 0.01, acc + 0.01], "dummy_accuracy": dummy,
+                 "macro_f1": acc - 0.05, "majority_rate": dummy}  # fmt: skip
         fs = {"best": "lgbm", "models": {"lgbm": entry}}
         return {"task": name, "n_train": 80, "n_test": 20, "feature_sets": {"audio": fs}}
 
     summaries = {"train_a": task("a", 0.40, 0.33), "train_b": task("b", 0.80, 0.50)}
+    # a time-forward split whose test songs are mostly of one class the training songs lacked
+    summaries["train_a"]["feature_sets"]["audio"]["temporal"] = {
+        "cutoff": 2010, "n_train": 60, "n_test": 20, "accuracy": 0.281,
+        "accuracy_ci": [0.2, 0.35], "macro_f1": 0.2, "dummy_accuracy": 0.014,
+        "majority_rate": 0.754, "model": "lgbm",
+    }  # fmt: skip
     rows = summary_rows(summaries)
-    assert [r["lift (points)"] for r in rows] == [7.0, 30.0]
+    assert [r["lift (points)"] for r in rows] == [30.0, 7.0, 26.7]  # time-forward rows last
+    assert [r["macro-F1"] for r in rows[:2]] == [0.75, 0.35]
+    forward = rows[2]
+    assert forward["features"].startswith("audio only, time-forward (train before 2010")
+    assert forward["majority-class rate"] == 0.754
+    assert forward["note"].startswith("below the majority-class rate (75.4%)")
+    assert rows[0]["note"] == rows[1]["note"] == ""
     for name in ("a", "b"):  # describe_predictability reads each task's results.json
         (tmp_path / "models" / name).mkdir(parents=True)
         (tmp_path / "models" / name / "results.json").write_text("[]")
@@ -92,5 +120,5 @@ def test_summary_rows_lead_with_the_largest_lift(tmp_path: Path) -> None:
         write_summary_section(summaries, tmp_path / "models", tmp_path).read_text()
     )
     csv = (tmp_path / "summary.csv").read_text().splitlines()
-    assert csv[1].startswith("b,") and csv[2].startswith("a,")
+    assert csv[1].startswith("b,") and csv[2].startswith("a,") and csv[3].startswith("a,")
     assert section["order"] == 5

@@ -133,8 +133,17 @@ def test_describe_predictability_says_how_far_above_the_dummy() -> None:
     # A label shift (e.g. a temporal split) is called out, not hidden behind a weak dummy.
     shifted = result("new", 0.3)
     shifted["dummy"].update(accuracy=0.05, test_majority_class="high", test_majority_share=0.75)
-    assert "label mix shifted" in describe_predictability(shifted)
-    assert "label mix shifted" not in clear
+    said = describe_predictability(shifted)
+    assert "label mix shifted" in said and "label mix shifted" not in clear
+    # ... and an accuracy under the test set's majority rate is never called "above" anything
+    assert shifted["metrics"]["accuracy"] < 0.75
+    assert "above the dummy baseline" not in said
+    assert "yet below the 75.0% that always answering the test set's most common" in said
+    table = format_comparison_table(comparison_table([shifted, result("good", 0.7, seed=3)]))
+    notes = dict(zip(table["model"], table["note"], strict=True))
+    assert table.loc[table["model"] == "new", "majority-class rate"].item() == "0.750"
+    assert notes["new"].startswith("below the majority-class rate (75.0%)")
+    assert notes["good"] == ""  # above both baselines: nothing to say
 
     # With CV for every model, the choice is made on CV, never on the test set.
     lucky, steady = result("lucky", 0.7, seed=1), result("steady", 0.6, seed=2)

@@ -84,7 +84,9 @@ def test_write_report_is_self_contained(run_dir: Path, tmp_path: Path) -> None:
     assert '<td class="num">2,379</td>' in page
     assert '<td class="num">1990</td>' in page  # no thousands separator in a decade
     assert "−4.00e-04" in page
-    assert 'href="#models-figure-1"' in page  # table of contents links to the figure
+    assert 'id="models-figure-1"' in page  # each figure has its anchor
+    contents = re.findall(r'<li><a href="#([^"]+)">', page.split("</nav>")[0])
+    assert contents == ["data", "exploration", "models", "run-details"]  # each section once
     assert "Run details" in page and "6.250" in page
     assert (out.parent / "figures" / "models" / "cm.png").read_bytes() == PNG
     assert (out.parent / "figures" / "models" / "cm.svg").is_file()

@@ -252,12 +252,15 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "cv_protocol",
     "cv_accuracy_mean",
     "cv_accuracy_sd",
+    "cv_macro_f1_mean",
+    "cv_macro_f1_sd",
     "cv_roc_auc_mean",
     "cv_roc_auc_sd",
     "cv_dummy_accuracy",
     "dummy_accuracy",
     "dummy_low",
     "dummy_high",
+    "majority_rate",
     "lift",
     "lift_low",
     "lift_high",
@@ -325,12 +328,15 @@ def _comparison_row(result: Mapping[str, Any]) -> dict[str, Any]:
         "cv_protocol": _get(cv, "protocol"),
         "cv_accuracy_mean": _get(cv, "scores", "accuracy", "mean"),
         "cv_accuracy_sd": _get(cv, "scores", "accuracy", "sd"),
+        "cv_macro_f1_mean": _get(cv, "scores", "macro_f1", "mean"),
+        "cv_macro_f1_sd": _get(cv, "scores", "macro_f1", "sd"),
         "cv_roc_auc_mean": _get(cv, "scores", "roc_auc", "mean"),
         "cv_roc_auc_sd": _get(cv, "scores", "roc_auc", "sd"),
         "cv_dummy_accuracy": _get(cv, "dummy", "accuracy", "mean"),
         "dummy_accuracy": _get(dummy, "accuracy"),
         "dummy_low": _get(dummy, "ci_low"),
         "dummy_high": _get(dummy, "ci_high"),
+        "majority_rate": _get(dummy, "test_majority_share"),
         "lift": _get(lift, "point"),
         "lift_low": _get(lift, "low"),
         "lift_high": _get(lift, "high"),
@@ -446,13 +452,17 @@ def format_comparison_table(table: pd.DataFrame) -> pd.DataFrame:
                 "ECE": _fmt(r["ece"]),
                 "ROC-AUC": _fmt(r["roc_auc"]),
                 "CV accuracy (mean ± sd)": pm(r["cv_accuracy_mean"], r["cv_accuracy_sd"]),
+                "CV macro-F1 (mean ± sd)": pm(r["cv_macro_f1_mean"], r["cv_macro_f1_sd"]),
                 "CV ROC-AUC (mean ± sd)": pm(r["cv_roc_auc_mean"], r["cv_roc_auc_sd"]),
                 "dummy accuracy [95% CI]": dummy,
+                "majority-class rate": _fmt(r["majority_rate"]),
                 "lift over dummy [95% CI]": interval(r["lift"], r["lift_low"], r["lift_high"]),
+                "note": below_baseline(r["accuracy"], r["dummy_accuracy"], r["majority_rate"]),
             }
         )
     shown = pd.DataFrame(rows)
-    always = ["task", "feature set", "model", "test accuracy [95% CI]", "dummy accuracy [95% CI]"]
+    always = ["task", "feature set", "model", "test accuracy [95% CI]", "macro-F1",
+              "dummy accuracy [95% CI]", "majority-class rate"]  # fmt: skip
     empty = [c for c in shown.columns if c not in always and (shown[c] == "").all()]
     return shown.drop(columns=empty)
 
@@ -524,6 +534,26 @@ def _selection_key(results: Sequence[Mapping[str, Any]]) -> Any:
     return _headline
 
 
+def below_baseline(accuracy: Any, dummy: Any, majority: Any) -> str:
+    """Plain words when an accuracy is not above its baselines: "below the majority-class rate
+    (75.4%): answering the test set's most common class every time would do better"; "" when
+    it is above both (or unknown)."""
+
+    def known(x: Any) -> bool:
+        return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+    if not known(accuracy):
+        return ""
+    if known(majority) and accuracy < majority:
+        return (
+            f"below the majority-class rate ({majority:.1%}): answering the test set's most "
+            "common class every time would do better"
+        )
+    if known(dummy) and accuracy <= dummy:
+        return f"not above the dummy baseline ({dummy:.1%})"
+    return ""
+
+
 def _verdict(lift_low: float, lift_point: float) -> str:
     if lift_low <= 0:
         return "not distinguishable from the dummy baseline"
@@ -569,6 +599,12 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
         acc, (low, high) = m["accuracy"], best["ci"]["accuracy"]
         dummy, lift = best["dummy"], best["lift"]
         verdict = _verdict(lift["low"], lift["point"])
+        share = dummy.get("test_majority_share")
+        if share is not None and acc < share and not verdict.startswith("not"):
+            verdict = (
+                f"yet below the {share:.1%} that always answering the test set's most common "
+                f"class ({dummy['test_majority_class']}) would score: no use on these songs"
+            )
         errors = 1.0 - acc
         if 0.05 < errors < 0.5:
             wrong = f"about 1 song in {round(1 / errors)} is still misclassified"
@@ -583,7 +619,6 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
             auc_low, auc_high = best["ci"]["roc_auc"]
             auc = f" ROC-AUC is {m['roc_auc']:.2f} (95% CI {auc_low:.2f}–{auc_high:.2f})."
         shift = ""
-        share = dummy.get("test_majority_share")
         if share is not None and share - dummy["accuracy"] > 0.10:
             shift = (
                 f" Caution: the label mix shifted between training and test — the test set's "
@@ -608,7 +643,8 @@ def describe_predictability(task_result: Mapping[str, Any] | Sequence[Mapping[st
             f"(95% CI {low:.1%}–{high:.1%}) on {best['n_test']:,} test songs, against "
             f"{dummy['accuracy']:.1%} for {baseline}: {100 * lift['point']:.1f} points above "
             f"it (95% CI {100 * lift['low']:.1f} to {100 * lift['high']:.1f}) — {verdict}"
-            f"{'' if verdict.startswith('not') else ', yet ' + wrong}.{auc}{shift}{cv_note}"
+            f"{'' if verdict.startswith(('not', 'yet')) else ', yet ' + wrong}.{auc}{shift}"
+            f"{cv_note}"
         )
     cv = best["cv"]
     acc = cv["scores"]["accuracy"]

@@ -44,6 +44,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[dict[str, Any]] = field(default_factory=list)
     figures: list[dict[str, Any]] = field(default_factory=list)
+    figures_first: bool = False
 
     @property
     def folder(self) -> Path:
@@ -87,6 +88,7 @@ def read_section(path: Path) -> Section:
         paragraphs=[str(p) for p in lists["paragraphs"]],
         tables=lists["tables"],
         figures=lists["figures"],
+        figures_first=bool(raw.get("figures_first", False)),
     )
 
 
@@ -204,14 +206,24 @@ class _Rendered:
 
 
 def _render_section(section: Section, anchor: str, figure_dir: str, out: _Rendered) -> None:
+    """One section: its paragraphs, then its tables and figures (figures first when the
+    manifest says `figures_first`, e.g. the summary's one chart). The contents list names the
+    sections only: table and figure titles repeat from task to task."""
     parts = [f'<section id="{anchor}">', f"<h2>{html.escape(section.title)}</h2>"]
-    sub_toc: list[str] = []
     parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+    tables = _table_parts(section, anchor, out)
+    figures = _figure_parts(section, anchor, figure_dir, out)
+    parts += figures + tables if section.figures_first else tables + figures
+    parts.append("</section>")
+    out.body.append("\n".join(parts))
+    out.toc.append(f'<li><a href="#{anchor}">{html.escape(section.title)}</a></li>')
+
+
+def _table_parts(section: Section, anchor: str, out: _Rendered) -> list[str]:
+    parts: list[str] = []
     for i, spec in enumerate(section.tables):
         title = str(spec.get("title") or spec["csv"])
-        sub_anchor = f"{anchor}-table-{i + 1}"
-        sub_toc.append(f'<li><a href="#{sub_anchor}">{html.escape(title)}</a></li>')
-        parts.append(f'<h3 id="{sub_anchor}">{html.escape(title)}</h3>')
+        parts.append(f'<h3 id="{anchor}-table-{i + 1}">{html.escape(title)}</h3>')
         path = section.folder / spec["csv"]
         try:
             frame = pd.read_csv(path)
@@ -226,11 +238,14 @@ def _render_section(section: Section, anchor: str, figure_dir: str, out: _Render
         if spec.get("caption"):
             parts.append(f'<p class="caption">{html.escape(str(spec["caption"]))}</p>')
         out.n_tables += 1
+    return parts
+
+
+def _figure_parts(section: Section, anchor: str, figure_dir: str, out: _Rendered) -> list[str]:
+    parts: list[str] = []
     for i, spec in enumerate(section.figures):
         title = str(spec.get("title") or spec["png"])
-        sub_anchor = f"{anchor}-figure-{i + 1}"
-        sub_toc.append(f'<li><a href="#{sub_anchor}">{html.escape(title)}</a></li>')
-        parts.append(f'<h3 id="{sub_anchor}">{html.escape(title)}</h3>')
+        parts.append(f'<h3 id="{anchor}-figure-{i + 1}">{html.escape(title)}</h3>')
         png = section.folder / spec["png"]
         if not png.is_file():
             problem = f"Figure {spec['png']} of {section.path} is missing."
@@ -253,10 +268,7 @@ def _render_section(section: Section, anchor: str, figure_dir: str, out: _Render
             f"<figcaption>{caption} (Files: {', '.join(links)}.)</figcaption></figure>"
         )
         out.n_figures += 1
-    parts.append("</section>")
-    out.body.append("\n".join(parts))
-    nested = f"<ol>{''.join(sub_toc)}</ol>" if sub_toc else ""
-    out.toc.append(f'<li><a href="#{anchor}">{html.escape(section.title)}</a>{nested}</li>')
+    return parts
 
 
 def _run_details(run_dir: Path) -> str | None:

@@ -495,26 +495,77 @@ def summary_paragraphs(results_files: list[Path]) -> list[str]:
 def write_summary_section(
     summaries: dict[str, Any], models_dir: Path, out_dir: Path, order: int = 5
 ) -> Path:
-    """Write the report's opening section: the headline table of every task and feature set."""
+    """Write the report's opening section: one chart that answers "how predictable is
+    popularity", then the headline table of every task and feature set."""
     from songpop.pipeline import summary_rows
 
-    rows = summary_rows(summaries)
-    rows.sort(key=lambda r: -r["lift (points)"])  # lead with what is predictable
+    rows = summary_rows(summaries)  # what is predictable first
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(pd.DataFrame(rows), out_dir / "summary.csv")
+    figures = []
+    if rows:
+        predictability_chart(rows, out_dir / "figures" / "predictability")
+        figures.append(
+            {
+                "title": "How predictable is popularity?",
+                "png": "figures/predictability.png",
+                "svg": "figures/predictability.svg",
+                "caption": "Test accuracy of each task's best model (bar, with its 95% "
+                "interval), against a dummy that ignores the song (grey line) and the share of "
+                "the test set's most common class (black diamond). Time-forward rows train on "
+                "older songs and test on the newest.",
+            }
+        )
     section = {
         "title": "Summary: how predictable is popularity?",
         "order": order,
+        "figures_first": True,
         "paragraphs": summary_paragraphs([models_dir / t / "results.json" for t in tasks]),
         "tables": [
             {
                 "title": "Best model per task and feature set",
                 "csv": "summary.csv",
                 "caption": "Test accuracy of the model picked by cross-validation, its 95% "
-                "bootstrap interval, the dummy baseline and the lift over it.",
+                "bootstrap interval and macro-F1, next to the dummy baseline, the majority-class "
+                "rate (the share of the test set's most common class) and the lift over the "
+                "dummy. A row below either baseline says so in its note.",
             }
         ],
-        "figures": [],
+        "figures": figures,
     }
     return write_json_atomic(section, out_dir / "section.json")
+
+
+def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Path]:
+    """One horizontal bar per summary row: accuracy with its interval, the dummy and the
+    majority-class rate marked (the report's first screen)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from songpop.config import TASK_TITLES
+
+    labels = [f"{TASK_TITLES.get(r['task'], r['task'])}\n{r['features']}" for r in rows]
+    acc = np.array([r["test accuracy"] for r in rows], dtype=float)
+    low, high = np.array([[float(x) for x in r["95% CI"].split("–")] for r in rows]).T
+    fig = Figure(figsize=(8, 0.55 * len(rows) + 1.3), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    colours = ["#c0392b" if r["note"] else "#3b6ea5" for r in rows]
+    ax.barh(y, acc, color=colours, height=0.6)
+    ax.errorbar(acc, y, xerr=[acc - low, high - acc], fmt="none", ecolor="#222", capsize=3)
+    dummy = [r["dummy accuracy"] for r in rows]
+    ax.scatter(dummy, y, marker="|", s=400, color="#888", label="dummy baseline", zorder=3)
+    majority = [np.nan if r["majority-class rate"] is None else r["majority-class rate"]
+                for r in rows]  # fmt: skip
+    ax.scatter(majority, y, marker="D", s=25, color="#111", label="majority-class rate", zorder=4)
+    for yi, a in zip(y, acc, strict=True):
+        ax.text(a + 0.01, yi + 0.18, f"{a:.0%}", fontsize=8, va="bottom")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("test accuracy (share of held-out songs predicted right)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("How predictable is popularity? The best model of each task")
+    return save_figure(fig, out, dpi=100)
