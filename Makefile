@@ -11,7 +11,7 @@ endif
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench lint clean
+.PHONY: help venv run test bench lint clean readme
 
 help: ## List the targets with what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ run: venv ## Run the whole pipeline on the seed profile: build, explore, train, 
 
 test: venv ## Run the whole test suite (unit, data, model, interface)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+readme: venv ## Put the last run's figures (runs/<run>/facts.md) into README.md
+	$(BIN)/songpop report --run runs/$$(cat runs/LATEST) --readme README.md
 
 bench: venv ## Run the speed and memory benchmarks; figures go to bench-results/
 	$(BIN)/python -m benchmarks.run_all --out bench-results

@@ -127,6 +127,7 @@ def run_pipeline(
     from songpop.models.cluster import kmeans_analysis
     from songpop.models.registry import models_for
     from songpop.report import write_report
+    from songpop.report.facts import write_facts
     from songpop.report.sections import (
         explore_sections,
         write_cluster_section,
@@ -217,6 +218,7 @@ def run_pipeline(
     with timer.stage("report"):
         write_summary_section(result.summaries, models_dir, run_dir / "summary")
         result.report = write_report(run_dir)
+        write_facts(run_dir)
     save_timings()
     mark_latest(runs_root, run_name)
     return result

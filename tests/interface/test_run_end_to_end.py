@@ -122,3 +122,29 @@ def test_summary_rows_lead_with_the_largest_lift(tmp_path: Path) -> None:
     csv = (tmp_path / "summary.csv").read_text().splitlines()
     assert csv[1].startswith("b,") and csv[2].startswith("a,") and csv[3].startswith("a,")
     assert section["order"] == 5
+
+
+def test_the_run_writes_the_readme_figures_and_report_puts_them_in_place(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    """facts.md is the README's block for this run; `songpop report --readme` replaces only the
+    block between the markers, and refuses a README without them."""
+    from songpop.report.facts import BEGIN, END, readme_block
+
+    run_dir = finished_run / "runs" / "r1"
+    facts = (run_dir / "facts.md").read_text(encoding="utf-8")
+    assert "(run `r1`" in facts and "songs built per task: seed 9,505" in facts
+    assert "| task | features |" in facts and "time-forward" in facts
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{BEGIN}\nold figures\n{END}\nafter\n", encoding="utf-8")
+    args = ["report", "--run", str(run_dir), "--out", str(tmp_path / "r.html"),
+            "--readme", str(readme)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = readme.read_text(encoding="utf-8")
+    assert readme_block(text) == facts.strip("\n")
+    assert text.startswith("# x\n\nbefore\n") and text.endswith(f"{END}\nafter\n")
+    assert "as is" in runner.invoke(app, args).output  # a second time: nothing to change
+    readme.write_text("# no markers\n", encoding="utf-8")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "expected one facts block" in result.stderr

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from songpop.cli.output import fail
-from songpop.errors import SongpopError
+from songpop.errors import InputError, SongpopError
 
 
 def explore(
@@ -61,15 +61,29 @@ def report(
             "--out", help="The HTML file (default: reports/<run>/index.html).", dir_okay=False
         ),
     ] = None,
+    readme: Annotated[
+        Path | None,
+        typer.Option(
+            "--readme",
+            help="Also put the run's figures (facts.md) between the facts markers of this README.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report of a run (figures embedded) and copy its figures."""
     from songpop.report import write_report
+    from songpop.report.facts import facts_markdown, run_facts, update_readme
 
     try:
         path = write_report(run, out)
+        typer.echo(f"report written to {path}")
+        if readme is not None:
+            changed = update_readme(readme, facts_markdown(run_facts(run)))
+            typer.echo(f"{readme}: " + (f"figures of {run.name} written" if changed else "as is"))
     except SongpopError as exc:
         raise fail(exc) from None
-    typer.echo(f"report written to {path}")
+    except OSError as exc:
+        raise fail(InputError(f"{exc.filename or readme}: {exc.strerror}")) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -54,6 +54,23 @@ def run(
     total = sum(result.timings.values())
     console.print(f"run folder: {result.run_dir}  ({total:.0f} s in all)")
     typer.echo(f"report: {result.report}")
+    _readme_note(result.run_dir)
+
+
+def _readme_note(run_dir: Path, readme: Path = Path("README.md")) -> None:
+    """Say when the README here quotes another run's figures, and how to update them."""
+    from songpop.report.facts import FACTS_FILE, readme_block
+
+    if not readme.is_file() or not (run_dir / FACTS_FILE).is_file():
+        return
+    block = readme_block(readme.read_text(encoding="utf-8"))
+    if block is None or block == (run_dir / FACTS_FILE).read_text(encoding="utf-8").strip("\n"):
+        return
+    console.print(
+        f"note: {readme} quotes another run's figures; `songpop report --run {run_dir} "
+        f"--readme {readme}` (or `make readme`) puts this run's there",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
