@@ -56,7 +56,6 @@ def main(out_dir: Path) -> dict[str, Any]:
             label_strategy="spotify",
             budget="default",
             seed=config.SEED,
-            progress=False,
         )
         walls.append(time.perf_counter() - t0)
         cpus.append(_cpu_seconds() - cpu0)

@@ -7,8 +7,11 @@ finished run to `runs/LATEST`, which `songpop predict` and `songpop serve` use a
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +20,14 @@ from typing import Any
 from songpop import config
 from songpop.errors import BundleError, SchemaError
 from songpop.io import atomic_write, write_json_atomic
-from songpop.timing import Timer
+from songpop.progress import Event, Hook, QueueHook, StageHook, emit
+from songpop.stages import (
+    data_fingerprint,
+    find_reusable,
+    link_outputs,
+    record_stage,
+    stage_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +85,21 @@ TASKS: dict[str, TaskPlan] = {
 
 @dataclass
 class RunResult:
-    """Where a run put its outputs and how long each stage took."""
+    """Where a run put its outputs and how long each stage took.
+
+    Attributes:
+        timings: each stage's own wall time (stages run side by side, so these add up to more
+            than `wall`); a reused stage counts the time to link it.
+        wall: the whole run's wall time.
+        reused: stage → the run whose outputs it reused.
+    """
 
     run_dir: Path
     report: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, Any] = field(default_factory=dict)
+    wall: float = 0.0
+    reused: dict[str, str] = field(default_factory=dict)
 
 
 def new_run_name() -> str:
@@ -94,6 +113,17 @@ def mark_latest(runs_root: Path, run_name: str) -> None:
         handle.write(run_name + "\n")
 
 
+@dataclass
+class _Job:
+    """One stage that may run in a worker process: what it is and what it writes."""
+
+    stage: str
+    key: str
+    outputs: list[str]
+    call: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
 def run_pipeline(
     *,
     run_name: str | None = None,
@@ -102,9 +132,16 @@ def run_pipeline(
     data_dir: Path | None = None,
     budget: str = "default",
     tasks: Sequence[str] = tuple(TASKS),
-    on_stage: Callable[[str, float], None] | None = None,
+    hook: Hook | None = None,
+    workers: int | None = None,
+    reuse: bool = True,
 ) -> RunResult:
     """Run the whole pipeline on the real data and write the HTML report.
+
+    Stages: build (one song table per task) → explore, train (one per task) and cluster side by
+    side in `workers` processes → explain the default model → report. A stage whose key (its
+    inputs, settings and songpop's code; `songpop.stages`) matches a stage of an earlier run in
+    `runs_root` is linked from there instead of run again.
 
     Args:
         run_name: the run folder's name (default: the current time).
@@ -113,99 +150,148 @@ def run_pipeline(
         data_dir: the raw data folder (default: config.data_dir()).
         budget: the model-search budget: "quick", "default" or "full".
         tasks: which tasks to train (`TASKS`); the seed songs are always built and explored.
-        on_stage: called with (stage name, seconds) after each stage, e.g. to print progress.
+        hook: given an `Event` as each stage starts and ends and after every fit of a model
+            search (`songpop.progress`), e.g. to show a live view.
+        workers: processes for the side-by-side stages (default: one per core, at most 2).
+        reuse: reuse the stages of earlier runs whose keys match (False: run everything).
 
     Returns:
-        The run folder, the report's path and each stage's time.
+        The run folder, the report's path, each stage's time and what was reused.
     """
     # Imported here: each stage pulls heavy libraries (torch, lightgbm, matplotlib).
     import pandas as pd
 
-    from songpop.build import build_dataset
-    from songpop.bundle import load_bundle, resolve_model
-    from songpop.features import feature_matrix
-    from songpop.models.cluster import kmeans_analysis
-    from songpop.models.registry import models_for
     from songpop.report import write_report
     from songpop.report.facts import write_facts
-    from songpop.report.sections import (
-        explore_sections,
-        write_cluster_section,
-        write_data_section,
-        write_explain_section,
-        write_summary_section,
-    )
-    from songpop.train import train_task
+    from songpop.report.sections import write_summary_section
 
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown or not tasks:
         raise SchemaError(f"tasks {unknown or '(none)'}: expected some of {', '.join(TASKS)}")
+    started = time.perf_counter()
     runs_root = Path(runs_root or config.runs_dir())
     run_name = run_name or new_run_name()
     run_dir = runs_root / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = config.data_dir(data_dir)
     result = RunResult(run_dir=run_dir)
-    timer = Timer(result.timings, on_stage)
     models_dir = run_dir / "models"
     # The seed songs are always built: exploration, k-means and the default model use them.
     ordered = ["seed"] + [t for t in TASKS if t in tasks and t != "seed"]
+    trained = [t for t in ordered if t in tasks]
 
     def save_timings() -> None:
-        write_json_atomic({"run": run_name, "seconds": result.timings}, run_dir / "timings.json")
+        write_json_atomic(
+            {"run": run_name, "seconds": result.timings, "wall": round(result.wall, 3),
+             "reused": result.reused},
+            run_dir / "timings.json",
+        )  # fmt: skip
 
-    # 1. Data: one song table per task.
-    songs: dict[str, pd.DataFrame] = {}
+    def done(stage: str, key: str, seconds: float, source: Path | None) -> None:
+        result.timings[stage] = round(seconds, 3)
+        if source is not None:
+            result.reused[stage] = source.name
+        record_stage(run_dir, stage, key, seconds, source.name if source else None)
+        emit(hook, Event("stage", stage, seconds=seconds, reused=source.name if source else None))
+
+    def reusable(stage: str, key: str, outputs: list[str]) -> Path | None:
+        if not reuse:
+            return None
+        t0 = time.perf_counter()
+        source = find_reusable(runs_root, run_dir, stage, key, outputs)
+        if source is not None:
+            link_outputs(source, run_dir, outputs)
+            done(stage, key, time.perf_counter() - t0, source)
+        return source
+
+    # 1. Data: one song table per task (each a few seconds).
+    fingerprint = data_fingerprint(data_dir)
+    build_keys: dict[str, str] = {}
     for task in ordered:
-        plan = TASKS[task]
-        with timer.stage(f"build_{task}"):
-            build_kwargs = dict(plan.build)
-            if "tracks" in build_kwargs:
-                build_kwargs["tracks"] = [data_dir / t for t in build_kwargs["tracks"]]
-            result.summaries[f"build_{task}"] = build_dataset(
-                run_dir / "data" / task, data_dir=data_dir, **build_kwargs
-            )
-            songs[task] = plan.select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
+        stage, build = f"build_{task}", TASKS[task].build
+        build_keys[task] = key = stage_key(stage, build=build, data=fingerprint)
+        outputs = [f"data/{task}"]
+        if reusable(stage, key, outputs) is None:
+            emit(hook, Event("stage", stage))
+            t0 = time.perf_counter()
+            _build(task, run_dir, data_dir)
+            done(stage, key, time.perf_counter() - t0, None)
+        result.summaries[stage] = json.loads(
+            (run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
+        )
 
-    # 2. Exploration of the original's songs (the report's Figures 1-3), and the data sections.
-    with timer.stage("explore"):
-        explore_sections(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
-        for task in ordered[1:]:
-            write_data_section(
-                run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs[task]
-            )
-    save_timings()
-
-    # 3. Models, task by task. The report leads with the most predictable task (the summary
-    # sorts by lift); the default model for predictions is the seed task's best audio-only one
-    # among those fast to serve (an ONNX graph; songpop.bundle.catalog).
-    for task in ordered:
-        plan = TASKS[task]
-        if task == "seed" and "seed" not in tasks:
-            continue
-        with timer.stage(f"train_{task}"):
-            result.summaries[f"train_{task}"] = train_task(
-                songs[task],
-                models_dir,
-                task=task,
-                label_strategy=plan.label_strategy,
+    # 2. Exploration, the models of every task and the k-means view, side by side.
+    jobs = [
+        _Job(
+            f"train_{task}",
+            stage_key(
+                f"train_{task}",
+                songs=build_keys[task],
                 budget=budget,
-                models=models_for(plan.models),
-                section_order=plan.order,
-                set_default=task == "seed",
-                extras=plan.extras,
-                progress=False,
-            )
+                plan=_plan_settings(TASKS[task]),
+                default=task == "seed",
+            ),  # fmt: skip
+            [f"models/{task}"],
+            _train,
+            (task, run_dir, budget),
+        )
+        for task in sorted(trained, key=lambda t: TASK_COST[t], reverse=True)
+    ]
+    jobs.append(
+        _Job(
+            "explore",
+            stage_key("explore", songs={t: build_keys[t] for t in ordered}),
+            ["explore"],
+            _explore,
+            (run_dir, tuple(ordered)),
+        )
+    )
+    jobs.append(
+        _Job(
+            "cluster",
+            stage_key("cluster", songs=build_keys["seed"]),
+            ["cluster"],
+            _cluster,
+            (run_dir,),
+        )  # fmt: skip
+    )
+    todo = []
+    for job in jobs:
+        source = reusable(job.stage, job.key, job.outputs)
+        if source is None:
+            todo.append(job)
+        elif job.stage.startswith("train_"):
+            _reindex(source, models_dir, job.stage.removeprefix("train_"))
+    save_timings()
+    for stage, seconds, summary in _run_jobs(todo, hook, workers):
+        job = next(j for j in todo if j.stage == stage)
+        done(stage, job.key, seconds, None)
+        if summary is not None:
+            result.summaries[stage] = summary
         save_timings()
+    for task in trained:
+        result.summaries.setdefault(
+            f"train_{task}",
+            json.loads((models_dir / task / "train.json").read_text(encoding="utf-8")),
+        )
 
-    # 4. Unsupervised view (the report's k-means) and what drives the default model.
-    seed_songs = songs["seed"]
-    with timer.stage("cluster"):
-        clusters = kmeans_analysis(seed_songs, seed_songs["level"], seed=config.SEED)
-        write_cluster_section(clusters, run_dir / "cluster", order=35)
-    with timer.stage("explain"):
-        bundle = load_bundle(resolve_model(models_dir))
-        X = feature_matrix(songs.get(bundle.meta.get("task"), seed_songs), bundle.feature_names)
+    # 3. What drives the default model.
+    from songpop.bundle import load_bundle, resolve_model
+    from songpop.features import feature_matrix
+    from songpop.report.sections import write_explain_section
+
+    default = resolve_model(models_dir)
+    # the train stages' keys fix the bundles (bundle.json's own hash holds its save time)
+    trained_keys = {j.stage: j.key for j in jobs if j.stage.startswith("train_")}
+    key = stage_key("explain", model=str(default.relative_to(run_dir)), trained=trained_keys,
+                    songs=build_keys)  # fmt: skip
+    if reusable("explain", key, ["explain"]) is None:
+        emit(hook, Event("stage", "explain"))
+        t0 = time.perf_counter()
+        bundle = load_bundle(default)
+        task = bundle.meta.get("task") or "seed"
+        songs = TASKS[task].select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
+        X = feature_matrix(songs, bundle.feature_names)
         write_explain_section(
             bundle,
             X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
@@ -213,15 +299,165 @@ def run_pipeline(
             order=40,
             why_this_model=_default_reason(models_dir),
         )
+        done("explain", key, time.perf_counter() - t0, None)
 
-    # 5. The report, led by a summary of what is predictable; this run becomes the default.
-    with timer.stage("report"):
-        write_summary_section(result.summaries, models_dir, run_dir / "summary")
-        result.report = write_report(run_dir)
-        write_facts(run_dir)
+    # 4. The report, led by a summary of what is predictable; this run becomes the default.
+    emit(hook, Event("stage", "report"))
+    t0 = time.perf_counter()
+    result.wall = time.perf_counter() - started
     save_timings()
+    write_summary_section(result.summaries, models_dir, run_dir / "summary")
+    result.report = write_report(run_dir)
+    result.timings["report"] = round(time.perf_counter() - t0, 3)
+    result.wall = time.perf_counter() - started
+    save_timings()
+    write_facts(run_dir)
+    emit(hook, Event("stage", "report", seconds=result.timings["report"]))
     mark_latest(runs_root, run_name)
     return result
+
+
+TASK_COST: dict[str, int] = {"hit": 3, "seed": 2, "chart": 1}
+"""Which task takes longest: the longest start first, so the last worker free ends soonest."""
+
+
+def _plan_settings(plan: TaskPlan) -> dict[str, Any]:
+    """What of a task's plan changes its models (its key's settings)."""
+    return {
+        "build": plan.build,
+        "label": plan.label_strategy,
+        "models": plan.models,
+        "extras": plan.extras,
+        "order": plan.order,
+    }
+
+
+def _build(task: str, run_dir: Path, data_dir: Path) -> None:
+    from songpop.build import build_dataset
+
+    build_kwargs = dict(TASKS[task].build)
+    if "tracks" in build_kwargs:
+        build_kwargs["tracks"] = [data_dir / t for t in build_kwargs["tracks"]]
+    build_dataset(run_dir / "data" / task, data_dir=data_dir, **build_kwargs)
+
+
+def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str, Any]:
+    """Train one task (in a worker process): `songpop.train.train_task` on its song table."""
+    import pandas as pd
+
+    from songpop.models.registry import models_for
+    from songpop.train import train_task
+
+    plan = TASKS[task]
+    songs = plan.select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
+    return train_task(
+        songs,
+        run_dir / "models",
+        task=task,
+        label_strategy=plan.label_strategy,
+        budget=budget,
+        models=models_for(plan.models),
+        section_order=plan.order,
+        set_default=task == "seed",
+        extras=plan.extras,
+        hook=hook,
+    )
+
+
+def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None:
+    """The original's exploration (the report's Figures 1-3) and every task's data section."""
+    import pandas as pd
+
+    from songpop.report.sections import explore_sections, write_data_section
+
+    explore_sections(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
+    for task in ordered[1:]:
+        songs = TASKS[task].select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
+        write_data_section(run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs)
+
+
+def _cluster(run_dir: Path, hook: Hook | None) -> None:
+    """The report's k-means view of the seed songs."""
+    import pandas as pd
+
+    from songpop.models.cluster import kmeans_analysis
+    from songpop.report.sections import write_cluster_section
+
+    songs = pd.read_parquet(run_dir / "data" / "seed" / "songs.parquet")
+    clusters = kmeans_analysis(songs, songs["level"], seed=config.SEED)
+    write_cluster_section(clusters, run_dir / "cluster", order=35)
+
+
+def _reindex(source: Path, models_dir: Path, task: str) -> None:
+    """Put a reused task's bundles into this run's index.json, as training it would."""
+    from songpop.bundle import read_index, update_index
+
+    index = read_index(source / "models")
+    entries = [e for e in index.get("models", []) if e.get("task") == task]
+    best = index.get("tasks", {}).get(task, {}).get("best", {})
+    update_index(models_dir, task, entries, best, set_default=task == "seed")
+
+
+def _run_jobs(
+    jobs: list[_Job], hook: Hook | None, workers: int | None
+) -> Iterator[tuple[str, float, Any]]:
+    """Run the jobs side by side in worker processes (joblib's loky pool), each fitting one
+    model at a time; yield (stage, seconds, its return value) as each finishes. The workers'
+    events reach `hook` through a queue drained by a thread of this process."""
+    if not jobs:
+        return
+    n = max(1, min(len(jobs), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
+    if n == 1:
+        for job in jobs:
+            yield _timed(job.stage, job.call, job.args, hook, inner_jobs=None)
+        return
+    import multiprocessing
+    import threading
+
+    from joblib import Parallel, delayed
+
+    manager = multiprocessing.Manager() if hook is not None else None
+    queue = manager.Queue() if manager is not None else None
+    relay = threading.Thread(target=_relay, args=(queue, hook), daemon=True) if queue else None
+    if relay is not None:
+        relay.start()
+    try:
+        remote = QueueHook(queue) if queue is not None else None
+        calls = (
+            delayed(_timed)(job.stage, job.call, job.args, remote, inner_jobs=1) for job in jobs
+        )
+        yield from Parallel(n_jobs=n, return_as="generator_unordered")(calls)
+    finally:
+        if queue is not None:
+            queue.put(None)
+            relay.join(timeout=5)
+        if manager is not None:
+            manager.shutdown()
+
+
+MAX_WORKERS = 2
+"""Side-by-side stages at most: more processes than this machine's 2 cores only wait."""
+
+
+def _relay(queue: Any, hook: Hook) -> None:
+    while (event := queue.get()) is not None:
+        hook(event)
+
+
+def _timed(
+    stage: str, call: Callable[..., Any], args: tuple[Any, ...], hook: Hook | None,
+    inner_jobs: int | None,
+) -> tuple[str, float, Any]:  # fmt: skip
+    """Run one job and time it (in a worker: its model fits one at a time, `SONGPOP_JOBS`)."""
+    from songpop.models.search import JOBS_ENV
+
+    if inner_jobs is not None:
+        os.environ[JOBS_ENV] = str(inner_jobs)
+    staged = StageHook(hook, stage) if hook is not None else None
+    emit(staged, Event("stage", stage))
+    t0 = time.perf_counter()
+    value = call(*args, staged)
+    return stage, time.perf_counter() - t0, value
 
 
 def _default_reason(models_dir: Path) -> str | None:

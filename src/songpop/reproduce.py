@@ -37,6 +37,7 @@ from songpop.features import feature_matrix, ordered_split
 from songpop.io import atomic_write, write_csv_atomic, write_json_atomic
 from songpop.models.registry import MODELS
 from songpop.prepare.label import quantile_levels
+from songpop.progress import Hook
 from songpop.sources.tracks import read_tracks
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def reproduce(
     data_dir: str | Path | None = None,
     budget: str = "default",
     seed: int = config.SEED,
-    progress: bool = True,
+    hook: Hook | None = None,
     originals: tuple[str, ...] = tuple(ORIGINAL_MODELS),
     models: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def reproduce(
         budget: songpop's search budget: "default" (about 5 minutes on 2 cores), "full" (far
             longer: more folds and candidates) or "quick" (tests).
         seed: songpop's seed (the originals' own seeds are kept: 50, 42 for the splits).
-        progress: show progress bars.
+        hook: given an `Event` per fit of every search (`songpop.progress`).
         originals: which original models to run (keys of `ORIGINAL_NUMBERS`).
         models: songpop's registry models to train (default: the default registry).
 
@@ -235,7 +236,7 @@ def reproduce(
             seed=seed,
             split=(train, test),
             feature_sets=("audio", "audio+context"),
-            progress=progress,
+            hook=hook,
             set_default=False,
             extras=False,
             section_order=35,

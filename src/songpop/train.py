@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
 from songpop import config
 from songpop import evaluate as ev
@@ -51,7 +50,7 @@ from songpop.features import (
     stratified_split,
 )
 from songpop.io import json_safe, write_json_atomic
-from songpop.models.registry import MODELS, default_models, get_spec, models_for, soft_voting
+from songpop.models.registry import MODELS, default_models, get_spec, models_for, prefit_voting
 from songpop.models.search import (
     Budget,
     SearchResult,
@@ -61,6 +60,7 @@ from songpop.models.search import (
     search_model,
 )
 from songpop.prepare.label import describe_levels
+from songpop.progress import Hook
 from songpop.report.sections import write_models_section
 from songpop.timing import Timer
 
@@ -111,7 +111,7 @@ class TaskSpec:
         seed: the random seed.
         test_size: share of test rows for the stratified split.
         split: `(train_positions, test_positions)` to use instead (e.g. the original's).
-        progress: show progress bars.
+        hook: given an `Event` per fit of every model search (`songpop.progress`).
         set_default: make this task's default model the models folder's default.
         extras: run the extra protocols, learning curves and the regression attempt.
         section_order: the report section's order.
@@ -126,7 +126,7 @@ class TaskSpec:
     seed: int = config.SEED
     test_size: float = 0.2
     split: tuple[Sequence[int], Sequence[int]] | None = None
-    progress: bool = True
+    hook: Hook | None = None
     set_default: bool = True
     extras: bool = True
     section_order: int = 30
@@ -321,9 +321,7 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
         # cheap models of the task's selection are enough (all of them when none is cheap).
         names = [n for n in names if MODELS[n].cheap] or names
     plain = [n for n in names if n != "ensemble"]
-    bar = tqdm(plain, desc=f"{spec.task} {fs}", unit="model", disable=not spec.progress)
-    for name in bar:
-        bar.set_postfix_str(name)
+    for name in plain:
         with timer.stage(f"{fs}/{name}"):
             fsr.searched[name] = search_model(
                 MODELS[name],
@@ -332,16 +330,15 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 budget=plan,
                 folds=folds,
                 seed=spec.seed,
-                progress=spec.progress,
+                hook=spec.hook,
                 label=fs,
                 refit_on=(X_train, y_train) if sampled else None,
             )
-    bar.close()
     if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):
             fsr.searched["ensemble"] = _ensemble(
                 fsr.searched, (X_s, y_s), (X_train, y_train), folds, plan, spec.seed,
-                spec.progress, fs,
+                spec.hook, fs,
             )  # fmt: skip
     searched = fsr.searched
     # The best is chosen among models scored on every fold: a heavy model scored on one fold
@@ -394,7 +391,7 @@ def _ensemble(
     folds: list[tuple],
     plan: Budget,
     seed: int,
-    progress: bool,
+    hook: Hook | None,
     fs: str,
 ) -> SearchResult:
     """Soft voting over the best members by CV, scored from their out-of-fold probabilities.
@@ -415,7 +412,7 @@ def _ensemble(
             budget=plan,
             folds=folds,
             seed=seed,
-            progress=progress,
+            hook=hook,
             label=fs,
             refit_on=fit_on,
         )
@@ -424,8 +421,9 @@ def _ensemble(
     pred = np.asarray(classes, dtype=object)[oof.argmax(axis=1)]
     truth = scored_on[1].to_numpy()
     fold_acc = [float(np.mean(pred[te] == truth[te])) for _, te in folds]
-    estimator = soft_voting([(m.name, clone(m.estimator)) for m in members])
-    estimator.fit(*fit_on)
+    # The members are fitted on exactly these rows already (a capped member has no out-of-fold
+    # probabilities and never joins): reuse them instead of refitting each one.
+    estimator = prefit_voting([(m.name, m.estimator) for m in members], fit_on[1])
     return SearchResult(
         name="ensemble",
         estimator=estimator,
@@ -557,7 +555,8 @@ def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
                 )
             )
 
-    cv_protocol("repeated_cv", "repeated", plan.repeats, None)
+    if plan.repeats:
+        cv_protocol("repeated_cv", "repeated", plan.repeats, None)
     if "primary_artist" in songs.columns and songs["primary_artist"].notna().any():
         groups = songs["primary_artist"].iloc[train_pos].fillna("").astype(str).to_numpy()
         cv_protocol("grouped_cv", "artist-grouped", 1, groups)
@@ -756,7 +755,9 @@ def _learning_curves(run: TaskRun, fig_dir: Path) -> list[dict[str, Any]]:
     X = fsr.X.iloc[train_pos]
     y_train = run.y.iloc[train_pos]
     chosen = [m for m in fsr.searched if MODELS[m].learning_curve]
-    if fsr.best not in chosen:
+    # the best model's curve too, unless it is the ensemble: its members' curves are drawn
+    # (or cheap to draw), and refitting three models per point cost more than all the others
+    if fsr.best not in chosen and fsr.best != "ensemble":
         chosen.append(fsr.best)
     sizes = (0.2, 0.6, 1.0) if plan.name != "quick" else (0.5, 1.0)
     curves = {}
@@ -795,6 +796,7 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
     X_train, y_train = fsr.X.iloc[run.train_pos], run.y_train
     train_songs = run.songs.iloc[run.train_pos]
     meaning = describe_levels(train_songs, run.spec.label_strategy)
+    serving = serving_candidates(fsr.summary["models"])
     with run.timer.stage("save bundles"):
         for model, entry in fsr.summary["models"].items():
             estimator = fsr.estimator(model)
@@ -814,9 +816,22 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
                 task=run.spec.task,
                 songs=train_songs,
                 meaning=meaning,
+                compile=model in serving,
             )
             entry["bundle"] = bid
             entry["scored_by"] = "onnx" if read_meta(path)["layout"].get("onnx") else "estimator"
+
+
+def serving_candidates(models: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The models of a feature set that may become a default: within
+    `config.SERVING_TOLERANCE` of its best cross-validated accuracy (`bundle.choose_default`
+    never looks further). Only these are compiled to ONNX: a conversion and its check take
+    about a second per model, and a graph no default can use is time spent for nothing."""
+    scored = {m: e["cv_accuracy"] for m, e in models.items() if m != "dummy"}
+    if not scored:
+        return set()
+    best = max(scored.values())
+    return {m for m, cv in scored.items() if cv >= best - config.SERVING_TOLERANCE - 1e-12}
 
 
 def _bundle_metrics(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,10 +35,13 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pa
 
 def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None:
     run_dir = finished_run / "runs" / "r1"
-    timings = json.loads((run_dir / "timings.json").read_text())["seconds"]
-    assert list(timings) == [
-        "build_seed", "explore", "train_seed", "cluster", "explain", "report",
-    ]  # fmt: skip
+    recorded = json.loads((run_dir / "timings.json").read_text())
+    timings = recorded["seconds"]
+    assert sorted(timings) == sorted(
+        ["build_seed", "explore", "train_seed", "cluster", "explain", "report"]
+    )  # explore, the training and k-means run side by side: in the order they finish
+    assert list(timings)[0] == "build_seed" and list(timings)[-1] == "report"
+    assert 0 < recorded["wall"] and recorded["reused"] == {}
     assert (finished_run / "runs" / "LATEST").read_text().strip() == "r1"
     html = (finished_run / "reports" / "r1" / "index.html").read_text(encoding="utf-8")
     for title in ("Summary: how predictable is popularity?", "Exploration", "Models"):
@@ -148,3 +151,40 @@ def test_the_run_writes_the_readme_figures_and_report_puts_them_in_place(
     readme.write_text("# no markers\n", encoding="utf-8")
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "expected one facts block" in result.stderr
+
+
+def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
+    finished_run: Path, data_dir: Path
+) -> None:
+    """Same data, settings and code: every stage is linked from the first run (stages.json
+    says from where), the report is rendered again, and the models are the same files."""
+    here = os.getcwd()
+    os.chdir(finished_run)
+    try:
+        args = ["run", "--run", "r2", "--runs-dir", "runs", "--tasks", "seed",
+                "--budget", "quick", "--data-dir", str(data_dir), "--log-format", "plain"]  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        fresh = runner.invoke(app, [*args[:2], "r3", *args[3:], "--fresh", "-q"])
+        assert fresh.exit_code == 0, fresh.output
+    finally:
+        os.chdir(here)
+    r1, r2 = finished_run / "runs" / "r1", finished_run / "runs" / "r2"
+    stages = json.loads((r2 / "stages.json").read_text())
+    assert {s: v["reused_from"] for s, v in stages.items()} == {
+        "build_seed": "r1", "explore": "r1", "train_seed": "r1", "cluster": "r1", "explain": "r1",
+    }  # fmt: skip
+    first = json.loads((r1 / "stages.json").read_text())
+    assert all(stages[s]["key"] == first[s]["key"] for s in stages)
+    bundle = Path("models/seed/audio/lgbm/bundle.json")
+    assert (r2 / bundle).stat().st_ino == (r1 / bundle).stat().st_ino  # linked, not copied
+    assert (
+        json.loads((r2 / "models" / "index.json").read_text())["default"]
+        == json.loads((r1 / "models" / "index.json").read_text())["default"]
+    )
+    assert (finished_run / "reports" / "r2" / "index.html").is_file()
+    assert "reused from run r1" in " ".join(result.output.split())
+    # --fresh recomputes: nothing reused, the same keys
+    r3 = json.loads((finished_run / "runs" / "r3" / "stages.json").read_text())
+    assert all(v["reused_from"] is None for v in r3.values())
+    assert {s: v["key"] for s, v in r3.items()} == {s: v["key"] for s, v in first.items()}

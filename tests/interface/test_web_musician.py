@@ -40,7 +40,7 @@ def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path
     songs = pd.read_parquet(root / "data" / "songs.parquet")
     train_task(
         songs, root / "models", task="seed", label_strategy="spotify", budget="quick",
-        models=["lgbm"], feature_sets=("audio",), extras=False, progress=False,
+        models=["lgbm"], feature_sets=("audio",), extras=False,
     )  # fmt: skip
     return root / "models" / "seed" / "audio" / "lgbm"
 

@@ -27,7 +27,6 @@ def test_reproduce_writes_the_table(data_dir: Path, tmp_path: Path) -> None:
         tmp_path,
         data_dir=data_dir,
         budget="quick",
-        progress=False,
         originals=("knn",),
         models=("dummy", "logreg", "lgbm"),
     )

@@ -46,7 +46,6 @@ def test_train_task_handles_the_hit_label(hit_songs, tmp_path) -> None:
         models=["dummy", "logreg"],
         feature_sets=("audio",),
         budget="quick",
-        progress=False,
         save=False,
     )
     fs = summary["feature_sets"]["audio"]

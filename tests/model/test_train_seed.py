@@ -33,7 +33,6 @@ def trained(seed_songs: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) 
         label_strategy="spotify",
         models=["dummy", "logreg", "lgbm", "ensemble"],
         budget="quick",
-        progress=False,
         extras=False,
     )
     return summary, out
@@ -110,7 +109,6 @@ def test_model_selection_never_sees_the_test_labels(seed_songs: pd.DataFrame, tm
                 feature_sets=("audio",),
                 budget="quick",
                 split=(train, test),
-                progress=False,
                 extras=False,
                 save=False,
             )

@@ -104,7 +104,7 @@ def test_candidates_start_with_the_defaults_and_respect_the_budget() -> None:
 
 def test_search_scores_on_training_folds_and_refits(tiny) -> None:
     X, y = tiny
-    result = search_model(MODELS["logreg"], X, y, budget="default", progress=False)
+    result = search_model(MODELS["logreg"], X, y, budget="default")
     assert result.n_candidates == len(MODELS["logreg"].space["model__C"]) + 1
     assert 0.5 < result.cv_accuracy <= 1.0  # the table has a strong signal
     assert result.oof_proba.shape == (len(X), 3)

@@ -21,7 +21,6 @@ def test_a_task_trains_end_to_end_on_a_tiny_table(tmp_path: Path) -> None:
         label_strategy="spotify",
         models=("dummy", "logreg", "lgbm"),
         budget="quick",
-        progress=False,
         extras=False,
     )
     summary = train_task(songs, tmp_path, spec)

@@ -66,7 +66,7 @@ def train_command(
     ),
     test_size: float = typer.Option(0.2, "--test-size", help="Share of songs held out."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: config.SEED)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show nothing while it runs."),
 ) -> None:
     """Train the model registry on a song table and save one bundle folder per model.
 
@@ -75,8 +75,10 @@ def train_command(
     the dummy baseline. Works with any label strategy, the hit label included.
     """
     from songpop import config
+    from songpop.cli.output import RunView
     from songpop.models.registry import parse_model_list
     from songpop.models.search import get_budget
+    from songpop.progress import StageHook
     from songpop.train import load_songs, train_task
 
     try:
@@ -86,21 +88,29 @@ def train_command(
         info = _build_info(songs)
         strategy = label or info.get("label") or "unknown"
         task_name = task or ("seed" if info.get("profile") == "seed" else strategy)
-        summary = train_task(
-            table,
-            out,
-            task=task_name,
-            label_strategy=strategy,
-            feature_sets=[f.strip() for f in feature_sets.split(",") if f.strip()],
-            models=names,
-            budget=budget,
-            seed=config.SEED if seed is None else seed,
-            test_size=test_size,
-            progress=not quiet,
-        )
+        with RunView(_mode(quiet)) as view:
+            summary = train_task(
+                table,
+                out,
+                task=task_name,
+                label_strategy=strategy,
+                feature_sets=[f.strip() for f in feature_sets.split(",") if f.strip()],
+                models=names,
+                budget=budget,
+                seed=config.SEED if seed is None else seed,
+                test_size=test_size,
+                hook=StageHook(view, "train"),
+            )
     except SongpopError as exc:
         raise fail(exc) from exc
     _print_summary(summary, out)
+
+
+def _mode(quiet: bool) -> str:
+    """The live view in a terminal, plain lines elsewhere, nothing with --quiet."""
+    from songpop.cli.output import err
+
+    return "quiet" if quiet else ("rich" if err.is_terminal else "plain")
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -147,7 +157,7 @@ def reproduce_command(
         None, "--data-dir", help="Data folder (default: $SONGPOP_DATA_DIR, else the cache)."
     ),
     budget: str = typer.Option("default", "--budget", help=BUDGET_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show nothing while it runs."),
 ) -> None:
     """Re-run the report's models on its own splits and compare songpop's best models.
 
@@ -155,12 +165,16 @@ def reproduce_command(
     the original code's number, songpop's run of the original model, and songpop's best
     audio-only and audio + context models on the same split with their 95% intervals.
     """
+    from songpop.cli.output import RunView
     from songpop.models.search import get_budget
+    from songpop.progress import StageHook
     from songpop.reproduce import TABLE_COLUMNS, reproduce
 
     try:
         get_budget(budget)
-        summary = reproduce(out, data_dir=data_dir, budget=budget, progress=not quiet)
+        with RunView(_mode(quiet)) as view:
+            hook = StageHook(view, "reproduce")
+            summary = reproduce(out, data_dir=data_dir, budget=budget, hook=hook)
     except SongpopError as exc:
         raise fail(exc) from exc
     for name, info in summary["splits"].items():

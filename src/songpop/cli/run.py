@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
+from songpop.cli.output import RunView, fail
 from songpop.cli.output import err as console
-from songpop.cli.output import fail
 from songpop.errors import SongpopError
 
 
@@ -25,6 +26,22 @@ def run(
         help="Tasks to train, comma-separated: hit (charted or not), seed (the original "
         "report's levels), chart (how big a hit, among charted songs).",
     ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show nothing while it runs."),
+    log_format: str = typer.Option(
+        None,
+        "--log-format",
+        help="rich (a live view; the default in a terminal) or plain (timestamped lines; the "
+        "default otherwise, e.g. in CI or into a file).",
+    ),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Recompute every stage, even those an earlier run already did with the same "
+        "inputs, settings and code.",
+    ),
+    workers: int = typer.Option(
+        None, "--workers", min=1, help="Stages run side by side (default: cores, at most 2)."
+    ),
 ) -> None:
     """Build the songs, explore them, train and evaluate every model, and write the report."""
     from songpop.pipeline import TASKS, run_pipeline
@@ -37,24 +54,40 @@ def run(
     if unknown or not chosen:
         raise typer.BadParameter(f"--tasks {tasks!r}: expected some of {', '.join(TASKS)}")
 
-    def show(stage: str, seconds: float) -> None:
-        console.print(f"[green]✓[/green] {stage:<12} {seconds:7.1f} s")
-
+    mode = "quiet" if quiet else (log_format or ("rich" if console.is_terminal else "plain"))
     try:
-        result = run_pipeline(
-            run_name=run_name,
-            runs_root=runs_root,
-            data_dir=data_dir,
-            budget=budget,
-            tasks=chosen,
-            on_stage=show,
-        )
+        with RunView(mode) as view:
+            result = run_pipeline(
+                run_name=run_name,
+                runs_root=runs_root,
+                data_dir=data_dir,
+                budget=budget,
+                tasks=chosen,
+                hook=view,
+                workers=workers,
+                reuse=not fresh,
+            )
     except SongpopError as exc:
         raise fail(exc) from None
-    total = sum(result.timings.values())
-    console.print(f"run folder: {result.run_dir}  ({total:.0f} s in all)")
+    if not quiet:
+        console.print(stage_table(result.timings, result.reused, result.wall))
+    console.print(f"run folder: {result.run_dir}  ({result.wall:.0f} s in all)", highlight=False)
     typer.echo(f"report: {result.report}")
     _readme_note(result.run_dir)
+
+
+def stage_table(timings: dict[str, float], reused: dict[str, str], wall: float) -> Table:
+    """Each stage's time, and where a reused stage came from; stages that ran side by side add
+    up to more than the wall time, which the last line gives."""
+    table = Table(title="Stage times")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("note")
+    for stage, seconds in timings.items():
+        note = f"reused from run {reused[stage]}" if stage in reused else ""
+        table.add_row(stage, f"{seconds:.1f}", note)
+    table.add_row("[bold]wall time[/]", f"[bold]{wall:.1f}[/]", "stages ran side by side")
+    return table
 
 
 def _readme_note(run_dir: Path, readme: Path = Path("README.md")) -> None:

@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
 from lightgbm import LGBMClassifier
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
@@ -201,6 +203,29 @@ def soft_voting(members: Sequence[tuple[str, Any]]) -> VotingClassifier:
     if len(members) < 2:
         raise SchemaError(f"an ensemble needs at least two members, got {len(members)}")
     return VotingClassifier(list(members), voting="soft", n_jobs=1)
+
+
+def prefit_voting(members: Sequence[tuple[str, Any]], y: Any) -> VotingClassifier:
+    """The soft-voting ensemble of members already fitted on the training labels `y`.
+
+    What `soft_voting(...).fit(X, y)` would give when each member's fit is deterministic and
+    was made on the same rows (it clones and refits every member): the fitted members are set
+    in place of those refits, and the label encoding is fitted on `y` as `fit` does. The
+    members keep their string classes; their probability columns are in the same sorted order
+    as the encoded ones, so the ensemble's probabilities are the same.
+    """
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
+
+    ensemble = soft_voting([(name, clone(est)) for name, est in members])
+    ensemble.le_ = LabelEncoder().fit(np.asarray(y))
+    ensemble.classes_ = ensemble.le_.classes_
+    ensemble.estimators_ = [est for _, est in members]
+    ensemble.named_estimators_ = Bunch(**dict(members))
+    names_in = getattr(members[-1][1], "feature_names_in_", None)
+    if names_in is not None:  # as fit sets it (n_features_in_ is read from the members)
+        ensemble.feature_names_in_ = names_in
+    return ensemble
 
 
 # --- the report's originals ---------------------------------------------------------------------
