@@ -94,6 +94,17 @@ def data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
     return Path(pooch.os_cache("songpop"))
 
 
+JOBS_ENV = "SONGPOP_JOBS"
+"""Cores one fitting process may use (folds in parallel, torch threads): `songpop run` sets it
+to 1 inside each of its side-by-side workers."""
+
+
+def jobs(default: int) -> int:
+    """`default`, or fewer when $SONGPOP_JOBS says so (at least 1)."""
+    value = os.environ.get(JOBS_ENV)
+    return max(1, min(default, int(value))) if value and value.isdigit() else default
+
+
 def runs_dir() -> Path:
     """Where `songpop run` keeps its run folders: $SONGPOP_RUNS_DIR, else ./runs."""
     return Path(os.environ.get(RUNS_DIR_ENV, "runs"))

@@ -51,3 +51,24 @@ def test_models_without_a_converter_have_no_graph(songs, tmp_path: Path) -> None
     bundle = load_bundle(save_audio_bundle(est, tmp_path / "mlp", X, y))
     assert bundle.compiled is None
     assert len(predict_frame(X.head(3), bundle)) == 3
+
+
+def test_distance_weighted_knn_is_not_converted(songs, monkeypatch) -> None:
+    """Its graph disagrees on rows at distance 0 from a training row: it is left to the
+    estimator without spending the conversion (the converter is never called)."""
+    from sklearn.base import clone
+
+    X, y = songs
+    knn = MODELS["knn"].build(FEATURES, quick=True).fit(X, y)
+    assert knn.steps[-1][1].weights == "distance"
+    rows = X.to_numpy(dtype=float)[:20]
+    called = []
+    import skl2onnx
+
+    real = skl2onnx.convert_sklearn
+    monkeypatch.setattr(
+        skl2onnx, "convert_sklearn", lambda *a, **k: called.append(1) or real(*a, **k)
+    )
+    assert compiled.to_onnx(knn, FEATURES, rows) is None and called == []
+    uniform = clone(knn).set_params(model__weights="uniform").fit(X, y)
+    assert compiled.to_onnx(uniform, FEATURES, rows) is not None and called == [1]

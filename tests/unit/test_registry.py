@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from songpop import config
 from songpop.errors import SchemaError
@@ -14,6 +15,7 @@ from songpop.models.registry import (
     default_models,
     get_spec,
     parse_model_list,
+    prefit_voting,
     soft_voting,
 )
 from songpop.models.search import BUDGETS, candidates, get_budget, make_folds, search_model
@@ -95,17 +97,23 @@ def test_unknown_names_and_budgets_are_refused() -> None:
 
 
 def test_candidates_start_with_the_defaults_and_respect_the_budget() -> None:
-    spec = MODELS["lgbm"]
-    default = candidates(spec, BUDGETS["default"])
-    assert default[0] == {} and len(default) == BUDGETS["default"].n_candidates
+    # the default budget fits the registry's defaults (the search measured no gain over them)
+    assert candidates(MODELS["lgbm"], BUDGETS["default"]) == [{}]
+    full = candidates(MODELS["lgbm"], BUDGETS["full"])
+    assert full[0] == {} and len(full) == BUDGETS["full"].n_candidates
     assert candidates(MODELS["svc"], BUDGETS["default"]) == [{}]  # searched in "full" only
     assert len(candidates(MODELS["svc"], BUDGETS["full"])) > 1
 
 
 def test_search_scores_on_training_folds_and_refits(tiny) -> None:
     X, y = tiny
-    result = search_model(MODELS["logreg"], X, y, budget="default")
+    events = []
+    result = search_model(MODELS["logreg"], X, y, budget="full", hook=events.append, label="a")
     assert result.n_candidates == len(MODELS["logreg"].space["model__C"]) + 1
+    # one event per fit, the refit included, the last one at the final CV accuracy
+    assert [e.done for e in events] == list(range(1, result.n_fits + 1))
+    assert {e.total for e in events} == {result.n_fits} and events[-1].label == "a · logreg"
+    assert events[-1].best == pytest.approx(result.cv_accuracy)
     assert 0.5 < result.cv_accuracy <= 1.0  # the table has a strong signal
     assert result.oof_proba.shape == (len(X), 3)
     oof_pred = np.asarray(result.classes, dtype=object)[result.oof_proba.argmax(1)]
@@ -121,6 +129,27 @@ def test_soft_voting_averages_member_probabilities(tiny) -> None:
     np.testing.assert_allclose(ensemble.predict_proba(X), expected)
     with pytest.raises(SchemaError):
         soft_voting(members[:1])
+
+
+def test_prefit_voting_is_the_refitted_ensemble(tiny) -> None:
+    """The run's ensemble reuses its members, already fitted on the same rows: the same
+    probabilities and classes as the ensemble refitted from scratch."""
+    X, y = tiny
+    members = [(n, MODELS[n].build(list(X.columns), quick=True).fit(X, y))
+               for n in ("logreg", "lgbm", "rf")]  # fmt: skip
+    refitted = soft_voting([(n, clone(m)) for n, m in members]).fit(X, y)
+    reused = prefit_voting(members, y)
+    np.testing.assert_array_equal(reused.predict_proba(X), refitted.predict_proba(X))
+    assert list(reused.classes_) == list(refitted.classes_)
+    assert (reused.predict(X) == refitted.predict(X)).all()
+
+
+def test_only_the_models_a_default_can_use_are_compiled() -> None:
+    from songpop.train import serving_candidates
+
+    models = {"dummy": {"cv_accuracy": 0.9}, "ensemble": {"cv_accuracy": 0.52},
+              "lgbm": {"cv_accuracy": 0.515}, "mlp": {"cv_accuracy": 0.509}}  # fmt: skip
+    assert serving_candidates(models) == {"ensemble", "lgbm"}  # within 1 point of the best
 
 
 def test_folds_are_stratified_and_seeded(tiny) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,15 +43,14 @@ N_JOBS = 2
 """Folds fitted in parallel (this project's machines have 2 cores; models use 1 thread each).
 `SONGPOP_JOBS` overrides it: `songpop run` sets 1 inside the workers that train two tasks at
 once, so that two tasks × two folds do not fight over two cores."""
-JOBS_ENV = "SONGPOP_JOBS"
+JOBS_ENV = config.JOBS_ENV
 PARALLEL_MIN_ROWS = 2000
 """Below this many rows a fit takes less than starting the worker processes: stay serial."""
 
 
 def n_jobs_for(n_rows: int) -> int:
     """Parallel jobs worth using for fits on `n_rows` rows."""
-    jobs = int(os.environ.get(JOBS_ENV) or N_JOBS)
-    return max(1, jobs) if n_rows >= PARALLEL_MIN_ROWS else 1
+    return config.jobs(N_JOBS) if n_rows >= PARALLEL_MIN_ROWS else 1
 
 
 @dataclass(frozen=True)
