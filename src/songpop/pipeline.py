@@ -406,11 +406,16 @@ def _run_jobs(
     events reach `hook` through a queue drained by a thread of this process."""
     if not jobs:
         return
-    n = max(1, min(len(jobs), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
+    cores = os.cpu_count() or 1
+    n = max(1, min(len(jobs), workers or min(cores, MAX_WORKERS)))
     if n == 1:
         for job in jobs:
             yield _timed(job.stage, job.call, job.args, hook, inner_jobs=None)
         return
+    # The training jobs share the cores: one alone (e.g. --tasks seed) fits its folds on all
+    # of them beside the light exploration; two side by side fit one model at a time each.
+    training = sum(1 for job in jobs if job.stage.startswith("train_"))
+    inner = max(1, cores // max(1, min(training, n)))
     import multiprocessing
     import threading
 
@@ -424,7 +429,7 @@ def _run_jobs(
     try:
         remote = QueueHook(queue) if queue is not None else None
         calls = (
-            delayed(_timed)(job.stage, job.call, job.args, remote, inner_jobs=1) for job in jobs
+            delayed(_timed)(job.stage, job.call, job.args, remote, inner_jobs=inner) for job in jobs
         )
         yield from Parallel(n_jobs=n, return_as="generator_unordered")(calls)
     finally:

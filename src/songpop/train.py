@@ -320,6 +320,11 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
         # It answers "what is a prediction from a file worth", not which model is best: the
         # cheap models of the task's selection are enough (all of them when none is cheap).
         names = [n for n in names if MODELS[n].cheap] or names
+    elif fs != "audio" and plan.name == "default":
+        # The context set asks what the year adds. The heavy models (SVC, MLP: one fold each,
+        # a quarter of a task's time) were never the best of a context set; the audio set
+        # and the full budget still train them.
+        names = [n for n in names if not MODELS[n].heavy] or names
     plain = [n for n in names if n != "ensemble"]
     for name in plain:
         with timer.stage(f"{fs}/{name}"):
@@ -532,7 +537,7 @@ def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
     binary = y.nunique() == 2
     scoring = ("accuracy", "macro_f1", "balanced_accuracy") + (("roc_auc",) if binary else ())
     out: list[dict[str, Any]] = []
-    n_splits = 5 if plan.name != "quick" else 2
+    n_splits = plan.cv  # 5 folds in the full budget, 3 in the default, 2 in quick
 
     def cv_protocol(stage: str, label: str, repeats: int, groups: np.ndarray | None) -> None:
         """Cross-validate the best model's settings on the training rows, one protocol."""
@@ -633,7 +638,9 @@ def _regression(run: TaskRun) -> None:
                     subsample_freq=1,
                     colsample_bytree=0.8,
                     random_state=seed,
-                    n_jobs=2,
+                    # two threads, or one beside another training job: LightGBM's threads spin
+                    # while they wait, and two jobs × two threads on two cores took 20x longer
+                    n_jobs=config.jobs(2),
                     verbose=-1,
                 ),
             )
@@ -796,9 +803,12 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
     X_train, y_train = fsr.X.iloc[run.train_pos], run.y_train
     train_songs = run.songs.iloc[run.train_pos]
     meaning = describe_levels(train_songs, run.spec.label_strategy)
-    serving = serving_candidates(fsr.summary["models"])
+    models = fsr.summary["models"]
+    serving = serving_candidates(models)
+    compiled = False  # once the best candidate that converts has a graph, no other needs one
     with run.timer.stage("save bundles"):
-        for model, entry in fsr.summary["models"].items():
+        for model in sorted(models, key=lambda m: -models[m]["cv_accuracy"]):
+            entry = models[model]
             estimator = fsr.estimator(model)
             bid = bundle_id(run.spec.task, fsr.name, model)
             path = save_bundle(
@@ -816,17 +826,19 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
                 task=run.spec.task,
                 songs=train_songs,
                 meaning=meaning,
-                compile=model in serving,
+                compile=model in serving and not compiled,
             )
             entry["bundle"] = bid
             entry["scored_by"] = "onnx" if read_meta(path)["layout"].get("onnx") else "estimator"
+            compiled = compiled or entry["scored_by"] == "onnx"
 
 
 def serving_candidates(models: Mapping[str, Mapping[str, Any]]) -> set[str]:
     """The models of a feature set that may become a default: within
     `config.SERVING_TOLERANCE` of its best cross-validated accuracy (`bundle.choose_default`
-    never looks further). Only these are compiled to ONNX: a conversion and its check take
-    about a second per model, and a graph no default can use is time spent for nothing."""
+    never looks further). They are compiled to ONNX best first, and only until one converts:
+    the default is the best by CV among those with a graph, so the rest could never be
+    chosen, and a conversion and its check take up to 6 s (a 200-tree forest)."""
     scored = {m: e["cv_accuracy"] for m, e in models.items() if m != "dummy"}
     if not scored:
         return set()
