@@ -182,7 +182,10 @@ def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
         json.loads((r2 / "models" / "index.json").read_text())["default"]
         == json.loads((r1 / "models" / "index.json").read_text())["default"]
     )
-    assert (finished_run / "reports" / "r2" / "index.html").is_file()
+    # the report's stage-time table is the run's timings.json: every stage, where it came from
+    page = (finished_run / "reports" / "r2" / "index.html").read_text(encoding="utf-8")
+    details = page.split('id="run-details"')[1]
+    assert "train_seed" in details and "reused from run r1" in details and "wall time" in details
     assert "reused from run r1" in " ".join(result.output.split())
     # --fresh recomputes: nothing reused, the same keys
     r3 = json.loads((finished_run / "runs" / "r3" / "stages.json").read_text())

@@ -283,10 +283,20 @@ def _run_details(run_dir: Path) -> str | None:
         return None
     if not isinstance(timings, dict) or not timings:
         return None
-    frame = pd.DataFrame(
-        [(k, v) for k, v in timings.items() if isinstance(v, (int, float))],
-        columns=["stage", "seconds"],
-    )
+    # `songpop run` writes {"seconds": {stage: s}, "wall": s, "reused": {stage: run}}; a bare
+    # {stage: seconds} mapping is read as it is
+    seconds = timings.get("seconds") if isinstance(timings.get("seconds"), dict) else timings
+    reused = timings.get("reused") if isinstance(timings.get("reused"), dict) else {}
+    rows = [
+        (stage, value, f"reused from run {reused[stage]}" if stage in reused else "")
+        for stage, value in seconds.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    if isinstance(timings.get("wall"), (int, float)) and rows:
+        rows.append(("wall time", timings["wall"], "stages run side by side: they add up to more"))
+    frame = pd.DataFrame(rows, columns=["stage", "seconds", "note"])
+    if not frame["note"].astype(bool).any():
+        frame = frame.drop(columns=["note"])
     return table_html(frame) if not frame.empty else None
 
 
