@@ -40,17 +40,16 @@ def run_facts(run_dir: Path) -> dict[str, Any]:
     index_path = run_dir / "models" / "index.json"
     index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
     timings_path = run_dir / "timings.json"
-    seconds = (
-        json.loads(timings_path.read_text(encoding="utf-8")).get("seconds", {})
-        if timings_path.is_file()
-        else {}
-    )
+    timings = json.loads(timings_path.read_text(encoding="utf-8")) if timings_path.is_file() else {}
+    stages = timings.get("seconds", {})
+    # the run's wall time; stages that ran side by side add up to more
+    wall = timings.get("wall") or sum(v for v in stages.values() if isinstance(v, int | float))
     return {
         "run": run_dir.name,
         "songs": songs,
         "default": index.get("default"),
         "default_reason": index.get("default_reason"),
-        "seconds": round(sum(v for v in seconds.values() if isinstance(v, int | float)), 1),
+        "seconds": round(float(wall), 1),
         "rows": pd.read_csv(summary, keep_default_na=False).to_dict("records"),
     }
 
@@ -72,13 +71,13 @@ def facts_markdown(facts: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("|" + "---|" * len(columns))
         for row in rows:
-            lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+            lines.append("| " + " | ".join(_cell(c, row[c]) for c in columns) + " |")
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value:.1f}" if "points" in column else f"{value:.3f}"
     return str(value).replace("|", "\\|")
 
 
