@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from songpop import config
 from songpop.errors import BundleError, SchemaError
 from songpop.io import atomic_write, write_json_atomic
-from songpop.progress import Event, Hook, QueueHook, StageHook, emit
+from songpop.progress import Event, Hook, emit
 from songpop.stages import (
     data_fingerprint,
     find_reusable,
@@ -28,6 +27,7 @@ from songpop.stages import (
     record_stage,
     stage_key,
 )
+from songpop.workers import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +187,14 @@ def run_pipeline(
             run_dir / "timings.json",
         )  # fmt: skip
 
-    def done(stage: str, key: str, seconds: float, source: Path | None) -> None:
+    def done(stage: str, key: str, seconds: float, source: Path | None, say: bool = True) -> None:
         result.timings[stage] = round(seconds, 3)
         if source is not None:
             result.reused[stage] = source.name
         record_stage(run_dir, stage, key, seconds, source.name if source else None)
-        emit(hook, Event("stage", stage, seconds=seconds, reused=source.name if source else None))
+        if say:  # (side_by_side says when its jobs end)
+            reused = source.name if source else None
+            emit(hook, Event("stage", stage, seconds=seconds, reused=reused))
 
     def reusable(stage: str, key: str, outputs: list[str]) -> Path | None:
         if not reuse:
@@ -263,9 +265,11 @@ def run_pipeline(
         elif job.stage.startswith("train_"):
             _reindex(source, models_dir, job.stage.removeprefix("train_"))
     save_timings()
-    for stage, seconds, summary in _run_jobs(todo, hook, workers):
+    for stage, seconds, summary in side_by_side(
+        [(job.stage, job.call, job.args) for job in todo], hook, workers
+    ):
         job = next(j for j in todo if j.stage == stage)
-        done(stage, job.key, seconds, None)
+        done(stage, job.key, seconds, None, say=False)
         if summary is not None:
             result.summaries[stage] = summary
         save_timings()
@@ -396,73 +400,6 @@ def _reindex(source: Path, models_dir: Path, task: str) -> None:
     entries = [e for e in index.get("models", []) if e.get("task") == task]
     best = index.get("tasks", {}).get(task, {}).get("best", {})
     update_index(models_dir, task, entries, best, set_default=task == "seed")
-
-
-def _run_jobs(
-    jobs: list[_Job], hook: Hook | None, workers: int | None
-) -> Iterator[tuple[str, float, Any]]:
-    """Run the jobs side by side in worker processes (joblib's loky pool), each fitting one
-    model at a time; yield (stage, seconds, its return value) as each finishes. The workers'
-    events reach `hook` through a queue drained by a thread of this process."""
-    if not jobs:
-        return
-    cores = os.cpu_count() or 1
-    n = max(1, min(len(jobs), workers or min(cores, MAX_WORKERS)))
-    if n == 1:
-        for job in jobs:
-            yield _timed(job.stage, job.call, job.args, hook, inner_jobs=None)
-        return
-    # The training jobs share the cores: one alone (e.g. --tasks seed) fits its folds on all
-    # of them beside the light exploration; two side by side fit one model at a time each.
-    training = sum(1 for job in jobs if job.stage.startswith("train_"))
-    inner = max(1, cores // max(1, min(training, n)))
-    import multiprocessing
-    import threading
-
-    from joblib import Parallel, delayed
-
-    manager = multiprocessing.Manager() if hook is not None else None
-    queue = manager.Queue() if manager is not None else None
-    relay = threading.Thread(target=_relay, args=(queue, hook), daemon=True) if queue else None
-    if relay is not None:
-        relay.start()
-    try:
-        remote = QueueHook(queue) if queue is not None else None
-        calls = (
-            delayed(_timed)(job.stage, job.call, job.args, remote, inner_jobs=inner) for job in jobs
-        )
-        yield from Parallel(n_jobs=n, return_as="generator_unordered")(calls)
-    finally:
-        if queue is not None:
-            queue.put(None)
-            relay.join(timeout=5)
-        if manager is not None:
-            manager.shutdown()
-
-
-MAX_WORKERS = 2
-"""Side-by-side stages at most: more processes than this machine's 2 cores only wait."""
-
-
-def _relay(queue: Any, hook: Hook) -> None:
-    while (event := queue.get()) is not None:
-        hook(event)
-
-
-def _timed(
-    stage: str, call: Callable[..., Any], args: tuple[Any, ...], hook: Hook | None,
-    inner_jobs: int | None,
-) -> tuple[str, float, Any]:  # fmt: skip
-    """Run one job and time it (in a worker: its model fits one at a time, `SONGPOP_JOBS`)."""
-    from songpop.models.search import JOBS_ENV
-
-    if inner_jobs is not None:
-        os.environ[JOBS_ENV] = str(inner_jobs)
-    staged = StageHook(hook, stage) if hook is not None else None
-    emit(staged, Event("stage", stage))
-    t0 = time.perf_counter()
-    value = call(*args, staged)
-    return stage, time.perf_counter() - t0, value
 
 
 def _default_reason(models_dir: Path) -> str | None:

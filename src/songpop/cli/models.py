@@ -167,14 +167,12 @@ def reproduce_command(
     """
     from songpop.cli.output import RunView
     from songpop.models.search import get_budget
-    from songpop.progress import StageHook
     from songpop.reproduce import TABLE_COLUMNS, reproduce
 
     try:
         get_budget(budget)
         with RunView(_mode(quiet)) as view:
-            hook = StageHook(view, "reproduce")
-            summary = reproduce(out, data_dir=data_dir, budget=budget, hook=hook)
+            summary = reproduce(out, data_dir=data_dir, budget=budget, hook=view)
     except SongpopError as exc:
         raise fail(exc) from exc
     for name, info in summary["splits"].items():

@@ -1,0 +1,95 @@
+"""Jobs side by side on one machine's cores: joblib's process pool, with progress relayed.
+
+`songpop run` (explore, each task's models, k-means) and `songpop reproduce` (each model of
+each split) have independent jobs of one to ninety seconds; on two cores, running two at a
+time is what keeps both busy. Each job is `call(*args, hook)`; its events reach the caller's
+hook through a queue drained by a thread of the calling process (`progress.QueueHook`). This
+is one machine's pool, not a scheduler: catalogues and folders that need more go to Dask
+(`songpop.inference.cluster`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from songpop import config
+from songpop.progress import Event, Hook, QueueHook, StageHook, emit
+
+MAX_WORKERS = 2
+"""Jobs at a time at most: more processes than this machine's 2 cores only wait."""
+
+Job = tuple[str, Callable[..., Any], tuple[Any, ...]]
+"""(name, call, args): `call(*args, hook)` runs the job; the name labels its events."""
+
+
+def side_by_side(
+    jobs: Sequence[Job], hook: Hook | None = None, workers: int | None = None
+) -> Iterator[tuple[str, float, Any]]:
+    """Run the jobs two (or `workers`) at a time in worker processes, in the order given
+    (longest first finishes soonest); yield (name, seconds, value) as each finishes. The hook
+    hears a "stage" event as each job starts and as it ends.
+
+    Each job sees one core (`SONGPOP_JOBS=1`: one model fit at a time; joblib would run
+    nested folds one after another in a worker anyway). With one worker the jobs run here,
+    one after another, with every core.
+    """
+    if not jobs:
+        return
+    n = max(1, min(len(jobs), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
+    if n == 1:
+        for name, call, args in jobs:
+            yield _ended(_timed(name, call, args, hook, None), hook)
+        return
+    import multiprocessing
+    import threading
+
+    from joblib import Parallel, delayed
+
+    manager = multiprocessing.Manager() if hook is not None else None
+    queue = manager.Queue() if manager is not None else None
+    relay = None
+    if queue is not None and hook is not None:
+        relay = threading.Thread(target=_relay, args=(queue, hook), daemon=True)
+        relay.start()
+    try:
+        remote = QueueHook(queue) if queue is not None else None
+        calls = (delayed(_timed)(name, call, args, remote, 1) for name, call, args in jobs)
+        for result in Parallel(n_jobs=n, return_as="generator_unordered")(calls):
+            yield _ended(result, hook)
+    finally:
+        if queue is not None:
+            queue.put(None)
+        if relay is not None:
+            relay.join(timeout=5)
+        if manager is not None:
+            manager.shutdown()
+
+
+def _ended(result: tuple[str, float, Any], hook: Hook | None) -> tuple[str, float, Any]:
+    emit(hook, Event("stage", result[0], seconds=result[1]))
+    return result
+
+
+def _relay(queue: Any, hook: Hook) -> None:
+    while (event := queue.get()) is not None:
+        hook(event)
+
+
+def _timed(
+    name: str,
+    call: Callable[..., Any],
+    args: tuple[Any, ...],
+    hook: Hook | None,
+    inner_jobs: int | None,
+) -> tuple[str, float, Any]:
+    """Run one job and time it; in a worker, one model fit at a time."""
+    if inner_jobs is not None:
+        os.environ[config.JOBS_ENV] = str(inner_jobs)
+    staged = StageHook(hook, name) if hook is not None else None
+    emit(staged, Event("stage", name))
+    t0 = time.perf_counter()
+    value = call(*args, staged)
+    return name, time.perf_counter() - t0, value
