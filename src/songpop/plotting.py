@@ -39,6 +39,11 @@ METADATA: dict[str, dict[str, str | None]] = {
 """No creation date in the files: the same data gives byte-identical figures."""
 
 
+REPORT_DPI = 110
+"""Raster resolution of every figure: the report embeds them all in one page (issue #14: at
+most 1.5 MB), and at 110 dpi an 8-inch figure is 880 pixels, the report column's width."""
+
+
 def compress_png(path: str | os.PathLike[str]) -> None:
     """Rewrite a PNG with a 256-colour palette, in place: a chart's flat colours and
     anti-aliased edges survive, and the file is about a quarter of matplotlib's RGBA one (the
@@ -60,7 +65,7 @@ def save_figure(
     fig: Figure,
     out: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str] | None],
     *,
-    dpi: int = 150,
+    dpi: int = REPORT_DPI,
     metadata: Mapping[str, Mapping[str, str | None]] | None = METADATA,
     close: bool = True,
 ) -> dict[str, Path]:

@@ -161,8 +161,8 @@ def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
     here = os.getcwd()
     os.chdir(finished_run)
     try:
-        args = ["run", "--run", "r2", "--runs-dir", "runs", "--tasks", "seed",
-                "--budget", "quick", "--data-dir", str(data_dir), "--log-format", "plain"]  # fmt: skip
+        args = ["run", "--run", "r2", "--runs-dir", "runs", "--tasks", "seed", "--budget",
+                "quick", "--data-dir", str(data_dir), "--log-format", "plain"]  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         fresh = runner.invoke(app, [*args[:2], "r3", *args[3:], "--fresh", "-q"])

@@ -210,10 +210,13 @@ def _render_section(section: Section, anchor: str, figure_dir: str, out: _Render
     manifest says `figures_first`, e.g. the summary's one chart). The contents list names the
     sections only: table and figure titles repeat from task to task."""
     parts = [f'<section id="{anchor}">', f"<h2>{html.escape(section.title)}</h2>"]
-    parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+    paragraphs = [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
     tables = _table_parts(section, anchor, out)
     figures = _figure_parts(section, anchor, figure_dir, out)
-    parts += figures + tables if section.figures_first else tables + figures
+    if section.figures_first:  # the answer first (the summary's chart), then the words
+        parts += figures + paragraphs + tables
+    else:
+        parts += paragraphs + tables + figures
     parts.append("</section>")
     out.body.append("\n".join(parts))
     out.toc.append(f'<li><a href="#{anchor}">{html.escape(section.title)}</a></li>')

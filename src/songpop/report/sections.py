@@ -549,7 +549,7 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     labels = [f"{TASK_TITLES.get(r['task'], r['task'])}\n{r['features']}" for r in rows]
     acc = np.array([r["test accuracy"] for r in rows], dtype=float)
     low, high = np.array([[float(x) for x in r["95% CI"].split("–")] for r in rows]).T
-    fig = Figure(figsize=(8, 0.55 * len(rows) + 1.3), layout="constrained")
+    fig = Figure(figsize=(8, 0.36 * len(rows) + 1.2), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
@@ -568,4 +568,4 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     ax.set_xlabel("test accuracy (share of held-out songs predicted right)")
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("How predictable is popularity? The best model of each task")
-    return save_figure(fig, out, dpi=100)
+    return save_figure(fig, out)
