@@ -2,48 +2,23 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from api_support import make_bundles
-from browser_support import launch_chromium, require_chromium
+from browser_support import launch_chromium, pick_song, require_chromium, served
 
 from songpop.api import create_app
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a background thread."""
-    import uvicorn
-
-    paths = make_bundles(tmp_path_factory.mktemp("bundles"))
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(paths), host="127.0.0.1", port=port, log_level="warning", workers=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    """The app, with the two test bundles, under uvicorn on a free loopback port."""
+    with served(create_app(make_bundles(tmp_path_factory.mktemp("bundles")))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -196,15 +171,7 @@ def test_page_finds_a_known_song_as_you_type(browser, server_url: str, artifacts
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(server_url + "/")
     page.locator("#level").wait_for(state="visible", timeout=15_000)
-    search = page.get_by_label("Find a known song")
-    with page.expect_response(lambda r: "/lookup" in r.url):
-        search.type("Crazy In Lo", delay=30)
-    options = page.locator("#song-suggestions option")
-    page.wait_for_function("() => document.querySelectorAll('#song-suggestions option').length")
-    labels = [options.nth(i).get_attribute("value") for i in range(options.count())]
-    choice = next(label for label in labels if "Beyonc" in label)
-    with page.expect_response(lambda r: r.url.endswith("/predict?explain=true")):
-        search.fill(choice)
+    pick_song(page, "Crazy In Lo", "Beyonc")
     history = page.locator("#song-history")
     assert "#1 on the Hot 100" in history.inner_text()
     assert page.locator('[data-feature="danceability"]').get_attribute("data-source") == (

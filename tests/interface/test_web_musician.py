@@ -8,25 +8,16 @@ value lies outside what the model learned from.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser_support import launch_chromium, require_chromium
+from browser_support import launch_chromium, pick_song, require_chromium, served
 
 from songpop.api import create_app
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,23 +38,8 @@ def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path
 
 @pytest.fixture(scope="module")
 def server_url(seed_model: Path) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app([seed_model]), host="127.0.0.1", port=port, log_level="warning", workers=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app([seed_model])) as url:
+        yield url
 
 
 def test_a_musician_reads_level_accuracy_similar_songs_positions_and_a_warning(
@@ -81,16 +57,8 @@ def test_a_musician_reads_level_accuracy_similar_songs_positions_and_a_warning(
         page.locator("#level").wait_for(state="visible", timeout=15_000)
 
         # type a title, pick the song: its real features fill the form and it is predicted
-        search = page.get_by_label("Find a known song")
-        with page.expect_response(lambda r: "/lookup" in r.url):
-            search.type("Billie Je", delay=30)
-        page.wait_for_function("() => document.querySelectorAll('#song-suggestions option').length")
-        options = page.locator("#song-suggestions option")
-        labels = [options.nth(i).get_attribute("value") for i in range(options.count())]
-        choice = next(label for label in labels if "michael jackson" in label.lower())
-        with page.expect_response(lambda r: r.url.endswith("/predict?explain=true")) as answer:
-            search.fill(choice)
-        prediction = answer.value.json()["predictions"][0]
+        answer = pick_song(page, "Billie Je", "michael jackson")
+        prediction = answer.json()["predictions"][0]
         page.wait_for_function(
             "() => document.querySelector('#status').textContent.startsWith('Predicted')"
         )

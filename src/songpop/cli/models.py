@@ -26,8 +26,9 @@ _out = Console()
 log = logging.getLogger(__name__)
 
 BUDGET_HELP = (
-    'Search budget: "quick" (seconds, for tests), "default" (the `make run` budget) or "full" '
-    "(more folds and candidates)."
+    'Budget: "quick" (small models on 2 folds, no search: for tests; a task still evaluates, '
+    'saves and draws everything), "default" (the `make run` budget: the registry\'s defaults on '
+    '3 folds) or "full" (5 folds, every search space).'
 )
 
 
