@@ -567,5 +567,5 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     ax.set_xlim(0, 1)
     ax.set_xlabel("test accuracy (share of held-out songs predicted right)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("How predictable is popularity? The best model of each task")
+    ax.set_title("Test accuracy of each task's best model")
     return save_figure(fig, out)
