@@ -566,6 +566,6 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("test accuracy (share of held-out songs predicted right)")
-    ax.legend(loc="lower right", fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     ax.set_title("Test accuracy of each task's best model")
     return save_figure(fig, out)
