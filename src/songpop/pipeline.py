@@ -46,6 +46,9 @@ class TaskPlan:
     """Which registry models: "default", "large" or "cheap" (`registry.models_for`)."""
     extras: bool = True
     select: Callable[[Any], Any] = lambda songs: songs
+    cost: int = 1
+    """How long its training takes, relatively: the longest start first among the side-by-side
+    jobs, so the last worker free ends soonest."""
 
 
 def charted_levels(songs: Any) -> Any:
@@ -67,9 +70,10 @@ TASKS: dict[str, TaskPlan] = {
         label_strategy="hit",
         order=30,
         models="large",
+        cost=3,
     ),
     # The original report's 9.5k songs and label (Spotify popularity in thirds).
-    "seed": TaskPlan(build={"profile": "seed"}, label_strategy="spotify", order=31),
+    "seed": TaskPlan(build={"profile": "seed"}, label_strategy="spotify", order=31, cost=2),
     # How big a hit, among songs that charted: barely predictable from audio; a few fast models
     # say so rather than minutes of search.
     "chart": TaskPlan(
@@ -237,7 +241,7 @@ def run_pipeline(
             _train,
             (task, run_dir, budget),
         )
-        for task in sorted(trained, key=lambda t: TASK_COST[t], reverse=True)
+        for task in sorted(trained, key=lambda t: TASKS[t].cost, reverse=True)
     ]
     jobs.append(
         _Job(
@@ -319,10 +323,6 @@ def run_pipeline(
     emit(hook, Event("stage", "report", seconds=result.timings["report"]))
     mark_latest(runs_root, run_name)
     return result
-
-
-TASK_COST: dict[str, int] = {"hit": 3, "seed": 2, "chart": 1}
-"""Which task takes longest: the longest start first, so the last worker free ends soonest."""
 
 
 def _plan_settings(plan: TaskPlan) -> dict[str, Any]:

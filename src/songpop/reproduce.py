@@ -39,7 +39,7 @@ from songpop.models.registry import MODELS
 from songpop.prepare.label import quantile_levels
 from songpop.progress import Hook
 from songpop.sources.tracks import read_tracks
-from songpop.workers import side_by_side
+from songpop.workers import Job, side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,9 @@ def reproduce(
     Args:
         out_dir: output folder (songpop's bundles for each split go to `out_dir/models`).
         data_dir: the data folder.
-        budget: songpop's search budget: "default" (about 5 minutes on 2 cores), "full" (far
-            longer: more folds and candidates) or "quick" (tests).
+        budget: songpop's budget: "default" (about 2 minutes on 2 cores, most of it the
+            report's forest grid), "full" (far longer: more folds and candidates) or "quick"
+            (tests).
         seed: songpop's seed (the originals' own seeds are kept: 50, 42 for the splits).
         hook: given an `Event` per fit of every search (`songpop.progress`).
         originals: which original models to run (keys of `ORIGINAL_NUMBERS`).
@@ -208,8 +209,10 @@ def reproduce(
     splits = {"trees": SPLIT_TREES, "mlp": SPLIT_MLP}
     # Every model of every split is one job: the report's forest grid first, on both cores (it
     # is the longest and fits its folds in parallel itself), then the others two at a time in
-    # worker processes (where each fits on one core).
-    jobs: list[tuple[str, str, str, tuple[Any, ...]]] = []
+    # worker processes (where each fits on one core), songpop's two splits (the longest) first.
+    grid: list[Job] = []
+    rest: list[Job] = []
+    where: dict[str, tuple[str, str, str]] = {}  # job → (timing, model or split, variant)
     for split_name, params in splits.items():
         needed = [o for o in originals if ORIGINAL_NUMBERS[o]["split"] == split_name]
         if not needed:
@@ -221,22 +224,28 @@ def reproduce(
             info["matches_original"] = all(info[k] == v for k, v in EXPECTED_TREES_SPLIT.items())
         summary["splits"][split_name] = info
         log.info("split %s: %s", split_name, info)
+        job = f"{split_name}/songpop"
+        where[job] = (job, split_name, "")
+        rest.insert(
+            0,
+            (
+                job,
+                _songpop_on_split,
+                (songs, out_dir / "models", split_name, train, test, budget, models, seed),
+            ),
+        )
         for key in needed:
             literal, honest = ORIGINAL_MODELS[key]
             for variant, name in (("literal", literal), ("smotenc", honest)):
-                if name is not None:
-                    args = (name, X, y, train, test, seed, quick)
-                    jobs.append((f"{split_name}/originals", key, variant, args))
-        task_args = (songs, out_dir / "models", split_name, train, test, budget, models, seed)
-        jobs.append((f"{split_name}/songpop", split_name, "", task_args))
-    named = {f"{t} {k} {v}".strip(): (t, k, v, args) for t, k, v, args in jobs}
-    grid = [n for n, j in named.items() if isinstance(j[3][0], str) and j[3][0] == "rf_original"]
-    # the songpop jobs are the longest of the rest: they start first
-    rest = sorted((n for n in named if n not in grid), key=lambda n: "/songpop" not in n)
-    results = list(side_by_side([(n, _run_job, (named[n][3],)) for n in grid], hook, workers=1))
-    results += side_by_side([(n, _run_job, (named[n][3],)) for n in rest], hook)
-    for name, seconds, value in results:
-        timing, key, variant, _ = named[name]
+                if name is None:
+                    continue
+                job = f"{split_name}/originals {key} {variant}"
+                where[job] = (f"{split_name}/originals", key, variant)
+                original = (job, _original, (name, X, y, train, test, seed, quick))
+                (grid if name == "rf_original" else rest).append(original)
+    results = list(side_by_side(grid, hook, workers=1)) + list(side_by_side(rest, hook))
+    for job, seconds, value in results:
+        timing, key, variant = where[job]
         summary["timings"][timing] = round(summary["timings"].get(timing, 0.0) + seconds, 2)
         if timing.endswith("/songpop"):
             summary["songpop"][key] = _best_of(value)
@@ -257,13 +266,18 @@ def reproduce(
     return summary
 
 
-def _run_job(args: tuple[Any, ...], hook: Hook | None) -> Any:
-    """One job of `reproduce`: an original model (its registry name first) or songpop's
-    models on one split."""
-    if isinstance(args[0], str):
-        name, X, y, train, test, seed, quick = args
-        return run_original(name, X, y, train, test, seed=seed, quick=quick)
-    return _songpop_on_split(*args, hook)
+def _original(
+    name: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
+    quick: bool,
+    hook: Hook | None,
+) -> dict[str, Any]:
+    """`run_original` as a job (the originals report no progress)."""
+    return run_original(name, X, y, train, test, seed=seed, quick=quick)
 
 
 def _songpop_on_split(

@@ -38,6 +38,7 @@ from sklearn.model_selection import train_test_split
 from songpop import config
 from songpop import evaluate as ev
 from songpop.bundle import read_meta, save_bundle, update_index
+from songpop.bundle.store import reference_stats
 from songpop.errors import SchemaError
 from songpop.features import (
     FEATURE_SETS,
@@ -805,6 +806,9 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
     meaning = describe_levels(train_songs, run.spec.label_strategy)
     models = fsr.summary["models"]
     serving = serving_candidates(models)
+    # the training rows' statistics are the same for every model of the feature set
+    classes = [str(c) for c in fsr.estimator(fsr.best).classes_]
+    reference = reference_stats(X_train[fsr.cols], y_train.to_numpy(), classes)
     compiled = False  # once the best candidate that converts has a graph, no other needs one
     with run.timer.stage("save bundles"):
         for model in sorted(models, key=lambda m: -models[m]["cv_accuracy"]):
@@ -826,6 +830,7 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
                 task=run.spec.task,
                 songs=train_songs,
                 meaning=meaning,
+                reference=reference,
                 compile=model in serving and not compiled,
             )
             entry["bundle"] = bid

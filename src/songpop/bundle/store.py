@@ -298,6 +298,7 @@ def save_bundle(
     compile: bool = True,
     songs: pd.DataFrame | None = None,
     meaning: dict[str, Any] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> Path:
     """Save a fitted estimator and its metadata as a bundle folder, atomically.
 
@@ -326,6 +327,8 @@ def save_bundle(
         songs: the training songs aligned with `reference_X` (their `SHOWN_COLUMNS` are kept,
             with the numeric features, as `SONGS_FILE`; optional).
         meaning: what each class means (`prepare.label.describe_levels`; optional).
+        reference: `reference_stats(reference_X, reference_y, classes)` when already computed
+            (it is the same for every model trained on the same rows); else computed here.
 
     Returns:
         The bundle folder.
@@ -350,13 +353,13 @@ def save_bundle(
     os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700; its files get the usual mode
     try:
         layout = _write_estimator(estimator, tmp)
-        reference = None
         if reference_X is not None:
             missing = [f for f in feature_names if f not in reference_X.columns]
             if missing:
                 raise BundleError(f"bundle {out_dir}: reference_X lacks feature(s) {missing}")
             ref_X = reference_X[feature_names]
-            reference = reference_stats(ref_X, reference_y, classes)
+            if reference is None:
+                reference = reference_stats(ref_X, reference_y, classes)
             sample = ref_X.sample(
                 n=min(REFERENCE_SAMPLE_ROWS, len(ref_X)), random_state=config.SEED
             ).reset_index(drop=True)
