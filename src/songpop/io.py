@@ -205,3 +205,50 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+JSON_MAX_DEPTH = 64
+"""Deepest nesting of arrays and objects songpop reads from a JSON document (bundle.json,
+`--json` records, provider answers); none of songpop's own is deeper than 8."""
+
+
+def loads_limited(data: str | bytes, *, max_bytes: int, max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """Parse JSON text no longer than `max_bytes` and nested no deeper than `max_depth`.
+
+    Raises:
+        ValueError: too large, too deep, or not JSON; the message says which (callers prefix
+            the file or answer it came from).
+    """
+    if len(data) > max_bytes:
+        raise ValueError(f"{len(data):,} bytes; at most {max_bytes:,} are read")
+    try:
+        document = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    depth = json_depth(document, stop=max_depth + 1)
+    if depth > max_depth:
+        raise ValueError(f"nested deeper than {max_depth} levels")
+    return document
+
+
+def json_depth(document: Any, stop: int = 1 << 30) -> int:
+    """How deeply arrays and objects nest in a parsed document (a scalar: 0), counted without
+    recursion; stops counting past `stop`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            items: Any = value.values()
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest >= stop:
+            return deepest
+        stack.extend((item, depth) for item in items if isinstance(item, dict | list))
+    return deepest

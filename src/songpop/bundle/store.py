@@ -45,7 +45,15 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import BundleError
-from songpop.io import json_safe, recover_dir, replace_dir, temp_prefix, umask, write_json_atomic
+from songpop.io import (
+    json_safe,
+    loads_limited,
+    recover_dir,
+    replace_dir,
+    temp_prefix,
+    umask,
+    write_json_atomic,
+)
 from songpop.prepare.label import natural_order, top_class
 from songpop.vocabulary import is_categorical
 
@@ -79,6 +87,9 @@ NEAREST_QUANTILE = 99.0
 """How far is "far from every training song": the 99th percentile of the distance from a
 training song (a seeded sample of 2,000) to its nearest other training song, in the standardised
 space of the numeric features (`songpop.inference.context`)."""
+
+MAX_META_BYTES = 32 * 1024 * 1024
+"""Largest `bundle.json` (and torch parameters file) read; songpop writes a few hundred KB."""
 
 PERCENTILES: tuple[int, ...] = tuple(range(0, 101))
 """The percentiles kept per feature in `bundle.json` (0, 1, ..., 100)."""
@@ -211,9 +222,10 @@ class Bundle:
         if self._session is None:
             from songpop.inference.compiled import session
 
+            where = str(self.path / ONNX_FILE)
             if self._graph is None:
-                self._graph = bundle_file(self.path, self.meta, ONNX_FILE).read_bytes()
-            self._session = session(self._graph)
+                self._graph = _read_graph(self.path, self.meta)
+            self._session = session(self._graph, where)
         return self._session
 
     @property
@@ -684,10 +696,12 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
     meta = read_meta(path)
     verify_files(path, meta)
     layout = meta.get("layout", {"kind": "skops"})
-    if layout.get("kind") != "skops":
-        raise BundleError(f"{path / META_FILE}: unknown estimator layout {layout.get('kind')!r}")
-    estimator = _load_estimator(path, meta) if eager or not layout.get("onnx") else None
-    return Bundle(
+    if not isinstance(layout, dict) or layout.get("kind") != "skops":
+        kind = layout.get("kind") if isinstance(layout, dict) else layout
+        raise BundleError(f"{path / META_FILE}: unknown estimator layout {kind!r}")
+    graph = _read_graph(path, meta) if layout.get("onnx") else None
+    estimator = _load_estimator(path, meta) if eager or graph is None else None
+    bundle = Bundle(
         path=path,
         model_id=str(meta["model_id"]),
         estimator=estimator,
@@ -695,19 +709,46 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
         classes=[str(c) for c in meta["classes"]],
         feature_names=[str(f) for f in meta["feature_names"]],
     )
+    bundle._graph = graph
+    return bundle
+
+
+def _read_graph(path: Path, meta: dict[str, Any]) -> bytes:
+    """The bundle's ONNX graph, after `compiled.check_graph` (no external data, no custom or
+    control-flow operators, songpop's inputs and outputs)."""
+    from songpop.inference.compiled import check_graph
+
+    file = bundle_file(path, meta, ONNX_FILE)
+    data = file.read_bytes()
+    check_graph(
+        data, str(file), n_features=len(meta["feature_names"]), n_classes=len(meta["classes"])
+    )
+    return data
 
 
 def _load_estimator(path: Path, meta: dict[str, Any]) -> Any:
-    """The bundle's estimator: the skops file (types checked first), torch slots put back."""
-    estimator = _load_skops(bundle_file(path, meta, ESTIMATOR_FILE))
+    """The bundle's estimator: the skops file (types checked first), torch slots put back, then
+    its arrays checked (`bundle.checks`) before anything predicts with it."""
+    from songpop.bundle.checks import check_estimator
+
+    file = bundle_file(path, meta, ESTIMATOR_FILE)
+    estimator = _load_skops(file)
     slots = (meta.get("layout") or {}).get("torch_slots") or []
+    if not isinstance(slots, list) or not all(isinstance(slot, dict) for slot in slots):
+        raise BundleError(f"{path / META_FILE}: layout.torch_slots must be a list of objects")
     if slots:
         models = [_load_torch(path, meta, slot) for slot in slots]
 
         def put_back(obj: Any) -> Any:
-            return models[obj.slot] if isinstance(obj, TorchSlot) else None
+            if not isinstance(obj, TorchSlot):
+                return None
+            if not isinstance(obj.slot, int) or not 0 <= obj.slot < len(models):
+                raise BundleError(f"{file}: torch slot {obj.slot!r} is not among the "
+                                  f"{len(models)} in {META_FILE}")  # fmt: skip
+            return models[obj.slot]
 
         estimator = _map_estimators(estimator, put_back, {})
+    check_estimator(estimator, len(meta["feature_names"]), str(file))
     return estimator
 
 
@@ -721,7 +762,7 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
     Raises:
         BundleError: the first check that fails, naming the file and what is wrong.
     """
-    from songpop.inference.compiled import TOLERANCE, run
+    from songpop.inference.compiled import TOLERANCE, check_probabilities, run
     from songpop.inference.scoring import feature_frame
 
     bundle = load_bundle(path, eager=True)
@@ -733,6 +774,16 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
     slots = (meta.get("layout") or {}).get("torch_slots") or []
     if slots:
         passed.append(f"{len(slots)} torch model(s) rebuilt from weights only")
+    passed.append("estimator arrays consistent (tree nodes, split features, index ranges)")
+    n_classes = len(bundle.classes)
+    if bundle.compiled is not None:
+        where = str(bundle.path / ONNX_FILE)
+        random_rows = check_rows(bundle.feature_names, None)
+        run(bundle.session(), random_rows, n_classes=n_classes, where=where)
+        passed.append(
+            f"ONNX graph: only songpop's operators, no external data, no control flow; "
+            f"{len(random_rows)} random rows give {n_classes} finite probabilities summing to 1"
+        )
     sample = bundle.reference_sample()
     if sample is None or sample.empty:
         passed.append("no reference rows: no prediction tried")
@@ -742,8 +793,12 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
     expected = np.asarray(
         bundle.estimator.predict_proba(feature_frame(X, bundle.feature_names)), dtype=np.float64
     )
+    if expected.shape != (len(X), n_classes):
+        raise BundleError(f"{path}: the estimator gives {expected.shape[-1]} probabilities per "
+                          f"row; {META_FILE} names {n_classes} classes")  # fmt: skip
+    check_probabilities(expected, f"{path}: the estimator")
     if bundle.compiled is not None:
-        got = run(bundle.session(), X)
+        got = run(bundle.session(), X, n_classes=n_classes, where=str(bundle.path / ONNX_FILE))
         diff = float(np.abs(got - expected).max()) if len(X) else 0.0
         if diff > TOLERANCE:
             raise BundleError(
@@ -766,12 +821,17 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
         BundleError: the folder or `bundle.json` is missing, unreadable or incomplete.
     """
     meta_path = Path(path) / META_FILE
+    if meta_path.is_symlink():
+        raise BundleError(f"{meta_path}: is a symbolic link; a bundle's {META_FILE} must be a "
+                          "file of its own folder")  # fmt: skip
     if not meta_path.is_file():
         raise BundleError(f"{path} is not a model bundle: {META_FILE} not found")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with open(meta_path, "rb") as handle:
+            data = handle.read(MAX_META_BYTES + 1)
+        meta = loads_limited(data, max_bytes=MAX_META_BYTES)
     except (OSError, ValueError) as exc:
-        raise BundleError(f"{meta_path}: cannot read bundle metadata ({exc})") from exc
+        raise BundleError(f"{meta_path}: cannot read bundle metadata ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{meta_path}: not a songpop bundle (field 'format' != {BUNDLE_FORMAT!r})"
@@ -780,7 +840,42 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     missing = [k for k in required if k not in meta]
     if missing:
         raise BundleError(f"{meta_path}: missing field(s) {missing}")
+    _check_meta_fields(meta, meta_path)
     return meta
+
+
+def _check_meta_fields(meta: dict[str, Any], meta_path: Path) -> None:
+    """The types of the fields every reader of a bundle relies on."""
+
+    def names(value: Any, least: int) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) >= least
+            and all(isinstance(v, str) and v for v in value)
+            and len(set(value)) == len(value)
+        )
+
+    problems = {
+        "model_id": "a non-empty text" if not isinstance(meta["model_id"], str) else None,
+        "feature_names": None if names(meta["feature_names"], 1) else "a list of distinct names",
+        "classes": None if names(meta["classes"], 2) else "a list of at least two distinct names",
+        "label_strategy": None if isinstance(meta["label_strategy"], str) else "a text",
+        "feature_set": None if isinstance(meta["feature_set"], str) else "a text",
+        "files": None
+        if isinstance(meta["files"], dict)
+        and all(isinstance(v, str) for v in meta["files"].values())
+        else "an object mapping file names to sha256 values",
+        "layout": None
+        if isinstance(meta.get("layout", {}), dict)
+        and isinstance((meta.get("layout") or {}).get("onnx") or {}, dict)
+        else "an object",
+    }
+    for field, expected in problems.items():
+        if expected is not None:
+            raise BundleError(f"{meta_path}: field {field!r} must be {expected}")
+    for field in ("reference", "meaning", "metrics"):
+        if meta.get(field) is not None and not isinstance(meta[field], dict):
+            raise BundleError(f"{meta_path}: field {field!r} must be an object or null")
 
 
 def bundle_file(path: Path, meta: dict[str, Any], name: Any) -> Path:
@@ -844,11 +939,13 @@ def _load_torch(path: Path, meta: dict[str, Any], slot: dict[str, str]) -> Any:
 
     params_file, state_file = (bundle_file(path, meta, slot.get(k)) for k in ("params", "state"))
     try:
-        state = json.loads(params_file.read_text(encoding="utf-8"))
+        state = loads_limited(params_file.read_bytes(), max_bytes=MAX_META_BYTES)
     except (OSError, ValueError) as exc:
         raise BundleError(
             f"{params_file}: cannot read the torch model's parameters ({exc})"
-        ) from exc
+        ) from None
+    if not isinstance(state, dict):
+        raise BundleError(f"{params_file}: expected an object of the torch model's parameters")
     class_path = str(state.pop("class_path", ""))
     if class_path not in TORCH_CLASSES:
         raise BundleError(f"{params_file}: refusing to load object type {class_path!r}")

@@ -252,6 +252,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         est.n_epochs_ = int(state.get("n_epochs", 0))
         est.best_epoch_ = int(state.get("best_epoch", 0))
         est.history_ = [dict(row) for row in state.get("history", [])]
+        _check_state_shapes(state["state_dict"], est, params)  # before allocating anything
         est.module_ = build_module(
             est.n_features_in_,
             len(est.classes_),
@@ -414,6 +415,56 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             tuple(self.hidden_layer_sizes),
             self.n_epochs_,
             self.best_epoch_,
+        )
+
+
+def module_shapes(
+    n_inputs: int,
+    n_classes: int,
+    hidden_layer_sizes: Sequence[int],
+    *,
+    batch_norm: bool,
+    dropout: float,
+) -> dict[str, tuple[int, ...]]:
+    """The `state_dict` shapes of `build_module(...)` with these sizes, computed without
+    building it (a saved state is checked against them before anything is allocated)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    index, width = 0, int(n_inputs)
+    for units in (int(u) for u in hidden_layer_sizes):
+        shapes |= {f"{index}.weight": (units, width), f"{index}.bias": (units,)}
+        index += 1
+        if batch_norm:
+            shapes |= {f"{index}.{k}": (units,) for k in ("weight", "bias", "running_mean",
+                                                          "running_var")}  # fmt: skip
+            shapes[f"{index}.num_batches_tracked"] = ()
+            index += 1
+        index += 2 if dropout > 0 else 1  # ReLU (and Dropout)
+        width = units
+    shapes |= {f"{index}.weight": (int(n_classes), width), f"{index}.bias": (int(n_classes),)}
+    return shapes
+
+
+def _check_state_shapes(
+    state_dict: Any, est: TorchMLPClassifier, params: Mapping[str, Any]
+) -> None:
+    """A saved state whose tensors differ from the declared architecture is refused."""
+    if not isinstance(state_dict, Mapping):
+        raise ValueError("state_dict is not a mapping of tensors")
+    expected = module_shapes(
+        est.n_features_in_,
+        len(est.classes_),
+        params["hidden_layer_sizes"],
+        batch_norm=bool(params["batch_norm"]),
+        dropout=float(params["dropout"]),
+    )
+    found = {str(k): tuple(getattr(v, "shape", (-1,))) for k, v in state_dict.items()}
+    if found != expected:
+        wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        first = wrong[0]
+        raise ValueError(
+            f"the declared sizes (hidden_layer_sizes {list(params['hidden_layer_sizes'])}, "
+            f"{est.n_features_in_} inputs, {len(est.classes_)} classes) do not match the saved "
+            f"weights ({first}: declared {expected.get(first)}, saved {found.get(first)})"
         )
 
 
