@@ -462,7 +462,8 @@ def _check_state_shapes(
         wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
         first = wrong[0]
         raise ValueError(
-            f"the declared sizes (hidden_layer_sizes {list(params['hidden_layer_sizes'])}, "
+            f"state_dict does not fit the saved architecture: the declared sizes "
+            f"(hidden_layer_sizes {list(params['hidden_layer_sizes'])}, "
             f"{est.n_features_in_} inputs, {len(est.classes_)} classes) do not match the saved "
             f"weights ({first}: declared {expected.get(first)}, saved {found.get(first)})"
         )
