@@ -1,7 +1,8 @@
 """Every model of the registry saves and loads as a bundle, with types from the explicit list.
 
 The list of object types a bundle may hold (`songpop.bundle.store.TRUSTED_TYPES`) is exact: a
-registry model that needs a type outside it fails here, not silently at a user's load.
+registry model that needs a type outside it fails here, not silently at a user's load. So is the
+list of ONNX operators a graph may hold (`songpop.inference.compiled.ALLOWED_OPS`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 import skops.io as sio
 
 from songpop.bundle import load_bundle, save_bundle
-from songpop.bundle.store import ESTIMATOR_FILE, TRUSTED_TYPES
+from songpop.bundle.store import ESTIMATOR_FILE, ONNX_FILE, TRUSTED_TYPES
+from songpop.inference.compiled import ALLOWED_OPS
 from songpop.models.registry import MODELS
 from support import FEATURES, labelled_songs
 
@@ -55,6 +57,12 @@ def test_a_registry_model_saves_with_trusted_types_only(name, table, tmp_path: P
     )
     found = set(sio.get_untrusted_types(file=path / ESTIMATOR_FILE))
     assert found <= TRUSTED_TYPES, sorted(found - TRUSTED_TYPES)
+    if (path / ONNX_FILE).is_file():  # its operators are all on songpop's explicit list
+        import onnx
+
+        graph = onnx.load(path / ONNX_FILE).graph
+        ops = {(n.domain, n.op_type) for n in graph.node}
+        assert ops <= ALLOWED_OPS, sorted(ops - ALLOWED_OPS)
     loaded = load_bundle(path, eager=True)
     head = X[CONTEXT].head(20)
     assert list(loaded.estimator.predict(head)) == list(est.predict(head))
