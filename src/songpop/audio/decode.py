@@ -6,6 +6,13 @@ Debian's `ffmpeg` when it is installed. Any sample rate and sample format is acc
 two channels are folded to stereo (5.1 by the ITU-R BS.775 downmix), then everything is
 resampled by soxr as it is read, block by block, so a long or high-rate file never sits in
 memory at its original rate.
+
+A file is untrusted input: its header may claim any rate, channel count or length. Sample rates
+outside `MIN_RATE`..`MAX_RATE` and more than `MAX_CHANNELS` channels are refused, and a file
+never decodes to more than `DECODED_BYTES_PER_BYTE` bytes of signal per byte of file (whatever
+its header says; a file whose header does not give its length is decoded until that limit), so
+what an analysis costs stays in proportion to what was uploaded. Decoding stops between blocks
+when the event in `CANCEL` is set (the API sets it when the client hangs up).
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +36,23 @@ MIN_SECONDS = 2.0
 MAX_SECONDS = 20 * 60.0
 """Longer files are refused (override with `max_seconds`): songs, not DJ mixes or albums."""
 BLOCK_SECONDS = 10
+BLOCK_BYTES = 64 * 1024 * 1024
+"""Largest block read at once (samples × channels × 4 bytes), whatever the header says."""
+MIN_RATE = 8_000
+"""Lower sample rates are refused: no music is stored below telephone quality, and a header
+saying 1 Hz made 1,194 bytes of samples into a 20-minute song."""
+MAX_RATE = 768_000
+"""Higher sample rates are refused (studio files go up to 384 kHz, a few to 768 kHz)."""
+MAX_CHANNELS = 32
+DECODED_BYTES_PER_BYTE = 256
+"""The most signal a file may decode to, per byte of file: the analysis signal takes 176,400
+bytes a second (stereo float32 at 22,050 Hz), so this admits any file of at least 5.5 kbit/s
+(Opus at 6 kbit/s, mp3 at 8 kbit/s; CD audio in FLAC is ~700 kbit/s) and bounds what an
+upload of N bytes can cost to 256 × N bytes of signal."""
+SIGNAL_BYTES_PER_SECOND = RATE * 2 * 4
+CANCEL: ContextVar[threading.Event | None] = ContextVar("songpop_decode_cancel", default=None)
+"""Set to an event in the thread that decodes: decoding stops (an AudioError) once it is set."""
+_UNKNOWN_FRAMES = (1 << 63) - 1  # what libsndfile reports for a FLAC whose header has no length
 FFMPEG_SUFFIXES = frozenset({".m4a", ".aac", ".mp4", ".m4b", ".alac", ".wma", ".webm", ".mka"})
 """Containers libsndfile does not read; decoded by ffmpeg when it is installed."""
 AUDIO_SUFFIXES = (
@@ -127,33 +153,78 @@ def decode(
         ) from None
     with handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
+        _check_header(p, rate, channels)
         frames = int(handle.frames) if handle.frames and handle.frames > 0 else 0
+        frames = 0 if frames >= _UNKNOWN_FRAMES else frames  # no length in the header
+        budget = budget_seconds(p.stat().st_size)
         if frames and frames / rate > max_seconds:
             raise AudioError(
                 f"{p}: {frames / rate / 60:.1f} minutes long; songpop analyses at most "
                 f"{max_seconds / 60:g} minutes"
             )
+        if frames and frames / rate > budget:
+            raise AudioError(
+                f"{p}: its header says {_duration(frames / rate)} of audio in "
+                f"{p.stat().st_size:,} bytes, more than the {DECODED_BYTES_PER_BYTE} decoded "
+                "bytes per file byte songpop allows (a damaged or crafted header?)"
+            )
         fmt = f"{handle.format} {handle.subtype}"
-        samples = _read_blocks(handle, p, rate, channels, max_seconds, frames)
+        samples = _read_blocks(handle, p, rate, channels, max_seconds, frames, budget)
     return _finish(p, samples, rate, channels, fmt, min_seconds)
 
 
+def budget_seconds(size: int) -> float:
+    """The longest signal a file of `size` bytes may decode to (`DECODED_BYTES_PER_BYTE`)."""
+    return size * DECODED_BYTES_PER_BYTE / SIGNAL_BYTES_PER_SECOND
+
+
+def _check_header(p: Path, rate: int, channels: int) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(
+            f"{p}: sample rate {rate:,} Hz; songpop reads {MIN_RATE:,} to {MAX_RATE:,} Hz "
+            "(a damaged or crafted header?)"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"{p}: {channels} channels; songpop reads 1 to {MAX_CHANNELS}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} minutes" if seconds >= 90 else f"{seconds:.1f} s"
+
+
+def _check_cancel(p: Path) -> None:
+    event = CANCEL.get()
+    if event is not None and event.is_set():
+        raise AudioError(f"{p}: analysis cancelled")
+
+
 def _read_blocks(
-    handle: object, p: Path, rate: int, channels: int, max_seconds: float, frames: int
+    handle: object,
+    p: Path,
+    rate: int,
+    channels: int,
+    max_seconds: float,
+    frames: int,
+    budget: float = float("inf"),
 ) -> np.ndarray:
     """Decode block by block, folding to stereo and resampling each block as it comes, into
-    one array sized from the header (grown if the header was short)."""
+    one array sized from the header (grown if the header was short), until the file ends,
+    `max_seconds` or the file's decoding budget (`budget` seconds) is passed."""
     import soundfile as sf
     import soxr
 
     stream = soxr.ResampleStream(rate, RATE, 2, dtype="float32")
-    out = np.empty((int(frames * RATE / rate) + RATE, 2), np.float32)
+    out = np.empty((int(min(frames / rate, budget, max_seconds) * RATE) + RATE, 2), np.float32)
     filled = 0
     read = 0
-    block = rate * BLOCK_SECONDS
+    block = max(1, min(rate * BLOCK_SECONDS, BLOCK_BYTES // (4 * channels)))
     while True:
+        _check_cancel(p)
         try:
-            data = handle.read(block, dtype="float32", always_2d=True)  # type: ignore[attr-defined]
+            if frames:
+                data = handle.read(block, dtype="float32", always_2d=True)  # type: ignore[attr-defined]
+            else:
+                data = _read_unknown_length(handle, block, channels)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(
                 f"{p}: damaged after {read / rate:.1f} s of audio ({_reason(exc)}); "
@@ -166,6 +237,12 @@ def _read_blocks(
                 f"{p}: longer than {max_seconds / 60:g} minutes; songpop analyses at most "
                 f"{max_seconds / 60:g} minutes"
             )
+        if read / rate > budget:
+            raise AudioError(
+                f"{p}: decodes to more than {_duration(budget)} of audio from "
+                f"{p.stat().st_size:,} bytes, past the {DECODED_BYTES_PER_BYTE} decoded bytes "
+                "per file byte songpop allows"
+            )
         chunk = stream.resample_chunk(_stereo(data, channels), last=last)
         if filled + len(chunk) > len(out):
             out = np.concatenate([out[:filled], np.empty((len(chunk) + RATE * 60, 2), np.float32)])
@@ -174,6 +251,22 @@ def _read_blocks(
         if last:
             break
     return out[:filled]
+
+
+def _read_unknown_length(handle: object, block: int, channels: int) -> np.ndarray:
+    """The next `block` frames of a file whose header gives no length (a streamed FLAC).
+
+    soundfile's `read` seeks after each block to keep its position, and libsndfile cannot
+    seek in such a file; libsndfile's own read needs no seek.
+    """
+    import soundfile as sf
+
+    out = np.empty((block, channels), np.float32)
+    pointer = sf._ffi.cast("float *", out.__array_interface__["data"][0])
+    got = sf._snd.sf_readf_float(handle._file, pointer, block)  # type: ignore[attr-defined]
+    if got < 0:
+        raise RuntimeError("libsndfile could not read a block")
+    return out[:got]
 
 
 def _stereo(data: np.ndarray, channels: int) -> np.ndarray:
