@@ -4,9 +4,13 @@ It implements the services' documented answers: ReccoBeats' `GET /v1/track?ids=`
 `GET /v1/audio-features?ids=` (at most 40 ids; unknown ids left out; `{"content": [...]}`,
 each entry's `href` the Spotify track link), Spotify's `POST /api/token` (client credentials,
 HTTP Basic), `GET /v1/search`, `GET /v1/tracks/{id}` and `GET /v1/audio-features?ids=` (at
-most 100; unknown ids answered `null`; 403 for apps registered after 2024-11-27). A test
-scripts failures: `fake.fail(path, kind, ...)` makes the next request to `path` answer 429
-(with Retry-After), 500, 401 (an expired token), truncated JSON, or nothing for a while.
+most 100; unknown ids answered `null`; 403 for apps registered after 2024-11-27), and
+ReccoBeats' upload analysis `POST /v1/analysis/audio-features` (multipart, the file in the field
+`audioFile`; 400 without it, 413 over 5 MB; it hears the first 30 s and answers one JSON object
+of the seven 0-1 features, loudness and tempo, computed here from the audio so that each
+excerpt gets its own answer). A test scripts failures: `fake.fail(path, kind, ...)` makes the
+next request to `path` answer 429 (with Retry-After), 500, 401 (an expired token), truncated
+JSON, an HTML page instead of JSON, or nothing for a while.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ class FakeState:
     tokens: set[str] = field(default_factory=set)
     token_requests: int = 0
     recco_unknown: set[str] = field(default_factory=set)
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    upload_tempo: float = 120.0
+    upload_limit: int = 5 * 1024 * 1024
 
 
 def _ids(request: Request, limit: int) -> list[str] | Response:
@@ -82,6 +89,9 @@ def make_app(state: FakeState) -> FastAPI:
             if kind == "truncated":
                 return Response('{"content": [{"id": "x", "href": "ht', 200,
                                 media_type="application/json")  # fmt: skip
+            if kind == "html":
+                return Response("<html><body>502 Bad Gateway</body></html>", 200,
+                                media_type="text/html")  # fmt: skip
             if kind == "sleep":
                 await asyncio.sleep(value)
         return await call_next(request)
@@ -123,6 +133,17 @@ def make_app(state: FakeState) -> FastAPI:
             for i in recco_known(ids)
         ]  # fmt: skip
         return {"content": content}
+
+    @app.post("/v1/analysis/audio-features")
+    async def recco_upload(request: Request) -> Any:
+        form = await request.form()
+        upload = form.get("audioFile")
+        if upload is None or isinstance(upload, str):
+            return JSONResponse({"error": "audioFile is required"}, 400)
+        data = await upload.read()
+        if len(data) > state.upload_limit:
+            return JSONResponse({"error": "file too large"}, 413)
+        return upload_features(data, state)
 
     # --- Spotify ----------------------------------------------------------------------------
     @app.post("/api/token")
@@ -188,6 +209,32 @@ def make_app(state: FakeState) -> FastAPI:
         return spotify_track(track_id)
 
     return app
+
+
+def upload_features(data: bytes, state: FakeState) -> Any:
+    """What the fake hears in an upload: the seven 0-1 features, loudness and tempo, made
+    from the first 30 s (a plain function of the signal, so that excerpts differ)."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    try:
+        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception:  # noqa: BLE001 - any unreadable body is the client's mistake
+        return JSONResponse({"error": "unsupported audio"}, 415)
+    info = sf.info(io.BytesIO(data))
+    state.uploads.append({"bytes": len(data), "rate": rate, "channels": audio.shape[1],
+                          "seconds": len(audio) / rate, "subtype": info.subtype})  # fmt: skip
+    heard = audio[: 30 * rate].mean(axis=1)
+    rms = float(np.sqrt(np.mean(heard**2)))
+    level = float(np.clip(rms * 4, 0, 1))
+    return {
+        "acousticness": round(1 - level, 4), "danceability": 0.6, "energy": round(level, 4),
+        "instrumentalness": 0.8, "liveness": 0.12, "speechiness": 0.05,
+        "valence": round(float(np.clip(np.abs(heard).max(), 0, 1)), 4),
+        "loudness": round(20 * float(np.log10(rms + 1e-9)), 3), "tempo": state.upload_tempo,
+    }  # fmt: skip
 
 
 class Fake:

@@ -45,12 +45,14 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422)}
     )
     async def analyze_route(
+        request: Request,
         file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
     ) -> Any:
         """Analyse an uploaded audio file: each feature with its source (measured, estimated,
-        tags, default, unknown), the tags and the descriptors. Estimated values are
-        songpop's uncalibrated estimates, never Spotify's values."""
-        song = await _analyse(file)
+        tags, default, unknown; reccobeats when the server runs with --online; calibrated with
+        a calibration file), the tags and the descriptors. Estimated values are songpop's
+        uncalibrated estimates, never Spotify's values."""
+        song = await _analyse(file, request)
         if isinstance(song, JSONResponse):
             return song
         return song.to_dict() | {"file": _shown(file)}
@@ -70,7 +72,7 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         from songpop.inference.inputs.audio import predict_audio
 
         bundle = models(request).get(model)
-        song = await _analyse(file)
+        song = await _analyse(file, request)
         if isinstance(song, JSONResponse):
             return song
         result = await run_in_threadpool(
@@ -100,9 +102,15 @@ def _shown(file: UploadFile) -> str:
     return _SAFE_NAME.sub("_", name)[:120] or "upload"
 
 
-async def _analyse(file: UploadFile) -> Any:
-    """Save the upload to a private temporary folder, analyse it there, remove the folder."""
-    from songpop.audio import AUDIO_SUFFIXES, analyze
+async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
+    """Save the upload to a private temporary folder, analyse it there, remove the folder.
+    When the server runs with --online (`app.state.audio_online`), ReccoBeats hears excerpts
+    of it; a calibration (`app.state.audio_calibration`) is applied when one was given."""
+    from songpop.audio import AUDIO_SUFFIXES
+
+    state = request.app.state if request is not None else None
+    calibration = getattr(state, "audio_calibration", None)
+    online = bool(getattr(state, "audio_online", False))
 
     suffix = Path(file.filename or "").suffix.lower()
     suffix = suffix if suffix in AUDIO_SUFFIXES else ""
@@ -111,7 +119,9 @@ async def _analyse(file: UploadFile) -> Any:
     try:
         with target.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
-        return await run_in_threadpool(analyze, target)
+        song = await run_in_threadpool(_analyse_here, target, calibration, online)
+        song.notes = [n.replace(target.name, _shown(file)) for n in song.notes]
+        return song
     except NotAudioError as exc:
         return JSONResponse(status_code=415, content={"detail": _message(exc, target, file)})
     except AudioError as exc:
@@ -119,6 +129,22 @@ async def _analyse(file: UploadFile) -> Any:
     finally:
         await file.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _analyse_here(target: Path, calibration: Any, online: bool) -> Any:
+    """Analyse in this (worker) thread; the ReccoBeats client and its sqlite cache are made,
+    used and closed here, since sqlite connections stay in the thread that opened them."""
+    from songpop.audio import analyze
+
+    if not online:
+        return analyze(target, calibration=calibration)
+    from songpop.audio.online import OnlineAnalysis
+
+    heard = OnlineAnalysis.from_environment()
+    try:
+        return analyze(target, calibration=calibration, online=heard)
+    finally:
+        heard.close()
 
 
 def _message(exc: Exception, target: Path, file: UploadFile) -> str:

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from songpop import vocabulary
 from songpop.audio.decode import MAX_SECONDS, decode
@@ -21,7 +21,14 @@ from songpop.audio.describe import DESCRIPTORS, Description, describe, loudness_
 from songpop.audio.estimate import estimate
 from songpop.audio.tags import Tags, read_tags
 
-Source = Literal["measured", "estimated", "tags", "default", "unknown"]
+if TYPE_CHECKING:
+    from songpop.audio.calibrate import Calibration
+    from songpop.audio.online import OnlineAnalysis
+
+Source = Literal["measured", "estimated", "calibrated", "reccobeats", "tags", "default", "unknown"]
+"""Where a value came from: measured (a defined quantity), estimated (songpop's uncalibrated
+mapping), calibrated (a mapping fitted to real values, `songpop.audio.calibrate`), reccobeats
+(the service's analysis of uploaded excerpts, `songpop.audio.online`), tags, default, unknown."""
 
 METER_CONFIDENCE = 0.6
 """A bar length other than 4 is reported only above this accent-pattern margin; below it the
@@ -46,6 +53,8 @@ class Value:
         basis: the descriptors (or tag) it was made from.
         confidence: for key and time signature, how clear the evidence was (0-1).
         note: why a value is missing or a default, or how it was computed.
+        spread: for a value averaged over excerpts (reccobeats), their standard deviation.
+        error: for a calibrated value, the calibration's held-out mean absolute error.
     """
 
     value: float | None
@@ -53,6 +62,8 @@ class Value:
     basis: tuple[str, ...] = ()
     confidence: float | None = None
     note: str | None = None
+    spread: float | None = None
+    error: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -63,6 +74,10 @@ class Value:
             out["confidence"] = self.confidence
         if self.note:
             out["note"] = self.note
+        if self.spread is not None:
+            out["spread"] = self.spread
+        if self.error is not None:
+            out["error"] = self.error
         return out
 
 
@@ -76,6 +91,10 @@ class SongFeatures:
         descriptors: the raw descriptors (`songpop.audio.describe.DESCRIPTORS`).
         tags: the file's tags.
         audio: how the file was stored: format, sample rate, channels, seconds.
+        online: what ReccoBeats said of the uploaded excerpts (`songpop.audio.online`), when
+            asked and answered.
+        calibration: the calibration file applied, and its pairs' count, when one was.
+        notes: one line each about what did not go as asked (an upload that failed).
     """
 
     path: str
@@ -83,6 +102,9 @@ class SongFeatures:
     descriptors: dict[str, float] = field(default_factory=dict)
     tags: Tags = field(default_factory=Tags)
     audio: dict[str, Any] = field(default_factory=dict)
+    online: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """The feature values as a prediction record (None where unknown), with the tags'
@@ -99,8 +121,9 @@ class SongFeatures:
         return {k: v.source for k, v in self.features.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: file, audio, tags, features with their sources, descriptors."""
-        return {
+        """JSON-ready: file, audio, tags, features with their sources, descriptors, and what
+        ReccoBeats said, the calibration and the notes when there are any."""
+        out = {
             "file": self.path,
             "audio": self.audio,
             "tags": self.tags.to_dict(),
@@ -109,14 +132,31 @@ class SongFeatures:
                 k: (round(v, 6) if math.isfinite(v) else None) for k, v in self.descriptors.items()
             },
         }
+        if self.online is not None:
+            out["reccobeats"] = self.online
+        if self.calibration is not None:
+            out["calibration"] = self.calibration
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
-def analyze(path: str | os.PathLike[str], *, max_seconds: float = MAX_SECONDS) -> SongFeatures:
+def analyze(
+    path: str | os.PathLike[str],
+    *,
+    max_seconds: float = MAX_SECONDS,
+    calibration: Calibration | None = None,
+    online: OnlineAnalysis | None = None,
+) -> SongFeatures:
     """Analyse an audio file.
 
     Args:
         path: mp3, wav, flac, ogg/opus (libsndfile), or m4a/aac with ffmpeg installed.
         max_seconds: refuse files longer than this.
+        calibration: fitted mappings (`songpop.audio.calibrate`) that replace the estimates
+            (and map the loudness) where their held-out R² is high enough.
+        online: ReccoBeats' upload analysis (`songpop.audio.online`), whose values replace
+            the estimates; any failure leaves the local analysis with a note.
 
     Returns:
         Every feature songpop can get from audio, each with its source.
@@ -139,6 +179,10 @@ def analyze(path: str | os.PathLike[str], *, max_seconds: float = MAX_SECONDS) -
     song = SongFeatures(str(Path(path)), descriptors=dict(description.values), tags=tags,
                         audio=audio)  # fmt: skip
     song.features = features_of(audio["seconds"], description, tags)
+    if calibration is not None and not description.silent:
+        calibration.apply(song)
+    if online is not None and not description.silent:
+        online.hear(song)
     return song
 
 

@@ -96,7 +96,7 @@ def predict_command(
         _predict_known(links, title, artist, model, out, show, online)
         return
     if files:
-        _predict_audio([Path(f) for f in files], model, out, show, lookup)
+        _predict_audio([Path(f) for f in files], model, out, show, lookup, online)
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
@@ -135,10 +135,11 @@ def _predict_audio(
     out: Path | None,
     show: Show,
     use_catalogue: bool = True,
+    online: bool = False,
 ) -> None:
     from songpop.audio import is_audio_path
     from songpop.bundle import load_bundle, resolve_model
-    from songpop.cli.audio import _run
+    from songpop.cli.audio import _run, load_calibration_option
     from songpop.inference.inputs.audio import predict_audio
 
     for f in files:
@@ -153,7 +154,7 @@ def _predict_audio(
         bundle = load_bundle(resolve_model(model))
     except SongpopError as exc:
         raise fail(exc) from None
-    songs, failures = _run(files)
+    songs, failures = _run(files, online=online, calibration=load_calibration_option(None))
     catalogue = _catalogue_or_none() if use_catalogue else None
     results = [
         predict_audio(
@@ -598,7 +599,8 @@ def _signature() -> inspect.Signature:
             "--online/--offline",
             False,
             bool,
-            "Ask ReccoBeats and the Spotify Web API for a song the local catalogue lacks "
+            "Ask ReccoBeats and the Spotify Web API for a song the local catalogue lacks; for "
+            "an audio file, send up to three 30 s excerpts to ReccoBeats' upload analysis "
             "(--offline, the default, never touches the network).",
         ),
         _option(

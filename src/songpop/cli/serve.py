@@ -45,6 +45,13 @@ def serve_command(
         help="Largest audio upload (POST /analyze, multipart POST /predict), in MiB; larger "
         "ones get 413.",
     ),
+    online: bool = typer.Option(
+        False,
+        "--online/--offline",
+        help="Let audio uploads use ReccoBeats' upload analysis: up to three 30 s excerpts of "
+        "each uploaded file are sent to ReccoBeats and its values replace the estimates. Off "
+        "by default: nothing leaves the server.",
+    ),
 ) -> None:
     """Serve the prediction API and the what-if web page with uvicorn (one worker).
 
@@ -64,10 +71,17 @@ def serve_command(
         models = load_models(model or None)
     except SongpopError as exc:
         raise fail(exc) from None
+    from songpop.cli.audio import load_calibration_option
+
     served = ", ".join(str(b.path) for b in models.bundles.values())
     err.print(f"serving {served} on http://{host}:{port}/")
+    app = create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    app.state.audio_online = online  # read by songpop.api.audio for each upload
+    app.state.audio_calibration = load_calibration_option(None)  # $SONGPOP_CALIBRATION
+    if online:
+        err.print("audio uploads: up to three 30 s excerpts of each go to ReccoBeats (--online)")
     uvicorn.run(
-        create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+        app,
         host=host,
         port=port,
         workers=1,

@@ -223,14 +223,32 @@ def _join_csv(parts: list[str], target: Path) -> None:
             writer.close()
 
 
-def _analyze_one(path: str) -> dict[str, Any]:
-    """One task: the analysis of one audio file, or its error."""
+def _analyze_one(path: str, online: bool = False, calibration: str | None = None) -> dict[str, Any]:
+    """One task: the analysis of one audio file, or its error. With `online`, ReccoBeats is
+    asked from the worker (a failed upload keeps the local analysis, its note in `notes`);
+    `calibration` is a calibration file the worker reads."""
     from songpop.inference.inputs.audio import analysis_table, analyze_files
 
-    songs, failures = analyze_files([path])
+    heard = fitted = None
+    if calibration:
+        from songpop.audio.calibrate import load_calibration
+
+        fitted = load_calibration(calibration)
+    if online:
+        from songpop.audio.online import OnlineAnalysis
+
+        heard = OnlineAnalysis.from_environment()
+    try:
+        songs, failures = analyze_files([path], online=heard, calibration=fitted)
+    finally:
+        if heard is not None:
+            heard.close()
     if failures:
         return {"file": path, "error": failures[0].error}
-    return analysis_table(songs).iloc[0].to_dict()
+    row = analysis_table(songs).iloc[0].to_dict()
+    if songs[0].notes:
+        row["notes"] = " | ".join(songs[0].notes)
+    return row
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -246,9 +264,12 @@ def analyze_folder(
     out: Path,
     *,
     progress: Callable[[int, int], None] | None = None,
+    online: bool = False,
+    calibration: str | None = None,
 ) -> dict[str, Any]:
     """Analyse every audio file under `folder` on the cluster into one table (`out`, .parquet
     or .csv); files already in `out` are skipped; failures go to `<out>.failures.csv`.
+    `online` and `calibration` are passed to each task (`_analyze_one`).
 
     Returns:
         Counts: files, skipped (already done), analysed, failed.
@@ -262,7 +283,7 @@ def analyze_folder(
     previous = _read_table(out) if out.exists() else None
     done = set(previous["file"]) if previous is not None and "file" in previous else set()
     todo = [str(p) for p in files if str(p) not in done]
-    futures = client.map(_analyze_one, todo, pure=False)
+    futures = client.map(_analyze_one, todo, online=online, calibration=calibration, pure=False)
     rows, failures = [], []
     for n, future in enumerate(as_completed(futures), start=1):
         row = future.result()

@@ -34,8 +34,9 @@ NEIGHBOURS = 0.25
 """Share of the reference songs (at least `MIN_NEIGHBOURS`) that lend their estimated values."""
 MIN_NEIGHBOURS = 20
 QUANTILES = (0.10, 0.90)
-CERTAIN = frozenset({"measured", "tags"})
-"""Sources that are not varied for the range (a `catalogue:<file>` value is real too)."""
+CERTAIN = frozenset({"measured", "tags", "reccobeats"})
+"""Sources that are not varied for the range (a `catalogue:<file>` value is real too, and so is
+ReccoBeats' analysis of the file's excerpts, on Spotify's scale)."""
 
 
 @dataclass
@@ -240,13 +241,15 @@ class Failure:
 
 
 def analyze_files(
-    paths: list[str], *, progress: Any = None
+    paths: list[str], *, progress: Any = None, online: Any = None, calibration: Any = None
 ) -> tuple[list[SongFeatures], list[Failure]]:
     """Analyse several files; a file that fails is recorded, never stops the others.
 
     Args:
         paths: audio files.
         progress: called with (done, total, path) after each file, for a progress bar.
+        online: `songpop.audio.online.OnlineAnalysis` to ask ReccoBeats (None: local only).
+        calibration: `songpop.audio.calibrate.Calibration` to apply (None: the estimates).
 
     Returns:
         The analyses of the good files, in order, and the failures with their reasons.
@@ -258,7 +261,7 @@ def analyze_files(
     failures: list[Failure] = []
     for i, path in enumerate(paths):
         try:
-            songs.append(analyze(path))
+            songs.append(analyze(path, online=online, calibration=calibration))
         except SongpopError as exc:
             failures.append(Failure(str(path), str(exc)))
         if progress is not None:
