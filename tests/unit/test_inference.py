@@ -251,7 +251,12 @@ def test_score_file_is_atomic_when_scoring_fails_midway(tmp_path, bundle, monkey
     monkeypatch.setattr(module, "predict_proba", flaky)
     with pytest.raises(RuntimeError, match="disk on fire"):
         score_file(
-            tmp_path / "in.csv", out, bundle, rejects_path=tmp_path / "rej.csv", chunksize=10
+            tmp_path / "in.csv",
+            out,
+            bundle,
+            rejects_path=tmp_path / "rej.csv",
+            chunksize=10,
+            overwrite=True,
         )
     assert out.read_text() == "previous output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]

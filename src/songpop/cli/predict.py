@@ -8,7 +8,6 @@ with `--csv FILE --out FILE` (CSV or Parquet, any known track layout, streamed i
 from __future__ import annotations
 
 import inspect
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ def predict_command(
     plot: Path | None,
     chunksize: int,
     scheduler: str | None,
+    overwrite: bool = False,
     **features: float | None,
 ) -> None:
     """Predict a song's popularity level with a saved model.
@@ -107,12 +107,14 @@ def predict_command(
         csv_file.is_dir() or any(ch in str(csv_file) for ch in "*?[")
     )
     if csv_file is not None and (address or spread):
-        _score_on_cluster(str(csv_file), out, model, chunksize, address or "local", explain)
+        _score_on_cluster(
+            str(csv_file), out, model, chunksize, address or "local", explain, overwrite
+        )
         return
     try:
         bundle = load_bundle(resolve_model(model))
         if csv_file is not None:
-            _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top)
+            _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top, overwrite)
             return
         records: Any = given if given else _read_json(json_file)
         from songpop.inference import predict
@@ -322,23 +324,31 @@ def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
 
 
 def _score_on_cluster(
-    spec: str, out: Path, model: Path | None, chunksize: int, address: str, explain: bool
+    spec: str,
+    out: Path,
+    model: Path | None,
+    chunksize: int,
+    address: str,
+    explain: bool,
+    overwrite: bool = False,
 ) -> None:
     """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
     from songpop.bundle import resolve_model
     from songpop.cli.output import on_cluster
-    from songpop.inference.cluster import score_files, table_files
+    from songpop.inference.cluster import check_output_folder, score_files, table_files
 
     if explain:
         raise fail(InputError("--explain is not available on the cluster path yet; score one "
                               "file without --scheduler"))  # fmt: skip
     try:
         bundle_path = resolve_model(model)
-        table_files(spec)  # a wrong input is said before any cluster starts
+        # a wrong input, or an output that would mix runs, is said before any cluster starts
+        check_output_folder(out, table_files(spec), overwrite)
         summary = on_cluster(
             address, "scoring files",
             lambda client, tick: score_files(client, spec, out, bundle_path,
-                                             chunksize=chunksize, progress=tick),
+                                             chunksize=chunksize, progress=tick,
+                                             overwrite=overwrite),
         )  # fmt: skip
     except SongpopError as exc:
         raise fail(exc) from None
@@ -361,10 +371,18 @@ def _score_on_cluster(
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"--json {path}: file not found")
+    from songpop.io import loads_limited
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = handle.read(JSON_MAX_BYTES + 1)
+        document = loads_limited(data, max_bytes=JSON_MAX_BYTES)
     except ValueError as exc:
-        raise InputError(f"--json {path}: not valid JSON ({exc})") from exc
+        raise InputError(
+            f"--json {path}: {exc}; for many songs use --csv FILE --out FILE"
+            if "bytes" in str(exc)
+            else f"--json {path}: {exc}"
+        ) from None
     from songpop.inference.inputs.saved import is_saved_answer, saved_records
 
     if is_saved_answer(document):  # a saved Spotify or ReccoBeats answer
@@ -372,6 +390,10 @@ def _read_json(path: Path) -> Any:
         err.print(f"{path}: a saved {provider} answer, {len(records)} song(s)")
         return records
     return document
+
+
+JSON_MAX_BYTES = 64 * 1024 * 1024
+"""Largest --json file read (a batch of songs is a --csv file, read in chunks)."""
 
 
 def _score_batch(
@@ -382,6 +404,7 @@ def _score_batch(
     chunksize: int,
     explain: bool,
     top: int,
+    overwrite: bool = False,
 ) -> None:
     from songpop.inference import score_file
 
@@ -393,6 +416,7 @@ def _score_batch(
         chunksize=chunksize,
         explain=explain,
         top=top,
+        overwrite=overwrite,
     )
     table = Table(title=f"Scored {csv_file} with {bundle.model_id}", show_header=False)
     table.add_row("layout", str(summary["layout"]))
@@ -669,6 +693,14 @@ def _signature() -> inspect.Signature:
         ),
         _option(
             "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
+        ),
+        _option(
+            "overwrite",
+            "--overwrite",
+            False,
+            bool,
+            "Replace an --out (and --rejects) file that exists already, or clear another run's "
+            "parts from an --out folder (Dask). Without it, an existing output is refused.",
         ),
         _option(
             "scheduler",

@@ -36,6 +36,7 @@ def score_file(
     chunksize: int = DEFAULT_CHUNKSIZE,
     explain: bool = False,
     top: int = 3,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Score a CSV or Parquet file of songs, in chunks, into a CSV or Parquet output.
 
@@ -57,6 +58,9 @@ def score_file(
             contributions in plain words) and `contribution_<feature>` for every feature
             (`songpop.explain.explain_table`; their unit is in the summary).
         top: how many contributions `why` names.
+        overwrite: replace an output file that exists already (else an InputError, before
+            anything is read); an output that is the input, or both outputs the same file,
+            is refused whatever this says.
 
     Returns:
         A summary: input, output, rejects, layout, model_id, rows_in, scored, rejected,
@@ -65,6 +69,8 @@ def score_file(
     Raises:
         LayoutError: the file's columns match no layout and lack a feature the model needs.
         DataNotFoundError: the input does not exist.
+        InputError: an output is the input, the two outputs are one file, or an output exists
+            and `overwrite` is False.
     """
     t0 = time.perf_counter()
     in_path, out_path = Path(in_path), Path(out_path)
@@ -83,6 +89,7 @@ def score_file(
         if rejects_path is not None
         else out_path.with_name(stem(out_path) + ".rejects.csv")
     )
+    check_outputs(in_path, out_path, rejects_path, explicit_rejects, overwrite)
     reader = TableReader(in_path, bundle.feature_names, chunksize)
     counts = {"rows_in": 0, "scored": 0, "rejected": 0}
     levels = dict.fromkeys(bundle.levels, 0)
@@ -122,6 +129,9 @@ def score_file(
             counts["rejected"] += len(rejects)
             for level, n in scored["level"].value_counts().items():
                 levels[str(level)] += int(n)
+    if not counts["rejected"] and not explicit_rejects and overwrite:
+        with contextlib.suppress(FileNotFoundError):
+            rejects_path.unlink()  # an earlier run's rejects: not this run's
     summary = {
         "input": str(in_path),
         "output": str(out_path),
@@ -135,6 +145,48 @@ def score_file(
     }
     log.info("scored %s: %s", in_path, summary)
     return summary
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links, `..` or another spelling)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(
+    in_path: Path, out_path: Path, rejects_path: Path, explicit_rejects: bool, overwrite: bool
+) -> None:
+    """Refuse, before anything is read, outputs that would destroy data.
+
+    Raises:
+        InputError: an output is the input; the scored rows and the rejects would go to one
+            file; or an output exists and `overwrite` is False (the message says --overwrite).
+    """
+    for what, target in (("--out", out_path), ("--rejects", rejects_path)):
+        if same_file(target, in_path):
+            raise InputError(
+                f"{what} {target}: is the input file; the scored rows would replace it. Give "
+                "another file name"
+            )
+    if same_file(out_path, rejects_path):
+        raise InputError(
+            f"--out {out_path} and --rejects {rejects_path}: the same file; the rejects would "
+            "replace the scored rows. Give two file names"
+        )
+    if overwrite:
+        return
+    targets = [("--out", out_path)] + ([("--rejects", rejects_path)] if explicit_rejects else [])
+    targets += [] if explicit_rejects else [("the rejects file", rejects_path)]
+    for what, target in targets:
+        if target.exists():
+            raise InputError(
+                f"{what} {target}: a file is already there (an earlier run's?); add --overwrite "
+                "to replace it, or give another file name"
+            )
 
 
 def stem(path: Path) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def _score_part(in_path: str, out_dir: str, index: int, bundle_path: str, chunks
     rejects = Path(out_dir) / "rejects" / f"part-{index:05d}.csv"
     try:
         summary = score_file(in_path, out, _bundle(bundle_path), rejects_path=rejects,
-                             chunksize=chunksize)  # fmt: skip
+                             chunksize=chunksize, overwrite=True)  # fmt: skip
     except SongpopError as exc:
         return {"input": in_path, "error": str(exc), "rows_in": 0, "scored": 0, "rejected": 0}
     return summary
@@ -140,8 +141,13 @@ def score_files(
     *,
     chunksize: int = 100_000,
     progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Score every file of `spec` on the cluster into a partitioned Parquet dataset.
+
+    The folder's `_summary.json` is the run's manifest: its id, its parts and the totals. A
+    folder that holds parts of another run is refused unless `overwrite` (then those parts are
+    removed first), so that the folder never mixes two runs.
 
     Args:
         client: `connect(...)`.
@@ -150,12 +156,14 @@ def score_files(
         bundle_path: the model bundle folder (each worker loads it once).
         chunksize: rows per chunk inside a task.
         progress: called with (files done, files) as tasks finish.
+        overwrite: clear another run's parts from `out` (and replace a joined CSV).
 
     Returns:
         Totals (rows_in, scored, rejected, files, failed files with their errors) and the parts.
 
     Raises:
         ClusterError: the rows do not add up (scored + rejected != rows in).
+        InputError: `out` holds another run's parts, or an input lies inside it.
     """
     from distributed import as_completed
 
@@ -163,10 +171,7 @@ def score_files(
 
     files = table_files(spec)
     one_csv = out if out.name.lower().endswith(".csv") else None
-    if one_csv is not None:  # the parts go beside it, then are joined into it in order
-        out = out.with_name(out.name + ".parts")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: a file is there; give a folder for the scored parts")
+    out = check_output_folder(out, files, overwrite)
     (out / "rejects").mkdir(parents=True, exist_ok=True)
     futures = [
         client.submit(
@@ -192,17 +197,64 @@ def score_files(
         raise ClusterError(f"scored {totals['scored']:,} + rejected {totals['rejected']:,} != "
                            f"{totals['rows_in']:,} rows in")  # fmt: skip
     summary = {
+        "run": f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
         **totals,
         "files": len(files),
         "failed": {r["input"]: r["error"] for r in results if "error" in r},
         "parts": [r.get("output") for r in results],
         "output": str(out),
     }
-    write_json_atomic(summary, out / "_summary.json")
+    write_json_atomic(summary, out / MANIFEST)
     if one_csv is not None:
         _join_csv([p for p in summary["parts"] if p], one_csv)
         summary["output"] = str(one_csv)
     return summary
+
+
+MANIFEST = "_summary.json"
+"""The run's manifest in its output folder: run id, totals, inputs' errors and parts."""
+
+
+def check_output_folder(out: Path, files: list[Path], overwrite: bool) -> Path:
+    """The folder the parts go to, after refusing (or, with `overwrite`, clearing) what would
+    mix two runs; checked before anything is read.
+
+    `out` ending in .csv is one joined CSV: its parts go to `<out>.parts`, songpop's own
+    staging folder, which is always cleared.
+
+    Raises:
+        InputError: a file where the folder should be; an input file inside the folder; the
+            folder holding another run's parts (or the joined CSV existing) without `overwrite`.
+    """
+    folder = out.with_name(out.name + ".parts") if out.name.lower().endswith(".csv") else out
+    if folder is not out and out.exists() and not overwrite:
+        raise InputError(f"--out {out}: a file is already there (an earlier run's?); add "
+                         "--overwrite to replace it, or give another file name")  # fmt: skip
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder}: a file is there; give a folder for the scored parts")
+    root = os.path.realpath(folder)
+    inside = [f for f in files if os.path.realpath(f).startswith(root + os.sep)]
+    if inside:
+        raise InputError(f"--out {out}: holds the input {inside[0]}; the scored parts would "
+                         "mix with the inputs. Give another folder")  # fmt: skip
+    old = _parts(folder)
+    if old and folder is out and not overwrite:
+        raise InputError(
+            f"--out {out}: holds {len(old)} file(s) of another run (part-*.parquet, "
+            f"rejects/part-*.csv, {MANIFEST}); add --overwrite to clear them, or give an "
+            "empty folder"
+        )
+    for path in old:
+        path.unlink()
+    return folder
+
+
+def _parts(folder: Path) -> list[Path]:
+    """What a scoring run leaves in its folder: parts, rejects parts, the manifest."""
+    if not folder.is_dir():
+        return []
+    found = [*folder.glob("part-*.parquet"), *(folder / "rejects").glob("part-*.csv")]
+    return sorted(found + [p for p in [folder / MANIFEST] if p.is_file()])
 
 
 def _join_csv(parts: list[str], target: Path) -> None:
