@@ -30,6 +30,7 @@ import songpop
 import songpop.inference
 from songpop import config, vocabulary
 from songpop.api import schemas
+from songpop.api.offload import off_loop
 from songpop.bundle import Bundle, load_bundle, resolve_model
 from songpop.errors import InputError, SchemaError, SongpopError
 from songpop.inference import Prediction, Problem, RecordError
@@ -307,7 +308,7 @@ def _add_routes(app: FastAPI) -> None:
                 return await run_in_threadpool(
                     run_predictions, records, bundle, explain=explain, similar=similar
                 )
-            return run_predictions(records, bundle, explain=False)
+            return await off_loop(run_predictions, records, bundle, explain=False)
         batch = _split_batch(songs, bundle, where)
         if not batch.records:
             return _all_invalid(batch.errors)
@@ -323,10 +324,10 @@ def _add_routes(app: FastAPI) -> None:
                 where=where,
             )
         else:
-            # A few records take well under a millisecond: scoring them in the event loop spares
-            # a thread hand-off per request, and the GIL ping-pong between the loop and up to 40
-            # threads that made latency climb under load.
-            response = run_predictions(
+            # A few records: on the scoring pool (one thread per core, not Starlette's 40), never
+            # in the event loop, where a model that hangs would hold every other request.
+            response = await off_loop(
+                run_predictions,
                 batch.records,
                 bundle,
                 explain=explain,

@@ -5,7 +5,9 @@ body model). The upload is written to a private temporary folder under a fixed n
 client's file suffix is kept, and only when it is a known audio suffix), analysed in a worker
 thread, and the folder is always removed. Over the size limit → 413; not audio → 415; audio
 songpop cannot use (too short, too long, damaged) → 422. Error messages name the file as the
-client called it, never the server's temporary path.
+client called it, never the server's temporary path. At most `--max-analyses` analyses run at
+once (`songpop.api.analyses`): an upload that finds them all running gets 503 with Retry-After,
+and an analysis whose client disconnects stops at its decoder's next block.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from songpop.api.analyses import run_watched, slots_of
 from songpop.api.schemas import ErrorResponse
 from songpop.errors import AudioError, NotAudioError
 from songpop.inference.context import MAX_SIMILAR, positions_svg
@@ -35,6 +38,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorResponse, "description": "The file is empty or not audio."},
     422: {"model": ErrorResponse, "description": "Audio songpop cannot use: too short, too "
           "long, damaged; or a missing file field."},
+    503: {"model": ErrorResponse, "description": "Every analysis slot is taken "
+          "(--max-analyses); try again after the Retry-After seconds."},
 }  # fmt: skip
 
 
@@ -42,7 +47,7 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
     """Add /analyze and /predict/audio; `models(request)` gives the loaded models."""
 
     @app.post(
-        "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422)}
+        "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422, 503)}
     )
     async def analyze_route(
         request: Request,
@@ -111,6 +116,10 @@ async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
     state = request.app.state if request is not None else None
     calibration = getattr(state, "audio_calibration", None)
     online = bool(getattr(state, "audio_online", False))
+    slots = slots_of(request)
+    if not slots.take():  # answered at once, never queued: the client retries later
+        await file.close()
+        return slots.busy()
 
     suffix = Path(file.filename or "").suffix.lower()
     suffix = suffix if suffix in AUDIO_SUFFIXES else ""
@@ -119,7 +128,7 @@ async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
     try:
         with target.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
-        song = await run_in_threadpool(_analyse_here, target, calibration, online)
+        song = await run_watched(request, _analyse_here, target, calibration, online)
         song.notes = [n.replace(target.name, _shown(file)) for n in song.notes]
         return song
     except NotAudioError as exc:
@@ -127,6 +136,7 @@ async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
     except AudioError as exc:
         return JSONResponse(status_code=422, content={"detail": _message(exc, target, file)})
     finally:
+        slots.give_back()
         await file.close()
         shutil.rmtree(folder, ignore_errors=True)
 

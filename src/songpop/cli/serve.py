@@ -52,6 +52,15 @@ def serve_command(
         "each uploaded file are sent to ReccoBeats and its values replace the estimates. Off "
         "by default: nothing leaves the server.",
     ),
+    max_analyses: int | None = typer.Option(
+        None,
+        "--max-analyses",
+        min=1,
+        help="Audio analyses run at once (each holds its file's signal in memory and a core "
+        "for seconds); an upload beyond them gets 503 with Retry-After. Default: the number "
+        "of cores.",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the prediction API and the what-if web page with uvicorn (one worker).
 
@@ -78,6 +87,9 @@ def serve_command(
     app = create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     app.state.audio_online = online  # read by songpop.api.audio for each upload
     app.state.audio_calibration = load_calibration_option(None)  # $SONGPOP_CALIBRATION
+    from songpop.api.analyses import AnalysisSlots
+
+    app.state.analysis_slots = AnalysisSlots(max_analyses)  # read by songpop.api.audio
     if online:
         err.print("audio uploads: up to three 30 s excerpts of each go to ReccoBeats (--online)")
     uvicorn.run(

@@ -1,0 +1,109 @@
+"""How many audio analyses the server runs at once, and stopping one whose client left.
+
+An analysis holds its decoded signal and spectrogram in memory (up to a few hundred MB for a
+20-minute file) and a core for seconds, so the server runs at most `limit` at a time (`songpop
+serve --max-analyses`, default the number of cores); an upload that finds every slot taken is
+answered at once with 503 and `Retry-After`, never queued. While an analysis runs in its worker
+thread, the request is watched: when the client disconnects, the decoder's cancel event
+(`songpop.audio.decode.CANCEL`) is set, decoding stops at its next block, and the slot is freed
+when the thread has really finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
+
+RETRY_AFTER_S = 5
+"""What a 503 answer's Retry-After says (seconds): about one analysis of a song."""
+WATCH_S = 0.25
+"""How often a running analysis checks that its client is still there."""
+
+
+def default_limit() -> int:
+    """The cores this process may use: one analysis per core."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+class AnalysisSlots:
+    """At most `limit` analyses at a time; taken and given back on the event loop only.
+
+    Attributes:
+        limit: the most analyses at once.
+        running: how many run now.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = max(1, int(limit if limit is not None else default_limit()))
+        self.running = 0
+
+    def take(self) -> bool:
+        """A slot, if one is free (never waits)."""
+        if self.running >= self.limit:
+            return False
+        self.running += 1
+        return True
+
+    def give_back(self) -> None:
+        self.running = max(0, self.running - 1)
+
+    def busy(self) -> JSONResponse:
+        """The 503 answer for an upload that found every slot taken."""
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            content={
+                "detail": f"the server is analysing {self.running} file(s), its limit "
+                f"(--max-analyses {self.limit}); try again in {RETRY_AFTER_S} s"
+            },
+        )
+
+
+def slots_of(request: Request | None) -> AnalysisSlots:
+    """The app's analysis slots (`app.state.analysis_slots`), made on first use."""
+    if request is None:
+        return AnalysisSlots()
+    state = request.app.state
+    slots = getattr(state, "analysis_slots", None)
+    if slots is None:
+        slots = state.analysis_slots = AnalysisSlots()
+    return slots
+
+
+async def run_watched(request: Request | None, func: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """`func(*args, **kw)` in a worker thread, cancelled (through the decoder's cancel event)
+    when the client disconnects; returns only once the thread has finished."""
+    from songpop.audio.decode import CANCEL
+
+    event = threading.Event()
+
+    def call() -> T:
+        token = CANCEL.set(event)
+        try:
+            return func(*args, **kw)
+        finally:
+            CANCEL.reset(token)
+
+    task = asyncio.ensure_future(run_in_threadpool(call))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=WATCH_S)
+            if done:
+                return task.result()
+            if request is not None and not event.is_set() and await request.is_disconnected():
+                event.set()
+    finally:
+        event.set()
+        if not task.done():  # this coroutine was cancelled: still wait for the thread
+            await asyncio.shield(asyncio.wait({task}))
