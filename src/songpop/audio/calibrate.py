@@ -114,10 +114,14 @@ def _fit(spec: dict[str, Any], X: dict[str, np.ndarray], y: np.ndarray, target: 
         slope, intercept = np.polyfit(x, y, 1)
         return {**spec, "slope": float(slope), "intercept": float(intercept)}
     if kind == "isotonic":
+        import warnings
+
         from sklearn.isotonic import IsotonicRegression
 
         x = X[spec["input"]]
-        iso = IsotonicRegression(increasing="auto", out_of_bounds="clip").fit(x, y)
+        with warnings.catch_warnings():  # "auto" warns when the direction is unclear: it is
+            warnings.simplefilter("ignore", UserWarning)  # the cross-validation that judges
+            iso = IsotonicRegression(increasing="auto", out_of_bounds="clip").fit(x, y)
         return {**spec, "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
     from sklearn.ensemble import GradientBoostingRegressor
 
@@ -469,7 +473,11 @@ def write_calibration(calibration: Calibration, pairs: list[Pair], path: Path) -
     """
     from songpop.io import write_json_atomic
 
-    doc = json.loads(json.dumps(calibration.to_json(), allow_nan=False))
+    try:
+        doc = json.loads(json.dumps(calibration.to_json(), allow_nan=False))
+    except ValueError:
+        raise CalibrationError(f"{path}: a fitted mapping holds a number that is not finite; "
+                               "nothing written") from None  # fmt: skip
     again = from_json(doc, str(path))
     for name, m in calibration.mappings.items():
         X = {n: np.array([p.inputs.get(n, np.nan) for p in pairs]) for n in _needs(m)}
