@@ -48,6 +48,7 @@ from songpop.io import (
 )
 from songpop.prepare.charts import aggregate_chart_songs, aggregate_seed_charts
 from songpop.prepare.clean import Cleaned, clean_charts, clean_tracks
+from songpop.prepare.history import artist_years, history_before
 from songpop.prepare.label import label_songs
 from songpop.prepare.match import (
     DEFAULT_THRESHOLD,
@@ -73,6 +74,13 @@ DEFAULT_TRACKS: tuple[str, ...] = (
     "spotify_1921_2020_seed_matched",
 )
 DEFAULT_LABEL = {"default": "composite", "seed": "spotify"}
+TASKS: tuple[str, ...] = ("chart-chance",)
+"""Builds with a question of their own (`build_dataset(task=...)`)."""
+CHART_CHANCE_TRACKS: tuple[str, ...] = ("tidytuesday_spotify_2020",)
+"""The chart-chance task's default tracks: released tracks picked by playlist genre, not by their
+chart history (the Hit Predictor's flops are picked from other genres, and the seed's songs are
+all chart songs). More tables of released tracks join with `--tracks` (the full Kaggle
+1921-2020 `data.csv`, saved feature-API answers)."""
 
 SONG_COLUMNS: tuple[str, ...] = (
     "song_id",
@@ -93,6 +101,7 @@ SONG_COLUMNS: tuple[str, ...] = (
     "genre",
     "popularity",
     "hit_target",
+    *config.HISTORY_FEATURES,
     *config.CHART_COLUMNS,
     "score",
     "level",
@@ -166,7 +175,7 @@ def _songs_table(songs: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in SONG_COLUMNS if c not in songs]
     out = songs.copy()
     for column in missing:
-        out[column] = pd.NA
+        out[column] = float("nan") if column in config.HISTORY_FEATURES else pd.NA
     out = out[list(SONG_COLUMNS)]
     out["charted"] = out["charted"].astype(bool)
     for column in ("weeks_on_chart", "best_position", "n_runs"):
@@ -262,6 +271,8 @@ def build_dataset(
     weights: dict[str, float] | None = None,
     fuzzy_threshold: float = DEFAULT_THRESHOLD,
     progress: bool = False,
+    task: str | None = None,
+    era_years: int | None = None,
 ) -> dict[str, Any]:
     """Read the sources, prepare and label the songs, and write every stage into `out_dir`.
 
@@ -277,6 +288,12 @@ def build_dataset(
         weights: composite label weights (see `songpop.prepare.label.DEFAULT_WEIGHTS`).
         fuzzy_threshold: lowest accepted fuzzy match score, 0..100 (default profile).
         progress: show progress bars on stderr.
+        task: "chart-chance": every track with a release year from 1958 on (no chart-derived
+            selection; default tracks `CHART_CHANCE_TRACKS`), labelled charted / not charted by
+            the build's chart matching, with the artist's Hot 100 history before the release
+            year (`prepare.history`); also writes `artist_history.parquet`.
+        era_years: cut the levels within release cohorts of this many years (composite and
+            spotify labels; `prepare.label.era_levels`).
 
     Returns:
         The build summary (also written as `build.json`).
@@ -287,7 +304,14 @@ def build_dataset(
     _check_out(Path(out_dir))
     if profile not in PROFILES:
         raise SchemaError(f"profile {profile!r}: expected one of {PROFILES}")
-    label = label or DEFAULT_LABEL[profile]
+    if task is not None and task not in TASKS:
+        raise SchemaError(f"task {task!r}: expected one of {TASKS}")
+    chance = task == "chart-chance"
+    if chance and profile != "default":
+        raise SchemaError("--task chart-chance uses songpop's own matching (--profile default)")
+    if chance and label not in (None, "charted"):
+        raise SchemaError(f"--task chart-chance labels charted / not charted, not {label!r}")
+    label = "charted" if chance else (label or DEFAULT_LABEL[profile])
     if label not in config.LABEL_STRATEGIES:
         raise SchemaError(f"label strategy {label!r}: expected one of {config.LABEL_STRATEGIES}")
     started = time.perf_counter()
@@ -299,10 +323,13 @@ def build_dataset(
     if tracks:
         track_paths = [_given(p) for p in tracks]
     else:
-        track_paths = [_default(name, folder) for name in (SEED_TRACKS if seed else DEFAULT_TRACKS)]
+        names = SEED_TRACKS if seed else (CHART_CHANCE_TRACKS if chance else DEFAULT_TRACKS)
+        track_paths = [_default(name, folder) for name in names]
 
     with tqdm(total=5, desc="data build", disable=not progress, unit="step", leave=False) as bar:
         summary: dict[str, Any] = {"profile": profile, "label": label, "stages": []}
+        if task:
+            summary["task"] = task
         bar.set_postfix_str("reading")
         raw_charts, raw_tracks = _read_inputs(chart_path, track_paths, summary)
         bar.update()
@@ -317,8 +344,15 @@ def build_dataset(
                 charts_clean.table, tracks_clean.table, fuzzy_threshold, progress, summary
             )
         bar.update()
+        if chance:
+            tables["artist_history"] = artist_years(charts_clean.table)
+            tables["songs"] = _chart_chance_songs(
+                tables["songs"], tables["artist_history"], summary
+            )
         bar.set_postfix_str("labelling")
-        songs = _label(tables["songs"], label, weights, summary)
+        songs = _label(tables["songs"], label, weights, summary, era_years)
+        if chance:
+            summary["chart_chance"].update(base_rates(songs))
         summary["match"] = match["audit"]
         summary["match_rate"] = {
             source: row["match_rate"] for source, row in match["audit"]["per_source"].items()
@@ -381,11 +415,58 @@ def _clean(
     return charts_clean, tracks_clean
 
 
+def _chart_chance_songs(
+    songs: pd.DataFrame, history: pd.DataFrame, summary: dict[str, Any]
+) -> pd.DataFrame:
+    """The tracks a chart chance can be asked of: a release year from 1958 on (the Hot 100's
+    first year), with the artist's chart history before that year."""
+    years = pd.to_numeric(songs["year"], errors="coerce")
+    keep = years.ge(config.FIRST_CHART_YEAR).fillna(False).to_numpy(dtype=bool)
+    out = songs[keep].reset_index(drop=True)
+    summary["stages"].append(_stage("released_from_1958", len(songs), len(out)))
+    debut = pd.to_datetime(out["debut_date"], errors="coerce").dt.year
+    early = int((out["charted"].astype(bool) & debut.lt(out["year"].astype("float64") - 1)).sum())
+    summary["chart_chance"] = {
+        "no_year": int(years.isna().sum()),
+        "before_1958": int(years.lt(config.FIRST_CHART_YEAR).sum()),
+        # a release year later than the chart run: a re-release or compilation date
+        "charted_before_release_year": early,
+    }
+    filled = history_before(out, history)
+    for column in config.HISTORY_FEATURES:
+        out[column] = filled[column].to_numpy()
+    return out
+
+
+def base_rates(songs: pd.DataFrame) -> dict[str, Any]:
+    """The chart-chance table's share of charted tracks, overall, per release year and genre."""
+    charted = songs["level"].astype(str).eq("charted")
+    year = pd.to_numeric(songs["year"], errors="coerce").astype("Int64")
+    per_year = charted.groupby(year).agg(["size", "mean"])
+    out: dict[str, Any] = {
+        "songs": int(len(songs)),
+        "charted": int(charted.sum()),
+        "base_rate": round(float(charted.mean()), 4) if len(songs) else None,
+        "per_year": {
+            str(int(y)): {"songs": int(r["size"]), "rate": round(float(r["mean"]), 4)}
+            for y, r in per_year.iterrows()
+        },
+    }
+    if "genre" in songs and songs["genre"].notna().any():
+        per_genre = charted.groupby(songs["genre"].astype("string")).agg(["size", "mean"])
+        out["per_genre"] = {
+            str(g): {"songs": int(r["size"]), "rate": round(float(r["mean"]), 4)}
+            for g, r in per_genre.iterrows()
+        }
+    return out
+
+
 def _label(
     songs: pd.DataFrame,
     label: str,
     weights: dict[str, float] | None,
     summary: dict[str, Any],
+    era_years: int | None = None,
 ) -> pd.DataFrame:
     if songs.empty:
         stages = "; ".join(
@@ -395,7 +476,7 @@ def _label(
             f"no song survived cleaning and matching, so there is nothing to label ({stages}); "
             "check the track files' values and that they match the charts"
         )
-    labelled, report = label_songs(songs, label, weights)
+    labelled, report = label_songs(songs, label, weights, era_years=era_years)
     if labelled["level"].nunique() < 2:
         raise SchemaError(
             f"label strategy {label!r} gives a single class ({labelled['level'].iloc[0]}) on "

@@ -27,6 +27,8 @@ AUDIO_NUMERIC: tuple[str, ...] = tuple(n for n in AUDIO_FEATURES if n not in AUD
 # `decade` (1990 = the 1990s) stands in for the year where a source knows only the decade (the
 # Hit Predictor); a model uses one of the two.
 CONTEXT_FEATURES: tuple[str, ...] = _vocabulary.CONTEXT_FEATURES
+HISTORY_FEATURES: tuple[str, ...] = _vocabulary.HISTORY_FEATURES
+"""The artist's Hot 100 record before the release year ("audio + year + artist history")."""
 TIME_FEATURES: tuple[str, ...] = _vocabulary.TIME_FEATURES
 """Context features that are calendar years: whole numbers, in years."""
 
@@ -69,7 +71,20 @@ standard errors of a 3-fold CV estimate on the seed task, half a test interval's
 # --- labels -----------------------------------------------------------------------------------
 LEVELS: tuple[str, ...] = ("low", "medium", "high")
 HIT_CLASSES: tuple[str, ...] = ("not_hit", "hit")
-LABEL_STRATEGIES: tuple[str, ...] = ("composite", "spotify", "hit")
+CHART_CLASSES: tuple[str, ...] = ("not_charted", "charted")
+"""The chart-chance label: did the track reach the Hot 100 (by the build's own chart match)."""
+LABEL_STRATEGIES: tuple[str, ...] = ("composite", "spotify", "hit", "charted")
+ERA_YEARS: int = 5
+"""Width of the release cohorts the era-relative levels are cut within (1990-1994, ...)."""
+FIRST_CHART_YEAR: int = 1958
+"""The Hot 100 began in August 1958: a track released earlier could not have charted on it."""
+
+# --- forward in time ----------------------------------------------------------------------------
+FORWARD_ORIGINS: tuple[int, ...] = (2000, 2005, 2010, 2015)
+"""Rolling origins: train on the songs released before Y, test on those released Y to Y+4."""
+FORWARD_HORIZON: int = 5
+FORWARD_MIN_TRAIN: int = 300
+FORWARD_MIN_TEST: int = 100
 
 # The seed profile: the original report's inputs and rules (see NOTES.md).
 SEED_CHART_CUTOFF = "2021-05-29"
@@ -114,6 +129,8 @@ FEATURE_SET_LABELS: dict[str, str] = {
     "audio": "audio only",
     "audio+context": "audio + context",
     "measured": "measured from audio (+ year or decade)",
+    "year": "year only (release year, or decade)",
+    "history": "audio + year + artist history",
 }
 """How each feature set is named in tables. "measured" holds only what songpop measures in an
 audio file itself (`vocabulary.MEASURED_FEATURES`: duration, loudness, tempo, key, mode, time
@@ -124,5 +141,8 @@ TASK_TITLES: dict[str, str] = {
     "seed": "Popularity level (the original report's songs)",
     "hit": "Hit or not (Hit Predictor songs)",
     "chart": "How big a hit (songs that charted)",
+    "chart_chance": "Chance to reach the Hot 100 (released tracks of six genres)",
+    "seed_era": "Popularity level within its release era (the original report's songs)",
+    "chart_era": "How big a hit within its release era (songs that charted)",
 }
 """Each task of `songpop run` in plain words (pages, tables)."""

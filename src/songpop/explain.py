@@ -283,24 +283,33 @@ def _make_explainer(bundle: Bundle) -> _TreeExplainer | _PermutationExplainer:
 # --- per-song explanations ----------------------------------------------------------------------
 
 
-def explain_rows(bundle: Bundle, X: np.ndarray, targets: Sequence[str]) -> list[Explanation]:
+def explain_rows(
+    bundle: Bundle,
+    X: np.ndarray,
+    targets: Sequence[str],
+    years: Sequence[float | None] | None = None,
+) -> list[Explanation]:
     """Explain each row's score for its target class.
 
     Args:
         bundle: the loaded model bundle.
         X: valid rows, float array with columns in `bundle.feature_names` order.
         targets: the class to explain for each row (usually the predicted level).
+        years: each row's release year, where known: its values are then placed among the
+            training songs released within a few years of it (default: the model's own year
+            column, when it has one).
 
     Returns:
         One Explanation per row.
     """
     explainer = explainer_for(bundle)
     phi, base = explainer.values(np.asarray(X, dtype=np.float64))
+    years = row_years(bundle, X, years)
     out = []
     for i, target in enumerate(targets):
         k = bundle.classes.index(target)
         contributions = [
-            _contribution(bundle, name, float(X[i, j]), float(phi[i, j, k]), target)
+            _contribution(bundle, name, float(X[i, j]), float(phi[i, j, k]), target, years[i])
             for j, name in enumerate(bundle.feature_names)
         ]
         contributions.sort(key=lambda c: abs(c.contribution), reverse=True)
@@ -336,6 +345,7 @@ def explain_table(
     explainer = explainer_for(bundle)
     X = np.asarray(X, dtype=np.float64)
     names = list(bundle.feature_names)
+    years = row_years(bundle, X, None)
     if len(X):
         phi, _ = explainer.values(X)
         k = np.asarray([bundle.classes.index(t) for t in targets], dtype=np.int64)
@@ -345,7 +355,9 @@ def explain_table(
     strongest = np.argsort(-np.abs(own), axis=1, kind="stable")[:, : max(0, top)]
     why = [
         "; ".join(
-            _contribution(bundle, names[j], float(X[i, j]), float(own[i, j]), targets[i]).text
+            _contribution(
+                bundle, names[j], float(X[i, j]), float(own[i, j]), targets[i], years[i]
+            ).text
             for j in strongest[i]
         )
         for i in range(len(X))
@@ -363,22 +375,82 @@ MIDDLE = 10.0
 than 52% of songs" says less than it seems to."""
 
 
-def _contribution(bundle: Bundle, name: str, value: float, phi: float, target: str) -> Contribution:
+def row_years(
+    bundle: Bundle, X: np.ndarray, years: Sequence[float | None] | None
+) -> list[float | None]:
+    """Each row's release year: as given, else the model's own year column, else None."""
+    if years is not None:
+        return [None if y is None or not np.isfinite(float(y)) else float(y) for y in years]
+    if "year" in bundle.feature_names:
+        column = np.asarray(X, dtype=np.float64)[:, list(bundle.feature_names).index("year")]
+        return [None if not np.isfinite(y) else float(y) for y in column]
+    return [None] * len(X)
+
+
+def _contribution(
+    bundle: Bundle, name: str, value: float, phi: float, target: str, year: float | None = None
+) -> Contribution:
     direction = "up" if phi >= 0 else "down"
-    where, percentile = describe_value(bundle, name, value)
+    where, percentile = describe_value(bundle, name, value, year)
     words = class_words(target)
     push = f"pushes {direction} the chance of {words}"
     if abs(phi) < 1e-12:
         push = f"makes no difference to the chance of {words}"
-    return Contribution(name, value, phi, direction, percentile, f"{where}: {push}")
+    text = f"{where}: {push}"
+    era = tracks_the_era(bundle, name)
+    if era and abs(phi) >= 1e-12:
+        text += f" ({era})"
+    return Contribution(name, value, phi, direction, percentile, text)
 
 
-def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float | None]:
-    """Place a value among all the training songs, in words, and the percentile behind it.
+def tracks_the_era(bundle: Bundle, name: str) -> str:
+    """ "loudness mostly tells the model when a song was made" for a feature whose Spearman
+    correlation with the release year among the training songs reaches the bundle's threshold
+    (0.3); "" otherwise, and for the year itself."""
+    era = (bundle.reference or {}).get("era") or {}
+    rho = (era.get("tracks_year") or {}).get(name)
+    if name in ("year", "decade"):
+        return "the release year itself: popularity drifts with the era"
+    if rho is None or abs(rho) < float(era.get("threshold", 0.3)):
+        return ""
+    spec = vocabulary.feature(name)
+    label = spec.label.lower() if spec else name
+    trend = "rose" if rho > 0 else "fell"
+    return (
+        f"{label} mostly tells the model when a song was made: it {trend} with the release "
+        f"year among the training songs (Spearman {rho:+.2f})"
+    )
+
+
+def _era_percentiles(
+    bundle: Bundle, name: str, year: float | None
+) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The percentiles of `name` among the training songs released within the bundle's era
+    window of `year` (the nearest stored year), with the group in words; None without."""
+    if year is None:
+        return None
+    era = (bundle.reference or {}).get("era") or {}
+    by_year = era.get("by_year") or {}
+    if not by_year or not era.get("q"):
+        return None
+    nearest = min(by_year, key=lambda y: abs(int(y) - year))
+    first, last, n, values = by_year[nearest]
+    if name not in values:
+        return None
+    group = f"the training songs released {first}-{last}"
+    return np.asarray(values[name], dtype=float), np.asarray(era["q"], dtype=float), group
+
+
+def describe_value(
+    bundle: Bundle, name: str, value: float, year: float | None = None
+) -> tuple[str, float | None]:
+    """Place a value among the training songs, in words, and the percentile behind it: among
+    those released within a few years of `year` when the bundle knows them (a song is compared
+    with its own era), else among all of them.
 
     Returns:
-        (e.g. "louder than 80% of the songs the model learned from (-4.1 dB)", 80.0); the
-        percentile is None when the bundle has no reference statistics for the feature.
+        (e.g. "louder than 80% of the training songs released 2010-2020 (-4.1 dB)", 80.0);
+        the percentile is None when the bundle has no reference statistics for the feature.
     """
     reference = bundle.reference or {}
     shown = format_value(name, value)
@@ -393,6 +465,9 @@ def describe_value(bundle: Bundle, name: str, value: float) -> tuple[str, float 
     percentiles = reference.get("percentiles", {})
     q = percentiles.get("q")
     values = percentiles.get("overall", {}).get(name)
+    in_era = _era_percentiles(bundle, name, year)
+    if in_era is not None:
+        values, q, group = in_era
     if values is None or q is None:
         return f"{name} {shown}", None
     below, above = _shares_below_above(

@@ -5,7 +5,11 @@ Two feature sets are always reported apart:
 * ``audio``: the report's inputs, `config.AUDIO_FEATURES` (ten numbers plus `key`, which the
   preprocessing one-hot encodes: 22 model inputs);
 * ``audio+context``: the same plus the release year (or the decade where the source has no
-  year), mode, time signature and explicit, each only where the table actually holds it.
+  year), mode, time signature and explicit, each only where the table actually holds it;
+* ``year``: the release year (or decade) alone: the baseline every other set must beat, since
+  popularity drifts with the era (a model that knows only *when* a song came out);
+* ``history``: audio + context + the artist's Hot 100 record before the release year
+  (`config.HISTORY_FEATURES`; the chart-chance task's tables hold it).
 
 Chart-derived columns (`config.CHART_COLUMNS`) and label inputs (`config.LABEL_COLUMNS`) never
 become features: `check_features` refuses them wherever a feature list is built.
@@ -39,7 +43,7 @@ from songpop.errors import LayoutError, SchemaError, SongpopError
 
 log = logging.getLogger(__name__)
 
-FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured")
+FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured", "year", "history")
 FEATURE_SET_LABELS: dict[str, str] = config.FEATURE_SET_LABELS
 LABEL_COLUMN = "level"
 
@@ -107,12 +111,24 @@ def context_columns(songs: pd.DataFrame) -> list[str]:
     return chosen
 
 
+def history_columns(songs: pd.DataFrame) -> list[str]:
+    """The artist-history columns this table holds for at least `CONTEXT_MIN_COVERAGE` of its
+    rows (all of them, or none)."""
+    n = max(len(songs), 1)
+    held = [
+        c
+        for c in config.HISTORY_FEATURES
+        if c in songs.columns and songs[c].notna().sum() / n >= CONTEXT_MIN_COVERAGE
+    ]
+    return held if len(held) == len(config.HISTORY_FEATURES) else []
+
+
 def feature_columns(songs: pd.DataFrame, feature_set: str) -> list[str]:
     """The input columns of a feature set on this table, in model order.
 
     Args:
         songs: a song table (songs.parquet or a test table).
-        feature_set: "audio", "audio+context" or "measured".
+        feature_set: one of `FEATURE_SETS`.
 
     Returns:
         Audio features, then the context columns the table holds (for "audio+context"); an
@@ -127,6 +143,8 @@ def feature_columns(songs: pd.DataFrame, feature_set: str) -> list[str]:
     """
     if feature_set not in FEATURE_SETS:
         raise SchemaError(f"feature set {feature_set!r}: expected one of {FEATURE_SETS}")
+    if feature_set == "year":  # empty when the table holds neither a year nor a decade
+        return check_features([c for c in context_columns(songs) if c in TIME_COLUMNS])
     missing = [c for c in config.AUDIO_FEATURES if c not in songs.columns]
     if missing:
         raise LayoutError(
@@ -134,8 +152,10 @@ def feature_columns(songs: pd.DataFrame, feature_set: str) -> list[str]:
             f"{list(config.AUDIO_FEATURES)}"
         )
     names = list(config.AUDIO_FEATURES)
-    if feature_set == "audio+context":
+    if feature_set in ("audio+context", "history"):
         names += context_columns(songs)
+    if feature_set == "history":
+        names += history_columns(songs)
     if feature_set == "measured":
         measured = vocabulary.MEASURED_FEATURES
         names = [n for n in names if n in measured]

@@ -49,6 +49,16 @@ class TaskPlan:
     cost: int = 1
     """How long its training takes, relatively: the longest start first among the side-by-side
     jobs, so the last worker free ends soonest."""
+    data: str | None = None
+    """Train on another task's song table (its build), relabelled by `select`."""
+    feature_sets: tuple[str, ...] = ("audio", "audio+context", "measured", "year", "history")
+    calibrate: bool = False
+    split_by: str | None = None
+    era_years: int | None = None
+
+    def data_task(self, task: str) -> str:
+        """The task whose build this task trains on."""
+        return self.data or task
 
 
 def charted_levels(songs: Any) -> Any:
@@ -60,6 +70,22 @@ def charted_levels(songs: Any) -> Any:
     from songpop.prepare.label import relabel_among
 
     return relabel_among(songs, songs["charted"].fillna(False).astype(bool))
+
+
+def era_seed_levels(songs: Any) -> Any:
+    """The seed songs with their Spotify popularity cut into thirds within each release cohort
+    of `config.ERA_YEARS` years (songs without a year, or in too small a cohort, left out)."""
+    from songpop.prepare.label import relabel_among
+
+    return relabel_among(songs, songs["year"].notna(), era_years=config.ERA_YEARS)
+
+
+def era_charted_levels(songs: Any) -> Any:
+    """The charted songs, their composite score cut into thirds within each release cohort."""
+    from songpop.prepare.label import relabel_among
+
+    keep = songs["charted"].fillna(False).astype(bool) & songs["year"].notna()
+    return relabel_among(songs, keep, era_years=config.ERA_YEARS)
 
 
 TASKS: dict[str, TaskPlan] = {
@@ -83,6 +109,44 @@ TASKS: dict[str, TaskPlan] = {
         models="cheap",
         extras=False,
         select=charted_levels,
+    ),
+    # Released tracks of six playlist genres, charted or not: the chance a new release reaches
+    # the Hot 100, with and without the artist's earlier chart record. Artist-disjoint test
+    # songs; calibrated probabilities; the run's default answer for a new song.
+    "chart_chance": TaskPlan(
+        build={"task": "chart-chance"},
+        label_strategy="charted",
+        order=29,
+        models="cheap",
+        extras=False,
+        feature_sets=("year", "audio", "audio+context", "history"),
+        calibrate=True,
+        split_by="artist",
+        cost=2,
+    ),
+    # The same levels cut within five-year release cohorts: "high" is the top third of the
+    # songs released in the same years, not "recent".
+    "seed_era": TaskPlan(
+        build={"profile": "seed"},
+        label_strategy="spotify",
+        order=33,
+        models="cheap",
+        extras=False,
+        select=era_seed_levels,
+        data="seed",
+        feature_sets=("year", "audio", "audio+context"),
+        era_years=config.ERA_YEARS,
+    ),
+    "chart_era": TaskPlan(
+        build={},
+        label_strategy="composite",
+        order=34,
+        models="cheap",
+        extras=False,
+        select=era_charted_levels,
+        data="chart",
+        feature_sets=("year", "audio", "audio+context"),
+        era_years=config.ERA_YEARS,
     ),
 }
 
@@ -210,10 +274,12 @@ def run_pipeline(
             done(stage, key, time.perf_counter() - t0, source)
         return source
 
-    # 1. Data: one song table per task (each a few seconds).
+    # 1. Data: one song table per task (each a few seconds); a task that relabels another's
+    # songs (`TaskPlan.data`) shares its build.
     fingerprint = data_fingerprint(data_dir)
     build_keys: dict[str, str] = {}
-    for task in ordered:
+    builds = list(dict.fromkeys(TASKS[t].data_task(t) for t in ordered))
+    for task in builds:
         stage, build = f"build_{task}", TASKS[task].build
         build_keys[task] = key = stage_key(stage, build=build, data=fingerprint)
         outputs = [f"data/{task}"]
@@ -232,7 +298,7 @@ def run_pipeline(
             f"train_{task}",
             stage_key(
                 f"train_{task}",
-                songs=build_keys[task],
+                songs=build_keys[TASKS[task].data_task(task)],
                 budget=budget,
                 plan=_plan_settings(TASKS[task]),
                 default=task == "seed",
@@ -246,7 +312,7 @@ def run_pipeline(
     jobs.append(
         _Job(
             "explore",
-            stage_key("explore", songs={t: build_keys[t] for t in ordered}),
+            stage_key("explore", songs={t: build_keys[t] for t in builds}),
             ["explore"],
             _explore,
             (run_dir, tuple(ordered)),
@@ -283,7 +349,11 @@ def run_pipeline(
             json.loads((models_dir / task / "train.json").read_text(encoding="utf-8")),
         )
 
-    # 3. What drives the default model.
+    # 3. The answer for a new song: the run's default, chosen by forward-in-time skill.
+    if "chart_chance" in trained:
+        choose_new_song_default(models_dir, result.summaries)
+
+    # 4. What drives the default model.
     from songpop.bundle import load_bundle, resolve_model
     from songpop.features import feature_matrix
     from songpop.report.sections import write_explain_section
@@ -298,7 +368,8 @@ def run_pipeline(
         t0 = time.perf_counter()
         bundle = load_bundle(default)
         task = bundle.meta.get("task") or "seed"
-        songs = TASKS[task].select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
+        data = run_dir / "data" / TASKS[task].data_task(task)
+        songs = TASKS[task].select(pd.read_parquet(data / "songs.parquet"))
         X = feature_matrix(songs, bundle.feature_names)
         write_explain_section(
             bundle,
@@ -309,7 +380,7 @@ def run_pipeline(
         )
         done("explain", key, time.perf_counter() - t0, None)
 
-    # 4. The report, led by a summary of what is predictable; this run becomes the default.
+    # 5. The report, led by a summary of what is predictable; this run becomes the default.
     emit(hook, Event("stage", "report"))
     t0 = time.perf_counter()
     result.wall = time.perf_counter() - started
@@ -325,6 +396,82 @@ def run_pipeline(
     return result
 
 
+NEW_SONG_ERA_TASK = "seed_era"
+"""The level within its era shown beside the chance to chart."""
+
+
+def choose_new_song_default(models_dir: Path, summaries: dict[str, Any]) -> dict[str, Any]:
+    """Make the chart-chance model with the best forward-in-time ROC-AUC at the latest origin
+    the run's default, when it beats the year-only model there (else the best bundle by that
+    figure all the same, and the reason says it does not beat the year); the level within its
+    era (`NEW_SONG_ERA_TASK`) is chosen the same way, by forward accuracy.
+
+    The rule reads only figures fixed by the data and the seed, so any machine chooses alike.
+
+    Returns:
+        The `new_song` record written into index.json.
+    """
+    from songpop.bundle import set_run_default
+    from songpop.evaluation.forward import headline
+    from songpop.train import bundle_id
+
+    def pick(task: str, metric: str) -> dict[str, Any] | None:
+        summary = summaries.get(f"train_{task}") or {}
+        rows = headline(summary.get("forward") or {})
+        year = next((r for r in rows if r["feature_set"] == "year"), None)
+        ranked = sorted(
+            (r for r in rows if r["feature_set"] != "year" and r.get(metric) is not None
+             and r["feature_set"] in summary["feature_sets"]),
+            key=lambda r: -r[metric],
+        )  # fmt: skip
+        if not ranked:
+            return None
+        row = ranked[0]
+        fs = row["feature_set"]
+        beats = year is None or year.get(metric) is None or row[metric] > year[metric]
+        new_artists = (row.get("subgroups") or {}).get("new_artists")
+        return {
+            "bundle": bundle_id(task, fs, summary["feature_sets"][fs]["best"]),
+            "feature_set": fs,
+            "metric": metric,
+            "forward": row,
+            "year_only": year,
+            "beats_year": beats,
+            "new_artists": new_artists,
+        }
+
+    chance = pick("chart_chance", "roc_auc")
+    if chance is None:
+        return {}
+    era = pick(NEW_SONG_ERA_TASK, "accuracy") if f"train_{NEW_SONG_ERA_TASK}" in summaries else None
+    f = chance["forward"]
+    reason = (
+        f"task 'chart_chance', {chance['feature_set']} features: the best forward-in-time "
+        f"ROC-AUC at the latest origin (trained before {f['origin']}, tested on "
+        f"{f['origin']}-{f['last']}: {f['roc_auc']:.3f}"
+        + (
+            f" against {chance['year_only']['roc_auc']:.3f} for the year alone)"
+            if chance["year_only"] and chance["year_only"].get("roc_auc") is not None
+            else ")"
+        )
+        + ("" if chance["beats_year"] else "; it does not beat the year-only model")
+    )
+    base = (summaries.get("build_chart_chance") or {}).get("chart_chance", {})
+    record = {
+        "rule": "the chart-chance bundle with the best ROC-AUC forward in time at the latest "
+        "origin, above the year-only model; beside it the era level with the best forward "
+        "accuracy",
+        "chance": chance,
+        "era": era,
+        "base_rate": base.get("base_rate"),
+        "base_rate_per_year": {
+            y: v["rate"] for y, v in (base.get("per_year") or {}).items() if v["songs"] >= 50
+        },
+    }
+    set_run_default(models_dir, chance["bundle"], reason, record)
+    return record
+
+
 def _plan_settings(plan: TaskPlan) -> dict[str, Any]:
     """What of a task's plan changes its models (its key's settings)."""
     return {
@@ -333,6 +480,11 @@ def _plan_settings(plan: TaskPlan) -> dict[str, Any]:
         "models": plan.models,
         "extras": plan.extras,
         "order": plan.order,
+        "data": plan.data,
+        "feature_sets": list(plan.feature_sets),
+        "calibrate": plan.calibrate,
+        "split_by": plan.split_by,
+        "era_years": plan.era_years,
     }
 
 
@@ -353,8 +505,10 @@ def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str
     from songpop.train import train_task
 
     plan = TASKS[task]
-    songs = plan.select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
-    return train_task(
+    data = run_dir / "data" / plan.data_task(task)
+    songs = plan.select(pd.read_parquet(data / "songs.parquet"))
+    history = data / "artist_history.parquet"
+    summary = train_task(
         songs,
         run_dir / "models",
         task=task,
@@ -365,7 +519,13 @@ def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str
         set_default=task == "seed",
         extras=plan.extras,
         hook=hook,
+        feature_sets=plan.feature_sets,
+        calibrate=plan.calibrate,
+        split_by=plan.split_by,
+        era_years=plan.era_years,
+        artist_history=pd.read_parquet(history) if history.is_file() else None,
     )
+    return summary
 
 
 def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None:
@@ -376,6 +536,8 @@ def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None
 
     explore_sections(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
     for task in ordered[1:]:
+        if TASKS[task].data is not None:  # the same songs as another task's, relabelled
+            continue
         songs = TASKS[task].select(pd.read_parquet(run_dir / "data" / task / "songs.parquet"))
         write_data_section(run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs)
 
@@ -416,90 +578,3 @@ def _default_reason(models_dir: Path) -> str | None:
         f"{index['default']} is the run's default model, used by `songpop predict` and "
         f"`songpop serve` when no model is named: {index['default_reason']}."
     )
-
-
-def summary_rows(summaries: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (task, feature set): the best model by cross-validation and its test scores,
-    next to macro-F1, the dummy baseline and the majority-class rate; then, where the task has
-    a year or decade, the same model's time-forward row (trained on the older songs, tested on
-    the newest 20%), whose label mix may differ from its training songs'. Each group leads
-    with the largest lift over the dummy: what is predictable first."""
-    from songpop.evaluation.results import below_baseline
-    from songpop.features import FEATURE_SET_LABELS
-
-    rows: list[dict[str, Any]] = []
-    forward: list[dict[str, Any]] = []
-    for key, summary in summaries.items():
-        if not key.startswith("train_"):
-            continue
-        for fs, fs_summary in summary["feature_sets"].items():
-            best = fs_summary["best"]
-            entry = fs_summary["models"][best]
-            rows.append(
-                _summary_row(
-                    summary["task"],
-                    FEATURE_SET_LABELS.get(fs, fs),
-                    f"{summary['n_train']:,} / {summary['n_test']:,}",
-                    best,
-                    entry["accuracy"],
-                    entry["accuracy_ci"],
-                    entry.get("macro_f1"),
-                    entry["dummy_accuracy"],
-                    entry.get("majority_rate"),
-                    entry.get("roc_auc"),
-                    below_baseline,
-                )
-            )
-            temporal = fs_summary.get("temporal")
-            if temporal and temporal.get("majority_rate") is not None:
-                forward.append(
-                    _summary_row(
-                        summary["task"],
-                        f"{FEATURE_SET_LABELS.get(fs, fs)}, time-forward (train before "
-                        f"{temporal['cutoff']}, test from it)",
-                        f"{temporal['n_train']:,} / {temporal['n_test']:,}",
-                        temporal.get("model", best),
-                        temporal["accuracy"],
-                        temporal["accuracy_ci"],
-                        temporal.get("macro_f1"),
-                        temporal["dummy_accuracy"],
-                        temporal["majority_rate"],
-                        None,
-                        below_baseline,
-                    )
-                )
-    rows.sort(key=lambda r: -r["lift (points)"])
-    forward.sort(key=lambda r: -r["lift (points)"])
-    return rows + forward
-
-
-def _summary_row(
-    task: str,
-    features: str,
-    songs: str,
-    model: str,
-    accuracy: float,
-    ci: Sequence[float],
-    macro_f1: float | None,
-    dummy: float,
-    majority: float | None,
-    roc_auc: float | None,
-    below: Callable[[Any, Any, Any], str],
-) -> dict[str, Any]:
-    def r3(x: float | None) -> float | None:
-        return None if x is None else round(float(x), 3)
-
-    return {
-        "task": task,
-        "features": features,
-        "songs (train / test)": songs,
-        "best model (by CV)": model,
-        "test accuracy": r3(accuracy),
-        "95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}",
-        "macro-F1": r3(macro_f1),
-        "dummy accuracy": r3(dummy),
-        "majority-class rate": r3(majority),
-        "lift (points)": round(100 * (accuracy - dummy), 1),
-        "ROC-AUC": r3(roc_auc),
-        "note": below(accuracy, dummy, majority),
-    }

@@ -74,6 +74,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "same with SMOTENC",
     "songpop best audio-only [95% CI]",
     "songpop best audio + context [95% CI]",
+    "year only [95% CI]",
     "dummy [95% CI]",
 )
 
@@ -304,11 +305,12 @@ def _songpop_on_split(
         models=models,
         seed=seed,
         split=(train, test),
-        feature_sets=("audio", "audio+context"),
+        feature_sets=("year", "audio", "audio+context"),
         hook=hook,
         set_default=False,
         extras=False,
         save=False,
+        forward=False,
         section_order=35,
     )
 
@@ -354,6 +356,7 @@ def comparison_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
         numbers = ORIGINAL_NUMBERS[key]
         best = summary["songpop"].get(numbers["split"], {})
         audio, context = best.get("audio"), best.get("audio+context")
+        year = best.get("year")
         dummy = ""
         if audio:
             dummy = (
@@ -372,6 +375,7 @@ def comparison_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
                 "same with SMOTENC": _interval(entry.get("smotenc")),
                 "songpop best audio-only [95% CI]": _interval(audio),
                 "songpop best audio + context [95% CI]": _interval(context),
+                "year only [95% CI]": _interval(year),
                 "dummy [95% CI]": dummy,
             }
         )

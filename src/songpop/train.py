@@ -47,6 +47,7 @@ from songpop.features import (
     context_columns,
     feature_columns,
     feature_matrix,
+    history_columns,
     labels,
     stratified_split,
 )
@@ -69,7 +70,13 @@ log = logging.getLogger(__name__)
 
 ENSEMBLE_SIZE = 3
 """Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
-FS_SLUG = {"audio": "audio", "audio+context": "audio_context", "measured": "measured"}
+FS_SLUG = {
+    "audio": "audio",
+    "audio+context": "audio_context",
+    "measured": "measured",
+    "year": "year",
+    "history": "history",
+}
 
 
 def table_sha256(frame: pd.DataFrame) -> str:
@@ -117,6 +124,15 @@ class TaskSpec:
         extras: run the extra protocols, learning curves and the regression attempt.
         section_order: the report section's order.
         save: write bundles, index.json and the report section.
+        forward: score every feature set forward in time at the rolling origins
+            (`evaluation.forward`), where the table has a year or decade.
+        calibrate: wrap each fitted model in `CalibratedClassifierCV` (isotonic, 3 folds of
+            the training rows), so that "12%" means about 12 in 100 (the chart-chance task).
+        split_by: "artist" for an artist-disjoint train/test split (no artist on both sides).
+        era_years: the levels were cut within release cohorts this many years wide (recorded
+            in the bundles' meaning; the forward protocol then keeps the labels as they are).
+        artist_history: the build's `artist_history.parquet`: saved into the bundles whose
+            features include the artist's earlier chart record, which fill it from there.
     """
 
     task: str
@@ -132,6 +148,17 @@ class TaskSpec:
     extras: bool = True
     section_order: int = 30
     save: bool = True
+    forward: bool = True
+    calibrate: bool = False
+    split_by: str | None = None
+    era_years: int | None = None
+    artist_history: pd.DataFrame | None = None
+
+
+YEAR_ONLY_MODEL = "lgbm"
+"""The year-only baseline's model: LightGBM on one column finds the best step function of the
+year (a level per era), which is all a year can say."""
+CALIBRATION_FOLDS = 3
 
 
 @dataclass
@@ -229,15 +256,22 @@ def train_task(
         if fs == "audio+context" and not context_columns(run.songs):
             log.info("%s: no context column in the table; skipping audio+context", spec.task)
             continue
+        if fs == "year" and not feature_columns(run.songs, "year"):
+            log.info("%s: no year or decade in the table; no year-only baseline", spec.task)
+            continue
+        if fs == "history" and not history_columns(run.songs):
+            continue
         fsr = _fit_feature_set(run, fs)
-        if spec.extras and fs != "measured":
+        if spec.extras and fs not in ("measured", "year"):
             _extra_protocols(run, fsr)
-        if spec.save:
+        if spec.save and fs != "year":
             _save_bundles(run, fsr)
     if not run.feature_sets:
         raise SchemaError(
             f"{spec.task}: no feature set could be trained from {list(spec.feature_sets)}"
         )
+    if spec.forward:
+        _forward(run)
     if spec.extras:
         _regression(run)
     if spec.save:
@@ -259,9 +293,16 @@ def _prepare(songs: pd.DataFrame, out_dir: Path, spec: TaskSpec) -> TaskRun:
         check_songs(songs)
         songs = songs.reset_index(drop=True)
         y = labels(songs)
-        if spec.split is None:
-            train_pos, test_pos = stratified_split(y, test_size=spec.test_size, seed=spec.seed)
+        if spec.split is None and spec.split_by == "artist":
+            train_pos, test_pos = artist_split(songs, y, spec.test_size, spec.seed)
             split_info: dict[str, Any] = {
+                "kind": "artist-disjoint",
+                "test_size": spec.test_size,
+                "seed": spec.seed,
+            }
+        elif spec.split is None:
+            train_pos, test_pos = stratified_split(y, test_size=spec.test_size, seed=spec.seed)
+            split_info = {
                 "kind": "stratified",
                 "test_size": spec.test_size,
                 "seed": spec.seed,
@@ -317,7 +358,9 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
     X_s, y_s = X_train.iloc[fsr.sample], y_train.iloc[fsr.sample]
     folds = make_folds(y_s, plan.cv, spec.seed)
     names = list(run.names)
-    if fs == "measured":
+    if fs == "year":
+        names = [YEAR_ONLY_MODEL]
+    elif fs == "measured":
         # It answers "what is a prediction from a file worth", not which model is best: the
         # cheap models of the task's selection are enough (all of them when none is cheap).
         names = [n for n in names if MODELS[n].cheap] or names
@@ -346,6 +389,11 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 fsr.searched, (X_s, y_s), (X_train, y_train), folds, plan, spec.seed,
                 spec.hook, fs,
             )  # fmt: skip
+    if spec.calibrate:
+        with timer.stage(f"{fs}/calibrate"):
+            for name, res in fsr.searched.items():
+                if name != "dummy":
+                    res.estimator = calibrated(res.estimator, X_train, y_train)
     searched = fsr.searched
     # The best is chosen among models scored on every fold: a heavy model scored on one fold
     # (default budget) has a noisier estimate, and picking the maximum would favour that noise.
@@ -446,6 +494,34 @@ def _ensemble(
     )
 
 
+def calibrated(estimator: Any, X: pd.DataFrame, y: pd.Series) -> Any:
+    """`estimator`'s settings refitted inside `CalibratedClassifierCV` on the training rows:
+    isotonic calibration learned on held-out folds of the training rows only (the test rows
+    never), the folds' models averaged."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    return CalibratedClassifierCV(
+        clone(estimator), method="isotonic", cv=CALIBRATION_FOLDS, ensemble=True
+    ).fit(X, y)
+
+
+def artist_split(
+    songs: pd.DataFrame, y: pd.Series, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A train/test split that keeps every song of a primary artist on one side, stratified
+    by label as far as the groups allow (scikit-learn's `StratifiedGroupKFold`, one fold out of
+    round(1 / test_size))."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if "primary_artist" not in songs.columns:
+        raise SchemaError("an artist-disjoint split needs a primary_artist column")
+    groups = songs["primary_artist"].fillna("").astype(str).str.lower().to_numpy()
+    folds = StratifiedGroupKFold(n_splits=max(2, round(1 / test_size)), shuffle=True,
+                                 random_state=seed)  # fmt: skip
+    train_pos, test_pos = next(folds.split(np.zeros(len(y)), y.to_numpy(), groups))
+    return np.sort(train_pos), np.sort(test_pos)
+
+
 def search_sample(y_train: pd.Series, plan: Budget, seed: int) -> np.ndarray:
     """Positions of the training rows the search and the extra protocols use.
 
@@ -516,11 +592,23 @@ def _model_entry(res: SearchResult, result: Mapping[str, Any]) -> dict[str, Any]
         "ece": m["ece"],
         "calibration": [b for b in m["reliability"]["bins"] if b["count"]],
         "roc_auc": m["roc_auc"],
+        "pr_auc": m.get("pr_auc"),
+        "base_rate": _base_rate(m),
         "dummy_accuracy": result["dummy"]["accuracy"],
         "majority_rate": result["dummy"].get("test_majority_share"),
         "lift": result["lift"],
     }
     return entry
+
+
+def _base_rate(metrics: Mapping[str, Any]) -> float | None:
+    """Two classes: the test songs' share of the positive class (what PR-AUC starts from)."""
+    if metrics.get("positive_class") is None:
+        return None
+    labels = [str(c) for c in metrics["labels"]]
+    cm = np.asarray(metrics["confusion_matrix"], dtype=float)
+    row = labels.index(str(metrics["positive_class"]))
+    return float(cm[row].sum() / cm.sum()) if cm.sum() else None
 
 
 # --- extra protocols ------------------------------------------------------------------------
@@ -603,6 +691,90 @@ def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
                 }
                 out.append(result)
     run.extra_results += out
+
+
+FORWARD_SETS: tuple[str, ...] = ("year", "audio", "audio+context", "history")
+"""The feature sets scored forward in time: the year-only yardstick, then what audio, the
+context and the artist's history add to it."""
+
+
+def _forward(run: TaskRun) -> None:
+    """Every feature set forward in time (`evaluation.forward`), with the settings of its best
+    model (LightGBM's where the best is heavy or the ensemble), calibrated like the task's own
+    models; for two classes also the main test split's within-year and within-genre ROC-AUC."""
+    from songpop.evaluation.forward import forward_protocol
+    from songpop.prepare.label import natural_order
+
+    songs, spec = run.songs, run.spec
+    time_col = next((c for c in TIME_COLUMNS if c in songs and songs[c].notna().any()), None)
+    if time_col is None:
+        return
+    sets = {fs: run.feature_sets[fs] for fs in FORWARD_SETS if fs in run.feature_sets}
+
+    def make(fs: str) -> Any:
+        fsr = sets[fs]
+        best = fsr.best
+        if MODELS[best].heavy or best in ("ensemble", "dummy"):
+            estimator = MODELS[YEAR_ONLY_MODEL].build(fsr.cols, spec.seed)
+        else:
+            estimator = fsr.searched[best].estimator
+            if spec.calibrate:  # the calibrated wrapper: its own estimator is the settings
+                estimator = estimator.estimator
+        estimator = clone(estimator)
+        if spec.calibrate:
+            from sklearn.calibration import CalibratedClassifierCV
+
+            return CalibratedClassifierCV(estimator, method="isotonic", cv=CALIBRATION_FOLDS)
+        return estimator
+
+    relabel = spec.label_strategy in ("composite", "spotify") and not spec.era_years
+    with run.timer.stage("forward"):
+        forward = forward_protocol(
+            songs,
+            run.y,
+            {fs: fsr.X for fs, fsr in sets.items()},
+            make,
+            time_column=time_col,
+            relabel=relabel and "score" in songs,
+            classes=natural_order(sorted(run.y.unique())),
+            seed=spec.seed,
+            subgroups=_subgroups(songs),
+        )
+    run.summary["forward"] = forward
+    if run.y.nunique() == 2:
+        run.summary["within"] = _within_groups(run)
+
+
+def _subgroups(songs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Songs the forward protocol also scores apart: those by artists with no earlier Hot 100
+    entry, where only the audio (and the year) can speak."""
+    if "artist_prior_entries" not in songs or songs["artist_prior_entries"].isna().all():
+        return {}
+    entries = pd.to_numeric(songs["artist_prior_entries"], errors="coerce")
+    return {"new_artists": entries.eq(0).to_numpy(dtype=bool)}
+
+
+def _within_groups(run: TaskRun) -> dict[str, Any]:
+    """ROC-AUC of each feature set's best model inside each release year and genre of the
+    test songs: ranking songs that share a year (or genre), whose base rate cannot help."""
+    from songpop.evaluation.forward import within_group_auc
+    from songpop.prepare.label import top_class
+
+    out: dict[str, Any] = {}
+    test = run.songs.iloc[run.test_pos]
+    positive = top_class(sorted(run.y.unique()))
+    for fs, fsr in run.feature_sets.items():
+        estimator = fsr.estimator(fsr.best)
+        column = [str(c) for c in estimator.classes_].index(str(positive))
+        p = estimator.predict_proba(fsr.X.iloc[run.test_pos])[:, column]
+        entry = {}
+        for group in ("year", "genre"):
+            if group in test and test[group].notna().mean() > 0.9:
+                entry[group] = within_group_auc(
+                    run.y_test.to_numpy(), p, test[group].astype(str).to_numpy(), positive
+                )
+        out[fs] = entry
+    return out
 
 
 def _regression(run: TaskRun) -> None:
@@ -746,6 +918,20 @@ def _figures(run: TaskRun) -> list[dict[str, Any]]:
                 "songs; ECE = expected calibration error.",
             )
         )
+    forward = summary.get("forward") or {}
+    if forward.get("rows"):
+        from songpop.evaluation.forward import plot_forward
+
+        paths = plot_forward(forward, fig_dir / "forward",
+                             title=f"{task}: forward in time, per rolling origin")  # fmt: skip
+        figures.append(
+            ev.figure_entry(
+                paths,
+                "Forward in time",
+                "Each feature set trained on the songs released before a year and tested on "
+                "the next five years' releases; the year-only model dashed.",
+            )
+        )
     if not run.spec.extras:
         return figures
     with run.timer.stage("learning curves"):
@@ -803,12 +989,22 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
     """Save every model of a feature set as a bundle; its id goes into the model's entry."""
     X_train, y_train = fsr.X.iloc[run.train_pos], run.y_train
     train_songs = run.songs.iloc[run.train_pos]
-    meaning = describe_levels(train_songs, run.spec.label_strategy)
+    meaning = describe_levels(train_songs, run.spec.label_strategy, run.spec.era_years)
     models = fsr.summary["models"]
     serving = serving_candidates(models)
     # the training rows' statistics are the same for every model of the feature set
     classes = [str(c) for c in fsr.estimator(fsr.best).classes_]
     reference = reference_stats(X_train[fsr.cols], y_train.to_numpy(), classes)
+    era = era_reference(train_songs, fsr.cols)
+    if era:
+        reference["era"] = era
+    uses_history = any(c in config.HISTORY_FEATURES for c in fsr.cols)
+    if uses_history and run.spec.artist_history is None:
+        raise SchemaError(
+            f"{run.spec.task}: the {fsr.name} models read the artist's chart history, and no "
+            "artist_history.parquet was given to fill it for new songs (it is written beside "
+            "songs.parquet by `songpop data build --task chart-chance`)"
+        )
     compiled = False  # once the best candidate that converts has a graph, no other needs one
     with run.timer.stage("save bundles"):
         for model in sorted(models, key=lambda m: -models[m]["cv_accuracy"]):
@@ -832,10 +1028,64 @@ def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
                 meaning=meaning,
                 reference=reference,
                 compile=model in serving and not compiled,
+                artist_history=run.spec.artist_history if uses_history else None,
             )
             entry["bundle"] = bid
             entry["scored_by"] = "onnx" if read_meta(path)["layout"].get("onnx") else "estimator"
             compiled = compiled or entry["scored_by"] == "onnx"
+
+
+ERA_WINDOW = 5
+"""Explanations place a value among the training songs released within this many years of the
+song's own year."""
+ERA_MIN_SONGS = 50
+ERA_TRACKING = 0.3
+"""A feature whose Spearman correlation with the release year reaches this size (either sign)
+"mostly tells the model when a song was made"; its pushes say so."""
+
+
+def era_reference(songs: pd.DataFrame, features: Sequence[str]) -> dict[str, Any]:
+    """What explanations need to speak within a song's era: each numeric feature's Spearman
+    correlation with the release year (`tracks_year`), and per release year the percentiles of
+    the songs released within `ERA_WINDOW` years of it (`by_year`: year → [first, last year,
+    songs, {feature: percentiles}]). Empty when the songs have no year.
+    """
+    from songpop.bundle.store import CLASS_PERCENTILES
+    from songpop.vocabulary import is_categorical
+
+    if "year" not in songs or songs["year"].notna().mean() < 0.9:
+        return {}
+    years = pd.to_numeric(songs["year"], errors="coerce").to_numpy(dtype="float64")
+    numeric = [f for f in features if not is_categorical(f) and f in songs and f != "year"]
+    matrix = feature_matrix(songs, numeric)
+    ok = ~np.isnan(years)
+    tracks = {}
+    for name in numeric:
+        values = matrix[name].to_numpy()
+        both = ok & ~np.isnan(values)
+        if both.sum() > 10 and np.nanstd(values[both]) > 0:
+            rho = pd.Series(values[both]).corr(pd.Series(years[both]), method="spearman")
+            tracks[name] = round(float(rho), 3)
+    q = np.asarray(CLASS_PERCENTILES, dtype=float)
+    by_year: dict[str, Any] = {}
+    # every other year: a window of eleven years moves little in one (and bundle.json stays
+    # small); a song's year uses the nearest stored one
+    for year in range(int(np.nanmin(years)), int(np.nanmax(years)) + 1, 2):
+        window = ok & (np.abs(years - year) <= ERA_WINDOW)
+        if window.sum() < ERA_MIN_SONGS:
+            continue
+        first, last = int(years[window].min()), int(years[window].max())
+        by_year[str(year)] = [
+            first,
+            last,
+            int(window.sum()),
+            {
+                name: np.round(np.nanpercentile(matrix[name].to_numpy()[window], q), 4).tolist()
+                for name in numeric
+            },
+        ]
+    return {"window": ERA_WINDOW, "threshold": ERA_TRACKING, "q": q.tolist(),
+            "tracks_year": tracks, "by_year": by_year}  # fmt: skip
 
 
 def serving_candidates(models: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -878,8 +1128,59 @@ def _write_report_section(run: TaskRun) -> None:
             order=run.spec.section_order,
             title=f"Models — {run.spec.task}",
             paragraphs=_paragraphs(run.summary),
+            extra_tables=_extra_tables(run.summary),
         )
     run.summary["section"] = str(section)
+
+
+def _extra_tables(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The forward-in-time table (every origin) and, for two classes, the within-year and
+    within-genre ROC-AUC of each feature set's best model."""
+    from songpop.config import FEATURE_SET_LABELS
+    from songpop.evaluation.forward import forward_table
+
+    tables = []
+    forward = summary.get("forward") or {}
+    if forward.get("rows"):
+        relabel = (
+            " Levels of both sides are cut at the training years' thirds, as a model fitted "
+            "then would have had to."
+            if forward.get("relabel")
+            else ""
+        )
+        tables.append(
+            {
+                "title": "Forward in time (rolling origins)",
+                "name": "forward.csv",
+                "frame": forward_table(forward),
+                "caption": "Trained on the songs released before each origin, tested on the "
+                "next five years' releases, each feature set with its best model's settings; "
+                "the year-only row is the yardstick." + relabel,
+            }
+        )
+    within = summary.get("within") or {}
+    if within:
+        rows = [
+            {
+                "features": FEATURE_SET_LABELS.get(fs, fs),
+                **{
+                    f"within-{g} ROC-AUC": None if v["mean"] is None else round(v["mean"], 3)
+                    for g, v in entry.items()
+                },
+            }
+            for fs, entry in within.items()
+        ]
+        tables.append(
+            {
+                "title": "Ranking songs of the same year or genre",
+                "name": "within.csv",
+                "frame": pd.DataFrame(rows),
+                "caption": "ROC-AUC of each feature set's best model inside each release year "
+                "(and playlist genre) of the test songs, weighted by songs: a group's own base "
+                "rate cannot help here.",
+            }
+        )
+    return tables
 
 
 def _update_catalog(run: TaskRun) -> None:
@@ -887,6 +1188,8 @@ def _update_catalog(run: TaskRun) -> None:
     task = run.spec.task
     entries, best = [], {}
     for fs, fsr in run.feature_sets.items():
+        if fs == "year":  # a baseline, never saved as a bundle
+            continue
         best[fs] = bundle_id(task, fs, fsr.best)
         for model, entry in fsr.summary["models"].items():
             bid = entry.get("bundle", bundle_id(task, fs, model))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 Kind = Literal["number", "whole", "category"]
-Group = Literal["audio", "context"]
+Group = Literal["audio", "context", "history"]
 FromAudio = Literal["measured", "estimated", "tags"]
 
 KEY_NAMES: tuple[str, ...] = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
@@ -36,7 +36,9 @@ class Feature:
             (integer codes without an order: key, mode, time signature, explicit).
         low: the smallest valid value (inclusive).
         high: the largest valid value (inclusive).
-        group: "audio" (the report's inputs) or "context" (what a source may know besides).
+        group: "audio" (the report's inputs), "context" (what a source may know besides) or
+            "history" (the artist's Hot 100 record before the song's release year, filled from
+            the weekly charts, never from the song's own chart run).
         label: the name people read ("Duration", "Time signature").
         description: one sentence on what the value means.
         unit: the unit of measure ("dB", "BPM", "ms"), or None.
@@ -122,6 +124,8 @@ class Feature:
             return f"{value:.0f} BPM"
         if self.name == "decade":
             return f"the {int(value)}s"
+        if self.name == "artist_prior_best":
+            return "none" if value > 100 else f"#{int(value)}"
         if self.integer:
             return f"{int(value)}"
         return f"{value:.2f}"
@@ -233,13 +237,36 @@ FEATURES: dict[str, Feature] = {
             "explicit", "category", 0, 1, "context", label="Explicit",
             description="Explicit lyrics: 1 = yes, 0 = no", step=1, typical=0,
         ),
+        # --- the artist's chart history before the release year (chart-chance task) -----------
+        Feature(
+            "artist_prior_entries", "whole", 0, 5000, "history", label="Earlier Hot 100 entries",
+            description="The primary artist's songs on the Hot 100 before the release year",
+            unit="songs", step=1, more="more earlier hits", less="fewer earlier hits", typical=0,
+        ),
+        Feature(
+            "artist_prior_weeks", "whole", 0, 100000, "history",
+            label="Earlier weeks on the Hot 100",
+            description="Weeks the primary artist's songs spent on the Hot 100 before the release "
+            "year", unit="weeks", step=1, more="more earlier chart weeks",
+            less="fewer earlier chart weeks", typical=0,
+        ),
+        Feature(
+            "artist_prior_best", "whole", 1, 101, "history", label="Best earlier peak",
+            description="The primary artist's best Hot 100 position before the release year "
+            "(1 = a number one; 101 = no earlier entry)", unit="position", step=1,
+            more="a lower best earlier peak", less="a higher best earlier peak", typical=101,
+        ),
     )
 }  # fmt: skip
 
 AUDIO_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.group == "audio")
 CONTEXT_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.group == "context")
-KNOWN_FEATURES: tuple[str, ...] = tuple(FEATURES)
-TIME_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.kind == "whole")
+HISTORY_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.group == "history")
+"""The artist's Hot 100 record strictly before the song's release year: knowable on release day,
+so a feature (unlike the song's own chart columns); filled from the weekly charts by name."""
+KNOWN_FEATURES: tuple[str, ...] = AUDIO_FEATURES + CONTEXT_FEATURES
+"""A song's own features: what a track table, a lookup or an audio file can give."""
+TIME_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.unit == "year")
 """Context features that are calendar years: whole numbers, in years."""
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.categorical)
 MEASURED_FEATURES: tuple[str, ...] = tuple(

@@ -30,16 +30,21 @@ def test_the_readme_quotes_one_run_block_whose_rows_add_up() -> None:
     run = re.search(r"\(run `(\d{8}-\d{6})`", block)
     assert run, "the block names the run it comes from"
     rows = _rows(block)
-    assert rows and {r["task"] for r in rows} == {"hit", "seed", "chart"}
+    tasks = {"chart_chance", "hit", "seed", "seed_era", "chart", "chart_era"}
+    assert rows and {r["task"] for r in rows} == tasks
     for row in rows:
         acc, dummy = float(row["test accuracy"]), float(row["dummy accuracy"])
         low, high = (float(x) for x in row["95% CI"].split("–"))
         assert low <= acc <= high
         assert float(row["lift (points)"]) == pytest.approx(100 * (acc - dummy), abs=0.11)
         majority = float(row["majority-class rate"])
-        below = acc < majority or acc <= dummy
-        assert bool(row["note"]) == below, row
-    assert any("time-forward" in r["features"] for r in rows)
+        if not row["PR-AUC"] and (acc < majority or acc <= dummy):  # a level task's row
+            assert row["note"], row
+    # every task has its year-only row, on held-out songs and forward in time
+    for task in tasks:
+        mine = [r for r in rows if r["task"] == task]
+        assert mine[0]["features"].startswith("year only"), task
+        assert any(r["protocol"].startswith("forward") for r in mine), task
 
 
 def test_facts_markdown_renders_a_run_as_the_readme_shows_it() -> None:
@@ -50,6 +55,7 @@ def test_facts_markdown_renders_a_run_as_the_readme_shows_it() -> None:
         "default_reason": "best by CV",
         "seconds": 101.4,
         "rows": [{"task": "seed", "features": "audio only", "test accuracy": 0.5, "note": ""}],
+        "new_song": None,
     }
     block = facts_markdown(facts)
     assert block.startswith("Figures from `make run` on 2026-12-02 (run `20261202-170000`, 101 s")

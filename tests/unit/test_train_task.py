@@ -25,13 +25,19 @@ def test_a_task_trains_end_to_end_on_a_tiny_table(tmp_path: Path) -> None:
     )
     summary = train_task(songs, tmp_path, spec)
     assert summary["n_train"] + summary["n_test"] == 240
-    assert set(summary["feature_sets"]) == {"audio", "audio+context", "measured"}
+    # the year alone is every table's yardstick (no bundle: a baseline, not a product)
+    assert set(summary["feature_sets"]) == {"audio", "audio+context", "measured", "year"}
+    assert summary["feature_sets"]["year"]["features"] == ["year"]
+    # 240 songs over 60 years: no rolling origin has 100 test songs, so none is scored
+    forward = summary["forward"]
+    assert forward["rows"] == [] and forward["latest"] is None
     # what a file's measurements and tags give: duration, loudness, tempo, key and the year
     measured = summary["feature_sets"]["measured"]
     assert set(measured["features"]) == {"duration_ms", "loudness", "tempo", "key", "year"}
-    assert "measured" in {
+    indexed = {
         e["feature_set"] for e in json.loads((tmp_path / "index.json").read_text())["models"]
     }
+    assert "measured" in indexed and "year" not in indexed
     audio = summary["feature_sets"]["audio"]
     assert audio["best"] in ("logreg", "lgbm")  # never the dummy
     assert audio["models"]["logreg"]["accuracy"] > audio["models"]["dummy"]["accuracy"]

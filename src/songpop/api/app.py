@@ -63,6 +63,9 @@ class LoadedModels:
 
     bundles: dict[str, Bundle] = field(default_factory=dict)
     default_id: str | None = None
+    new_song: Any = None
+    """The last run's new-song answer (`inference.newsong.NewSongParts`) when the server serves
+    that run's default; requests without a model id lead with it."""
 
     def get(self, model_id: str | None) -> Bundle:
         """The bundle named `model_id`, or the default one.
@@ -94,6 +97,10 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
     """
     paths = [resolve_model(p) for p in model_paths] if model_paths else [resolve_model(None)]
     loaded = LoadedModels()
+    if not model_paths:
+        from songpop.inference.newsong import load_new_song
+
+        loaded.new_song = load_new_song()
     for path in paths:
         bundle = load_bundle(path, eager=True)  # a refused estimator stops start-up
         if bundle.model_id in loaded.bundles:
@@ -276,8 +283,9 @@ def _add_routes(app: FastAPI) -> None:
         """
         if isinstance(body, schemas.SpotifyRef | schemas.TitleRef):
             bundle = _models(request).get(model)
+            parts = _models(request).new_song if model is None else None
             return await run_in_threadpool(
-                predict_known, body, bundle, explain=explain, similar=similar
+                predict_known, body, bundle, explain=explain, similar=similar, parts=parts
             )
         single = isinstance(body, schemas.Song)
         if isinstance(body, schemas.PredictRequest):
@@ -301,8 +309,13 @@ def _add_routes(app: FastAPI) -> None:
                 ]
             )
         bundle = _models(request).get(model)
+        parts = _models(request).new_song if model is None else None
         if single:
             records = [songs[0].model_dump(exclude_none=True)]
+            if parts is not None and bundle is parts.chance:
+                return await run_in_threadpool(
+                    _new_song_response, records, parts, explain=explain, similar=similar
+                )
             _check_model_inputs(records, bundle)
             if explain or similar:
                 return await run_in_threadpool(
@@ -338,8 +351,33 @@ def _add_routes(app: FastAPI) -> None:
         return response if response.predictions else _all_invalid(response.errors)
 
 
+def _new_song_response(
+    records: list[dict[str, Any]],
+    parts: Any,
+    *,
+    explain: bool,
+    similar: int = 0,
+    sources: list[str | None] | None = None,
+) -> schemas.PredictResponse:
+    """One song without a model id: the new-song answer first, then the chance model's own
+    prediction of the values it scored (year, context and the artist's history filled)."""
+    from songpop.inference.newsong import answer_new_songs
+
+    answers = answer_new_songs(records, parts, year_sources=sources)
+    scored = [dict(a.record, **{k: r[k] for k in ("id", "title", "artist") if r.get(k)})
+              for a, r in zip(answers, records, strict=True)]  # fmt: skip
+    response = run_predictions(scored, parts.chance, explain=explain, similar=similar)
+    response.new_song = [json_safe(a.to_dict()) for a in answers]
+    return response
+
+
 def predict_known(
-    ref: schemas.SpotifyRef | schemas.TitleRef, bundle: Bundle, *, explain: bool, similar: int = 0
+    ref: schemas.SpotifyRef | schemas.TitleRef,
+    bundle: Bundle,
+    *,
+    explain: bool,
+    similar: int = 0,
+    parts: Any = None,
 ) -> Any:
     """A `spotify` or `title` body: the catalogue song, predicted from its real features; 404
     when the catalogue has no such song."""
@@ -360,7 +398,13 @@ def predict_known(
                      "song's features instead"},
         )  # fmt: skip
     song = found[0]
-    response = run_predictions([song.record()], bundle, explain=explain, similar=similar)
+    if parts is not None and bundle is parts.chance:
+        record = dict(song.record(), artist=song.artist, title=song.title)
+        year = "from the local catalogue" if record.get("year") is not None else None
+        response = _new_song_response([record], parts, explain=explain, similar=similar,
+                                      sources=[year])  # fmt: skip
+    else:
+        response = run_predictions([song.record()], bundle, explain=explain, similar=similar)
     if not response.predictions:
         return _all_invalid(response.errors)
     out = response.predictions[0]

@@ -86,6 +86,12 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
         out = result.to_dict()
         out["analysis"]["file"] = _shown(file)
         out["classes"] = bundle.levels
+        parts = models(request).new_song if model is None else None
+        if parts is not None:
+            from songpop.inference.newsong import audio_answer
+
+            answer = await run_in_threadpool(audio_answer, song, result, parts)
+            out["new_song"] = [answer.to_dict()]
         if explain:
             out["positions_svg"] = positions_svg(bundle, result.values) or None
         return out

@@ -356,6 +356,15 @@ class PredictResponse(BaseModel):
         default_factory=list,
         description="The records of a list that were not scored, with their problems.",
     )
+    new_song: list[dict[str, Any]] | None = Field(
+        None,
+        description="Without a model id, for one song: the answer for a new song, first. The "
+        "chance to reach the Hot 100 among the releases of its year (`chance`, `year`, "
+        "`year_source`, `base_rate`), the artist's chart record before that year (`history`, "
+        "filled from the weekly charts when `artist` is sent), the level within its release "
+        "era (`era_level`, `era_words`), each model's forward-in-time figure and `lines`: the "
+        "answer in words.",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -83,14 +83,19 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
+def resolve_model(
+    path_or_none: str | os.PathLike[str] | None = None, task: str | None = None
+) -> Path:
     """The bundle folder to use: the given path, else the default model of the last run.
 
     The last run is named in `runs/LATEST` (under `config.runs_dir()`); its
     `models/index.json` holds `{"default": <bundle id or path relative to models/>, ...}`.
 
     Args:
-        path_or_none: a bundle folder, or a run's `models` folder, or None.
+        path_or_none: a bundle folder, a run's `models` folder, a bundle id of the last run as
+            `songpop models list` prints it ("seed/audio/lgbm"), or None.
+        task: without a path, the default model of this task of the last run ("seed") instead
+            of the run's default.
 
     Returns:
         The bundle folder.
@@ -103,25 +108,45 @@ def resolve_model(path_or_none: str | os.PathLike[str] | None = None) -> Path:
         if (path / META_FILE).is_file():
             return path
         if (path / INDEX_FILE).is_file():
-            return _default_from_index(path)
+            return _default_from_index(path, task=task)
         if (path / "models" / INDEX_FILE).is_file():
-            return _default_from_index(path / "models")
-        raise BundleError(f"--model {path}: no {META_FILE} there; expected a model bundle folder")
+            return _default_from_index(path / "models", task=task)
+        by_id = _latest_models_dir()
+        if by_id is not None and not path.is_absolute() and ".." not in path.parts:
+            if (by_id / path / META_FILE).is_file():
+                return by_id / path
+        raise BundleError(
+            f"--model {path}: no {META_FILE} there; expected a model bundle folder or a model "
+            "id of the last run as `songpop models list` prints it (e.g. seed/audio/lgbm)"
+        )
+    models_dir = _latest_models_dir(required=True)
+    assert models_dir is not None
+    return _default_from_index(models_dir, task=task)
+
+
+def _latest_models_dir(required: bool = False) -> Path | None:
+    """The last finished run's models folder (`runs/LATEST`), or None when there is none (an
+    error naming what is missing when `required`)."""
     runs = config.runs_dir()
     latest = runs / LATEST_FILE
     if not latest.is_file():
+        if not required:
+            return None
         raise BundleError(
             f"no model given and no finished run found ({latest} does not exist); "
-            "run `make run` or pass --model DIR"
+            f"run `make run` or pass --model DIR (or set ${config.RUNS_DIR_ENV} to the folder "
+            "holding your runs)"
         )
     run_name = latest.read_text(encoding="utf-8").strip()
     models_dir = runs / run_name / "models"
     if not (models_dir / INDEX_FILE).is_file():
+        if not required:
+            return None
         raise BundleError(
             f"the last run {run_name!r} has no {models_dir / INDEX_FILE}; "
             "run `make run` or pass --model DIR"
         )
-    return _default_from_index(models_dir)
+    return models_dir
 
 
 def read_index(models_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -140,10 +165,20 @@ def read_index(models_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return index
 
 
-def _default_from_index(models_dir: Path, index: dict[str, Any] | None = None) -> Path:
+def _default_from_index(
+    models_dir: Path, index: dict[str, Any] | None = None, task: str | None = None
+) -> Path:
     index_path = models_dir / INDEX_FILE
     index = read_index(models_dir) if index is None else index
     default = index.get("default")
+    if task is not None:
+        tasks = index.get("tasks") or {}
+        if task not in tasks:
+            raise BundleError(
+                f"{index_path}: no task {task!r} in this run; its tasks are "
+                f"{', '.join(sorted(tasks)) or 'none'}"
+            )
+        default = tasks[task].get("default")
     if not default:
         raise BundleError(f"{index_path}: no 'default' model recorded")
     candidates = [models_dir / str(default)]
@@ -219,6 +254,31 @@ def _merge_into_index(
         index["default_reason"] = f"task {task!r}, {fs_default} features: {reason}"
     write_json_atomic(index, path)
     return task_default, reason
+
+
+def set_run_default(
+    models_dir: str | os.PathLike[str], default: str, reason: str, new_song: Mapping[str, Any]
+) -> None:
+    """Make `default` the run's default model (what every interface uses without --model) and
+    record the new-song answer's parts (`new_song`: the chance-to-chart bundle, the level
+    within its era, their forward-in-time figures and the rule that chose them)."""
+    models_dir = Path(models_dir)
+    with FileLock(str(models_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S):
+        index = read_index(models_dir)
+        index["default"] = default
+        index["default_reason"] = reason
+        index["new_song"] = dict(new_song)
+        write_json_atomic(index, models_dir / INDEX_FILE)
+
+
+def new_song_parts(models_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The run's new-song answer (`index.json` "new_song"), or None for a run without one."""
+    try:
+        index = read_index(models_dir)
+    except BundleError:
+        return None
+    parts = index.get("new_song")
+    return dict(parts) if isinstance(parts, dict) else None
 
 
 def choose_default(

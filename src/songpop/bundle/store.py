@@ -69,6 +69,9 @@ REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 ONNX_FILE = "estimator.onnx"
 REFERENCE_SAMPLE_ROWS = 200
 SONGS_FILE = "songs.parquet"
+ARTIST_HISTORY_FILE = "artist_history.parquet"
+"""The weekly charts per (artist, title, year) (`prepare.history.artist_years`): a bundle whose
+features include the artist's earlier chart record fills them from it."""
 SHOWN_COLUMNS: tuple[str, ...] = (
     "title",
     "artist",
@@ -281,6 +284,15 @@ class Bundle:
             self._songs = pd.read_parquet(path) if path is not None else None
         return self._songs
 
+    def artist_history(self) -> pd.DataFrame | None:
+        """The artist history table (`ARTIST_HISTORY_FILE`), or None without one."""
+        if ARTIST_HISTORY_FILE not in self.meta.get("files", {}):
+            return None
+        return self.derived(
+            "artist_history",
+            lambda: pd.read_parquet(bundle_file(self.path, self.meta, ARTIST_HISTORY_FILE)),
+        )
+
     @property
     def meaning(self) -> dict[str, Any] | None:
         """What each class means (`prepare.label.describe_levels`), when recorded."""
@@ -311,6 +323,7 @@ def save_bundle(
     songs: pd.DataFrame | None = None,
     meaning: dict[str, Any] | None = None,
     reference: dict[str, Any] | None = None,
+    artist_history: pd.DataFrame | None = None,
 ) -> Path:
     """Save a fitted estimator and its metadata as a bundle folder, atomically.
 
@@ -341,6 +354,8 @@ def save_bundle(
         meaning: what each class means (`prepare.label.describe_levels`; optional).
         reference: `reference_stats(reference_X, reference_y, classes)` when already computed
             (it is the same for every model trained on the same rows); else computed here.
+        artist_history: the weekly charts per (artist, title, year), for a model whose
+            features include the artist's earlier chart record (`ARTIST_HISTORY_FILE`).
 
     Returns:
         The bundle folder.
@@ -378,6 +393,8 @@ def save_bundle(
             sample.to_parquet(tmp / REFERENCE_SAMPLE_FILE, index=False)
             if songs is not None:
                 _write_songs(songs, ref_X, tmp / SONGS_FILE)
+        if artist_history is not None:
+            artist_history.to_parquet(tmp / ARTIST_HISTORY_FILE, index=False)
         if compile:
             _write_graph(estimator, feature_names, reference_X, tmp, layout)
         meta = {

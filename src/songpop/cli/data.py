@@ -110,6 +110,20 @@ def build_command(
     data_dir: Path | None = DataDirOption,
     threshold: float = _ThresholdOption,
     weights: str | None = _WeightsOption,
+    task: str | None = typer.Option(
+        None,
+        "--task",
+        help="chart-chance: every track released from 1958 on (no chart-derived selection), "
+        "labelled charted / not charted by songpop's own chart matching, with the artist's "
+        "Hot 100 record before the release year.",
+    ),
+    era_years: int | None = typer.Option(
+        None,
+        "--era-years",
+        help="Cut the levels within release cohorts this many years wide (e.g. 5): 'high' is "
+        "then the top third of the songs released in the same years. Songs without a year are "
+        "left out and counted.",
+    ),
 ) -> None:
     """Read charts and tracks, clean, aggregate, match and label them into DIR/songs.parquet.
 
@@ -130,6 +144,8 @@ def build_command(
             fuzzy_threshold=threshold,
             weights=parsed,
             progress=err.is_terminal,
+            task=task,
+            era_years=era_years,
         )
     except SongpopError as exc:
         raise fail(exc) from exc

@@ -60,10 +60,12 @@ def train_command(
         None, "--task", help="Task name (default: the build's profile or label strategy)."
     ),
     feature_sets: str = typer.Option(
-        "audio,audio+context,measured",
+        "year,audio,audio+context,measured,history",
         "--feature-sets",
-        help="Feature sets to train, comma-separated: audio, audio+context, measured (only "
-        "what songpop measures in an audio file, plus the year).",
+        help="Feature sets to train, comma-separated: year (the release year alone: the "
+        "baseline), audio, audio+context, measured (only what songpop measures in an audio "
+        "file, plus the year), history (audio + year + the artist's earlier chart record; "
+        "chart-chance builds). A set the table cannot make is skipped.",
     ),
     test_size: float = typer.Option(0.2, "--test-size", help="Share of songs held out."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: config.SEED)."),
@@ -88,7 +90,12 @@ def train_command(
         table = load_songs(songs)
         info = _build_info(songs)
         strategy = label or info.get("label") or "unknown"
-        task_name = task or ("seed" if info.get("profile") == "seed" else strategy)
+        chance = info.get("task") == "chart-chance"
+        task_name = task or (
+            "chart_chance" if chance else ("seed" if info.get("profile") == "seed" else strategy)
+        )
+        history = songs.parent / "artist_history.parquet"
+        era = (info.get("label_report") or {}).get("era") or {}
         with RunView(_mode(quiet)) as view:
             summary = train_task(
                 table,
@@ -101,10 +108,26 @@ def train_command(
                 seed=config.SEED if seed is None else seed,
                 test_size=test_size,
                 hook=StageHook(view, "train"),
+                calibrate=chance,
+                split_by="artist" if chance else None,
+                era_years=era.get("era_years"),
+                artist_history=_read_history(history) if history.is_file() else None,
             )
     except SongpopError as exc:
         raise fail(exc) from exc
     _print_summary(summary, out)
+
+
+def _read_history(path: Path) -> Any:
+    """The build's artist history table, with a clear error when unreadable."""
+    import pandas as pd
+
+    from songpop.errors import LayoutError
+
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types on a bad file
+        raise LayoutError(f"{path}: not a readable Parquet table ({exc})") from exc
 
 
 def _mode(quiet: bool) -> str:

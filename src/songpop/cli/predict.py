@@ -50,6 +50,7 @@ def predict_command(
     chunksize: int,
     scheduler: str | None,
     overwrite: bool = False,
+    task: str | None = None,
     **features: float | None,
 ) -> None:
     """Predict a song's popularity level with a saved model.
@@ -67,7 +68,11 @@ def predict_command(
     A batch: --csv FILE --out FILE (CSV or Parquet, any known track layout or plain feature
     columns); bad rows go to --rejects with the reason, the good ones are scored.
 
-    Without --model, the default model of the last run is used.
+    Without --model, the last run's answer for a new song comes first: the chance to reach
+    the Hot 100 among the releases of the song's year (--year, or the file's tags; else this
+    year), with the artist's earlier chart record when --artist is given, and the level within
+    its era; then the default model's details. --task seed (or another task) uses that task's
+    default model instead.
     """
     from songpop.bundle import load_bundle, resolve_model
 
@@ -80,8 +85,17 @@ def predict_command(
                 "feature options (--danceability ...), --json FILE, or --csv FILE --out FILE"
             )
         )
-    if artist and not title:
-        raise fail(InputError("--artist needs --title"))
+    if artist and not (title or given or files):
+        raise fail(InputError("--artist goes with --title, feature options or audio files"))
+    if task is not None and model is not None:
+        raise fail(InputError("give --model or --task, not both"))
+    if task is not None:
+        from songpop.bundle import resolve_model as _resolve
+
+        try:
+            model = _resolve(None, task=task)
+        except SongpopError as exc:
+            raise fail(exc) from None
     from songpop.inference.context import MAX_SIMILAR
 
     if similar < 0 or similar > MAX_SIMILAR:
@@ -96,7 +110,7 @@ def predict_command(
         _predict_known(links, title, artist, model, out, show, online)
         return
     if files:
-        _predict_audio([Path(f) for f in files], model, out, show, lookup, online)
+        _predict_audio([Path(f) for f in files], model, out, show, lookup, online, artist)
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
@@ -116,18 +130,27 @@ def predict_command(
         if csv_file is not None:
             _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top, overwrite)
             return
-        records: Any = given if given else _read_json(json_file)
+        records: Any = dict(given, artist=artist) if given and artist else given
+        records = records if given else _read_json(json_file)
         from songpop.inference import predict
 
+        parts = _new_song_parts(model)
+        rows = [records] if isinstance(records, dict) else list(records)
+        answers = _new_song_answers(rows, parts)
+        if answers:  # the default model scores what the answer used (year, history filled)
+            rows = records = _answered(rows, answers)
         predictions = predict(records, bundle, explain=explain, similar=show.neighbours)
     except SongpopError as exc:
         raise fail(exc) from None
     if out is not None:
         from songpop.io import write_json_atomic
 
-        write_json_atomic([p.to_dict() for p in predictions], out)
+        dicts = [p.to_dict() for p in predictions]
+        for d, a in zip(dicts, answers or [], strict=False):
+            d["new_song"] = a.to_dict()
+        write_json_atomic(dicts, out)
         _out.print(f"{len(predictions)} prediction(s) written to {out}")
-    rows = [records] if isinstance(records, dict) else list(records)
+    _print_new_song(answers)
     _print_predictions(predictions, bundle, show, rows)
 
 
@@ -138,6 +161,7 @@ def _predict_audio(
     show: Show,
     use_catalogue: bool = True,
     online: bool = False,
+    artist: str | None = None,
 ) -> None:
     from songpop.audio import is_audio_path
     from songpop.bundle import load_bundle, resolve_model
@@ -154,6 +178,7 @@ def _predict_audio(
             )
     try:
         bundle = load_bundle(resolve_model(model))
+        parts = _new_song_parts(model)
     except SongpopError as exc:
         raise fail(exc) from None
     songs, failures = _run(files, online=online, calibration=load_calibration_option(None))
@@ -171,7 +196,16 @@ def _predict_audio(
 
         write_json_atomic([r.to_dict() for r in results], out)
         err.print(f"{len(results)} prediction(s) written to {out}")
-    for result in results:
+    for song, result in zip(songs, results, strict=True):
+        if parts is not None:
+            try:
+                from songpop.inference.newsong import audio_answer
+
+                answers = [audio_answer(song, result, parts, artist)]
+            except SongpopError as exc:
+                err.print(f"note: no chance to chart for {song.path} ({exc})", highlight=False)
+                answers = None
+            _print_new_song(answers, title=str(song.path))
         _print_audio_prediction(result, bundle, show)
     if failures:
         raise typer.Exit(code=1 if results else 2)
@@ -198,6 +232,15 @@ def _predict_known(
         bundle = load_bundle(resolve_model(model))
         found = find_songs(ids, title, artist, online)
         records = [c.record() for c in found]
+        parts = _new_song_parts(model)
+        answers = _new_song_answers(
+            [dict(r, artist=c.artist, title=c.title) for r, c in zip(records, found, strict=True)],
+            parts,
+            ["from the local catalogue" if r.get("year") is not None else None
+             for r, c in zip(records, found, strict=True)],
+        )  # fmt: skip
+        if answers:
+            records = _answered(records, answers)
         predictions = predict(records, bundle, explain=show.explain, similar=show.neighbours)
     except SongpopError as exc:
         raise fail(exc) from None
@@ -208,6 +251,8 @@ def _predict_known(
         for c, p in zip(found, predictions, strict=True):
             used = {k: c.source for k in bundle.feature_names}
             rows.append({**p.to_dict(), "song": c.to_dict(), "sources": used})
+        for row, a in zip(rows, answers or [], strict=False):
+            row["new_song"] = a.to_dict()
         write_json_atomic(rows, out)
         err.print(f"{len(rows)} prediction(s) written to {out}")
     for c in found:
@@ -221,7 +266,65 @@ def _predict_known(
             f"{c.source} (match {c.score:g}, {c.how}); {history}",
             highlight=False,
         )
+    _print_new_song(answers)
     _print_predictions(predictions, bundle, show, records)
+
+
+def _new_song_parts(model: Path | None) -> Any:
+    """The last run's new-song answer when no model was named (None otherwise, or when the
+    run has none)."""
+    if model is not None:
+        return None
+    from songpop.inference.newsong import load_new_song
+
+    return load_new_song()
+
+
+def _new_song_answers(
+    rows: list[Any], parts: Any, sources: list[str | None] | None = None
+) -> list[Any] | None:
+    """The new-song answer of each record (None without parts, or for a long list: the answer
+    is for a song, not a catalogue)."""
+    if (
+        parts is None
+        or not rows
+        or len(rows) > NEW_SONG_MAX
+        or not all(isinstance(r, dict) for r in rows)
+    ):
+        return None
+    from songpop.inference.newsong import answer_new_songs
+
+    return answer_new_songs(rows, parts, year_sources=sources)
+
+
+def _answered(rows: list[Any], answers: list[Any]) -> list[dict[str, Any]]:
+    """The values the new-song answer scored (year, context and history filled), with each
+    record's ids."""
+    from songpop.inference.validate import ID_FIELDS
+
+    return [
+        dict(a.record, **{k: r[k] for k in ID_FIELDS if isinstance(r, dict) and r.get(k)})
+        for r, a in zip(rows, answers, strict=True)
+    ]
+
+
+NEW_SONG_MAX = 20
+"""Records beyond which the CLI prints no new-song answer (use --csv for a catalogue)."""
+
+
+def _print_new_song(answers: list[Any] | None, title: str | None = None) -> None:
+    """The answer for a new song, first: the chance to chart, then the level within its era."""
+    if not answers:
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    for i, a in enumerate(answers):
+        lines = a.lines()
+        body = f"[bold]{escape(lines[0])}[/]\n" + "\n".join(escape(x) for x in lines[1:])
+        name = title or (f"song {i + 1}" if len(answers) > 1 else None)
+        head = "The answer for a new song" + (f": {escape(name)}" if name else "")
+        _out.print(Panel(body, title=head, expand=False))
 
 
 def find_songs(ids: list[str], title: str | None, artist: str | None, online: bool) -> list[Any]:
@@ -634,6 +737,14 @@ def _signature() -> inspect.Signature:
             Path | None,
             "A model bundle folder (or a run's models/ folder). Default: the default "
             "model of the last run (runs/LATEST).",
+        ),
+        _option(
+            "task",
+            "--task",
+            None,
+            str | None,
+            "Use this task's default model of the last run (seed, hit, chart, chart_chance, "
+            "seed_era, chart_era) instead of the new-song answer.",
         ),
         _option(
             "json_file",

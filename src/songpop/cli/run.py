@@ -22,9 +22,11 @@ def run(
     ),
     runs_root: Path = typer.Option(None, "--runs-dir", help="Where run folders go (./runs)."),
     tasks: str = typer.Option(
-        "hit,seed,chart",
-        help="Tasks to train, comma-separated: hit (charted or not), seed (the original "
-        "report's levels), chart (how big a hit, among charted songs).",
+        "chart_chance,hit,seed,chart,seed_era,chart_era",
+        help="Tasks to train, comma-separated: chart_chance (a release's chance to reach the "
+        "Hot 100; the answer for a new song), hit (Hit Predictor songs, charted or not), seed "
+        "(the original report's levels), chart (how big a hit, among charted songs), seed_era "
+        "and chart_era (the same levels cut within five-year release cohorts).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Show nothing while it runs."),
     log_format: str = typer.Option(

@@ -338,6 +338,16 @@ def _roc_auc(codes: np.ndarray, p: np.ndarray, classes: Sequence[Any]) -> float 
     return float(skm.roc_auc_score(codes, p, multi_class="ovr", average="macro"))
 
 
+def _pr_auc(codes: np.ndarray, p: np.ndarray, classes: Sequence[Any]) -> float | None:
+    """Binary precision-recall AUC (average precision) of the positive class; None with one
+    class in the truth. Its baseline is the positive class's share, not 0.5."""
+    pos = list(classes).index(positive_class(classes))
+    truth = codes == pos
+    if truth.all() or not truth.any():
+        return None
+    return float(skm.average_precision_score(truth, p[:, pos]))
+
+
 def classification_metrics(
     y_true: Any,
     proba: Any,
@@ -366,7 +376,8 @@ def classification_metrics(
         ``qwk`` (None when not ordinal), ``log_loss``, ``brier`` (multiclass definition),
         ``brier_binary`` (binary only, else None), ``ece``, ``reliability`` (see
         :func:`reliability_data`), ``roc_auc`` (binary, or macro one-vs-rest; None when the
-        truth holds a single class), ``positive_class`` (binary only), ``confusion_matrix``
+        truth holds a single class), ``pr_auc`` (binary: average precision),
+        ``positive_class`` (binary only), ``confusion_matrix``
         (list of lists, rows = true, columns = predicted, both in ``labels`` order) and
         ``report`` (scikit-learn's classification report as a dict).
 
@@ -419,6 +430,7 @@ def classification_metrics(
         "ece": rel["ece"],
         "reliability": rel,
         "roc_auc": _roc_auc(codes, p, classes),
+        "pr_auc": _pr_auc(codes, p, classes) if binary else None,
         "positive_class": _jsonable(pos) if binary else None,
         "confusion_matrix": cm.tolist(),
         "report": report,

@@ -357,6 +357,9 @@ def positions_svg(bundle: Bundle, values: Mapping[str, Any]) -> str:
     by_class = (bundle.reference or {}).get("by_class") or {}
     q = by_class.get("q")
     per_class = by_class.get("classes") or {}
+    era = era_by_class(bundle, values.get("year"), q)
+    if era is not None:  # the song among the training songs of its own era
+        per_class = era
     classes = [c for c in bundle.levels if c in per_class]
     names = [
         n
@@ -376,6 +379,38 @@ def positions_svg(bundle: Bundle, values: Mapping[str, Any]) -> str:
         parts.append(_feature_chart(name, values.get(name), classes, per_class, q, i * height_one))
     parts.append("</svg>")
     return "".join(parts)
+
+
+ERA_WINDOW = 5
+ERA_MIN_PER_CLASS = 20
+
+
+def era_by_class(
+    bundle: Bundle, year: Any, q: Sequence[int] | None
+) -> dict[str, dict[str, list[float]]] | None:
+    """Per class and numeric feature, the percentiles `q` of the training songs released within
+    `ERA_WINDOW` years of `year` (the bundle's `songs.parquet`); None when the year or the songs
+    are unknown, or a class has fewer than `ERA_MIN_PER_CLASS` songs in that window."""
+    year_value = _number_or_none(year)
+    songs = bundle.songs() if year_value is not None and q else None
+    if songs is None or "year" not in songs or "level" not in songs:
+        return None
+    years = pd.to_numeric(songs["year"], errors="coerce")
+    if years.notna().sum() == 0:
+        return None
+    centre = min(max(year_value, float(years.min())), float(years.max()))
+    window = songs[(years - centre).abs() <= ERA_WINDOW]
+    out: dict[str, dict[str, list[float]]] = {}
+    for cls in bundle.levels:
+        part = window[window["level"].astype(str) == str(cls)]
+        if len(part) < ERA_MIN_PER_CLASS:
+            return None
+        out[str(cls)] = {
+            c.removeprefix("f_"): np.nanpercentile(part[c].to_numpy(dtype=float), q).tolist()
+            for c in part.columns
+            if c.startswith("f_")
+        }
+    return out
 
 
 def _number_or_none(value: Any) -> float | None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from songpop.errors import InputError
 from songpop.inference.context import confidence_note, similar_songs, unusual
+from songpop.inference.newsong import fill_history, fill_history_frame
 from songpop.inference.results import MAX_LISTED_PROBLEMS, Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import ID_FIELDS, WHOLE_ROW, validate_frame, validate_records
@@ -64,6 +65,7 @@ def score_frame(
     Raises:
         LayoutError: a feature column is absent from the table altogether.
     """
+    frame = fill_history_frame(frame, bundle)  # a model that reads the artist's record
     X, ok, problems = validate_frame(frame, bundle.feature_names)
     problems = merge_problems(known_problems, problems, bundle.feature_names)
     if len(problems):
@@ -180,6 +182,7 @@ def predict(
         items = list(records)
     if not items:
         return []
+    items = fill_history(items, bundle)
     X, problems, ignored_per = validate_records(items, bundle.feature_names)
     if problems:
         raise RecordError(problems, single=single)
@@ -191,7 +194,8 @@ def predict(
     if explain:
         from songpop.explain import explain_rows
 
-        explanations = explain_rows(bundle, X, [classes[k] for k in top])
+        years = [_year_of(item) for item in items]
+        explanations = explain_rows(bundle, X, [classes[k] for k in top], years)
     neighbours = similar_songs(bundle, X, similar)
     warnings = unusual(bundle, X)
     return [
@@ -209,6 +213,17 @@ def predict(
         )
         for i, item in enumerate(items)
     ]
+
+
+def _year_of(item: Any) -> float | None:
+    """A record's release year (or the middle of its decade), for explanations in its era."""
+    if not isinstance(item, Mapping):
+        return None
+    for key, shift in (("year", 0), ("decade", 5)):
+        value = item.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value) + shift
+    return None
 
 
 def _unbox(value: Any) -> Any:

@@ -22,6 +22,14 @@ Strategies (`config.LABEL_STRATEGIES`):
   (`hit_target`, the Hit Predictor's `target`) where it has one, else whether the song charted.
   `score` is 1.0 for hits, 0.0 otherwise. The agreement of the source flag with the chart match
   is reported.
+* ``charted``: classes `charted` / `not_charted` (`config.CHART_CLASSES`): whether the build's
+  own chart matching found the track on the Hot 100, whatever the source says (the chart-chance
+  task, whose tracks were not chosen by their chart history).
+
+Levels within an era (`era_years`, composite and spotify): the same score cut into thirds
+*inside* each release cohort of `era_years` years (1990-1994, 1995-1999, ...), so "high" means
+the top third of the songs released in the same five years, not "recent". Songs without a year
+are counted and left out, never guessed; so are the songs of a cohort too small to cut.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from songpop.config import HIT_CLASSES, LABEL_STRATEGIES, LEVELS
+from songpop.config import CHART_CLASSES, ERA_YEARS, HIT_CLASSES, LABEL_STRATEGIES, LEVELS
 from songpop.errors import SchemaError
 
 log = logging.getLogger(__name__)
@@ -83,12 +91,22 @@ HIT_SPEC = LabelSpec(
     how="the source's own hit flag where it has one, else whether the song charted",
     words=("not a hit", "a hit"),
 )
-SPECS: tuple[LabelSpec, ...] = (LEVELS_SPEC, HIT_SPEC)
+CHART_SPEC = LabelSpec(
+    "charted",
+    tuple(CHART_CLASSES),
+    ordinal=False,
+    how="whether the track reached the Billboard Hot 100 (songpop's own chart matching)",
+    words=("no Hot 100 entry", "a Hot 100 entry"),
+)
+SPECS: tuple[LabelSpec, ...] = (LEVELS_SPEC, HIT_SPEC, CHART_SPEC)
 STRATEGY_SPECS: dict[str, LabelSpec] = {
     "composite": LEVELS_SPEC,
     "spotify": LEVELS_SPEC,
     "hit": HIT_SPEC,
+    "charted": CHART_SPEC,
 }
+ERA_MIN_SONGS = 30
+"""A release cohort with fewer songs is left out of the era-relative levels (and counted)."""
 
 
 def spec_of(classes: Sequence[Any]) -> LabelSpec | None:
@@ -120,12 +138,16 @@ SCORE_WORDS: dict[str, str] = {
 """What the `score` of each quantile strategy is, for the meaning of its levels."""
 
 
-def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
+def describe_levels(
+    songs: pd.DataFrame, strategy: str, era_years: int | None = None
+) -> dict[str, Any]:
     """What each class of a labelled table means: its songs, years and score range.
 
     Args:
         songs: labelled songs (`level`, `score`, and `year` or `decade` where present).
         strategy: the label strategy that made the classes.
+        era_years: the levels were cut within release cohorts this many years wide; each
+            class then also gets its score range in the newest cohort (`latest_era`).
 
     Returns:
         A JSON-safe dict: `how` (the label in one sentence), `score` (what the score is, for
@@ -143,6 +165,18 @@ def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
         "n": int(len(songs)),
         "classes": [],
     }
+    latest = None
+    if era_years and time is not None and len(songs):
+        out["era_years"] = int(era_years)
+        out["how"] = (
+            f"{SCORE_WORDS.get(strategy, 'the score')} cut into thirds within each "
+            f"{era_years}-year release cohort: each level is a third of the songs released in "
+            "the same years"
+        )
+        cohort = cohort_of(pd.to_numeric(songs[time], errors="coerce"), era_years)
+        start = int(cohort.max())
+        latest = cohort == start
+        out["latest_era"] = [start, start + era_years - 1]
     for name in natural_order(sorted(level.unique())):
         rows = songs[level == name]
         entry: dict[str, Any] = {
@@ -162,8 +196,71 @@ def describe_levels(songs: pd.DataFrame, strategy: str) -> dict[str, Any]:
                     int(years.min()),
                     int(years.max()) + (9 if time == "decade" else 0),
                 ]
+        if latest is not None and "score" in songs:
+            newest = pd.to_numeric(songs.loc[latest & (level == name), "score"], errors="coerce")
+            if len(newest.dropna()):
+                entry["latest_era_score"] = [float(newest.min()), float(newest.max())]
         out["classes"].append(entry)
     return out
+
+
+def cohort_of(years: pd.Series, era_years: int = ERA_YEARS) -> pd.Series:
+    """Each year's release cohort, as its first year (1992 → 1990 for 5-year cohorts); NaN
+    stays NaN."""
+    values = pd.to_numeric(years, errors="coerce").astype("float64")
+    return (values // era_years) * era_years
+
+
+def era_levels(
+    score: pd.Series,
+    years: pd.Series,
+    era_years: int = ERA_YEARS,
+    labels: tuple[str, ...] = LEVELS,
+    min_songs: int = ERA_MIN_SONGS,
+) -> tuple[pd.Series, dict[str, Any]]:
+    """Levels cut within release cohorts: the same quantile rule as `quantile_levels`, applied
+    to the songs of each `era_years`-wide cohort apart.
+
+    Args:
+        score: the continuous score (higher = more popular).
+        years: each song's release year (NaN where unknown).
+        era_years: cohort width in years (5: 1990-1994, 1995-1999, ...).
+        labels: level names from low to high.
+        min_songs: a cohort with fewer songs (or a single score value) is not cut.
+
+    Returns:
+        (levels: an ordered categorical with NA for songs left out, the report: `era_years`,
+        `no_year` (songs without a year), `small_cohorts` ({first year: songs} left out) and
+        `cohorts` ({first year: songs labelled})).
+
+    Raises:
+        SchemaError: `era_years` below 1, or no cohort could be cut.
+    """
+    if era_years < 1:
+        raise SchemaError(f"era_years {era_years}: expected a whole number of years, 1 or more")
+    cohort = cohort_of(years, era_years)
+    out = pd.Series(pd.NA, index=score.index, dtype=pd.CategoricalDtype(list(labels), True))
+    report: dict[str, Any] = {
+        "era_years": int(era_years),
+        "no_year": int(cohort.isna().sum()),
+        "small_cohorts": {},
+        "cohorts": {},
+    }
+    for start, idx in score.groupby(cohort, dropna=True).groups.items():
+        part = score.loc[idx]
+        if len(part.dropna()) < min_songs or part.dropna().nunique() < 2:
+            report["small_cohorts"][str(int(start))] = int(len(part))
+            continue
+        out.loc[idx] = quantile_levels(part, labels, what=f"the score of {int(start)}").astype(
+            object
+        )
+        report["cohorts"][str(int(start))] = int(len(part))
+    if not report["cohorts"]:
+        raise SchemaError(
+            f"no release cohort of {era_years} years holds {min_songs} songs with a year and "
+            "two scores; era-relative levels need more songs (or a smaller --era-years)"
+        )
+    return out, report
 
 
 def top_class(classes: Sequence[Any]) -> Any:
@@ -300,14 +397,26 @@ def quantile_levels(
     return levels.astype(pd.CategoricalDtype(list(labels), ordered=True))
 
 
-def relabel_among(songs: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
-    """The songs where `keep` holds, their `score` cut into levels again among them alone.
+def relabel_among(
+    songs: pd.DataFrame, keep: pd.Series, era_years: int | None = None
+) -> pd.DataFrame:
+    """The songs where `keep` holds, their `score` cut into levels again among them alone
+    (within release cohorts of `era_years` years when given; songs left out of every cohort
+    are dropped).
 
     Used for "how big a hit" among charted songs: across all songs the composite level mostly
     says "charted or not".
     """
     kept = songs[keep.to_numpy(dtype=bool)].reset_index(drop=True)
-    return kept.assign(level=quantile_levels(kept["score"]).astype(str))
+    if not era_years:
+        return kept.assign(level=quantile_levels(kept["score"]).astype(str))
+    levels, _ = era_levels(kept["score"], kept["year"], era_years)
+    kept = kept.assign(level=levels.astype(object))
+    return (
+        kept[levels.notna().to_numpy()]
+        .reset_index(drop=True)
+        .assign(level=lambda t: t["level"].astype(str))
+    )
 
 
 def hit_agreement(songs: pd.DataFrame) -> dict[str, Any]:
@@ -339,6 +448,7 @@ def label_songs(
     strategy: str = "composite",
     weights: dict[str, float] | None = None,
     weeks_cap: int = DEFAULT_WEEKS_CAP,
+    era_years: int | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Add `score` and `level` by the chosen strategy (see the module docstring).
 
@@ -347,6 +457,9 @@ def label_songs(
         strategy: one of `config.LABEL_STRATEGIES`.
         weights: composite weights (composite only).
         weeks_cap: see `chart_components` (composite only).
+        era_years: cut the levels within release cohorts of this many years (composite and
+            spotify); songs without a year, or in a cohort too small to cut, are left out and
+            counted (`report["era"]`).
 
     Returns:
         (labelled songs, report with `strategy`, `parameters`, `rows_in`, `rows_out`,
@@ -383,12 +496,30 @@ def label_songs(
         out = out[popularity.notna()].copy()
         out["score"] = popularity[popularity.notna()].astype("float64")
         out["level"] = quantile_levels(out["score"], what="Spotify popularity")
+    elif strategy == "charted":
+        charted = out["charted"].fillna(False).astype(bool).to_numpy()
+        out["score"] = charted.astype("float64")
+        out["level"] = pd.Categorical(
+            np.where(charted, CHART_SPEC.top, CHART_SPEC.classes[0]),
+            categories=list(CHART_SPEC.classes),
+        )
     else:
         target = out["hit_target"] if "hit_target" in out else pd.Series(pd.NA, index=out.index)
         is_hit = target.astype("Int64").eq(1).fillna(out["charted"].astype(bool)).astype(bool)
         out["score"] = is_hit.astype("float64")
         out["level"] = hit_levels(is_hit)
         report["agreement"] = hit_agreement(out)
+    if era_years:
+        if strategy not in ("composite", "spotify"):
+            raise SchemaError(
+                f"levels within an era are for the composite and spotify labels, not {strategy!r}"
+            )
+        years = out["year"] if "year" in out else pd.Series(np.nan, index=out.index)
+        levels, era = era_levels(out["score"], years, era_years)
+        out["level"] = levels
+        out = out[levels.notna().to_numpy()].copy()
+        out["level"] = out["level"].astype(pd.CategoricalDtype(list(LEVELS), ordered=True))
+        report["era"] = era
     if out.empty:
         raise SchemaError(f"label strategy {strategy!r}: no song left to label")
     report["rows_out"] = len(out)

@@ -50,7 +50,11 @@ def run_facts(run_dir: Path) -> dict[str, Any]:
         "default": index.get("default"),
         "default_reason": index.get("default_reason"),
         "seconds": round(float(wall), 1),
-        "rows": pd.read_csv(summary, keep_default_na=False).to_dict("records"),
+        "rows": [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in pd.read_csv(summary, keep_default_na=True).to_dict("records")
+        ],
+        "new_song": index.get("new_song"),
     }
 
 
@@ -67,6 +71,10 @@ def facts_markdown(facts: dict[str, Any]) -> str:
     ]
     rows = facts["rows"]
     if rows:
+        from songpop.report.summary import plain_words
+
+        lines += [f"- {sentence}" for sentence in plain_words(rows)] + [""]
+    if rows:
         columns = list(rows[0])
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("|" + "---|" * len(columns))
@@ -76,6 +84,8 @@ def facts_markdown(facts: dict[str, Any]) -> str:
 
 
 def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return f"{value:.1f}" if "points" in column else f"{value:.3f}"
     return str(value).replace("|", "\\|")

@@ -211,6 +211,7 @@ def write_models_section(
     title: str = "Models",
     paragraphs: Sequence[str] | None = None,
     auto_summaries: bool = True,
+    extra_tables: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write the comparison tables, the raw results and ``section.json`` for the HTML report.
 
@@ -230,6 +231,8 @@ def write_models_section(
             :func:`describe_regression` per regression result).
         auto_summaries: add those automatic summaries (turn off when ``paragraphs`` already
             says the same).
+        extra_tables: more tables, each `{"title", "name" (a CSV file name), "frame",
+            "caption"}`, written beside the comparison.
 
     Returns:
         The path of ``section.json``.
@@ -277,6 +280,9 @@ def write_models_section(
                     "test set.",
                 }
             )
+    for extra in extra_tables:
+        write_csv_atomic(extra["frame"], out / extra["name"])
+        tables.append({"title": extra["title"], "csv": extra["name"], "caption": extra["caption"]})
     reg = regression_table(results)
     if not reg.empty:
         write_csv_atomic(reg, out / "regression.csv")
@@ -497,9 +503,9 @@ def write_summary_section(
 ) -> Path:
     """Write the report's opening section: one chart that answers "how predictable is
     popularity", then the headline table of every task and feature set."""
-    from songpop.pipeline import summary_rows
+    from songpop.report.summary import plain_words, predictability_chart, summary_rows
 
-    rows = summary_rows(summaries)  # what is predictable first
+    rows = summary_rows(summaries)  # grouped by task, the year-only row first
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(pd.DataFrame(rows), out_dir / "summary.csv")
@@ -508,64 +514,36 @@ def write_summary_section(
         predictability_chart(rows, out_dir / "figures" / "predictability")
         figures.append(
             {
-                "title": "How predictable is popularity?",
+                "title": "What the accuracy is made of",
                 "png": "figures/predictability.png",
                 "svg": "figures/predictability.svg",
-                "caption": "Test accuracy of each task's best model (bar, with its 95% "
-                "interval), against a dummy that ignores the song (grey line) and the share of "
-                "the test set's most common class (black diamond). Time-forward rows train on "
-                "older songs and test on the newest.",
+                "caption": "Per task: the year alone (grey), audio only, audio + year and "
+                "context, + the artist's earlier chart record, and what songpop measures in a "
+                "file, on the task's held-out songs and forward in time (trained on older "
+                "releases, tested on the latest five years). Left: the level tasks' accuracy "
+                "with its 95% interval, the dummy (line) and the majority-class rate (diamond); "
+                "right: how well the charted-or-not tasks rank songs (ROC-AUC). Red: a row that "
+                "does not beat the year alone, the dummy or the majority rate.",
             }
         )
     section = {
-        "title": "Summary: how predictable is popularity?",
+        "title": "Summary: what the accuracy is made of",
         "order": order,
         "figures_first": True,
-        "paragraphs": summary_paragraphs([models_dir / t / "results.json" for t in tasks]),
+        "paragraphs": plain_words(rows)
+        + summary_paragraphs([models_dir / t / "results.json" for t in tasks]),
         "tables": [
             {
-                "title": "Best model per task and feature set",
+                "title": "Year only, audio, audio + year, history and forward in time, per task",
                 "csv": "summary.csv",
-                "caption": "Test accuracy of the model picked by cross-validation, its 95% "
-                "bootstrap interval and macro-F1, next to the dummy baseline, the majority-class "
-                "rate (the share of the test set's most common class) and the lift over the "
-                "dummy. A row below either baseline says so in its note.",
+                "caption": "Each task's best model per feature set (picked by cross-validation "
+                "on its training songs), on its held-out songs, then forward in time at its "
+                "latest origin. Accuracy with its 95% bootstrap interval and macro-F1, the "
+                "dummy and the majority-class rate; for charted-or-not tasks ROC-AUC, PR-AUC and "
+                "the base rate (the share that charted). A row that does not beat the year-only "
+                "model, the dummy or the majority rate says so in its note.",
             }
         ],
         "figures": figures,
     }
     return write_json_atomic(section, out_dir / "section.json")
-
-
-def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Path]:
-    """One horizontal bar per summary row: accuracy with its interval, the dummy and the
-    majority-class rate marked (the report's first screen)."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from songpop.config import TASK_TITLES
-
-    labels = [f"{TASK_TITLES.get(r['task'], r['task'])}\n{r['features']}" for r in rows]
-    acc = np.array([r["test accuracy"] for r in rows], dtype=float)
-    low, high = np.array([[float(x) for x in r["95% CI"].split("–")] for r in rows]).T
-    fig = Figure(figsize=(8, 0.36 * len(rows) + 1.2), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    y = np.arange(len(rows))[::-1]
-    colours = ["#c0392b" if r["note"] else "#3b6ea5" for r in rows]
-    ax.barh(y, acc, color=colours, height=0.6)
-    ax.errorbar(acc, y, xerr=[acc - low, high - acc], fmt="none", ecolor="#222", capsize=3)
-    dummy = [r["dummy accuracy"] for r in rows]
-    ax.scatter(dummy, y, marker="|", s=400, color="#888", label="dummy baseline", zorder=3)
-    majority = [np.nan if r["majority-class rate"] is None else r["majority-class rate"]
-                for r in rows]  # fmt: skip
-    ax.scatter(majority, y, marker="D", s=25, color="#111", label="majority-class rate", zorder=4)
-    for yi, a in zip(y, acc, strict=True):
-        ax.text(a + 0.01, yi + 0.18, f"{a:.0%}", fontsize=8, va="bottom")
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("test accuracy (share of held-out songs predicted right)")
-    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    ax.set_title("Test accuracy of each task's best model")
-    return save_figure(fig, out)

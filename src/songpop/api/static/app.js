@@ -179,6 +179,7 @@
   }
 
   function pickSong(c) {
+    document.getElementById("artist").value = c.artist || "";
     for (const spec of features) {
       if (c.features[spec.name] !== undefined) setField(spec.name, c.features[spec.name], "catalogue");
     }
@@ -197,8 +198,9 @@
     if (inFlight) inFlight.abort();
     const seq = ++requestSeq;
     try {
-      const model = encodeURIComponent(currentModel().id);
-      const response = await fetch(`/predict?explain=true&similar=${SIMILAR}&model=${model}`, {
+      // without a model id the server leads with the answer for a new song
+      const model = currentModel() === models[0] ? "" : `&model=${encodeURIComponent(currentModel().id)}`;
+      const response = await fetch(`/predict?explain=true&similar=${SIMILAR}${model}`, {
         method: "POST",
         body,
       });
@@ -268,6 +270,8 @@
 
   function readSong() {
     const song = {};
+    const artist = document.getElementById("artist").value.trim();
+    if (artist) song.artist = artist;
     for (const spec of activeFeatures()) {
       const box = form.querySelector(`[data-feature="${spec.name}"] input.exact`);
       const raw = box.value === "" ? NaN : Number(box.value);
@@ -284,7 +288,7 @@
   async function predictNow() {
     clearTimeout(timer);
     const song = readSong();
-    const bad = Object.entries(song).filter(([, v]) => !Number.isFinite(v));
+    const bad = Object.entries(song).filter(([k, v]) => k !== "artist" && !Number.isFinite(v));
     if (bad.length) {
       showErrors(bad.map(([name]) => `${name}: enter a number in its range`));
       return;
@@ -302,7 +306,8 @@
           records: [song],
           explain: true,
           similar: SIMILAR,
-          model: currentModel().id,
+          // the default model without an id: the server then leads with the new-song answer
+          model: currentModel() === models[0] ? undefined : currentModel().id,
         }),
         signal: inFlight.signal,
       });
@@ -370,8 +375,24 @@
     return (about.classes || {})[cls] || cls.replace("_", " ");
   }
 
+  function showNewSong(answers) {
+    const box = document.getElementById("new-song");
+    const lines = document.getElementById("new-song-lines");
+    lines.replaceChildren();
+    const answer = answers && answers[0];
+    box.hidden = !answer;
+    if (!answer) return;
+    document.getElementById("new-song-headline").textContent = answer.lines[0];
+    for (const text of answer.lines.slice(1)) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      lines.append(item);
+    }
+  }
+
   function showPrediction(payload, prediction) {
     errorsEl.hidden = true;
+    showNewSong(payload.new_song);
     resultEl.classList.remove("stale");
     const level = document.getElementById("level");
     level.textContent = prediction.words || words(prediction.level);

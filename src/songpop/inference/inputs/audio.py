@@ -23,6 +23,7 @@ import pandas as pd
 
 from songpop import vocabulary
 from songpop.inference.core import predict
+from songpop.inference.newsong import HISTORY, fill_history, needs_history
 from songpop.inference.results import Prediction
 from songpop.inference.scoring import predict_proba
 
@@ -163,6 +164,13 @@ def predict_audio(
         return AudioPrediction(point, sources, values, song=song, known=known)
     values, sources = model_values(song, bundle)
     record = {**values, **{k: v for k, v in song.record().items() if k in ("title", "artist")}}
+    if needs_history(bundle):  # the tagged artist's chart record before the year, not a default
+        history = [k for k in bundle.feature_names if k in HISTORY]
+        filled = fill_history([{k: v for k, v in record.items() if k not in history}], bundle)[0]
+        for k in history:
+            if filled.get(k) is not None:
+                values[k] = record[k] = filled[k]
+                sources[k] = "charts"
     point = predict(record, bundle, explain=explain, similar=similar)[0]
     out = AudioPrediction(point, sources, values, song=song)
     uncertain = out.uncertain
