@@ -39,7 +39,7 @@ DESCRIPTORS: dict[str, str] = {
     "low_energy_share": "share of frames below half the mean RMS (pauses between words)",
     "mod4hz": "share of the voice band's envelope modulation between 2 and 8 Hz",
     "centroid_std_hz": "standard deviation of the spectral centroid over frames, Hz",
-    "key_clarity": "correlation of the chroma with the best key profile (Krumhansl-Kessler)",
+    "key_clarity": "correlation of the chroma with the best key profile (Albrecht-Shanahan)",
     "key_margin": "that correlation minus the best other key's",
     "major_clarity": "best major-key correlation minus best minor-key correlation",
     "meter_confidence": "how much the chosen bar length's accent pattern beats the next one",
@@ -47,9 +47,30 @@ DESCRIPTORS: dict[str, str] = {
     "sounding_share": "share of frames louder than -70 dBFS",
 }
 
-# Krumhansl & Kessler (1982) key profiles, C major and C minor.
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+KEY_PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    # (C major, C minor), published weights of each pitch class
+    "krumhansl_kessler": (  # Krumhansl & Kessler (1982), probe-tone ratings
+        (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+        (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
+    ),
+    "temperley": (  # Temperley (1999), from the Kostka-Payne corpus
+        (5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0),
+        (5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0),
+    ),
+    "albrecht_shanahan": (  # Albrecht & Shanahan (2013), from 490 pieces
+        (0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081),
+        (0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052),
+    ),
+    "edma": (  # Faraldo et al. (2016), electronic dance music (Essentia's "edma")
+        (0.16519551, 0.04749026, 0.08293076, 0.06687112, 0.09994645, 0.09274123,
+         0.05294487, 0.13159476, 0.05218986, 0.07443653, 0.06940723, 0.0642515),
+        (0.17235348, 0.05336489, 0.0761009, 0.10043649, 0.05621498, 0.08527853,
+         0.0497915, 0.13451001, 0.07458916, 0.05003023, 0.09187879, 0.05545106),
+    ),
+}  # fmt: skip
+KEY_PROFILE = "albrecht_shanahan"
+"""The profiles songpop uses: the best of the four on the rendered corpus (`bench_audio`:
+key + mode 77.3%, MIREX score 0.800 on 22 songs, against 68.2% / 0.750 for Krumhansl-Kessler)."""
 N_MELS = 64
 KEY_HOP = 4096
 """Chroma frames for the key every 0.19 s: a key is a property of seconds, not of frames."""
@@ -336,8 +357,32 @@ def _voice(mono: np.ndarray, mel: np.ndarray, v: dict[str, float]) -> None:
 
 
 def _key(mono: np.ndarray, out: Description) -> None:
-    """Key and mode: the mean constant-Q chroma's correlation with the 24 rotated
-    Krumhansl-Kessler profiles (constant-Q resolves the low notes an STFT smears)."""
+    """Key and mode: the mean constant-Q chroma's correlation with the 24 rotated key profiles
+    (`KEY_PROFILE`; constant-Q resolves the low notes an STFT smears)."""
+    profile = mean_chroma(mono)
+    if profile is None:
+        return
+    corr = key_correlations(profile)  # corr[mode, tonic]
+    order = np.argsort(corr, axis=None)[::-1]
+    mode, tonic = np.unravel_index(order[0], corr.shape)
+    out.key = (int(tonic), int(mode))
+    v = out.values
+    v["key_clarity"] = float(corr[mode, tonic])
+    v["key_margin"] = float(corr.flat[order[0]] - corr.flat[order[1]])
+    v["major_clarity"] = float(corr[1].max() - corr[0].max())
+
+
+def key_correlations(profile: np.ndarray, name: str = KEY_PROFILE) -> np.ndarray:
+    """(2, 12) correlations of a mean chroma with the minor (row 0) and major (row 1) key
+    profiles `name` of `KEY_PROFILES`, rotated to each tonic."""
+    major, minor = (np.asarray(p) for p in KEY_PROFILES[name])
+    return np.array(
+        [[np.corrcoef(profile, np.roll(p, k))[0, 1] for k in range(12)] for p in (minor, major)]
+    )
+
+
+def mean_chroma(mono: np.ndarray) -> np.ndarray | None:
+    """The file's mean constant-Q chroma (12 values), or None when it has none."""
     import librosa
 
     # In one-minute pieces (whole hops apart), so that a long file's constant-Q transform never
@@ -354,17 +399,8 @@ def _key(mono: np.ndarray, out: Description) -> None:
         sums += chroma.sum(axis=1)
         frames += chroma.shape[1]
     if not frames:
-        return
+        return None
     profile = sums / frames
     if not np.isfinite(profile).all() or profile.std() == 0:
-        return
-    corr = np.array(
-        [[np.corrcoef(profile, np.roll(p, k))[0, 1] for k in range(12)] for p in (_MINOR, _MAJOR)]
-    )  # corr[mode, tonic]
-    order = np.argsort(corr, axis=None)[::-1]
-    mode, tonic = np.unravel_index(order[0], corr.shape)
-    out.key = (int(tonic), int(mode))
-    v = out.values
-    v["key_clarity"] = float(corr[mode, tonic])
-    v["key_margin"] = float(corr.flat[order[0]] - corr.flat[order[1]])
-    v["major_clarity"] = float(corr[1].max() - corr[0].max())
+        return None
+    return profile
