@@ -450,9 +450,26 @@ def sniff_format(head: bytes) -> Literal["csv", "json"]:
     return "json" if text[:1] in (b"[", b"{") else "csv"
 
 
+MAX_HEADER_BYTES = 64 * 1024 * 1024
+"""The longest CSV header line read (a million columns of 60-character names)."""
+
+
 def csv_header(path: PathLike, head: bytes | None = None) -> list[str]:
-    """The column names of a CSV file (first line), decoded leniently."""
+    """The column names of a CSV file (first line, however long), decoded leniently.
+
+    Raises:
+        SchemaError: the first line is longer than `MAX_HEADER_BYTES`, or not a CSV header.
+    """
     head = read_head(path) if head is None else head
+    size = max(len(head), _SNIFF_BYTES)
+    while b"\n" not in head and len(head) >= size:  # a header longer than what was read
+        if size >= MAX_HEADER_BYTES:
+            raise SchemaError(
+                f"{path}: the header (first line) is longer than {MAX_HEADER_BYTES:,} bytes; "
+                "songpop reads headers up to that length"
+            )
+        size *= 4
+        head = read_head(path, min(size, MAX_HEADER_BYTES))
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     text = first.decode("utf-8", errors="replace").lstrip("\ufeff")
     try:

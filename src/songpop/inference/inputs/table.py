@@ -10,7 +10,10 @@ CSV files are read with pyarrow's streaming reader, every column as text first a
 numbers where every value is one (else the column stays text and the value is reported). A
 record whose field count differs from the header's (a decimal comma, a stray or missing
 separator) is never scored: it becomes a row of its own with that problem, at its real line.
-Blank lines are skipped and counted in the line numbers. Records number from 1 in file order.
+Blank lines are skipped and counted in the line numbers, and so are the extra lines of a
+quoted value holding newlines: a row's line is the line its record starts on. Records number
+from 1 in file order. A header of any length is read whole (up to
+`sources.layouts.MAX_HEADER_BYTES`, else refused as too long).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +96,8 @@ class TableReader:
             header = lay.csv_header(path)
         self.header = header
         self.layout = None
-        repeated = sorted({str(c).strip() for c in header if _count(header, c) > 1})
+        counts = Counter(str(c).strip() for c in header)  # linear: headers may be 100k wide
+        repeated = sorted(name for name, n in counts.items() if n > 1)
         if repeated:
             raise LayoutError(
                 f"{self.origin}: column(s) {', '.join(repr(c) for c in repeated)} appear more than "
@@ -210,10 +215,12 @@ class TableReader:
             return "skip"
 
         lines = _Lines(width=len(self.header), blank=_blank_lines(self.path))
+        # a block must hold the header and a whole record: wide files get larger blocks
+        block = max(1 << 22, 4 * sum(len(str(c)) + 3 for c in self.header))
         with open_binary(self.path) as handle, _parse_errors(self.path):
             reader = pv.open_csv(
                 handle,
-                read_options=pv.ReadOptions(use_threads=False, block_size=1 << 22),
+                read_options=pv.ReadOptions(use_threads=False, block_size=block),
                 parse_options=pv.ParseOptions(invalid_row_handler=refuse, ignore_empty_lines=True),
                 convert_options=pv.ConvertOptions(
                     include_columns=columns,
@@ -267,11 +274,6 @@ def _saved_answer(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records)
     frame["_entry"] = positions
     return frame
-
-
-def _count(header: Sequence[Any], name: Any) -> int:
-    key = str(name).strip()
-    return sum(1 for c in header if str(c).strip() == key)
 
 
 @contextlib.contextmanager
@@ -331,9 +333,10 @@ def _to_frame(batch: Any, text_columns: set[str]) -> pd.DataFrame:
 class _Lines:
     """Which line of a CSV file each parsed row comes from, and rows for refused records.
 
-    pyarrow skips a record whose field count differs from the header's and says on which
-    (0-based, physical) line it was; it skips empty lines silently (`_blank_lines` finds them
-    first); every other line holds exactly one record (no newline inside a value).
+    pyarrow skips a record whose field count differs from the header's and says which record
+    it was; it skips empty lines silently. `_blank_lines` finds first every line on which no
+    record starts (empty lines, and the extra lines of quoted values holding newlines), so that
+    each record is placed on the line it starts on.
     """
 
     def __init__(self, width: int, blank: list[int]) -> None:
@@ -403,26 +406,45 @@ class _Lines:
 
 
 def _blank_lines(path: Path, block: int = 1 << 24) -> list[int]:
-    """0-based numbers of the empty lines of a (possibly gzip) text file, read in blocks."""
+    """0-based numbers of the lines of a (possibly gzip) CSV file on which no record starts:
+    empty lines, and the lines that continue a quoted value holding a newline. Read in blocks.
+
+    A quote opens or closes a quoted value when a delimiter, a line end or another quote is
+    beside it; a quote with ordinary characters on both sides (`5"5`) is text and is not
+    counted.
+    """
     from songpop.sources.layouts import open_binary
 
-    blank: list[int] = []
+    found: list[np.ndarray] = []
     line = 0  # the number of the line the block starts in
     carry = 0  # bytes of that line read before the block
+    quoted = False  # whether the block starts inside a quoted value
+    before = 10  # the byte before the block (a line start at the file's beginning)
     with open_binary(path) as handle:
         while chunk := handle.read(block):
             data = np.frombuffer(chunk, dtype=np.uint8)
+            prev = np.concatenate([[before], data[:-1]])
+            nxt = np.concatenate([data[1:], [10]])  # the block's last byte: see the next block
+            boundary = (44, 10, 13, 34)
+            quotes = (data == 34) & (np.isin(prev, boundary) | np.isin(nxt, boundary))
+            inside = (np.cumsum(quotes) + quoted) % 2 == 1  # after each byte
             ends = np.flatnonzero(data == 10)
-            if len(ends) == 0:
+            if len(ends):
+                lengths = np.diff(ends, prepend=-1) - 1
+                lengths[0] += carry
+                lengths -= (ends > 0) & (data[np.maximum(ends - 1, 0)] == 13)  # "\r\n"
+                continued = inside[ends]  # the line after this newline continues a value
+                found.append(line + np.flatnonzero(lengths == 0))
+                found.append(line + 1 + np.flatnonzero(continued))
+                line += len(ends)
+                carry = len(data) - int(ends[-1]) - 1
+            else:
                 carry += len(data)
-                continue
-            lengths = np.diff(ends, prepend=-1) - 1
-            lengths[0] += carry
-            lengths -= (ends > 0) & (data[np.maximum(ends - 1, 0)] == 13)  # "\r\n" endings
-            blank += (line + np.flatnonzero(lengths == 0)).tolist()
-            line += len(ends)
-            carry = len(data) - int(ends[-1]) - 1
-    return blank
+            quoted = bool(inside[-1])
+            before = int(data[-1])
+    if not found:
+        return []
+    return np.unique(np.concatenate(found)).tolist()
 
 
 def _fields(text: str) -> int:
