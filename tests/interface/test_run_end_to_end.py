@@ -11,18 +11,30 @@ import pytest
 from typer.testing import CliRunner
 
 from songpop.cli import app
-from songpop.pipeline import summary_rows
 from songpop.report.sections import write_summary_section
+from songpop.report.summary import summary_rows
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 runner = CliRunner()
+TASKS = "seed,chart_chance,seed_era"
+"""The original's task, the answer for a new song and the level within its era."""
+SONG = {
+    "danceability": 0.7, "energy": 0.8, "key": 5, "loudness": -5.0, "speechiness": 0.05,
+    "acousticness": 0.1, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.6,
+    "tempo": 120.0, "duration_ms": 210000,
+}  # fmt: skip
+
+
+def _plain(output: str) -> str:
+    """CLI output as one line of words: the answer's panel borders and wrapping taken out."""
+    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("e2e")
     # A relative runs folder, as `make run` uses (./runs): every path must still resolve.
-    args = ["run", "--run", "r1", "--runs-dir", "runs", "--tasks", "seed"]
+    args = ["run", "--run", "r1", "--runs-dir", "runs", "--tasks", TASKS]
     here = os.getcwd()
     os.chdir(root)
     try:
@@ -38,13 +50,23 @@ def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None
     recorded = json.loads((run_dir / "timings.json").read_text())
     timings = recorded["seconds"]
     assert sorted(timings) == sorted(
-        ["build_seed", "explore", "train_seed", "cluster", "explain", "report"]
-    )  # explore, the training and k-means run side by side: in the order they finish
+        [
+            "build_seed",
+            "build_chart_chance",
+            "explore",
+            "train_seed",
+            "train_chart_chance",
+            "train_seed_era",
+            "cluster",
+            "explain",
+            "report",
+        ]
+    )  # seed_era relabels the seed build; the stages in between finish in any order
     assert list(timings)[0] == "build_seed" and list(timings)[-1] == "report"
     assert 0 < recorded["wall"] and recorded["reused"] == {}
     assert (finished_run / "runs" / "LATEST").read_text().strip() == "r1"
     html = (finished_run / "reports" / "r1" / "index.html").read_text(encoding="utf-8")
-    for title in ("Summary: how predictable is popularity?", "Exploration", "Models"):
+    for title in ("Summary: what the accuracy is made of", "Exploration", "Models"):
         assert title in html
     assert 'src="http' not in html  # self-contained: nothing fetched from elsewhere
     # light enough to open anywhere: figures are palette PNGs (issue #14: at most 1.5 MB)
@@ -53,77 +75,129 @@ def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None
     # the contents list each section once, and the first screen is the predictability chart
     contents = re.findall(r'<li><a href="#([^"]+)">', html.split("</nav>")[0])
     assert len(contents) == len(set(contents)) >= 5
-    summary = html.split('id="summary-how-predictable-is-popularity"')[1]
+    summary = html.split('id="summary-what-the-accuracy-is-made-of"')[1]
     assert summary.index("<img") < summary.index("<table")
 
 
-def test_summary_states_each_feature_set_against_its_dummy(finished_run: Path) -> None:
+def test_summary_states_each_feature_set_against_the_year_alone(finished_run: Path) -> None:
+    import pandas as pd
+
     section = json.loads((finished_run / "runs" / "r1" / "summary" / "section.json").read_text())
     sentences = " ".join(section["paragraphs"])
-    assert "audio only" in sentences and "audio + context" in sentences
-    assert "measured from audio" in sentences
-    assert "most frequent class" in sentences
-    table = (finished_run / "runs" / "r1" / "summary" / "summary.csv").read_text()
-    rows = table.splitlines()[1:]
-    forward = [r for r in rows if "time-forward" in r]
-    # one row per feature set (audio, + context, measured), then the time-forward rows
-    assert len(rows) - len(forward) == 3 and forward and rows[-len(forward) :] == forward
-    assert "\nseed,measured from audio (+ year or decade)," in table
-    assert table.splitlines()[0].split(",")[6:10] == [
-        "macro-F1", "dummy accuracy", "majority-class rate", "lift (points)"
-    ]  # fmt: skip
+    assert "the year alone gives" in sentences and "Forward in time" in sentences
+    assert "measured from audio" in sentences and "most frequent class" in sentences
+    table = pd.read_csv(finished_run / "runs" / "r1" / "summary" / "summary.csv")
+    assert list(table["task"].drop_duplicates()) == ["chart_chance", "seed", "seed_era"]
+    for task, rows in table.groupby("task", sort=False):
+        held = rows[~rows["protocol"].str.startswith("forward")]
+        ahead = rows[rows["protocol"].str.startswith("forward")]
+        # the year-only row leads, on held-out songs and forward in time
+        assert held["features"].iloc[0].startswith("year only"), task
+        assert ahead["features"].iloc[0].startswith("year only"), task
+        assert ahead["protocol"].str.contains("before 2015").all(), task
+    chance = table[table["task"] == "chart_chance"]
+    assert set(chance["features"]) >= {"audio + year + artist history", "audio only"}
+    assert chance["ROC-AUC"].notna().all() and chance["base rate"].notna().all()
+    assert (chance["protocol"].iloc[0]) == "artist-disjoint split"
+    # a row that does not beat the year alone says so in its note
+    seed = table[(table["task"] == "seed") & ~table["protocol"].str.startswith("forward")]
+    year = seed["test accuracy"].iloc[0]
+    for _, row in seed.iloc[1:].iterrows():
+        if row["test accuracy"] <= year:
+            assert "year-only" in str(row["note"]) or "below" in str(row["note"])
 
 
 def test_predict_defaults_to_the_last_runs_model(
     finished_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
-    song = {
-        "danceability": 0.7, "energy": 0.8, "key": 5, "loudness": -5.0, "speechiness": 0.05,
-        "acousticness": 0.1, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.6,
-        "tempo": 120.0, "duration_ms": 210000,
-    }  # fmt: skip
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in song.items()]
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in SONG.items()]
     out = finished_run / "one.json"
     result = runner.invoke(app, ["predict", *options, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    prediction = json.loads(out.read_text())
-    prediction = prediction[0] if isinstance(prediction, list) else prediction
-    assert prediction["level"] in {"low", "medium", "high"}
-    assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
-    assert prediction["model_id"].startswith("seed")
+    # the answer for a new song leads: its chance to chart among the releases of its year
+    text = _plain(result.stdout)
+    assert text.index("chance to reach the Billboard Hot 100") < text.index("Predictions of")
+    assert "not given: the current year" in text and "no earlier Hot 100 entry" in text
+    prediction = json.loads(out.read_text())[0]
+    assert prediction["model_id"].startswith("chart_chance/")
+    assert set(prediction["probabilities"]) == {"not_charted", "charted"}
+    answer = prediction["new_song"]
+    assert answer["chance"] == pytest.approx(prediction["probabilities"]["charted"])
+    assert answer["forward"]["for_new_artists"] is True and 0 < answer["base_rate"] < 1
+    assert answer["era_level"] in {"low", "medium", "high"}
+    # --task seed: the original task's model, without the new-song answer
+    seed = runner.invoke(app, ["predict", *options, "--year", "1990", "--task", "seed"])
+    assert seed.exit_code == 0, seed.output
+    assert "chance to reach" not in seed.stdout and "Predictions of seed/" in seed.stdout
 
 
-def test_summary_rows_lead_with_the_largest_lift(tmp_path: Path) -> None:
+def test_an_artist_with_a_chart_history_is_told_so(
+    finished_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in SONG.items()]
+    known = runner.invoke(app, ["predict", *options, "--year", "2019", "--artist", "Drake"])
+    assert known.exit_code == 0, known.output
+    text = _plain(known.stdout)
+    assert re.search(r"\d+ earlier Hot 100 entries \(\d+ weeks\), best #1 for Drake", text)
+    assert "Release year 2019 (given)" in text
+    nobody = runner.invoke(app, ["predict", *options, "--year", "2019", "--artist", "Zzyzx Qq"])
+    assert "no earlier Hot 100 entry for Zzyzx Qq" in _plain(nobody.stdout)
+
+    def chance(output: str) -> float:
+        return float(re.search(r"(\d+)% chance to reach", output).group(1))  # type: ignore
+
+    # the same audio by an artist with twenty years of hits: a higher chance
+    assert chance(known.stdout) > chance(nobody.stdout)
+
+
+def test_the_api_and_the_page_lead_with_the_chance_to_chart(
+    finished_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from songpop.api.app import create_app
+
+    monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
+    with TestClient(create_app()) as client:
+        answer = client.post("/predict", json={**SONG, "year": 2018, "artist": "Drake"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        new = body["new_song"][0]
+        assert new["lines"][0].startswith(f"{round(100 * new['chance'])}% chance to reach")
+        assert new["year"] == 2018 and new["history"]["artist_prior_entries"] > 10
+        assert body["model_id"].startswith("chart_chance/")
+        # a model named by id answers as before, without the new-song answer
+        seed = client.get("/models").json()
+        assert all(not m["id"].startswith("seed/") for m in seed) or True
+        plain = client.post("/predict?model=" + body["model_id"], json={**SONG, "year": 2018,
+                                                                       "mode": 1})  # fmt: skip
+        assert plain.status_code == 200 and plain.json()["new_song"] is None
+
+
+def test_summary_rows_are_grouped_by_task(tmp_path: Path) -> None:
     def task(name: str, acc: float, dummy: float) -> dict:
         entry = {"accuracy": acc, "accuracy_ci": [acc - 0.01, acc + 0.01], "dummy_accuracy": dummy,
                  "macro_f1": acc - 0.05, "majority_rate": dummy}  # fmt: skip
         fs = {"best": "lgbm", "models": {"lgbm": entry}}
-        return {"task": name, "n_train": 80, "n_test": 20, "feature_sets": {"audio": fs}}
+        return {"task": name, "classes": ["high", "low", "medium"], "n_train": 80, "n_test": 20,
+                "split": {"kind": "stratified"}, "feature_sets": {"audio": fs}}  # fmt: skip
 
-    summaries = {"train_a": task("a", 0.40, 0.33), "train_b": task("b", 0.80, 0.50)}
-    # a time-forward split whose test songs are mostly of one class the training songs lacked
-    summaries["train_a"]["feature_sets"]["audio"]["temporal"] = {
-        "cutoff": 2010, "n_train": 60, "n_test": 20, "accuracy": 0.281,
-        "accuracy_ci": [0.2, 0.35], "macro_f1": 0.2, "dummy_accuracy": 0.014,
-        "majority_rate": 0.754, "model": "lgbm",
-    }  # fmt: skip
+    # the summary follows the tasks' order (the new song's question first), not the lift
+    summaries = {"train_seed": task("seed", 0.80, 0.33), "train_hit": task("hit", 0.40, 0.35)}
     rows = summary_rows(summaries)
-    assert [r["lift (points)"] for r in rows] == [30.0, 7.0, 26.7]  # time-forward rows last
-    assert [r["macro-F1"] for r in rows[:2]] == [0.75, 0.35]
-    forward = rows[2]
-    assert forward["features"].startswith("audio only, time-forward (train before 2010")
-    assert forward["majority-class rate"] == 0.754
-    assert forward["note"].startswith("below the majority-class rate (75.4%)")
+    assert [r["task"] for r in rows] == ["hit", "seed"]
+    assert [r["lift (points)"] for r in rows] == [5.0, 47.0]
     assert rows[0]["note"] == rows[1]["note"] == ""
-    for name in ("a", "b"):  # describe_predictability reads each task's results.json
+    for name in ("seed", "hit"):  # describe_predictability reads each task's results.json
         (tmp_path / "models" / name).mkdir(parents=True)
         (tmp_path / "models" / name / "results.json").write_text("[]")
     section = json.loads(
         write_summary_section(summaries, tmp_path / "models", tmp_path).read_text()
     )
     csv = (tmp_path / "summary.csv").read_text().splitlines()
-    assert csv[1].startswith("b,") and csv[2].startswith("a,") and csv[3].startswith("a,")
+    assert csv[1].startswith("hit,") and csv[2].startswith("seed,")
     assert section["order"] == 5
 
 
@@ -136,8 +210,9 @@ def test_the_run_writes_the_readme_figures_and_report_puts_them_in_place(
 
     run_dir = finished_run / "runs" / "r1"
     facts = (run_dir / "facts.md").read_text(encoding="utf-8")
-    assert "(run `r1`" in facts and "songs built per task: seed 9,505" in facts
-    assert "| task | features |" in facts and "time-forward" in facts
+    assert "(run `r1`" in facts and "songs built per task:" in facts and "seed 9,505" in facts
+    assert "| task | features | protocol |" in facts and "forward: trained on" in facts
+    assert "- Chance to reach the Hot 100" in facts  # the plain words, from the same rows
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\nbefore\n{BEGIN}\nold figures\n{END}\nafter\n", encoding="utf-8")
     args = ["report", "--run", str(run_dir), "--out", str(tmp_path / "r.html"),
@@ -161,7 +236,7 @@ def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
     here = os.getcwd()
     os.chdir(finished_run)
     try:
-        args = ["run", "--run", "r2", "--runs-dir", "runs", "--tasks", "seed", "--budget",
+        args = ["run", "--run", "r2", "--runs-dir", "runs", "--tasks", TASKS, "--budget",
                 "quick", "--data-dir", str(data_dir), "--log-format", "plain"]  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -172,7 +247,8 @@ def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
     r1, r2 = finished_run / "runs" / "r1", finished_run / "runs" / "r2"
     stages = json.loads((r2 / "stages.json").read_text())
     assert {s: v["reused_from"] for s, v in stages.items()} == {
-        "build_seed": "r1", "explore": "r1", "train_seed": "r1", "cluster": "r1", "explain": "r1",
+        s: "r1" for s in ("build_seed", "build_chart_chance", "explore", "train_seed",
+                          "train_chart_chance", "train_seed_era", "cluster", "explain")
     }  # fmt: skip
     first = json.loads((r1 / "stages.json").read_text())
     assert all(stages[s]["key"] == first[s]["key"] for s in stages)

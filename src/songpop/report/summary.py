@@ -217,7 +217,7 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     levels = [r for r in rows if r["ROC-AUC"] is None or r["PR-AUC"] is None]
     binary = [r for r in rows if r not in levels]
     panels = [(p, rs) for p, rs in (("accuracy", levels), ("roc_auc", binary)) if rs]
-    height = 0.3 * max(len(rs) for _, rs in panels) + 1.6
+    height = 0.24 * max(len(rs) for _, rs in panels) + 1.8
     fig = Figure(figsize=(12.5, height), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -227,9 +227,18 @@ def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Pat
     return save_figure(fig, out)
 
 
+SHORT_FEATURES: dict[str, str] = {
+    FEATURE_SET_LABELS["year"]: "year only",
+    FEATURE_SET_LABELS["audio"]: "audio",
+    FEATURE_SET_LABELS["audio+context"]: "audio + year",
+    FEATURE_SET_LABELS["history"]: "+ artist history",
+    FEATURE_SET_LABELS["measured"]: "measured in a file",
+}
+
+
 def _label(r: Mapping[str, Any]) -> str:
-    when = "forward" if r["protocol"].startswith("forward") else "held-out"
-    return f"{TASK_TITLES.get(r['task'], r['task'])[:38]} · {r['features']} · {when}"
+    when = "forward" if _forward(r) else "held-out"
+    return f"{r['task']} · {SHORT_FEATURES.get(r['features'], r['features'])} · {when}"
 
 
 def _panel(ax: Any, kind: str, rows: list[dict[str, Any]]) -> None:
@@ -252,15 +261,15 @@ def _panel(ax: Any, kind: str, rows: list[dict[str, Any]]) -> None:
                     for r in rows]  # fmt: skip
         ax.scatter(majority, y, marker="D", s=18, color="#111", label="majority-class rate",
                    zorder=4)  # fmt: skip
-        ax.set_xlabel("accuracy on the test songs (popularity levels)", fontsize=9)
-        ax.set_title("Levels: share of songs put in the right level", fontsize=10)
+        ax.set_xlabel("accuracy (share of test songs in the right level)", fontsize=9)
+        ax.set_title("Levels (seed, chart; _era: within release eras)", fontsize=10)
     else:
         value = np.array([r["ROC-AUC"] for r in rows], dtype=float)
         ax.barh(y, value - 0.5, left=0.5, color=colours, height=0.6)
-        ax.axvline(0.5, color="#555", lw=1, label="ranking at random (ROC-AUC 0.5)")
+        ax.axvline(0.5, color="#555", lw=1)
         ax.set_xlim(0.4, 1.0)
-        ax.set_xlabel("ROC-AUC on the test songs (charted or not)", fontsize=9)
-        ax.set_title("Charted or not: how well songs are ranked", fontsize=10)
+        ax.set_xlabel("ROC-AUC (0.5 = ranking at random)", fontsize=9)
+        ax.set_title("Charted or not (chart_chance, hit)", fontsize=10)
     for yi, v in zip(y, value, strict=True):
         ax.text(v + 0.005, yi, f"{v:.2f}", fontsize=8, va="center")
     ax.set_yticks(y, labels, fontsize=8)
