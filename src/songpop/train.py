@@ -155,9 +155,12 @@ class TaskSpec:
     artist_history: pd.DataFrame | None = None
 
 
-YEAR_ONLY_MODEL = "lgbm"
+YEAR_ONLY_MODEL = "lgbm_fast"
 """The year-only baseline's model: LightGBM on one column finds the best step function of the
 year (a level per era), which is all a year can say."""
+FORWARD_MODEL = "lgbm_fast"
+"""The forward protocol fits this model on every feature set at every origin: the same
+settings everywhere, so the rows differ only by what the model is told."""
 CALIBRATION_FOLDS = 3
 
 
@@ -699,9 +702,9 @@ context and the artist's history add to it."""
 
 
 def _forward(run: TaskRun) -> None:
-    """Every feature set forward in time (`evaluation.forward`), with the settings of its best
-    model (LightGBM's where the best is heavy or the ensemble), calibrated like the task's own
-    models; for two classes also the main test split's within-year and within-genre ROC-AUC."""
+    """Every feature set forward in time (`evaluation.forward`), each with `FORWARD_MODEL`,
+    calibrated like the task's own models; for two classes also the main test split's
+    within-year and within-genre ROC-AUC."""
     from songpop.evaluation.forward import forward_protocol
     from songpop.prepare.label import natural_order
 
@@ -712,15 +715,7 @@ def _forward(run: TaskRun) -> None:
     sets = {fs: run.feature_sets[fs] for fs in FORWARD_SETS if fs in run.feature_sets}
 
     def make(fs: str) -> Any:
-        fsr = sets[fs]
-        best = fsr.best
-        if MODELS[best].heavy or best in ("ensemble", "dummy"):
-            estimator = MODELS[YEAR_ONLY_MODEL].build(fsr.cols, spec.seed)
-        else:
-            estimator = fsr.searched[best].estimator
-            if spec.calibrate:  # the calibrated wrapper: its own estimator is the settings
-                estimator = estimator.estimator
-        estimator = clone(estimator)
+        estimator = MODELS[FORWARD_MODEL].build(sets[fs].cols, spec.seed, quick=run.plan.quick)
         if spec.calibrate:
             from sklearn.calibration import CalibratedClassifierCV
 

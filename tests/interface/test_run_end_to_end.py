@@ -267,3 +267,41 @@ def test_a_second_run_reuses_every_stage_whose_inputs_did_not_change(
     r3 = json.loads((finished_run / "runs" / "r3" / "stages.json").read_text())
     assert all(v["reused_from"] is None for v in r3.values())
     assert {s: v["key"] for s, v in r3.items()} == {s: v["key"] for s, v in first.items()}
+
+
+@pytest.mark.browser
+def test_the_page_leads_with_the_chance_to_chart_and_forgets_the_last_song(
+    finished_run: Path, monkeypatch: pytest.MonkeyPatch, artifacts_dir: Path
+) -> None:
+    """The page of the last run's default: the answer for a new song comes first; typing an
+    artist reads their chart record; a failed search replaces what was said before."""
+    from browser_support import launch_chromium, require_chromium, served
+    from playwright.sync_api import sync_playwright
+
+    from songpop.api.app import create_app
+
+    require_chromium()
+    monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
+    with served(create_app()) as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(url)
+        headline = page.locator("#new-song-headline")
+        headline.wait_for(state="visible", timeout=20_000)
+        first = headline.inner_text()
+        assert re.match(r"\d+% chance to reach the Billboard Hot 100 among the releases of", first)
+        lines = " ".join(page.locator("#new-song-lines li").all_inner_texts())
+        assert "no earlier Hot 100 entry" in lines and "Within its era" in lines
+        with page.expect_response(lambda r: "/predict" in r.url):
+            page.fill("#artist", "Drake")
+        page.wait_for_function(
+            "() => document.querySelector('#new-song-lines').innerText.includes('best #1')"
+        )
+        assert headline.inner_text() != first
+        page.screenshot(path=str(artifacts_dir / "page-new-song-1280.png"), full_page=False)
+        with page.expect_response(lambda r: "/lookup" in r.url):
+            page.get_by_label("Find a known song").type("zzqqxx", delay=20)
+        page.wait_for_function(
+            "() => document.querySelector('#song-history').innerText.includes('No song called')"
+        )
+        browser.close()

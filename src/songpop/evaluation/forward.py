@@ -125,7 +125,7 @@ def forward_protocol(
     classes: Sequence[str],
     origins: Sequence[int] = config.FORWARD_ORIGINS,
     horizon: int = config.FORWARD_HORIZON,
-    n_boot: int = 400,
+    n_boot: int = 200,
     seed: int = config.SEED,
     subgroups: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:

@@ -118,11 +118,26 @@
   // A value the user moved is theirs now: no longer measured or estimated from the file.
   function clearSource(row) {
     const badge = row.querySelector(".source");
+    forgetSong();
     if (!badge.hidden) {
       badge.hidden = true;
       delete row.dataset.source;
       document.getElementById("range-box").hidden = true;
     }
+  }
+
+  // One song at a time: what was said about the last searched or uploaded song goes once the
+  // user moves a value, searches or uploads another.
+  function forgetSong() {
+    document.getElementById("song-history").textContent = "";
+    document.getElementById("audio-status").textContent = "";
+  }
+
+  // A badge's short name; the full source (a file name) goes in its tooltip.
+  function sourceWord(source) {
+    if (source === "tags") return "tags";
+    if (String(source).startsWith("catalogue")) return "catalogue";
+    return source;
   }
 
   function setField(name, value, source) {
@@ -136,9 +151,11 @@
     box.removeAttribute("aria-invalid");
     row.querySelector(".shown").textContent = describe(spec, v);
     const badge = row.querySelector(".source");
-    badge.textContent =
-      source === "tags" ? "from the tags" : source === "catalogue" ? "real value" : source;
-    badge.dataset.source = source;
+    badge.textContent = sourceWord(source);
+    badge.title = String(source).startsWith("catalogue")
+      ? `the real value, from the local catalogue (${source})`
+      : String(source);
+    badge.dataset.source = sourceWord(source);
     badge.hidden = false;
     row.dataset.source = source;
   }
@@ -161,6 +178,10 @@
     const found = await response.json();
     const list = document.getElementById("song-suggestions");
     list.replaceChildren();
+    if (!found.length) {
+      document.getElementById("song-history").textContent =
+        `No song called “${text.trim()}” in the local catalogue (its tables end in 2020): try another spelling, drop in the audio file, or set the sliders.`;
+    }
     suggestions = new Map();
     for (const c of found) {
       const option = document.createElement("option");
@@ -179,6 +200,7 @@
   }
 
   function pickSong(c) {
+    forgetSong();
     document.getElementById("artist").value = c.artist || "";
     for (const spec of features) {
       if (c.features[spec.name] !== undefined) setField(spec.name, c.features[spec.name], "catalogue");
@@ -192,6 +214,7 @@
 
   async function uploadAudio(file) {
     const audioStatus = document.getElementById("audio-status");
+    forgetSong();
     audioStatus.textContent = `Analysing ${file.name}…`;
     const body = new FormData();
     body.append("file", file, file.name);
@@ -213,8 +236,13 @@
       for (const [name, value] of Object.entries(payload.values)) {
         setField(name, value, payload.sources[name]);
       }
-      const estimated = Object.values(payload.sources).filter((s) => s !== "measured" && s !== "tags");
-      audioStatus.textContent = `${file.name}: ${estimated.length} of ${Object.keys(payload.sources).length} values estimated or assumed (marked); move any slider to try another value.`;
+      const known = payload.known_song;
+      const estimated = Object.values(payload.sources).filter(
+        (s) => s === "estimated" || s === "default",
+      );
+      audioStatus.textContent = known
+        ? `${file.name}: its tags name ${known.title} by ${known.artist}, found in the local catalogue: its real values are used, not the analysis.`
+        : `${file.name}: ${estimated.length} of ${Object.keys(payload.sources).length} values estimated or assumed (marked); move any slider to try another value.`;
       showPrediction(payload, {
         ...payload,
         explanation: payload.explanation ? { contributions: payload.explanation } : null,
@@ -570,6 +598,7 @@
       predictNow();
     });
     document.getElementById("reset-button").addEventListener("click", resetForm);
+    document.getElementById("artist").addEventListener("input", schedule);
     const search = document.getElementById("song-search");
     search.addEventListener("input", () => {
       const picked = suggestions.get(search.value);
