@@ -53,7 +53,7 @@ def test_a_killed_batch_score_leaves_the_old_output_or_the_new(tmp_path: Path) -
     out.write_bytes(old_out)
     rejects.write_bytes(old_rejects)
     command = [*SONGPOP, "predict", "--model", str(model), "--csv", str(work / "in.csv")]
-    command += ["--out", str(out), "--rejects", str(rejects)]
+    command += ["--out", str(out), "--rejects", str(rejects), "--overwrite"]
     t0 = time.perf_counter()
     assert kill_after(command, 120) == 0  # a full run, to time it
     full = time.perf_counter() - t0
