@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 os.environ.setdefault(
     "SONGPOP_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "songpop")
 )
+# `songpop run` registers finished runs in the songpop home: tests get a home of their own, so
+# that they neither read nor write the person's (each process its own, empty at the start).
+os.environ["SONGPOP_HOME"] = tempfile.mkdtemp(prefix="songpop-home-")
 
 
 @pytest.fixture(autouse=True)

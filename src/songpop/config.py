@@ -12,6 +12,7 @@ SEED: int = 42
 
 DATA_DIR_ENV = "SONGPOP_DATA_DIR"
 RUNS_DIR_ENV = "SONGPOP_RUNS_DIR"
+HOME_ENV = "SONGPOP_HOME"
 
 # --- features ---------------------------------------------------------------------------------
 # Every feature is declared once, in `songpop.vocabulary`; these are views of that table.
@@ -123,6 +124,19 @@ def jobs(default: int) -> int:
 def runs_dir() -> Path:
     """Where `songpop run` keeps its run folders: $SONGPOP_RUNS_DIR, else ./runs."""
     return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
+
+
+def songpop_home() -> Path:
+    """The per-user songpop home, where `songpop run` registers its finished runs so that
+    `predict`, `serve` and `models list` find them from any folder: $SONGPOP_HOME, else the
+    user data folder (platformdirs: ~/.local/share/songpop on Linux, ~/Library/Application
+    Support/songpop on macOS, %LOCALAPPDATA%\\songpop on Windows). Not created here."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # imported late: importing config must stay cheap
+
+    return Path(platformdirs.user_data_dir("songpop", appauthor=False))
 
 
 FEATURE_SET_LABELS: dict[str, str] = {

@@ -1,17 +1,21 @@
 """Trained models on disk.
 
 - `store`: one bundle folder — save, load, verify (`save_bundle`, `load_bundle`, `Bundle`).
-- `catalog`: a run's models folder — `index.json`, the default model, `runs/LATEST`
-  (`resolve_model`, `list_bundles`, `update_index`, `choose_default`).
+- `catalog`: a run's models folder — `index.json`, the default model, `runs/LATEST`, the
+  songpop home's record of finished runs (`resolve_model`, `register_run`, `list_bundles`,
+  `update_index`, `choose_default`).
 """
 
 from songpop.bundle.catalog import (
     INDEX_FILE,
     LATEST_FILE,
     choose_default,
+    find_run,
+    last_run,
     list_bundles,
     new_song_parts,
     read_index,
+    register_run,
     resolve_model,
     set_run_default,
     update_index,
@@ -38,12 +42,15 @@ __all__ = [
     "REFERENCE_SAMPLE_FILE",
     "Bundle",
     "choose_default",
+    "find_run",
+    "last_run",
     "list_bundles",
     "load_bundle",
     "new_song_parts",
     "read_index",
     "read_meta",
     "reference_stats",
+    "register_run",
     "resolve_model",
     "save_bundle",
     "set_run_default",

@@ -86,65 +86,189 @@ def list_bundles(models_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def resolve_model(
     path_or_none: str | os.PathLike[str] | None = None, task: str | None = None
 ) -> Path:
-    """The bundle folder to use: the given path, else the default model of the last run.
+    """The bundle folder to use: the given one, else the default model of the last run.
 
-    The last run is named in `runs/LATEST` (under `config.runs_dir()`); its
-    `models/index.json` holds `{"default": <bundle id or path relative to models/>, ...}`.
+    The last run is found by `last_run` (from any folder: `songpop run` registers each
+    finished run in the songpop home); its `models/index.json` holds `{"default": <bundle id
+    or path relative to models/>, ...}`.
 
     Args:
-        path_or_none: a bundle folder, a run's `models` folder, a bundle id of the last run as
-            `songpop models list` prints it ("seed/audio/lgbm"), or None.
-        task: without a path, the default model of this task of the last run ("seed") instead
-            of the run's default.
+        path_or_none: a bundle folder, a run folder or its `models` folder (its default
+            model), `latest` (the last run's default), a model id as `songpop models list`
+            prints it ("seed/audio/lgbm", of the last run), the same led by a run's name
+            ("20261202-173533/seed/audio/lgbm", or "latest/seed/audio/lgbm"), or None.
+        task: without a bundle named, the default model of this task ("seed") instead of the
+            run's default.
 
     Returns:
         The bundle folder.
 
     Raises:
-        BundleError: there is no such bundle, or no run yet ("run `make run` or pass --model").
+        BundleError: there is no such bundle, or no run yet; the message says where it looked
+            and how to fix it.
     """
-    if path_or_none is not None:
-        path = Path(path_or_none)
-        if (path / META_FILE).is_file():
-            return path
-        if (path / INDEX_FILE).is_file():
-            return _default_from_index(path, task=task)
-        if (path / "models" / INDEX_FILE).is_file():
-            return _default_from_index(path / "models", task=task)
+    if path_or_none is None or str(path_or_none).strip().lower() == "latest":
+        models_dir = _latest_models_dir(required=True)
+        assert models_dir is not None
+        return _default_from_index(models_dir, task=task)
+    path = _through_latest_files(Path(path_or_none).expanduser())
+    if (path / META_FILE).is_file():
+        return path
+    if (path / INDEX_FILE).is_file():
+        return _default_from_index(path, task=task)
+    if (path / "models" / INDEX_FILE).is_file():
+        return _default_from_index(path / "models", task=task)
+    if not path.is_absolute() and ".." not in path.parts and path.parts:
         by_id = _latest_models_dir()
-        if by_id is not None and not path.is_absolute() and ".." not in path.parts:
-            if (by_id / path / META_FILE).is_file():
-                return by_id / path
-        raise BundleError(
-            f"--model {path}: no {META_FILE} there; expected a model bundle folder or a model "
-            "id of the last run as `songpop models list` prints it (e.g. seed/audio/lgbm)"
-        )
-    models_dir = _latest_models_dir(required=True)
-    assert models_dir is not None
-    return _default_from_index(models_dir, task=task)
+        if by_id is not None and (by_id / path / META_FILE).is_file():
+            return by_id / path
+        run = find_run(path.parts[0])
+        if run is not None:
+            rest = Path(*path.parts[1:]) if len(path.parts) > 1 else None
+            if rest is None and (run / "models" / INDEX_FILE).is_file():
+                return _default_from_index(run / "models", task=task)
+            if rest is not None and (run / "models" / rest / META_FILE).is_file():
+                return run / "models" / rest
+    raise BundleError(
+        f"--model {path_or_none}: no {META_FILE} there; expected a model bundle folder, a run "
+        "folder, `latest`, or a model id as `songpop models list` prints it (seed/audio/lgbm "
+        "for the last run, RUN/seed/audio/lgbm for another)"
+    )
+
+
+def _through_latest_files(path: Path) -> Path:
+    """`runs/LATEST/models/x` → `runs/<the run LATEST names>/models/x` (LATEST is a file)."""
+    parts = path.parts
+    for i, part in enumerate(parts):
+        if part == LATEST_FILE:
+            latest = Path(*parts[: i + 1])
+            if latest.is_file():
+                with contextlib.suppress(OSError):
+                    name = latest.read_text(encoding="utf-8").strip()
+                    if name and "/" not in name and name not in (".", ".."):
+                        return latest.parent / name / Path(*parts[i + 1 :])
+            break
+    return path
+
+
+REGISTRY_FILE = "runs.json"
+"""In the songpop home: `{"latest": <the last finished run's folder>, "runs": {name: folder}}`."""
+
+
+def register_run(run_dir: str | os.PathLike[str]) -> Path:
+    """Record a finished run in the songpop home (`config.songpop_home()`) as the last run, so
+    that `predict`, `serve` and `models list` find it from any folder.
+
+    Args:
+        run_dir: the run folder (stored as an absolute path).
+
+    Returns:
+        The registry file written.
+    """
+    home = config.songpop_home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / REGISTRY_FILE
+    run_dir = Path(run_dir).resolve()
+    with FileLock(str(home / ".runs.lock"), timeout=LOCK_TIMEOUT_S):
+        registry = _read_registry(path)
+        registry["runs"][run_dir.name] = str(run_dir)
+        registry["latest"] = str(run_dir)
+        write_json_atomic(registry, path)
+    return path
+
+
+def _read_registry(path: Path) -> dict[str, Any]:
+    """The home's registry; an unreadable one counts as empty (it is rewritten on the next
+    run), with a warning."""
+    empty: dict[str, Any] = {"latest": None, "runs": {}}
+    if not path.is_file():
+        return empty
+    try:
+        registry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s); ignored", path, exc)
+        return empty
+    if not isinstance(registry, dict) or not isinstance(registry.get("runs", {}), dict):
+        log.warning("%s: not a songpop run registry; ignored", path)
+        return empty
+    latest = registry.get("latest")
+    runs = {str(k): str(v) for k, v in registry.get("runs", {}).items() if isinstance(v, str)}
+    return {"latest": latest if isinstance(latest, str) else None, "runs": runs}
+
+
+def last_run() -> tuple[Path | None, list[str]]:
+    """The last finished run's folder, and where it was looked for, in order.
+
+    1. `$SONGPOP_RUNS_DIR/LATEST` when that variable is set (then only there);
+    2. `./runs/LATEST`, the runs of the folder you stand in (a checkout after `make run`);
+    3. the songpop home's registry, which every `songpop run` updates (`register_run`).
+
+    Returns:
+        (the run folder or None, the places looked at, in words).
+    """
+    looked: list[str] = []
+    env = os.environ.get(config.RUNS_DIR_ENV)
+    local = [Path(env)] if env else [Path("runs")]
+    for runs in local:
+        latest = runs / LATEST_FILE
+        looked.append(str(latest))
+        if latest.is_file():
+            name = latest.read_text(encoding="utf-8").strip()
+            return runs / name, looked
+    if env:
+        return None, looked
+    registry_path = config.songpop_home() / REGISTRY_FILE
+    looked.append(str(registry_path))
+    registered = _read_registry(registry_path)["latest"]
+    if registered:
+        run = Path(registered)
+        if run.is_dir():
+            return run, looked
+        looked[-1] += f" (it names {run}, which no longer exists)"
+    return None, looked
+
+
+def find_run(name: str) -> Path | None:
+    """A run folder by its name (`latest` for the last run): registered in the songpop home,
+    beside the last run, or in the runs folder here; None when none holds a models folder."""
+    if name.lower() == "latest":
+        return last_run()[0]
+    if not name or name in (".", "..") or "/" in name:
+        return None
+    candidates = []
+    registered = _read_registry(config.songpop_home() / REGISTRY_FILE)["runs"].get(name)
+    if registered:
+        candidates.append(Path(registered))
+    last = last_run()[0]
+    if last is not None:
+        candidates.append(last.parent / name)
+    candidates.append(config.runs_dir() / name)
+    for candidate in candidates:
+        if (candidate / "models").is_dir():
+            return candidate
+    return None
 
 
 def _latest_models_dir(required: bool = False) -> Path | None:
-    """The last finished run's models folder (`runs/LATEST`), or None when there is none (an
-    error naming what is missing when `required`)."""
-    runs = config.runs_dir()
-    latest = runs / LATEST_FILE
-    if not latest.is_file():
+    """The last finished run's models folder, or None when there is none (an error saying
+    where it looked and the two ways to fix it when `required`)."""
+    run, looked = last_run()
+    if run is None:
         if not required:
             return None
         raise BundleError(
-            f"no model given and no finished run found ({latest} does not exist); "
-            f"run `make run` or pass --model DIR (or set ${config.RUNS_DIR_ENV} to the folder "
-            "holding your runs)"
+            f"no model given and no finished run found (looked in {' and '.join(looked)}); "
+            "either run `songpop run` (`make run` in a checkout; it registers its run in "
+            f"{config.songpop_home()}, set ${config.HOME_ENV} to move that), or pass --model "
+            "with a bundle or run folder"
         )
-    run_name = latest.read_text(encoding="utf-8").strip()
-    models_dir = runs / run_name / "models"
+    models_dir = run / "models"
     if not (models_dir / INDEX_FILE).is_file():
         if not required:
             return None
         raise BundleError(
-            f"the last run {run_name!r} has no {models_dir / INDEX_FILE}; "
-            "run `make run` or pass --model DIR"
+            f"the last run {run.name!r} has no {models_dir / INDEX_FILE}; "
+            "run `songpop run` (`make run` in a checkout) or pass --model DIR"
         )
     return models_dir
 

@@ -223,16 +223,26 @@ def reproduce_command(
 @models_app.command("list")
 def list_command(
     models_dir: Path | None = typer.Option(
-        None, "--dir", help="A models folder (default: the last run's runs/<run>/models)."
+        None,
+        "--dir",
+        help="A models folder, or a run folder. Default: the last run's (./runs/LATEST, "
+        "else the last `songpop run` registered in the songpop home, from any folder).",
     ),
 ) -> None:
-    """Show the saved model bundles: id, task, feature set, test accuracy with CI, created."""
-    from songpop import config
-    from songpop.bundle import LATEST_FILE, list_bundles
+    """Show the saved model bundles: id, task, feature set, test accuracy with CI, created.
+
+    Each id can be given to --model as printed (seed/audio/lgbm, for the last run), or led by
+    its run's name (RUN/seed/audio/lgbm).
+    """
+    from songpop.bundle import list_bundles
+    from songpop.bundle.catalog import _latest_models_dir
     from songpop.errors import BundleError
 
     try:
-        folder = models_dir or _last_run_models(config.runs_dir(), LATEST_FILE)
+        folder = models_dir or _latest_models_dir(required=True)
+        assert folder is not None
+        if (folder / "models").is_dir() and not any(folder.glob("*/bundle.json")):
+            folder = folder / "models"  # a run folder
         if not folder.is_dir():
             raise BundleError(f"--dir {folder}: no such folder")
         rows = list_bundles(folder)
@@ -241,7 +251,7 @@ def list_command(
     if not rows:
         _out.print(f"no model bundles in {folder}")
         return
-    table = Table(title=f"model bundles in {folder}")
+    table = Table(title=f"model bundles of run {folder.resolve().parent.name} ({folder})")
     for col in ("id", "task", "feature set"):
         table.add_column(col, no_wrap=True)
     for col in ("accuracy [95% CI]", "dummy", "scored by", "created"):
@@ -295,15 +305,6 @@ def verify_command(
     for line in passed:
         _out.print(f"[green]✓[/] {line}", highlight=False)
     _out.print(f"{bundle}: verified")
-
-
-def _last_run_models(runs: Path, latest_file: str) -> Path:
-    from songpop.errors import BundleError
-
-    latest = runs / latest_file
-    if not latest.is_file():
-        raise BundleError(f"no --dir given and no finished run ({latest} does not exist)")
-    return runs / latest.read_text(encoding="utf-8").strip() / "models"
 
 
 def register(app: typer.Typer) -> None:

@@ -87,6 +87,8 @@ def predict_command(
         )
     if artist and not (title or given or files):
         raise fail(InputError("--artist goes with --title, feature options or audio files"))
+    if model is not None and str(model).strip().lower() == "latest":
+        model = None  # the last run, as without --model: its new-song answer first
     if task is not None and model is not None:
         raise fail(InputError("give --model or --task, not both"))
     if task is not None:
@@ -735,8 +737,10 @@ def _signature() -> inspect.Signature:
             "--model",
             None,
             Path | None,
-            "A model bundle folder (or a run's models/ folder). Default: the default "
-            "model of the last run (runs/LATEST).",
+            "A model: an id as `songpop models list` prints it (seed/audio/lgbm, of the last "
+            "run), RUN/seed/audio/lgbm (another run), `latest`, or a bundle or run folder. "
+            "Default: the last run's new-song answer and default model, found from any folder "
+            "(./runs/LATEST, else the last `songpop run` registered in the songpop home).",
         ),
         _option(
             "task",

@@ -20,7 +20,14 @@ def run(
     data_dir: Path = typer.Option(
         None, "--data-dir", help="Raw data folder (default: $SONGPOP_DATA_DIR, else a cache)."
     ),
-    runs_root: Path = typer.Option(None, "--runs-dir", help="Where run folders go (./runs)."),
+    runs_root: Path = typer.Option(
+        None,
+        "--runs-dir",
+        help="Where run folders go, with their reports (<runs-dir>/reports/<run>). Default: "
+        "$SONGPOP_RUNS_DIR, else ./runs (reports beside it, in ./reports). Wherever it goes, "
+        "the finished run is registered in the songpop home ($SONGPOP_HOME, else your user "
+        "data folder), so predict, serve and models list find it from any folder.",
+    ),
     tasks: str = typer.Option(
         "chart_chance,hit,seed,chart,seed_era,chart_era",
         help="Tasks to train, comma-separated: chart_chance (a release's chance to reach the "
@@ -45,7 +52,12 @@ def run(
         None, "--workers", min=1, help="Stages run side by side (default: cores, at most 2)."
     ),
 ) -> None:
-    """Build the songs, explore them, train and evaluate every model, and write the report."""
+    """Build the songs, explore them, train and evaluate every model, and write the report.
+
+    The finished run becomes the last run: `songpop predict`, `serve` and `models list` use
+    its default model from any folder (it is registered in the songpop home, $SONGPOP_HOME or
+    your user data folder).
+    """
     from songpop.pipeline import TASKS, run_pipeline
 
     if budget not in ("quick", "default", "full"):
@@ -71,9 +83,24 @@ def run(
             )
     except SongpopError as exc:
         raise fail(exc) from None
+    from songpop.bundle import register_run
+
+    try:
+        registry = register_run(result.run_dir)
+    except OSError as exc:  # the run itself is done: say it, do not fail it
+        registry = None
+        console.print(f"note: could not register the run in the songpop home ({exc})",
+                      markup=False, highlight=False)  # fmt: skip
     if not quiet:
         console.print(stage_table(result.timings, result.reused, result.wall))
     console.print(f"run folder: {result.run_dir}  ({result.wall:.0f} s in all)", highlight=False)
+    if registry is not None:
+        console.print(
+            f"registered in {registry}: predict, serve and models list use this run from any "
+            "folder",
+            markup=False,
+            highlight=False,
+        )
     typer.echo(f"report: {result.report}")
     _readme_note(result.run_dir)
 

@@ -14,9 +14,11 @@ ModelOption = typer.Option(
     None,
     "--model",
     "-m",
-    help="A model bundle folder, or a run's models/ folder (its default model). Repeat to "
-    "serve several; the first answers requests that name no model. Default: the default "
-    "model of the last run (runs/LATEST).",
+    help="A model: an id as `songpop models list` prints it (seed/audio/lgbm, of the last "
+    "run), RUN/seed/audio/lgbm, `latest`, or a bundle or run folder. Repeat to serve several; "
+    "the first answers requests that name no model. Default: the last run's default model, "
+    "found from any folder (./runs/LATEST, else the last `songpop run` registered in the "
+    "songpop home).",
     show_default=False,
 )
 
@@ -77,7 +79,8 @@ def serve_command(
 
     try:
         # loaded here, not in the server's start-up: a refused bundle is one clear line
-        models = load_models(model or None)
+        named = [m for m in model or [] if str(m).strip().lower() != "latest"]
+        models = load_models(named or None)  # `latest` alone: as without --model
     except SongpopError as exc:
         raise fail(exc) from None
     from songpop.cli.audio import load_calibration_option

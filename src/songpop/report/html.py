@@ -370,11 +370,13 @@ def _asset(name: str) -> str:
 
 
 def default_report_path(run_dir: Path) -> Path:
-    """`reports/<run>/index.html`: beside the `runs` folder when the run is in one, else here."""
+    """`reports/<run>/index.html`, moving with the runs: beside a folder named `runs` that
+    holds the run (a checkout's `runs/` → `reports/`), else inside the run's own parent folder
+    (`--runs-dir /x/myruns` → `/x/myruns/reports/<run>`), never in the current folder."""
     run_dir = Path(run_dir).resolve()
-    if run_dir.parent.name == config.runs_dir().name:
+    if run_dir.parent.name in ("runs", config.runs_dir().name):
         return run_dir.parent.parent / "reports" / run_dir.name / "index.html"
-    return Path("reports") / run_dir.name / "index.html"
+    return run_dir.parent / "reports" / run_dir.name / "index.html"
 
 
 def write_report(run_dir: Path, out_path: Path | None = None) -> Path:
