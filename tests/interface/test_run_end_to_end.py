@@ -293,9 +293,12 @@ def test_the_page_leads_with_the_chance_to_chart_and_forgets_the_last_song(
         lines = " ".join(page.locator("#new-song-lines li").all_inner_texts())
         assert "no earlier Hot 100 entry" in lines and "Within its era" in lines
         with page.expect_response(lambda r: "/predict" in r.url):
+            page.fill('[data-feature="year"] input.exact', "2019")
+        with page.expect_response(lambda r: "/predict" in r.url):
             page.fill("#artist", "Drake")
         page.wait_for_function(
-            "() => document.querySelector('#new-song-lines').innerText.includes('best #1')"
+            "() => document.querySelector('#new-song-lines').innerText.includes('best #1 for "
+            "Drake')"
         )
         assert headline.inner_text() != first
         page.screenshot(path=str(artifacts_dir / "page-new-song-1280.png"), full_page=False)

@@ -97,10 +97,11 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
     """
     paths = [resolve_model(p) for p in model_paths] if model_paths else [resolve_model(None)]
     loaded = LoadedModels()
+    new_song = None
     if not model_paths:
         from songpop.inference.newsong import load_new_song
 
-        loaded.new_song = load_new_song()
+        new_song = load_new_song()
     for path in paths:
         bundle = load_bundle(path, eager=True)  # a refused estimator stops start-up
         if bundle.model_id in loaded.bundles:
@@ -109,6 +110,9 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
         loaded.bundles[bundle.model_id] = bundle
         loaded.default_id = loaded.default_id or bundle.model_id
         log.info("loaded model %s from %s", bundle.model_id, path)
+    if new_song is not None and new_song.chance.model_id == loaded.default_id:
+        new_song.chance = loaded.bundles[loaded.default_id]  # one loaded copy, checked eagerly
+        loaded.new_song = new_song
     return loaded
 
 
@@ -310,12 +314,14 @@ def _add_routes(app: FastAPI) -> None:
             )
         bundle = _models(request).get(model)
         parts = _models(request).new_song if model is None else None
+        one = len(songs) == 1 and isinstance(songs[0], schemas.Song)
+        if one and parts is not None and bundle is parts.chance:  # one song, the run's default
+            records = [songs[0].model_dump(exclude_none=True)]
+            return await run_in_threadpool(
+                _new_song_response, records, parts, explain=explain, similar=similar
+            )
         if single:
             records = [songs[0].model_dump(exclude_none=True)]
-            if parts is not None and bundle is parts.chance:
-                return await run_in_threadpool(
-                    _new_song_response, records, parts, explain=explain, similar=similar
-                )
             _check_model_inputs(records, bundle)
             if explain or similar:
                 return await run_in_threadpool(
