@@ -57,7 +57,7 @@ def test_predict_by_title_uses_the_real_features(
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     text = flat(result.output)
-    assert "features from catalogue:tracks/" in text and "best position 1" in text
+    assert "features from catalogue:tracks/" in text and "on the Hot 100: best #1" in text
     [p] = json.loads(out.read_text())
     assert set(p["sources"].values()) == {p["song"]["source"]}
     from songpop.inference.inputs.lookup import load_catalogue

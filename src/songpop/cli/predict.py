@@ -257,19 +257,46 @@ def _predict_known(
             row["new_song"] = a.to_dict()
         write_json_atomic(rows, out)
         err.print(f"{len(rows)} prediction(s) written to {out}")
+    from rich.markup import escape
+
+    checked = [bundle]
+    if parts is not None and parts.chance.model_id != bundle.model_id:
+        checked.append(parts.chance)
     for c in found:
-        history = (
-            f"charted: best position {c.best_position}, {c.weeks_on_chart} weeks on the Hot 100"
-            if c.charted
-            else ("never on the Hot 100" if c.charted is False else "chart history unknown")
-        )
         _out.print(
-            f"{c.artist} – {c.title} ({c.when}): features from "
-            f"{c.source} (match {c.score:g}, {c.how}); {history}",
+            f"{c.artist} – {c.title} ({c.when}): features from {c.source} "
+            f"(match {c.score:g}, {c.how}); {chart_history_words(c)}",
             highlight=False,
+            markup=False,
         )
+        for line in _known_lines(checked, c):
+            _out.print(f"[bold]Known song:[/] {escape(line)}", highlight=False)
     _print_new_song(answers)
     _print_predictions(predictions, bundle, show, records)
+
+
+WEEKS_NOTE = "peak: best Hot 100 position; weeks: distinct weekly charts it was on"
+
+
+def chart_history_words(c: Any) -> str:
+    """A found song's Hot 100 history in the one definition songpop uses everywhere it shows
+    one (`songpop.prepare.charts.aggregate_chart_songs`): weeks = the distinct weekly charts
+    it appeared on, best = its highest position (1 is best)."""
+    if c.charted:
+        return f"on the Hot 100: best #{c.best_position}, {c.weeks_on_chart} weeks"
+    return "never on the Hot 100" if c.charted is False else "chart history unknown"
+
+
+def _known_lines(bundles: list[Any], found: Any) -> list[str]:
+    """For each model, whether the found song is one of its training or test songs."""
+    from songpop.inference.known import known_song
+
+    lines = []
+    for bundle in bundles:
+        known = known_song(bundle, found.title, found.artist)
+        if known is not None:
+            lines.append(f"{known.line()}; {chart_history_words(found)}.")
+    return lines
 
 
 def _new_song_parts(model: Path | None) -> Any:
@@ -619,8 +646,13 @@ def _print_context(
     from songpop.inference.context import accuracy_line, level_lines
 
     many = len(predictions) > 1
+    catalogue = _catalogue_or_none() if any(p.similar for p in predictions) else None
     for i, p in enumerate(predictions):
         tag = f"record {i + 1}: " if many else ""
+        if p.similar and catalogue is not None:
+            from songpop.inference.known import as_charted
+
+            p.similar = as_charted(p.similar, catalogue)
         if p.confidence:
             _out.print(f"{tag}{p.words}, {100 * p.probabilities[p.level]:.0f}%: "
                        f"{p.confidence}", highlight=False)  # fmt: skip
@@ -632,7 +664,8 @@ def _print_context(
                                       "the model learned from"))  # fmt: skip
         elif p.similar:
             _out.print(f"{tag}Nearest songs the model learned from: "
-                       + "; ".join(s.line() for s in p.similar), highlight=False)  # fmt: skip
+                       + "; ".join(s.line() for s in p.similar), highlight=False,
+                       markup=False)  # fmt: skip
     accuracy = accuracy_line(bundle)
     if accuracy:
         _out.print(f"{bundle.model_id}: {accuracy}", highlight=False)
@@ -643,15 +676,28 @@ def _print_context(
         _write_plots(predictions, bundle, values, show.plot)
 
 
+def _catalogue_or_none() -> Any:
+    """The data folder's catalogue, to show similar songs' chart history as a lookup does;
+    None when there is no data folder (the bundle's own table is shown then)."""
+    from songpop.inference.inputs.lookup import load_catalogue
+
+    try:
+        return load_catalogue()
+    except SongpopError:
+        return None
+
+
 def _similar_table(songs: list[Any], title: str) -> Table:
-    table = Table(title=title)
+    from rich.markup import escape
+
+    table = Table(title=title, caption=WEEKS_NOTE)
     for name, justify in (("song", "left"), ("year", "right"), ("peak", "right"),
                           ("weeks", "right"), ("popularity", "right"), ("level", "left"),
                           ("distance", "right")):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for s in songs:
         table.add_row(
-            f"{s.artist} – {s.title}",
+            escape(f"{s.artist} – {s.title}"),
             s.when(),
             f"#{s.peak}" if s.peak is not None else "never charted",
             "–" if s.weeks is None else str(s.weeks),
