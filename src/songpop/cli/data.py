@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from songpop.cli.output import err, fail
@@ -63,14 +64,14 @@ def fetch_command(
         rows = f"{report.rows:,}" if report.rows is not None else "-"
         table.add_row(
             report.name,
-            str(report.path.relative_to(folder)),
+            escape(str(report.path.relative_to(folder))),
             f"[{colour}]{report.status}[/]",
             rows,
         )
     _out.print(table)
     bad = [r for r in reports if r.status not in ("ok", "fetched")]
     for report in bad:
-        err.print(f"[bold red]error:[/] {report.message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(report.message)}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(code=2)
 
@@ -265,7 +266,7 @@ def fetch_features_command(
                 + providers.notes[0]
             )
         for problem in bad:
-            err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+            err.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False)
         with progress("fetching") as tick:
             summary = fetch_features(providers, out, ids=id_list, queries=queries, progress=tick)
     except SongpopError as exc:
@@ -274,7 +275,7 @@ def fetch_features_command(
         if providers is not None:
             providers.close()
     for note in summary.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
     providers_text = ", ".join(f"{k} {v}" for k, v in summary.by_provider.items()) or "none"
     _out.print(
         f"{summary.found:,} of {summary.asked:,} song(s) with features ({providers_text}; "

@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from songpop.cli.output import fail
@@ -53,7 +54,11 @@ def lookup(
                 if c.charted
                 else ("never" if c.charted is False else "?")
             )
-            table.add_row(c.title, c.artist, c.when, c.source_file, f"{c.score:g} {c.how}", chart)
+            table.add_row(
+                *map(escape, (c.title, c.artist, c.when, c.source_file)),
+                f"{c.score:g} {c.how}",
+                chart,
+            )
         _out.print(table)
     if not found:
         raise typer.Exit(code=1)

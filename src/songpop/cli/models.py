@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from songpop.cli.output import fail
@@ -249,7 +250,7 @@ def list_command(
     except SongpopError as exc:
         raise fail(exc) from exc
     if not rows:
-        _out.print(f"no model bundles in {folder}")
+        _out.print(f"no model bundles in {folder}", markup=False)
         return
     table = Table(title=f"model bundles of run {folder.resolve().parent.name} ({folder})")
     for col in ("id", "task", "feature set"):
@@ -260,7 +261,7 @@ def list_command(
         path = Path(row["path"])
         ident = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
         if row.get("error"):
-            table.add_row(ident, "", "", f"[red]{row['error']}[/]", "", "", "")
+            table.add_row(ident, "", "", f"[red]{escape(row['error'])}[/]", "", "", "")
             continue
         m = row.get("metrics") or {}
         acc = ""
@@ -303,8 +304,8 @@ def verify_command(
     except SongpopError as exc:
         raise fail(exc) from None
     for line in passed:
-        _out.print(f"[green]✓[/] {line}", highlight=False)
-    _out.print(f"{bundle}: verified")
+        _out.print(f"[green]✓[/] {escape(line)}", highlight=False)
+    _out.print(f"{bundle}: verified", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from songpop.errors import SongpopError
 
@@ -22,7 +23,7 @@ def fail(exc: SongpopError) -> typer.Exit:
     Use as `raise fail(exc) from None`: the exit code is the error's own (`exit_code`, 2 by
     default), never 0, and no traceback is shown.
     """
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
 
 
@@ -168,4 +169,6 @@ class RunView:
     def _line(self, text: str) -> None:
         from datetime import datetime
 
-        self.console.print(f"{datetime.now():%H:%M:%S} {text}", highlight=False, soft_wrap=True)
+        self.console.print(
+            f"{datetime.now():%H:%M:%S} {text}", highlight=False, soft_wrap=True, markup=False
+        )

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from songpop import vocabulary
@@ -151,7 +152,7 @@ def predict_command(
         for d, a in zip(dicts, answers or [], strict=False):
             d["new_song"] = a.to_dict()
         write_json_atomic(dicts, out)
-        _out.print(f"{len(predictions)} prediction(s) written to {out}")
+        _out.print(f"{len(predictions)} prediction(s) written to {out}", markup=False)
     _print_new_song(answers)
     _print_predictions(predictions, bundle, show, rows)
 
@@ -192,12 +193,12 @@ def _predict_audio(
         for song in songs
     ]
     for f in failures:
-        err.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(f.error))}", highlight=False, soft_wrap=True)
     if out is not None and results:
         from songpop.io import write_json_atomic
 
         write_json_atomic([r.to_dict() for r in results], out)
-        err.print(f"{len(results)} prediction(s) written to {out}")
+        err.print(f"{len(results)} prediction(s) written to {out}", markup=False)
     for song, result in zip(songs, results, strict=True):
         if parts is not None:
             try:
@@ -205,7 +206,11 @@ def _predict_audio(
 
                 answers = [audio_answer(song, result, parts, artist)]
             except SongpopError as exc:
-                err.print(f"note: no chance to chart for {song.path} ({exc})", highlight=False)
+                err.print(
+                    f"note: no chance to chart for {song.path} ({exc})",
+                    highlight=False,
+                    markup=False,
+                )
                 answers = None
             _print_new_song(answers, title=str(song.path))
         _print_audio_prediction(result, bundle, show)
@@ -256,9 +261,7 @@ def _predict_known(
         for row, a in zip(rows, answers or [], strict=False):
             row["new_song"] = a.to_dict()
         write_json_atomic(rows, out)
-        err.print(f"{len(rows)} prediction(s) written to {out}")
-    from rich.markup import escape
-
+        err.print(f"{len(rows)} prediction(s) written to {out}", markup=False)
     checked = [bundle]
     if parts is not None and parts.chance.model_id != bundle.model_id:
         checked.append(parts.chance)
@@ -345,7 +348,6 @@ def _print_new_song(answers: list[Any] | None, title: str | None = None) -> None
     """The answer for a new song, first: the chance to chart, then the level within its era."""
     if not answers:
         return
-    from rich.markup import escape
     from rich.panel import Panel
 
     for i, a in enumerate(answers):
@@ -389,7 +391,7 @@ def find_songs(ids: list[str], title: str | None, artist: str | None, online: bo
     finally:
         providers.close()
     for note in providers.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, markup=False)
     got = {c.track_id for c in online_found}
     lost = [i for i in missing_ids if i not in got]
     if lost or (missing_title and not any(c.how == "search" for c in online_found)):
@@ -405,7 +407,7 @@ def _catalogue_or_none() -> Any:
     try:
         return load_catalogue()
     except SongpopError as exc:
-        err.print(f"note: the file's tags are not looked up ({exc})", highlight=False)
+        err.print(f"note: the file's tags are not looked up ({exc})", highlight=False, markup=False)
         return None
 
 
@@ -485,7 +487,7 @@ def _score_on_cluster(
     except SongpopError as exc:
         raise fail(exc) from None
     for error in summary["failed"].values():
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     where = (
         summary["output"]
         if summary["output"].endswith(".csv")
@@ -519,7 +521,7 @@ def _read_json(path: Path) -> Any:
 
     if is_saved_answer(document):  # a saved Spotify or ReccoBeats answer
         records, _, provider = saved_records(document, f"--json {path}")
-        err.print(f"{path}: a saved {provider} answer, {len(records)} song(s)")
+        err.print(f"{path}: a saved {provider} answer, {len(records)} song(s)", markup=False)
         return records
     return document
 
@@ -604,7 +606,7 @@ def _print_predictions(
     for p in predictions:
         cells = []
         if has_ids:
-            cells.append(" – ".join(str(v) for v in p.ids.values()))
+            cells.append(escape(" – ".join(str(v) for v in p.ids.values())))
         cells.append(p.words)
         cells += [f"{p.probabilities[c]:.3f}" for c in bundle.levels]
         table.add_row(*cells)
@@ -613,7 +615,9 @@ def _print_predictions(
     _print_context(predictions, bundle, show, values)
     for p in predictions:
         if p.ignored_fields:
-            err.print(f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}")
+            err.print(
+                f"note: {bundle.model_id} does not use {', '.join(p.ignored_fields)}", markup=False
+            )
             break
 
 
@@ -646,7 +650,7 @@ def _print_context(
     from songpop.inference.context import accuracy_line, level_lines
 
     many = len(predictions) > 1
-    catalogue = _catalogue_or_none() if any(p.similar for p in predictions) else None
+    catalogue = _catalogue_quietly() if any(p.similar for p in predictions) else None
     for i, p in enumerate(predictions):
         tag = f"record {i + 1}: " if many else ""
         if p.similar and catalogue is not None:
@@ -655,9 +659,9 @@ def _print_context(
             p.similar = as_charted(p.similar, catalogue)
         if p.confidence:
             _out.print(f"{tag}{p.words}, {100 * p.probabilities[p.level]:.0f}%: "
-                       f"{p.confidence}", highlight=False)  # fmt: skip
+                       f"{p.confidence}", highlight=False, markup=False)  # fmt: skip
         for warning in p.warnings:
-            err.print(f"[yellow]warning:[/] {tag}unlike the training songs: {warning}",
+            err.print(f"[yellow]warning:[/] {tag}unlike the training songs: {escape(warning)}",
                       highlight=False, soft_wrap=True)  # fmt: skip
         if p.similar and show.similar:
             _out.print(_similar_table(p.similar, f"{tag}The {len(p.similar)} nearest songs "
@@ -668,15 +672,15 @@ def _print_context(
                        markup=False)  # fmt: skip
     accuracy = accuracy_line(bundle)
     if accuracy:
-        _out.print(f"{bundle.model_id}: {accuracy}", highlight=False)
+        _out.print(f"{bundle.model_id}: {accuracy}", highlight=False, markup=False)
     _out.print("What the levels mean:", highlight=False)
     for line in level_lines(bundle):
-        _out.print(f"  {line}", highlight=False)
+        _out.print(f"  {line}", highlight=False, markup=False)
     if show.plot is not None:
         _write_plots(predictions, bundle, values, show.plot)
 
 
-def _catalogue_or_none() -> Any:
+def _catalogue_quietly() -> Any:
     """The data folder's catalogue, to show similar songs' chart history as a lookup does;
     None when there is no data folder (the bundle's own table is shown then)."""
     from songpop.inference.inputs.lookup import load_catalogue
@@ -688,8 +692,6 @@ def _catalogue_or_none() -> Any:
 
 
 def _similar_table(songs: list[Any], title: str) -> Table:
-    from rich.markup import escape
-
     table = Table(title=title, caption=WEEKS_NOTE)
     for name, justify in (("song", "left"), ("year", "right"), ("peak", "right"),
                           ("weeks", "right"), ("popularity", "right"), ("level", "left"),
@@ -726,7 +728,7 @@ def _write_plots(
             return
         with atomic_write(target) as handle:
             handle.write(svg)
-        err.print(f"where the song sits: {target}", highlight=False)
+        err.print(f"where the song sits: {target}", highlight=False, markup=False)
 
 
 def _option(

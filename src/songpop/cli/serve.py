@@ -86,7 +86,7 @@ def serve_command(
     from songpop.cli.audio import load_calibration_option
 
     served = ", ".join(str(b.path) for b in models.bundles.values())
-    err.print(f"serving {served} on http://{host}:{port}/")
+    err.print(f"serving {served} on http://{host}:{port}/", markup=False)
     app = create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     app.state.audio_online = online  # read by songpop.api.audio for each upload
     app.state.audio_calibration = load_calibration_option(None)  # $SONGPOP_CALIBRATION
