@@ -370,18 +370,33 @@ def find_songs(ids: list[str], title: str | None, artist: str | None, online: bo
             found.append(hits[0])
         else:
             missing_ids.append(ident)
+    from songpop.inference.inputs import horizon
+
     hits = catalogue.search(title, artist, limit=1) if title else []
+    if hits and title and not artist:
+        question = horizon.namesake(catalogue, title, hits[0])
+        if question:
+            raise InputError(question)
     found += hits
     missing_title = title if title and not hits else None
     if not (missing_ids or missing_title):
         return found
-    where = f"the local catalogue ({len(catalogue):,} tracks of the data folder)"
+    if missing_title and not online:
+        later = horizon.beyond_the_tables(catalogue, missing_title, artist)
+        if later:
+            raise InputError(later)
+    span = horizon.horizon(catalogue).words()
+    where = f"the local catalogue ({len(catalogue):,} tracks of the data folder; {span})"
     if not online:
         what = (f"Spotify track(s) {', '.join(missing_ids)}" if missing_ids
                 else f"{title!r}" + (f" by {artist!r}" if artist else ""))  # fmt: skip
+        spelling = (
+            "" if missing_ids else "check the spelling (`songpop lookup` shows near titles), "
+        )
         raise InputError(
-            f"{what}: not in {where}; add --online to ask ReccoBeats and Spotify, check the "
-            "spelling (`songpop lookup` shows near titles), or give the song's features"
+            f"{what}: not in {where}; a newer song: analyse its audio (`songpop predict FILE`) "
+            f"or add --online to ask ReccoBeats and Spotify; else {spelling}give the song's "
+            "features"
         )
     from songpop.providers.resolve import Providers, candidates_online
 
