@@ -735,6 +735,7 @@ def _forward(run: TaskRun) -> None:
             seed=spec.seed,
             subgroups=_subgroups(songs),
         )
+    forward["model"] = FORWARD_MODEL
     run.summary["forward"] = forward
     if run.y.nunique() == 2:
         run.summary["within"] = _within_groups(run)

@@ -316,11 +316,14 @@ def forward_table(forward: Mapping[str, Any]) -> pd.DataFrame:
         return None if x is None else round(float(x), 3)
 
     rows = []
+    decades = forward.get("time_column") == "decade"
     for r in forward.get("rows", []):
         rows.append(
             {
-                "trained on": f"before {r['origin']}",
-                "tested on": f"{r['origin']}–{r['last']}",
+                "trained on": f"the decades before the {r['origin']}s"
+                if decades
+                else f"released before {r['origin']}",
+                "tested on": f"the {r['origin']}s" if decades else f"{r['origin']}–{r['last']}",
                 "features": FEATURE_SET_LABELS.get(r["feature_set"], r["feature_set"]),
                 "songs (train / test)": f"{r['n_train']:,} / {r['n_test']:,}",
                 "accuracy": r3(r["accuracy"]),
@@ -370,7 +373,10 @@ def plot_forward(forward: Mapping[str, Any], out: Any, title: str) -> dict[str, 
         ax.plot(origins, [majority[o] for o in origins], color="#111", ls=":",
                 label="majority-class rate of the test years")  # fmt: skip
         ax.set_ylabel("accuracy on the next five years' releases", fontsize=10)
-    ax.set_xticks(origins, [f"before {o}\n→ {o}–{o + 4}" for o in origins], fontsize=9)
+    decades = forward.get("time_column") == "decade"
+    ticks = [f"before the {o}s\n→ the {o}s" if decades else f"before {o}\n→ {o}–{o + 4}"
+             for o in origins]  # fmt: skip
+    ax.set_xticks(origins, ticks, fontsize=9)
     ax.set_title(title, fontsize=11)
     ax.legend(fontsize=8, frameon=False)
     return save_figure(fig, out)

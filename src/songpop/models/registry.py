@@ -541,18 +541,24 @@ def default_models() -> list[str]:
     return [name for name, spec in MODELS.items() if spec.in_default]
 
 
-MODEL_SELECTIONS: tuple[str, ...] = ("default", "large", "cheap")
+MODEL_SELECTIONS: tuple[str, ...] = ("default", "large", "cheap", "fast")
+FAST_MODELS: tuple[str, ...] = ("dummy", "logreg", "lgbm_fast")
+"""The "fast" selection: the baseline, a linear model and the 150-tree LightGBM (the tasks
+`songpop run` added for a new song: chart chance and the levels within an era)."""
 
 
 def models_for(selection: str) -> list[str]:
     """A task's models, by what the registry says of each: "default" (every default model),
-    "large" (those affordable on 20,000+ training songs) or "cheap" (a few fast ones).
+    "large" (those affordable on 20,000+ training songs), "cheap" (a few fast ones) or "fast"
+    (`FAST_MODELS`).
 
     Raises:
         SchemaError: unknown selection.
     """
     if selection not in MODEL_SELECTIONS:
         raise SchemaError(f"model selection {selection!r}: expected one of {MODEL_SELECTIONS}")
+    if selection == "fast":
+        return list(FAST_MODELS)
     keep = {
         "default": lambda spec: True,
         "large": lambda spec: spec.large_tables,

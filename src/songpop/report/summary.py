@@ -125,19 +125,24 @@ def _forward_row(
     forward: Mapping[str, Any],
     year: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    unit = "decades" if forward.get("time_column") == "decade" else "released"
-    protocol = (
-        f"forward: trained on songs {unit} before {r['origin']}, tested on {r['origin']}–"
-        f"{r['last']}"
-    )
+    if forward.get("time_column") == "decade":
+        protocol = (
+            f"forward: trained on the decades before the {r['origin']}s, tested on the "
+            f"{r['origin']}s"
+        )
+    else:
+        protocol = (
+            f"forward: trained on songs released before {r['origin']}, tested on "
+            f"{r['origin']}–{r['last']}"
+        )
     if forward.get("relabel"):
-        protocol += " (levels cut at the training years' thirds)"
+        protocol += "; levels cut at the training years' thirds"
     row = _row(
         task,
         r["feature_set"],
         protocol,
         f"{r['n_train']:,} / {r['n_test']:,}",
-        "its best model's settings",
+        forward.get("model") or "lgbm_fast",
         r["accuracy"],
         r["accuracy_ci"],
         r.get("macro_f1"),
@@ -308,7 +313,7 @@ def plain_words(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         text += "."
         f_year, f_audio, f_both, f_history = (ahead.get(n) for n in names)
         if f_audio is not None:
-            proto = f_audio["protocol"].removeprefix("forward: ")
+            proto = f_audio["protocol"].removeprefix("forward: ").split(";")[0]
             text += f" Forward in time ({proto}): year {fig(f_year)}, audio {fig(f_audio)}, "
             text += f"audio + year {fig(f_both)}"
             if f_history is not None:
