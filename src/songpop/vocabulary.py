@@ -112,7 +112,8 @@ class Feature:
         return f"{name} ({unit})" if unit else name
 
     def format(self, value: float) -> str:
-        """A value for people: "3:25" for a duration, "-6.0 dB", "120 BPM", "the 1990s"."""
+        """A value for people: "3:25" for a duration, "-6.0 dB", "120 BPM", "the 1990s", "C♯"
+        for key 1, "minor" for mode 0, "3/4" for a time signature of 3."""
         if math.isnan(value):
             return "unknown"
         if self.name == "duration_ms":
@@ -126,6 +127,12 @@ class Feature:
             return f"the {int(value)}s"
         if self.name == "artist_prior_best":
             return "none" if value > 100 else f"#{int(value)}"
+        if self.name == "key":
+            return key_name(value)
+        if self.name == "mode":
+            return "major" if int(value) == 1 else "minor"
+        if self.name == "time_signature":
+            return f"{int(value)}/4"
         if self.integer:
             return f"{int(value)}"
         return f"{value:.2f}"
@@ -142,6 +149,18 @@ class Feature:
         if self.name == "time_signature":
             return f"in {v}/4 time"
         return f"{self.name} = {v}"
+
+
+def key_name(key: float, mode: float | None = None) -> str:
+    """A key as musicians name it: "C major", "F♯ minor", "C♯" without a mode, "no key" for
+    Spotify's -1 (none detected)."""
+    k = int(key)
+    if k == -1:
+        return "no key"
+    name = KEY_NAMES[k % 12]
+    if mode is None or (isinstance(mode, float) and math.isnan(mode)):
+        return name
+    return f"{name} {'major' if int(mode) == 1 else 'minor'}"
 
 
 def number(value: float) -> str:

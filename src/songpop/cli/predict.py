@@ -133,11 +133,18 @@ def predict_command(
         if csv_file is not None:
             _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top, overwrite)
             return
-        records: Any = dict(given, artist=artist) if given and artist else given
-        records = records if given else _read_json(json_file)
         from songpop.inference import predict
 
         parts = _new_song_parts(model)
+        filled: dict[str, Any] = {}
+        if given:  # some features: the rest from a typical song, said below
+            from songpop.inference.typical import fill_typical
+
+            given, filled, filled_from = fill_typical(
+                given, [bundle, parts.chance if parts is not None else None]
+            )
+        records: Any = dict(given, artist=artist) if given and artist else given
+        records = records if given else _read_json(json_file)
         rows = [records] if isinstance(records, dict) else list(records)
         answers = _new_song_answers(rows, parts)
         if answers:  # the default model scores what the answer used (year, history filled)
@@ -153,6 +160,15 @@ def predict_command(
             d["new_song"] = a.to_dict()
         write_json_atomic(dicts, out)
         _out.print(f"{len(predictions)} prediction(s) written to {out}", markup=False)
+    if filled:
+        from songpop.inference.typical import filled_words
+
+        err.print(
+            f"note: not given, so taken from a typical song ({filled_from}): "
+            f"{filled_words(filled)}",
+            highlight=False,
+            markup=False,
+        )
     _print_new_song(answers)
     _print_predictions(predictions, bundle, show, rows)
 
