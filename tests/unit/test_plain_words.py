@@ -69,3 +69,19 @@ def test_the_cli_predicts_from_some_features_and_lists_what_it_filled(
     record, _, _ = fill_typical({"danceability": 0.7, "energy": 0.8, "loudness": -5.0}, [bundle])
     expected = predict([record], bundle)[0].probabilities
     assert p["probabilities"] == pytest.approx(expected)
+
+
+def test_explanations_are_in_words_and_numbers_on_request(model: Path) -> None:
+    song = ["--danceability", "0.7", "--energy", "0.8", "--loudness", "-5", "--duration-ms",
+            "200000", "--tempo", "120"]  # fmt: skip
+    args = ["predict", "--model", str(model), *song, "--explain", "--top", "11"]
+    plain = runner.invoke(app, args, terminal_width=200)
+    assert plain.exit_code == 0, plain.output
+    said = " ".join(plain.output.split())
+    assert "what pushed toward" in said and "█" in said
+    assert "log-odds" in said.split("--verbose")[1]  # the unit is named only as where to look
+    assert "contributions in" not in said and "duration_ms" not in said.split("Why")[1]
+    verbose = runner.invoke(app, [*args, "--verbose"], terminal_width=200)
+    assert verbose.exit_code == 0, verbose.output
+    said = " ".join(verbose.output.split())
+    assert "contributions in log-odds" in said and "duration_ms" in said

@@ -52,6 +52,7 @@ def predict_command(
     scheduler: str | None,
     overwrite: bool = False,
     task: str | None = None,
+    verbose: bool = False,
     **features: float | None,
 ) -> None:
     """Predict a song's popularity level with a saved model.
@@ -105,7 +106,7 @@ def predict_command(
         raise fail(InputError(f"--similar {similar}: expected a number from 0 to {MAX_SIMILAR}"))
     if csv_file is not None and (similar or plot):
         raise fail(InputError("--similar and --plot are for single songs, not a --csv batch"))
-    show = Show(explain=explain, top=top, similar=similar, plot=plot)
+    show = Show(explain=explain, top=top, similar=similar, plot=plot, verbose=verbose)
     from songpop.inference.inputs.lookup import looks_like_spotify
 
     if title or (files and all(looks_like_spotify(str(f)) for f in files)):
@@ -453,21 +454,22 @@ def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
             f"{c.source} (match {c.score:g}); predicted from those real features, not from the "
             "analysis (--no-lookup to use the analysis)",
             highlight=False,
+            markup=False,
         )
         _print_predictions([p], bundle, show, [result.values])
         return
     named = " – ".join(x for x in (song.tags.artist, song.tags.title) if x)
-    table = Table(title=f"{song.path}" + (f" ({named})" if named else "") + f": {p.words}")
+    table = Table(title=escape(f"{song.path}" + (f" ({named})" if named else "") + f": {p.words}"))
     table.add_column("level")
     table.add_column("probability", justify="right")
     table.add_column("range over the estimates", justify="right")
-    table.add_column("most likely in", justify="right")
+    table.add_column("likeliest in", justify="right")
     from songpop.prepare.label import class_words
 
     for c in bundle.levels:
         lo_hi = result.range.get(c) if result.range else None
         span = f"{lo_hi[0]:.2f} – {lo_hi[1]:.2f}" if lo_hi else "–"
-        share = f"{result.levels[c]:.0%} of cases" if result.levels else "–"
+        share = f"{result.levels[c]:.0%}" if result.levels else "–"
         table.add_row(class_words(c), f"{p.probabilities[c]:.3f}", span, share)
     _out.print(table)
     measured = [k for k, s in result.sources.items() if s in ("measured", "tags")]
@@ -481,7 +483,8 @@ def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
         _out.print(
             f"The range is the 10th-90th percentile of each probability over {result.scenarios} "
             "scenarios: the estimated values replaced by those of the model's reference songs "
-            "closest in the measured features.",
+            "closest in the measured features; likeliest in: the share of those scenarios in "
+            "which the level comes out on top.",
             highlight=False,
         )
     _print_why([p], show, result.sources)
@@ -607,6 +610,7 @@ class Show:
     top: int = 5
     similar: int = 0
     plot: Path | None = None
+    verbose: bool = False
 
     @property
     def neighbours(self) -> int:
@@ -660,17 +664,42 @@ def _print_why(predictions: list[Any], show: Show, sources: dict[str, str] | Non
         if p.explanation is None:
             continue
         title = f"Why {p.words}" + (f" (record {i + 1})" if len(predictions) > 1 else "")
-        why = Table(title=f"{title}: contributions in {p.explanation.unit}")
+        shown = p.explanation.contributions[: show.top]
+        if show.verbose:
+            title += f": contributions in {p.explanation.unit}"
+        else:
+            title += f": what pushed toward {p.words} (▲) and away from it (▼)"
+        why = Table(title=title)
         why.add_column("feature")
         if sources is not None:
             why.add_column("source")
-        why.add_column("effect", justify="right")
+        why.add_column("effect", justify="left" if not show.verbose else "right")
         why.add_column("in plain words")
-        for c in p.explanation.contributions[: show.top]:
+        largest = max((abs(c.contribution) for c in shown), default=0.0) or 1.0
+        for c in shown:
             arrow = "▲" if c.direction == "up" else "▼"
             where = [sources.get(c.feature, "")] if sources is not None else []
-            why.add_row(c.feature, *where, f"{arrow} {c.contribution:+.3f}", c.text)
+            if show.verbose:
+                name, effect = c.feature, f"{arrow} {c.contribution:+.3f}"
+            else:
+                name, effect = _feature_words(c.feature), f"{arrow} {_bar(c.contribution, largest)}"
+            why.add_row(escape(name), *where, effect, escape(c.text))
         _out.print(why)
+        if not show.verbose:
+            unit = p.explanation.unit
+            _out.print(f"(the bars compare the pushes; --verbose gives their numbers, in {unit})",
+                       highlight=False, markup=False)  # fmt: skip
+
+
+def _feature_words(name: str) -> str:
+    """A feature's name for people ("duration" for duration_ms, "artist's best position")."""
+    spec = vocabulary.FEATURES.get(name)
+    return spec.label.lower() if spec is not None and spec.label else name.replace("_", " ")
+
+
+def _bar(value: float, largest: float, width: int = 8) -> str:
+    """A push as a bar of up to `width` blocks, scaled to the largest push shown."""
+    return "█" * max(1, round(width * abs(value) / largest))
 
 
 def _print_context(
@@ -869,6 +898,14 @@ def _signature() -> inspect.Signature:
             "column and one contribution_<feature> column per feature).",
         ),
         _option("top", "--top", 5, int, "How many features --explain shows (or names in `why`)."),
+        _option(
+            "verbose",
+            "--verbose",
+            False,
+            bool,
+            "With --explain: the features' own names and each contribution's number with its "
+            "unit (log-odds or probability), as --out JSON gives them.",
+        ),
         _option(
             "similar",
             "--similar",
