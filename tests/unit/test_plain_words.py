@@ -85,3 +85,24 @@ def test_explanations_are_in_words_and_numbers_on_request(model: Path) -> None:
     assert verbose.exit_code == 0, verbose.output
     said = " ".join(verbose.output.split())
     assert "contributions in log-odds" in said and "duration_ms" in said
+
+
+def test_the_plot_has_axis_values_and_the_song_in_a_colour_of_its_own(model: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from songpop.inference.context import _COLOURS, SONG_COLOUR, positions_svg
+
+    bundle = load_bundle(model)
+    song = {"danceability": 0.7, "energy": 0.8, "loudness": -5.0, "duration_ms": 200_000.0}
+    root = ET.fromstring(positions_svg(bundle, song))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    for g in root.findall("s:g", ns):
+        ticks = [t.text for t in g.findall("s:g[@class='axis']/s:text", ns)]
+        assert len(ticks) == 3 and all(ticks), g.get("data-position")
+        colours = {e.get("stroke") for e in g.iter() if e.get("class") != "song"}
+        assert SONG_COLOUR not in colours and SONG_COLOUR not in _COLOURS
+        if g.get("data-position") == "duration_ms":
+            assert all(":" in t for t in ticks)  # minutes and seconds, not milliseconds
+        if g.get("data-position") == "loudness":
+            assert all(t.endswith(" dB") for t in ticks)
+            assert g.find("s:line[@class='song']", ns).get("stroke") == SONG_COLOUR

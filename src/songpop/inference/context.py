@@ -342,8 +342,10 @@ def about(bundle: Bundle) -> dict[str, Any]:
 
 # --- where the song sits ------------------------------------------------------------------------
 
-_W, _LEFT, _RIGHT, _ROW, _HEAD = 340, 118, 12, 16, 22
+_W, _LEFT, _RIGHT, _ROW, _HEAD, _AXIS = 340, 118, 22, 16, 22, 16
 _COLOURS = ("#8aa4c8", "#c8b48a", "#d0736b", "#6b9bd0", "#8ac896")
+SONG_COLOUR = "#7b2cbf"
+"""The song's line: a purple that no level's colour (`_COLOURS`) comes near."""
 
 
 def positions_svg(bundle: Bundle, values: Mapping[str, Any]) -> str:
@@ -351,8 +353,9 @@ def positions_svg(bundle: Bundle, values: Mapping[str, Any]) -> str:
 
     Each chart has one row per class: the middle half of that class's training songs (a box),
     the 5th to 95th percentile (a line) and the median (a tick); the song's value (from
-    `values`, a record: feature → number; anything else is ignored) is the red line across
-    the rows. Empty string when the bundle has no per-class statistics.
+    `values`, a record: feature → number; anything else is ignored) is the purple line across
+    the rows (`SONG_COLOUR`, a colour no level uses); under the rows, an axis with its values
+    in the feature's unit. Empty string when the bundle has no per-class statistics.
     """
     by_class = (bundle.reference or {}).get("by_class") or {}
     q = by_class.get("q")
@@ -368,7 +371,7 @@ def positions_svg(bundle: Bundle, values: Mapping[str, Any]) -> str:
     ]
     if not q or not classes or not names:
         return ""
-    height_one = _HEAD + _ROW * len(classes) + 10
+    height_one = _HEAD + _ROW * len(classes) + _AXIS + 10
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="positions" width="{_W}" '
         f'height="{height_one * len(names)}" viewBox="0 0 {_W} {height_one * len(names)}" '
@@ -464,11 +467,23 @@ def _feature_chart(
             f'<line x1="{x(pct(cls, 50))}" x2="{x(pct(cls, 50))}" y1="{y + 1}" y2="{y + 13}" '
             'stroke="#333" stroke-width="1.5"/>'
         )
+    bottom = _HEAD + _ROW * len(classes)
+    axis_y = bottom + 1
+    out.append(
+        f'<g class="axis" font-size="10" fill="#444"><line x1="{_LEFT}" x2="{_W - _RIGHT}" '
+        f'y1="{axis_y}" y2="{axis_y}" stroke="#999"/>'
+    )
+    for tick, anchor in ((low, "start"), ((low + high) / 2, "middle"), (high, "end")):
+        out.append(
+            f'<line x1="{x(tick)}" x2="{x(tick)}" y1="{bottom + 1}" y2="{bottom + 4}" '
+            f'stroke="#999"/><text x="{x(tick)}" y="{bottom + 14}" text-anchor="{anchor}">'
+            f"{escape(vocabulary.format_value(name, tick))}</text>"
+        )
+    out.append("</g>")
     if value is not None and math.isfinite(value):
-        bottom = _HEAD + _ROW * len(classes)
         out.append(
             f'<line class="song" x1="{x(value)}" x2="{x(value)}" y1="{_HEAD - 4}" '
-            f'y2="{bottom}" stroke="#c0392b" stroke-width="2"><title>this song'
+            f'y2="{bottom}" stroke="{SONG_COLOUR}" stroke-width="2.5"><title>this song'
             f"{escape(shown)}</title></line>"
         )
     out.append("</g>")
