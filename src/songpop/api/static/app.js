@@ -20,6 +20,11 @@
   let inFlight = null;
   let requestSeq = 0;
 
+  // Sliders narrower than the valid range: duration in whole seconds from 0:30 to 10:00.
+  const SLIDER_SPANS = {
+    duration_ms: { min: 30000, max: 600000, step: 1000, words: "from 0:30 to 10:00 (minutes:seconds)" },
+  };
+
   // How a value reads next to its slider.
   function describe(spec, value) {
     const v = Number(value);
@@ -64,13 +69,17 @@
     slider.step = spec.step;
     slider.value = spec.default;
     slider.setAttribute("aria-describedby", hintId);
+    // Some sliders span where songs are, not all the valid values (a 3-minute song sat at the
+    // far left of 1 ms to 60 min); the exact box beside it still takes any valid value.
+    const span = SLIDER_SPANS[spec.name];
+    if (span) Object.assign(slider, span);
 
     const box = document.createElement("input");
     box.type = "number";
     box.className = "exact";
     box.min = spec.min;
     box.max = spec.max;
-    box.step = spec.step;
+    box.step = "any"; // any valid value may be typed; the API checks the range
     box.value = Number(spec.default).toFixed(decimals(spec.step));
     box.setAttribute("aria-label", `${spec.label}, exact value`);
 
@@ -83,7 +92,9 @@
     hint.className = "hint";
     // key's "unit" is a sentence already in its description; "1900 to 2100 year" reads badly
     const unit = spec.unit && !["key", "year", "decade"].includes(spec.name) ? ` ${spec.unit}` : "";
-    hint.textContent = `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
+    hint.textContent = span
+      ? `${spec.description}. The slider runs ${span.words}; the box takes any value from ${spec.min} to ${spec.max}${unit}.`
+      : `${spec.description}. Range ${spec.min} to ${spec.max}${unit}.`;
 
     const source = document.createElement("span");
     source.className = "source";
