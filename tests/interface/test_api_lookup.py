@@ -58,3 +58,32 @@ def test_unknown_songs_and_bad_references(client) -> None:
     # a song with features and a title is still a song, not a lookup
     r = client.post("/predict", json={"title": "Mine", "danceability": 0.5})
     assert r.status_code == 422 and "acousticness is required" in r.text
+
+
+def test_a_known_song_is_told_as_known(data_dir: Path, tmp_path: Path) -> None:
+    """Issue 22: a title that is one of the model's training songs says so, with its real
+    level."""
+    from lightgbm import LGBMClassifier
+
+    from support import audio_pipeline, chart_history, level_of, random_songs, save_audio_bundle
+
+    X = random_songs()
+    y = level_of(X)
+    songs = chart_history(y)
+    songs.loc[0, ["title", "artist", "level", "popularity"]] = [
+        "billie jean", "michael jackson", "high", 81.0,
+    ]  # fmt: skip
+    model = LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, random_state=0, verbose=-1)
+    folder = save_audio_bundle(
+        audio_pipeline(model, scale=False).fit(X, y), tmp_path / "lgbm", X, y, songs=songs
+    )
+    with TestClient(create_app([folder])) as c:
+        song = {"title": "Billie Jean", "artist": "Michael Jackson"}
+        r = c.post("/predict?similar=50", json=song)
+        assert r.status_code == 200, r.text
+        [p] = r.json()["predictions"]
+        assert p["known"]["role"] == "training" and p["known"]["level"] == "high"
+        assert "not a forecast" in p["known"]["line"]
+        assert len(p["similar"]) == 50  # restated through the catalogue without a failure
+        r = c.post("/predict", json={"title": "Crazy in Love", "artist": "Beyonce"})
+        assert r.json()["predictions"][0]["known"] is None

@@ -416,6 +416,11 @@ def predict_known(
     out = response.predictions[0]
     out.sources = {name: song.source for name in bundle.feature_names}
     out.song = json_safe(song.to_dict())
+    from songpop.inference.known import known_song
+
+    known = known_song(parts.chance if parts is not None else bundle, song.title, song.artist)
+    if known is not None:
+        out.known = dict(known.to_dict(), line=known.line())
     return response
 
 
@@ -558,6 +563,20 @@ def _problem_item(problem: Problem, index: int, where: tuple[str, ...]) -> dict[
     }
 
 
+def _as_charted(similar: list[Any]) -> list[Any]:
+    """Similar songs with the chart history and spelling a title lookup gives
+    (`songpop.inference.known.as_charted`); as they are when there is no data folder."""
+    if not similar:
+        return similar
+    from songpop.inference.inputs.lookup import load_catalogue
+    from songpop.inference.known import as_charted
+
+    try:
+        return as_charted(similar, load_catalogue())
+    except SongpopError:
+        return similar
+
+
 def _prediction_out(
     prediction: Prediction, index: int, bundle: Bundle, plotted: Mapping[str, Any] | None = None
 ) -> schemas.PredictionOut:
@@ -574,7 +593,7 @@ def _prediction_out(
         words=prediction.words,
         confidence=prediction.confidence,
         warnings=list(prediction.warnings),
-        similar=[schemas.SimilarSongOut(**s.to_dict()) for s in prediction.similar],
+        similar=[schemas.SimilarSongOut(**s.to_dict()) for s in _as_charted(prediction.similar)],
         positions_svg=None if plotted is None else positions_svg(bundle, plotted) or None,
     )
 

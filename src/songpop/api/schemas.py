@@ -281,7 +281,11 @@ class SimilarSongOut(BaseModel):
     year: int | None = Field(None, description="Release year (or first year of its decade).")
     decade: bool = Field(False, description="`year` is the first year of a decade.")
     peak: int | None = Field(None, description="Best Hot 100 position; null: never charted.")
-    weeks: int | None = Field(None, description="Weeks on the Hot 100 (0: never charted).")
+    weeks: int | None = Field(
+        None,
+        description="Weeks on the Hot 100: the distinct weekly charts it was on (0: never "
+        "charted), as a title lookup counts them.",
+    )
     popularity: float | None = Field(None, description="Spotify popularity, 0-100.")
     level: str = Field(description="Its class, e.g. 'high', 'hit'.")
     words: str = Field(description="Its class in plain words.")
@@ -309,6 +313,12 @@ class PredictionOut(BaseModel):
         None,
         description="The catalogue song predicted (title, artist, year, file, match, its "
         "features and what happened to it on the Hot 100), for a `spotify` or `title` body.",
+    )
+    known: dict[str, Any] | None = Field(
+        None,
+        description="For a `spotify` or `title` body, when the song is one of the model's own: "
+        "`role` ('training' or 'test'), `model_id`, its real `level` and `words`, "
+        "`popularity`, and `line`, the same in one sentence; null otherwise.",
     )
     words: str = Field("", description="`level` in plain words, e.g. 'high popularity'.")
     confidence: str | None = Field(

@@ -179,7 +179,11 @@ def as_charted(similar: list[Any], catalogue: Any) -> list[Any]:
                                 "artist": [s.artist for s in similar]}))  # fmt: skip
     out = []
     for s, (_, key) in zip(similar, keyed.iterrows(), strict=True):
-        same = index[index["norm_title"] == key["norm_title"]]
+        by_title = getattr(catalogue, "_rows_by_title", None)  # the catalogue's title index
+        if by_title is not None:
+            same = index.iloc[by_title.get(str(key["norm_title"]), [])]
+        else:
+            same = index[index["norm_title"] == key["norm_title"]]
         # the seed source's "booker t  the mgs" is the charts' "Booker T. & the M.G.'s"
         loose = same["artist"].map(_loose) == _loose(s.artist)
         rows = same[(same["norm_artist"] == key["norm_artist"]) | loose]

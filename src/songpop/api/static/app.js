@@ -204,7 +204,7 @@
 
   function history(c) {
     if (c.charted === true) {
-      return `It reached #${c.best_position} on the Hot 100 and stayed ${c.weeks_on_chart} weeks.`;
+      return `It reached #${c.best_position} on the Hot 100, on ${c.weeks_on_chart} weekly charts.`;
     }
     if (c.charted === false) return "It never entered the Hot 100.";
     return "Its chart history is not known here.";
