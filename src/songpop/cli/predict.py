@@ -456,6 +456,8 @@ def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
             highlight=False,
             markup=False,
         )
+        for line in _known_lines([bundle], c):
+            _out.print(f"[bold]Known song:[/] {escape(line)}", highlight=False)
         _print_predictions([p], bundle, show, [result.values])
         return
     named = " – ".join(x for x in (song.tags.artist, song.tags.title) if x)
