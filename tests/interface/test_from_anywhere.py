@@ -44,7 +44,9 @@ def _finished_run(root: Path, name: str) -> Path:
     save_lgbm_bundle(models / "seed" / "audio" / "lgbm")
     save_lgbm_bundle(models / "hit" / "audio" / "forest")
     (models / "index.json").write_text(
-        json.dumps({"default": "seed/audio/lgbm", "tasks": {"hit": {"default": "hit/audio/forest"}}})
+        json.dumps(
+            {"default": "seed/audio/lgbm", "tasks": {"hit": {"default": "hit/audio/forest"}}}
+        )
     )
     (root / "LATEST").write_text(name + "\n")
     return root / name
