@@ -117,9 +117,12 @@ def test_forward_protocol_relabels_and_scores_the_year_only_yardstick() -> None:
 
 
 def test_forward_notes_name_the_yardstick() -> None:
-    year = {"feature_set": "year", "roc_auc": 0.5, "accuracy": 0.6, "majority_rate": 0.7}
-    worse = {"feature_set": "audio", "roc_auc": 0.49, "accuracy": 0.5, "majority_rate": 0.7}
-    better = {"feature_set": "audio", "roc_auc": 0.64, "accuracy": 0.8, "majority_rate": 0.7}
+    base = {"majority_rate": 0.7, "dummy_accuracy": 0.7}
+    year = {"feature_set": "year", "roc_auc": 0.5, "accuracy": 0.6, **base}
+    worse = {"feature_set": "audio", "roc_auc": 0.49, "accuracy": 0.5, **base}
+    better = {"feature_set": "audio", "roc_auc": 0.64, "accuracy": 0.8, **base}
+    level_year = {**year, "accuracy": 0.7}  # the year alone, only as good as the commonest level
+    assert forward_note(level_year, level_year, binary=False).startswith("not above the dummy")
     assert "ROC-AUC 0.5" in forward_note(year, year, binary=True)
     assert forward_note(worse, year, binary=True).startswith("does not beat the year-only")
     assert forward_note(better, year, binary=True) == ""

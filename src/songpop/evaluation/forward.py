@@ -252,11 +252,11 @@ def _add_notes(rows: list[dict[str, Any]], binary: bool) -> None:
 def forward_note(row: Mapping[str, Any], year_row: Mapping[str, Any] | None, binary: bool) -> str:
     """Plain words when a forward row does not beat what it must: the year-only model, the
     base rate (ROC-AUC 0.5) or the test years' majority-class rate; "" otherwise."""
-    if row["feature_set"] == "year":
-        if binary and (row.get("roc_auc") is None or row["roc_auc"] <= 0.5 + 1e-9):
-            return "knowing only the year ranks no new release above another (ROC-AUC 0.5)"
-        return ""
     if binary:
+        if row["feature_set"] == "year":
+            if row.get("roc_auc") is None or row["roc_auc"] <= 0.5 + 1e-9:
+                return "knowing only the year ranks no new release above another (ROC-AUC 0.5)"
+            return ""
         auc, year_auc = row.get("roc_auc"), (year_row or {}).get("roc_auc")
         if auc is not None and year_auc is not None and auc <= year_auc:
             return f"does not beat the year-only model (ROC-AUC {year_auc:.3f})"
@@ -266,6 +266,13 @@ def forward_note(row: Mapping[str, Any], year_row: Mapping[str, Any] | None, bin
             f"below the majority-class rate ({row['majority_rate']:.1%}) of the test years: "
             "answering their most common level every time would do better"
         )
+    if row["accuracy"] <= row["dummy_accuracy"]:
+        return (
+            f"not above the dummy ({row['dummy_accuracy']:.1%}: the training years' commonest "
+            "level)"
+        )
+    if row["feature_set"] == "year":
+        return ""
     if year_row is not None and row["accuracy"] <= year_row["accuracy"]:
         return f"does not beat the year-only model ({year_row['accuracy']:.1%})"
     return ""
