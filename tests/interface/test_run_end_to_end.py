@@ -308,3 +308,34 @@ def test_the_page_leads_with_the_chance_to_chart_and_forgets_the_last_song(
             "() => document.querySelector('#song-history').innerText.includes('No song called')"
         )
         browser.close()
+
+
+def test_a_batch_without_a_model_fills_the_artists_history_or_says_it_has_no_year(
+    finished_run: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
+    tracks = pd.read_csv(data_dir / "tracks" / "tidytuesday_spotify_songs_2020.csv.gz", nrows=200)
+    tracks.to_csv(tmp_path / "with_year.csv", index=False)
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["predict", "--csv", str(tmp_path / "with_year.csv"),
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "chart_chance/history/" in _plain(result.stdout)
+    scored = pd.read_csv(out)
+    assert len(scored) == 200 and set(scored["level"]) <= {"charted", "not_charted"}
+    # the history was filled from each row's artist and year: the same audio by an artist with
+    # no chart record gets a lower chance on average
+    tracks.assign(track_artist="Zzyzx Nobody").to_csv(tmp_path / "nobody.csv", index=False)
+    result = runner.invoke(app, ["predict", "--csv", str(tmp_path / "nobody.csv"),
+                                 "--out", str(tmp_path / "nobody_scored.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    nobody = pd.read_csv(tmp_path / "nobody_scored.csv")
+    assert scored["proba_charted"].mean() > nobody["proba_charted"].mean()
+    no_year = tracks.drop(columns=["track_album_release_date"])
+    no_year.to_csv(tmp_path / "no_year.csv", index=False)
+    result = runner.invoke(app, ["predict", "--csv", str(tmp_path / "no_year.csv"),
+                                 "--out", str(tmp_path / "audio.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "has no release year: scored with chart_chance/audio/" in _plain(result.stderr)

@@ -132,6 +132,8 @@ def predict_command(
     try:
         bundle = load_bundle(resolve_model(model))
         if csv_file is not None:
+            if model is None:
+                bundle = _batch_bundle(csv_file, bundle, chunksize)
             _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top, overwrite)
             return
         from songpop.inference import predict
@@ -317,6 +319,40 @@ def _known_lines(bundles: list[Any], found: Any) -> list[str]:
         if known is not None:
             lines.append(f"{known.line()}; {chart_history_words(found)}.")
     return lines
+
+
+def _batch_bundle(path: Path, bundle: Any, chunksize: int) -> Any:
+    """The run's default for a batch file, or, when the file has no release year the default
+    needs, the chart-chance task's audio-only model, said in one line (a catalogue's year is
+    never guessed)."""
+    from songpop.errors import LayoutError
+    from songpop.inference.batch import table_features
+    from songpop.inference.inputs.table import TableReader
+
+    if "year" not in bundle.feature_names:
+        return bundle
+    try:
+        TableReader(path, table_features(bundle), chunksize)
+        return bundle
+    except LayoutError as exc:
+        if "'year'" not in str(exc):
+            raise
+    parts = _new_song_parts(None)
+    fallback = parts.audio_only() if parts is not None else None
+    if fallback is None:
+        raise InputError(
+            f"{path}: no release year column, which {bundle.model_id} needs; add a 'year' "
+            "column or pass --model with an audio-only model"
+        )
+    from songpop.bundle import load_bundle
+
+    other = load_bundle(fallback)
+    err.print(
+        f"note: {path} has no release year: scored with {other.model_id} (the audio alone) "
+        f"instead of {bundle.model_id}; add a 'year' column (and 'artist') for the full model",
+        highlight=False,
+    )
+    return other
 
 
 def _new_song_parts(model: Path | None) -> Any:

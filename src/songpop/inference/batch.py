@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def table_features(bundle: Bundle) -> list[str]:
+    """The model's features a batch file must hold: all of them, except the artist's chart
+    history, which the bundle fills from the file's artist, title and year
+    (`inference.newsong.fill_history_frame`)."""
+    from songpop.inference.newsong import HISTORY, needs_history
+
+    if needs_history(bundle) and bundle.artist_history() is not None:
+        return [f for f in bundle.feature_names if f not in HISTORY]
+    return list(bundle.feature_names)
+
+
 def score_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -90,7 +101,7 @@ def score_file(
         else out_path.with_name(stem(out_path) + ".rejects.csv")
     )
     check_outputs(in_path, out_path, rejects_path, explicit_rejects, overwrite)
-    reader = TableReader(in_path, bundle.feature_names, chunksize)
+    reader = TableReader(in_path, table_features(bundle), chunksize)
     counts = {"rows_in": 0, "scored": 0, "rejected": 0}
     levels = dict.fromkeys(bundle.levels, 0)
     empty_ids = pd.DataFrame(

@@ -138,6 +138,19 @@ class NewSongParts:
     chance: Bundle
     era: Bundle | None
     info: dict[str, Any]
+    folder: Path | None = None
+    """The run's models folder."""
+
+    def audio_only(self) -> Path | None:
+        """The chart-chance task's best audio-only bundle (for a table without a year)."""
+        from songpop.bundle import read_index
+
+        if self.folder is None:
+            return None
+        best = ((read_index(self.folder).get("tasks") or {}).get("chart_chance") or {}).get(
+            "best", {}
+        )
+        return self.folder / best["audio"] if best.get("audio") else None
 
 
 def load_new_song(models_dir: str | Path | None = None) -> NewSongParts | None:
@@ -159,7 +172,7 @@ def load_new_song(models_dir: str | Path | None = None) -> NewSongParts | None:
     era = None
     if info.get("era"):
         era = load_bundle(folder / info["era"]["bundle"])
-    return NewSongParts(chance, era, info)
+    return NewSongParts(chance, era, info, folder)
 
 
 @dataclass
