@@ -57,7 +57,7 @@ from songpop.prepare.match import (
     seed_join,
     select_one_per_song,
 )
-from songpop.prepare.normalize import add_keys
+from songpop.prepare.normalize import add_keys, normalize_text
 from songpop.sources.charts import read_charts
 from songpop.sources.tracks import read_tracks
 
@@ -424,15 +424,24 @@ def _chart_chance_songs(
     keep = years.ge(config.FIRST_CHART_YEAR).fillna(False).to_numpy(dtype=bool)
     out = songs[keep].reset_index(drop=True)
     summary["stages"].append(_stage("released_from_1958", len(songs), len(out)))
+    # A chart run that began more than a year before the track's release year is the original
+    # of a remix, a remaster or a compilation track: not "a new release reached the Hot 100".
+    # Those tracks are left out (counted), never labelled as hits.
     debut = pd.to_datetime(out["debut_date"], errors="coerce").dt.year
-    early = int((out["charted"].astype(bool) & debut.lt(out["year"].astype("float64") - 1)).sum())
+    early = (out["charted"].astype(bool) & debut.lt(out["year"].astype("float64") - 1)).to_numpy()
+    kept = out[~early].reset_index(drop=True)
+    summary["stages"].append(_stage("not_charted_before_release", len(out), len(kept)))
     summary["chart_chance"] = {
         "no_year": int(years.isna().sum()),
         "before_1958": int(years.lt(config.FIRST_CHART_YEAR).sum()),
-        # a release year later than the chart run: a re-release or compilation date
-        "charted_before_release_year": early,
+        "charted_before_release_year": int(early.sum()),
     }
+    out = kept
+    # the song's own chart run never counts as its artist's history, however its matched chart
+    # title is spelled
+    out["own_chart_title"] = normalize_text(out["chart_title"].astype("string"))
     filled = history_before(out, history)
+    out = out.drop(columns=["own_chart_title"])
     for column in config.HISTORY_FEATURES:
         out[column] = filled[column].to_numpy()
     return out

@@ -429,15 +429,23 @@ def choose_new_song_default(models_dir: Path, summaries: dict[str, Any]) -> dict
         row = ranked[0]
         fs = row["feature_set"]
         beats = year is None or year.get(metric) is None or row[metric] > year[metric]
-        new_artists = (row.get("subgroups") or {}).get("new_artists")
+        groups = row.get("subgroups") or {}
+        # the bundle whose settings the forward figure measured (the protocol's model), so the
+        # figure quoted beside an answer is the served model's own
+        model = (summary.get("forward") or {}).get("model") or summary["feature_sets"][fs]["best"]
+        if model not in summary["feature_sets"][fs]["models"]:
+            model = summary["feature_sets"][fs]["best"]
         return {
-            "bundle": bundle_id(task, fs, summary["feature_sets"][fs]["best"]),
+            "bundle": bundle_id(task, fs, model),
             "feature_set": fs,
             "metric": metric,
             "forward": row,
             "year_only": year,
             "beats_year": beats,
-            "new_artists": new_artists,
+            "above_majority": row.get("majority_rate") is None
+            or row.get("accuracy", 1) > max(row["majority_rate"], row.get("dummy_accuracy", 0)),
+            "new_artists": groups.get("new_artists"),
+            "established_artists": groups.get("established_artists"),
         }
 
     chance = pick("chart_chance", "roc_auc")
@@ -459,8 +467,10 @@ def choose_new_song_default(models_dir: Path, summaries: dict[str, Any]) -> dict
     base = (summaries.get("build_chart_chance") or {}).get("chart_chance", {})
     record = {
         "rule": "the chart-chance bundle with the best ROC-AUC forward in time at the latest "
-        "origin, above the year-only model; beside it the era level with the best forward "
-        "accuracy",
+        "origin (the forward protocol's model), "
+        + ("above the year-only model" if chance["beats_year"] else "NOT above the year-only model")
+        + "; beside it the era level with the best forward accuracy, stated only when that "
+        "accuracy is above the test years' majority and dummy rates",
         "chance": chance,
         "era": era,
         "base_rate": base.get("base_rate"),

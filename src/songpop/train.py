@@ -264,6 +264,13 @@ def train_task(
             continue
         if fs == "history" and not history_columns(run.songs):
             continue
+        if fs == "history" and spec.save and spec.artist_history is None:
+            log.warning(
+                "%s: no artist_history.parquet given: the history models could not fill an "
+                "artist's record for a new song, so they are not trained",
+                spec.task,
+            )
+            continue
         fsr = _fit_feature_set(run, fs)
         if spec.extras and fs not in ("measured", "year"):
             _extra_protocols(run, fsr)
@@ -747,7 +754,10 @@ def _subgroups(songs: pd.DataFrame) -> dict[str, np.ndarray]:
     if "artist_prior_entries" not in songs or songs["artist_prior_entries"].isna().all():
         return {}
     entries = pd.to_numeric(songs["artist_prior_entries"], errors="coerce")
-    return {"new_artists": entries.eq(0).to_numpy(dtype=bool)}
+    return {
+        "new_artists": entries.eq(0).to_numpy(dtype=bool),
+        "established_artists": entries.gt(0).to_numpy(dtype=bool),
+    }
 
 
 def _within_groups(run: TaskRun) -> dict[str, Any]:

@@ -252,3 +252,54 @@ def test_summary_rows_put_the_year_only_row_first_and_say_what_does_not_beat_it(
     assert "before 2015" in forward[0]["protocol"] and forward[1]["note"]
     words = " ".join(plain_words(rows))
     assert "the year alone gives 54%" in words and "audio only 49%" in words
+
+
+# --- the answer's words ----------------------------------------------------------------------
+
+
+def _answer(**changes: object) -> object:
+    from songpop.inference.newsong import NewSongAnswer
+
+    fields: dict = {
+        "chance": 0.12, "year": 2026, "year_source": "not given: the current year, 2026",
+        "base_rate": 0.033, "base_year": 2020, "artist": None,
+        "history": {"artist_prior_entries": 0.0, "artist_prior_weeks": 0.0,
+                    "artist_prior_best": 101.0},
+        "history_words": "no earlier Hot 100 entry",
+        "forward": {"roc_auc": 0.65, "origin": 2015, "last": 2019, "base_rate": 0.023,
+                    "for_new_artists": True},
+        "era_level": "high", "era_words": "high popularity: the top third of the songs "
+        "released 2020-2024", "era_probabilities": {"low": 0.3, "medium": 0.3, "high": 0.4},
+        "era_forward": {"accuracy": 0.34, "majority_rate": 0.36},
+    }  # fmt: skip
+    fields.update(changes)
+    return NewSongAnswer(**fields)  # type: ignore[arg-type]
+
+
+def test_the_answer_says_what_it_assumed_and_how_far_to_trust_it() -> None:
+    lines = _answer().lines()
+    assert lines[0] == (
+        "12% chance to reach the Billboard Hot 100 among the releases of 2026 (the base rate: "
+        "3.3% of 2020 releases, the latest year the data knows charted)"
+    )
+    assert "no artist given: scored as an artist with no earlier Hot 100 entry" in lines[1]
+    assert "for artists with no earlier Hot 100 entry" in lines[2] and "65%" in lines[2]
+    # an era level no better than the commonest level forward in time is not stated
+    assert not any(line.startswith("Within its era") for line in lines)
+    assert any("is not told" in line and "34%" in line for line in lines)
+    told = _answer(era_told=True, artist="Ada", history_words="2 earlier Hot 100 entries")
+    assert any(line.startswith("Within its era: high popularity") for line in told.lines())
+    assert "2 earlier Hot 100 entries for Ada" in told.lines()[1]
+    # an older year than the first the data can rate: the nearest year, said as such
+    early = _answer(year=1960, base_year=1972, base_rate=0.686)
+    assert "of 1972 releases, the nearest year with enough songs" in early.headline()
+
+
+def test_base_rates_per_year() -> None:
+    from songpop.inference.newsong import _base_rate
+
+    info = {"base_rate": 0.14, "base_rate_per_year": {"1990": 0.2, "2019": 0.04, "2020": 0.03}}
+    assert _base_rate(info, 2019) == (0.04, 2019)
+    assert _base_rate(info, 2026) == (0.03, 2020)
+    assert _base_rate(info, 1985) == (0.2, 1990)
+    assert _base_rate({"base_rate": 0.14}, 2000) == (0.14, None)

@@ -314,9 +314,10 @@ def _add_routes(app: FastAPI) -> None:
             )
         bundle = _models(request).get(model)
         parts = _models(request).new_song if model is None else None
-        one = len(songs) == 1 and isinstance(songs[0], schemas.Song)
-        if one and parts is not None and bundle is parts.chance:  # one song, the run's default
-            records = [songs[0].model_dump(exclude_none=True)]
+        every = all(isinstance(song, schemas.Song) for song in songs)
+        small = len(songs) <= schemas.MAX_EXPLAINED_RECORDS or not (explain or similar)
+        if every and small and parts is not None and bundle is parts.chance:  # the run's default
+            records = [song.model_dump(exclude_none=True) for song in songs]
             return await run_in_threadpool(
                 _new_song_response, records, parts, explain=explain, similar=similar
             )

@@ -26,7 +26,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from songpop import config, vocabulary
@@ -69,6 +68,14 @@ def fill_history(records: list[dict[str, Any]], bundle: Bundle) -> list[dict[str
     if not todo:
         return out
     table = bundle.artist_history()
+    if table is None:
+        from songpop.errors import BundleError
+
+        raise BundleError(
+            f"{bundle.model_id} reads the artist's chart history but its bundle holds no "
+            "artist_history.parquet to fill it from; retrain it with `songpop run` (or "
+            "`songpop train` on a chart-chance build), or use a model without history"
+        )
     frame = pd.DataFrame(
         {
             "artist": [str(out[i].get("artist") or "") for i in todo],
@@ -76,10 +83,7 @@ def fill_history(records: list[dict[str, Any]], bundle: Bundle) -> list[dict[str
             "year": [_year(out[i]) for i in todo],
         }
     )
-    if table is None:
-        filled = pd.DataFrame({f: [np.nan] * len(todo) for f in HISTORY})
-    else:
-        filled = history_before(frame, table)
+    filled = history_before(frame, table)
     for k, i in enumerate(todo):
         for name in HISTORY:
             if out[i].get(name) is None and not math.isnan(filled[name].iloc[k]):
@@ -211,6 +215,9 @@ class NewSongAnswer:
     era_model: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
     """The values the chance model scored (year, context and history filled)."""
+    era_told: bool = False
+    """Whether the era level is worth saying: its forward accuracy beat the test years'
+    majority and dummy rates."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict, with `headline` and `lines` (the answer in words)."""
@@ -222,12 +229,15 @@ class NewSongAnswer:
     def headline(self) -> str:
         """ "12% chance to reach the Hot 100 among 2026 releases (base rate 3.3% for 2020)"."""
         base = ""
-        if self.base_rate is not None:
-            which = (
-                f"of {self.year} releases"
-                if self.base_year == self.year
-                else f"of {self.base_year} releases, the latest year the data knows"
-            )
+        if self.base_rate is not None and self.base_year is None:
+            base = f" (the base rate: {self.base_rate:.1%} of the training releases charted)"
+        elif self.base_rate is not None:
+            if self.base_year == self.year:
+                which = f"of {self.year} releases"
+            elif self.base_year < self.year:
+                which = f"of {self.base_year} releases, the latest year the data knows"
+            else:
+                which = f"of {self.base_year} releases, the nearest year with enough songs"
             base = f" (the base rate: {self.base_rate:.1%} {which} charted)"
         return (
             f"{self.chance:.0%} chance to reach the Billboard Hot 100 among the releases of "
@@ -238,18 +248,30 @@ class NewSongAnswer:
         """The answer in plain words, one statement a line, the headline first."""
         f = self.forward
         lines = [self.headline()]
-        lines.append(f"Release year {self.year} ({self.year_source}); {self.history_words}"
-                     + (f" for {self.artist}" if self.artist else "") + ".")  # fmt: skip
+        who = (
+            f"{self.history_words} for {self.artist}"
+            if self.artist
+            else f"no artist given: scored as an artist with {self.history_words}"
+            if self.history
+            else self.history_words
+        )
+        lines.append(f"Release year {self.year} ({self.year_source}); {who}.")
         if f.get("roc_auc") is not None:
-            who = " for artists with no earlier Hot 100 entry" if f.get("for_new_artists") else ""
+            who = (
+                " for artists with no earlier Hot 100 entry"
+                if f.get("for_new_artists")
+                else " for artists with earlier Hot 100 entries"
+                if f.get("for_known_artists")
+                else ""
+            )
             lines.append(
                 f"How far to trust it: trained on releases before {f['origin']} and tested on "
                 f"{f['origin']}-{f['last']}{who}, this model ranked a charting release above a "
                 f"non-charting one {f['roc_auc']:.0%} of the time (50% = chance; "
                 f"{f['base_rate']:.1%} of those releases charted)."
             )
-        if self.era_level is not None:
-            e = self.era_forward
+        e = self.era_forward
+        if self.era_level is not None and self.era_told:
             sure = max(self.era_probabilities.values()) if self.era_probabilities else None
             text = f"Within its era: {self.era_words}" + (f" ({sure:.0%})" if sure else "")
             if e.get("accuracy") is not None:
@@ -257,9 +279,13 @@ class NewSongAnswer:
                     f"; forward in time this level was right {e['accuracy']:.0%} of the time, "
                     f"against {e['majority_rate']:.0%} for always answering the commonest level"
                 )
-                if e["accuracy"] <= e["majority_rate"]:
-                    text += ": no better than that, so read it as no information"
             lines.append(text + ".")
+        elif self.era_level is not None and e.get("accuracy") is not None:
+            lines.append(
+                "Its popularity level within its release era is not told: forward in time the "
+                f"era model was right {e['accuracy']:.0%} of the time, no better than the "
+                f"{e['majority_rate']:.0%} of always answering the commonest level."
+            )
         lines += self.notes
         return lines
 
@@ -304,6 +330,14 @@ def answer_new_songs(
             sources.append(f"not given: the current year, {this_year}")
         else:
             sources.append(given or "given")
+        if float(rec["year"]) < config.FIRST_CHART_YEAR:
+            from songpop.errors import InputError
+
+            raise InputError(
+                f"year {int(float(rec['year']))}: the Billboard Hot 100 began in August "
+                f"{config.FIRST_CHART_YEAR}; a chance to chart is for releases from then on "
+                "(use --task seed for the original report's levels)"
+            )
         prepared.append(rec)
         notes.append(said)
     chance_records = _with_defaults(prepared, parts.chance, notes)
@@ -351,6 +385,7 @@ def answer_new_songs(
             answer.era_forward = {
                 k: e.get(k) for k in ("accuracy", "majority_rate", "origin", "last")
             }
+            answer.era_told = bool((info.get("era") or {}).get("above_majority", False))
         out.append(answer)
     return out
 
@@ -372,7 +407,14 @@ def audio_answer(
     )
     if not tagged:
         record.pop("year", None)
-    source = "from its tags" if result.sources.get("year") == "tags" else None
+    year_source = str(result.sources.get("year", ""))
+    source = (
+        "from its tags"
+        if year_source == "tags"
+        else "from the local catalogue"
+        if year_source.startswith("catalogue")
+        else None
+    )
     return answer_new_songs([record], parts, year_sources=[source])[0]
 
 
@@ -433,8 +475,12 @@ def _forward(chance: Mapping[str, Any], history: Mapping[str, float]) -> dict[st
         "for_new_artists": False,
     }
     new = chance.get("new_artists") or {}
-    if history.get("artist_prior_entries", 1) == 0 and new.get("roc_auc") is not None:
+    known = chance.get("established_artists") or {}
+    entries = history.get("artist_prior_entries")
+    if entries == 0 and new.get("roc_auc") is not None:
         out.update(roc_auc=new["roc_auc"], base_rate=new["base_rate"], for_new_artists=True)
+    elif entries is not None and entries > 0 and known.get("roc_auc") is not None:
+        out.update(roc_auc=known["roc_auc"], base_rate=known["base_rate"], for_known_artists=True)
     return out
 
 

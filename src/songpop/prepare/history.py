@@ -68,7 +68,9 @@ def history_before(songs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
     Args:
         songs: rows with `year` (NaN where unknown) and either `norm_artist` + `norm_title`
-            or raw `artist` + `title` (normalised here by the build's rules).
+            or raw `artist` + `title` (normalised here by the build's rules); an optional
+            `own_chart_title` (the normalised title of the song's own chart match) is left out
+            too.
         table: `artist_years` of the weekly charts.
 
     Returns:
@@ -93,13 +95,20 @@ def history_before(songs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
                 "_pos": np.arange(len(songs)),
                 "norm_artist": keys["norm_artist"].to_numpy(),
                 "_title": keys["norm_title"].to_numpy(),
+                "_own": (
+                    songs["own_chart_title"].astype("string").fillna("").to_numpy()
+                    if "own_chart_title" in songs
+                    else np.full(len(songs), "")
+                ),
                 "_year": years,
             }
         )
         left = left[left["norm_artist"].notna() & ~np.isnan(years)]
         joined = left.merge(table, on="norm_artist", how="inner")
         before = joined[
-            (joined["year"] < joined["_year"]) & (joined["norm_title"] != joined["_title"])
+            (joined["year"] < joined["_year"])
+            & (joined["norm_title"] != joined["_title"])
+            & (joined["norm_title"] != joined["_own"])
         ]
         if len(before):
             agg = before.groupby("_pos").agg(

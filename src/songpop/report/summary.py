@@ -319,7 +319,8 @@ def plain_words(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             if f_history is not None:
                 text += f", + artist history {fig(f_history)}"
             if binary and f_audio.get("base rate") is not None:
-                text += f"; {f_audio['base rate']:.1%} of those releases charted"
+                what = "were hits by the dataset's own flag" if task == "hit" else "charted"
+                text += f"; {f_audio['base rate']:.1%} of those releases {what}"
             elif not binary:
                 text += (
                     f"; the test years' commonest level alone: {f_audio['majority-class rate']:.0%}"

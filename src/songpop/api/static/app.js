@@ -49,6 +49,16 @@
     return text.includes(".") ? text.split(".")[1].length : 0;
   }
 
+  // Left empty unless the user sets it: the release year (the server then takes this year and
+  // says so, rather than a typical song's year the musician never chose).
+  const OPTIONAL = new Set(["year"]);
+
+  function unset(box, shown) {
+    box.value = "";
+    box.placeholder = "this year";
+    shown.textContent = "not set: this year";
+  }
+
   function buildField(spec) {
     const row = document.createElement("div");
     row.className = "field";
@@ -86,6 +96,7 @@
     const shown = document.createElement("span");
     shown.className = "shown";
     shown.textContent = describe(spec, spec.default);
+    if (OPTIONAL.has(spec.name)) unset(box, shown);
 
     const hint = document.createElement("small");
     hint.id = hintId;
@@ -109,7 +120,10 @@
     });
     box.addEventListener("input", () => {
       clearSource(row);
-      if (box.value === "" || !box.checkValidity()) {
+      if (box.value === "" && OPTIONAL.has(spec.name)) {
+        box.removeAttribute("aria-invalid");
+        unset(box, shown);
+      } else if (box.value === "" || !box.checkValidity()) {
         box.setAttribute("aria-invalid", "true");
       } else {
         box.removeAttribute("aria-invalid");
@@ -313,6 +327,7 @@
     if (artist) song.artist = artist;
     for (const spec of activeFeatures()) {
       const box = form.querySelector(`[data-feature="${spec.name}"] input.exact`);
+      if (box.value === "" && OPTIONAL.has(spec.name)) continue; // not sent: the server says so
       const raw = box.value === "" ? NaN : Number(box.value);
       song[spec.name] = spec.kind === "int" ? Math.round(raw) : raw;
     }
@@ -564,6 +579,7 @@
       box.value = Number(spec.default).toFixed(decimals(spec.step));
       box.removeAttribute("aria-invalid");
       row.querySelector(".shown").textContent = describe(spec, spec.default);
+      if (OPTIONAL.has(spec.name)) unset(box, row.querySelector(".shown"));
     }
     predictNow();
   }
