@@ -402,7 +402,8 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
     if spec.calibrate:
         with timer.stage(f"{fs}/calibrate"):
             for name, res in fsr.searched.items():
-                if name != "dummy":
+                # the MLP's torch module is saved apart from skops, not inside a wrapper
+                if name != "dummy" and MODELS[name].family != "neural":
                     res.estimator = calibrated(res.estimator, X_train, y_train)
     searched = fsr.searched
     # The best is chosen among models scored on every fold: a heavy model scored on one fold

@@ -70,6 +70,12 @@ def train_command(
     ),
     test_size: float = typer.Option(0.2, "--test-size", help="Share of songs held out."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: config.SEED)."),
+    artist_history: Path | None = typer.Option(
+        None,
+        "--artist-history",
+        help="The chart-chance build's artist_history.parquet (default: beside --songs), for "
+        "the history models of a chart-chance table or a filtered copy of one.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Show nothing while it runs."),
 ) -> None:
     """Train the model registry on a song table and save one bundle folder per model.
@@ -91,11 +97,18 @@ def train_command(
         table = load_songs(songs)
         info = _build_info(songs)
         strategy = label or info.get("label") or "unknown"
-        chance = info.get("task") == "chart-chance"
+        # a chart-chance build, or a filtered copy of one (its labels say so)
+        labels = set(table["level"].astype(str).unique())
+        chance = info.get("task") == "chart-chance" or labels == {"charted", "not_charted"}
+        strategy = "charted" if chance and strategy == "unknown" else strategy
         task_name = task or (
             "chart_chance" if chance else ("seed" if info.get("profile") == "seed" else strategy)
         )
-        history = songs.parent / "artist_history.parquet"
+        history = artist_history or songs.parent / "artist_history.parquet"
+        if chance and names is None:
+            from songpop.models.registry import models_for
+
+            names = models_for("fast")  # as `songpop run` trains it (calibrated: no MLP)
         era = (info.get("label_report") or {}).get("era") or {}
         with RunView(_mode(quiet)) as view:
             summary = train_task(
