@@ -657,7 +657,9 @@ def build_feature_schema(models: LoadedModels) -> schemas.FeatureSchema:
                 used_by=used_by.get(name, []),
             )
         )
-    return schemas.FeatureSchema(features=specs, defaults_source=source)
+    return schemas.FeatureSchema(
+        features=specs, defaults_source=source, new_song=models.new_song is not None
+    )
 
 
 def _snap(value: float, low: float, high: float, step: float) -> float:

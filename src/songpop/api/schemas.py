@@ -427,6 +427,11 @@ class FeatureSchema(BaseModel):
 
     features: list[FeatureSpec]
     defaults_source: str = Field(description="Where the default values come from.")
+    new_song: bool = Field(
+        False,
+        description="Whether a request without a model id gets the answer for a new song "
+        "(the server serves the last run's default); its release year may then be left out.",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -52,6 +52,7 @@
   // Left empty unless the user sets it: the release year (the server then takes this year and
   // says so, rather than a typical song's year the musician never chose).
   const OPTIONAL = new Set(["year"]);
+  let newSong = false; // the server leads with the answer for a new song (GET /schema/features)
 
   function unset(box, shown) {
     box.value = "";
@@ -96,7 +97,7 @@
     const shown = document.createElement("span");
     shown.className = "shown";
     shown.textContent = describe(spec, spec.default);
-    if (OPTIONAL.has(spec.name)) unset(box, shown);
+    if (OPTIONAL.has(spec.name) && newSong) unset(box, shown);
 
     const hint = document.createElement("small");
     hint.id = hintId;
@@ -120,7 +121,7 @@
     });
     box.addEventListener("input", () => {
       clearSource(row);
-      if (box.value === "" && OPTIONAL.has(spec.name)) {
+      if (box.value === "" && OPTIONAL.has(spec.name) && newSong) {
         box.removeAttribute("aria-invalid");
         unset(box, shown);
       } else if (box.value === "" || !box.checkValidity()) {
@@ -327,8 +328,12 @@
     if (artist) song.artist = artist;
     for (const spec of activeFeatures()) {
       const box = form.querySelector(`[data-feature="${spec.name}"] input.exact`);
-      if (box.value === "" && OPTIONAL.has(spec.name)) continue; // not sent: the server says so
-      const raw = box.value === "" ? NaN : Number(box.value);
+      const unsetYear = box.value === "" && OPTIONAL.has(spec.name) && newSong;
+      // not sent to the new-song answer (the server takes this year and says so); a named
+      // model that reads it gets the slider's typical value
+      if (unsetYear && newSong && currentModel() === models[0]) continue;
+      const slider = form.querySelector(`[data-feature="${spec.name}"] input[type="range"]`);
+      const raw = unsetYear ? Number(slider.value) : box.value === "" ? NaN : Number(box.value);
       song[spec.name] = spec.kind === "int" ? Math.round(raw) : raw;
     }
     return song;
@@ -579,7 +584,7 @@
       box.value = Number(spec.default).toFixed(decimals(spec.step));
       box.removeAttribute("aria-invalid");
       row.querySelector(".shown").textContent = describe(spec, spec.default);
-      if (OPTIONAL.has(spec.name)) unset(box, row.querySelector(".shown"));
+      if (OPTIONAL.has(spec.name) && newSong) unset(box, row.querySelector(".shown"));
     }
     predictNow();
   }
@@ -591,7 +596,9 @@
         fetch("/models"),
       ]);
       if (!schemaResponse.ok || !modelsResponse.ok) throw new Error("the API is not ready");
-      features = (await schemaResponse.json()).features;
+      const schema = await schemaResponse.json();
+      features = schema.features;
+      newSong = Boolean(schema.new_song);
       models = await modelsResponse.json();
     } catch (err) {
       statusEl.textContent = `Cannot load the form: ${err.message}`;
