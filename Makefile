@@ -28,6 +28,7 @@ run: venv ## Run the whole pipeline on the seed profile: build, explore, train, 
 	$(BIN)/songpop run
 
 test: venv ## Run the whole test suite (unit, data, model, interface)
+	$(BIN)/python tests/warm_numba.py
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 readme: venv ## Put the last run's figures (runs/<run>/facts.md) into README.md
