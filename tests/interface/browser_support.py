@@ -38,6 +38,20 @@ def launch_chromium(playwright: Any) -> Any:
 
 
 @contextmanager
+def open_browser() -> Iterator[Any]:
+    """A headless Chromium browser (skipped or failed as `require_chromium` says), closed after."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextmanager
 def served(app: Any) -> Iterator[str]:
     """`app` under uvicorn on a free loopback port, in a background thread; yields its URL."""
     import socket

@@ -275,15 +275,12 @@ def test_the_page_leads_with_the_chance_to_chart_and_forgets_the_last_song(
 ) -> None:
     """The page of the last run's default: the answer for a new song comes first; typing an
     artist reads their chart record; a failed search replaces what was said before."""
-    from browser_support import launch_chromium, require_chromium, served
-    from playwright.sync_api import sync_playwright
+    from browser_support import open_browser, served
 
     from songpop.api.app import create_app
 
-    require_chromium()
     monkeypatch.setenv("SONGPOP_RUNS_DIR", str(finished_run / "runs"))
-    with served(create_app()) as url, sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with open_browser() as browser, served(create_app()) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
         page.goto(url)
         headline = page.locator("#new-song-headline")
@@ -308,7 +305,6 @@ def test_the_page_leads_with_the_chance_to_chart_and_forgets_the_last_song(
         page.wait_for_function(
             "() => document.querySelector('#song-history').innerText.includes('No song called')"
         )
-        browser.close()
 
 
 def test_a_batch_without_a_model_fills_the_artists_history_or_says_it_has_no_year(

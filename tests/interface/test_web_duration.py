@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from api_support import make_bundles
-from browser_support import launch_chromium, require_chromium, served
+from browser_support import open_browser, served
 
 from songpop.api import create_app
 
@@ -24,13 +24,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+    with open_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 def test_duration_slider_in_minutes_and_any_typed_length(browser, server_url: str) -> None:
