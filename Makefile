@@ -27,7 +27,8 @@ venv: $(BIN)/.installed ## Create .venv and install songpop with its pinned depe
 run: venv ## Run the whole pipeline on the seed profile: build, explore, train, evaluate, report
 	$(BIN)/songpop run
 
-test: venv ## Run the whole test suite (unit, data, model, interface)
+test: venv ## Run the whole test suite (unit, data, model, interface); installs the Debian packages it needs when root
+	@scripts/install-test-deps
 	$(BIN)/python tests/warm_numba.py
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

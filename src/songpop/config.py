@@ -13,6 +13,7 @@ SEED: int = 42
 DATA_DIR_ENV = "SONGPOP_DATA_DIR"
 RUNS_DIR_ENV = "SONGPOP_RUNS_DIR"
 HOME_ENV = "SONGPOP_HOME"
+CACHE_DIR_ENV = "SONGPOP_CACHE_DIR"
 
 # --- features ---------------------------------------------------------------------------------
 # Every feature is declared once, in `songpop.vocabulary`; these are views of that table.
@@ -138,6 +139,22 @@ def songpop_home() -> Path:
 
     return Path(platformdirs.user_data_dir("songpop", appauthor=False))
 
+
+
+def cache_dir() -> Path:
+    """Where songpop keeps what it can always make again (the catalogue index, provider
+    answers): $SONGPOP_CACHE_DIR, else the per-user cache folder (platformdirs:
+    ~/.cache/songpop on Linux, ~/Library/Caches/songpop on macOS). Never the data folder,
+    which may be shared or read-only. Created when missing."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        folder = Path(env).expanduser()
+    else:
+        import platformdirs  # imported late: importing config must stay cheap
+
+        folder = Path(platformdirs.user_cache_dir("songpop", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 FEATURE_SET_LABELS: dict[str, str] = {
     "audio": "audio only",

@@ -7,7 +7,6 @@ an unknown id is not asked for on every run either.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -18,13 +17,10 @@ _MISSING = object()
 
 
 def default_path() -> Path:
-    """`$SONGPOP_CACHE_DIR/providers.sqlite`, else the user cache."""
-    folder = os.environ.get("SONGPOP_CACHE_DIR")
-    base = Path(folder) if folder else Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "songpop"  # fmt: skip
-    base.mkdir(parents=True, exist_ok=True)
-    return base / "providers.sqlite"
+    """`providers.sqlite` in songpop's cache folder (`songpop.config.cache_dir`)."""
+    from songpop.config import cache_dir
+
+    return cache_dir() / "providers.sqlite"
 
 
 class AnswerCache:

@@ -301,22 +301,13 @@ def _key(files: list[Path]) -> str:
 
 
 def cache_folder(folder: Path) -> Path:
-    """Where the catalogue is cached: `$SONGPOP_CACHE_DIR` when set, else `<data>/.catalogue`
-    when the data folder is writable, else the user cache."""
+    """Where the catalogue index of a data folder is cached: a folder per data folder under
+    songpop's cache (`$SONGPOP_CACHE_DIR`, else the user cache), never inside the data folder,
+    which may be shared or read-only."""
+    from songpop.config import cache_dir
+
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
-    if os.environ.get("SONGPOP_CACHE_DIR"):
-        out = Path(os.environ["SONGPOP_CACHE_DIR"]) / f"catalogue-{digest}"
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    beside = folder / ".catalogue"
-    try:
-        beside.mkdir(exist_ok=True)
-        if os.access(beside, os.W_OK):
-            return beside
-    except OSError:
-        pass
-    fallback = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "songpop"
-    out = fallback / f"catalogue-{digest}"
+    out = cache_dir() / f"catalogue-{digest}"
     out.mkdir(parents=True, exist_ok=True)
     return out
 
