@@ -140,7 +140,6 @@ def songpop_home() -> Path:
     return Path(platformdirs.user_data_dir("songpop", appauthor=False))
 
 
-
 def cache_dir() -> Path:
     """Where songpop keeps what it can always make again (the catalogue index, provider
     answers): $SONGPOP_CACHE_DIR, else the per-user cache folder (platformdirs:
@@ -155,6 +154,7 @@ def cache_dir() -> Path:
         folder = Path(platformdirs.user_cache_dir("songpop", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
 
 FEATURE_SET_LABELS: dict[str, str] = {
     "audio": "audio only",
