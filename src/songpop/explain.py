@@ -32,7 +32,8 @@ import pandas as pd
 
 from songpop import config, vocabulary
 from songpop.errors import SchemaError
-from songpop.inference.scoring import feature_frame, predict_proba
+from songpop.inference.frame import feature_frame
+from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import validate_frame
 from songpop.prepare.label import class_words
 from songpop.vocabulary import format_value, is_categorical

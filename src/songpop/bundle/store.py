@@ -780,7 +780,7 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
         BundleError: the first check that fails, naming the file and what is wrong.
     """
     from songpop.inference.compiled import TOLERANCE, check_probabilities, run
-    from songpop.inference.scoring import feature_frame
+    from songpop.inference.frame import feature_frame
 
     bundle = load_bundle(path, eager=True)
     meta = bundle.meta

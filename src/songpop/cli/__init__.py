@@ -33,10 +33,3 @@ def _root(
 
 for _module in (audio, data, explore, lookup, models, predict, serve, run):
     _module.register(app)
-
-
-def main() -> None:
-    """Run the CLI (the console script goes through `songpop.__main__.main`)."""
-    from songpop.__main__ import main as run
-
-    run()

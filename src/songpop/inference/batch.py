@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 def table_features(bundle: Bundle) -> list[str]:
     """The model's features a batch file must hold: all of them, except the artist's chart
     history, which the bundle fills from the file's artist, title and year
-    (`inference.newsong.fill_history_frame`)."""
-    from songpop.inference.newsong import HISTORY, needs_history
+    (`inference.history.fill_history_frame`)."""
+    from songpop.inference.history import HISTORY, needs_history
 
     if needs_history(bundle) and bundle.artist_history() is not None:
         return [f for f in bundle.feature_names if f not in HISTORY]

@@ -151,7 +151,7 @@ def to_onnx(
         largest difference), or None when the model cannot be converted or the graph
         disagrees with the estimator by more than `TOLERANCE`.
     """
-    from songpop.inference.scoring import feature_frame
+    from songpop.inference.frame import feature_frame
 
     if not hasattr(estimator, "predict_proba"):
         return None  # nothing to score probabilities with

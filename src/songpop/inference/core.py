@@ -21,7 +21,7 @@ import pandas as pd
 
 from songpop.errors import InputError
 from songpop.inference.context import confidence_note, similar_songs, unusual
-from songpop.inference.newsong import fill_history, fill_history_frame
+from songpop.inference.history import fill_history, fill_history_frame
 from songpop.inference.results import MAX_LISTED_PROBLEMS, Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import ID_FIELDS, WHOLE_ROW, validate_frame, validate_records

@@ -8,8 +8,8 @@ skill, `pipeline.choose_new_song_default`):
 * the chance comes from the chart-chance bundle, fed the song's features, its release year (from
   the request or the file's tags; else the current year, and the answer says so) and, where the
   model reads it, the artist's Hot 100 record before that year, filled from the weekly charts by
-  the artist's name (`fill_history`; with no artist, "no earlier Hot 100 entry", and the figure
-  quoted is the one measured on new artists);
+  the artist's name (`inference.history.fill_history`; with no artist, "no earlier Hot 100
+  entry", and the figure quoted is the one measured on new artists);
 * beside it, the level within its era, from the era-relative seed bundle;
 * each with its forward-in-time figure (trained on older releases, tested on the latest
   five years) and the base rate of the release year.
@@ -19,119 +19,20 @@ The song's own features go through the one prediction path (`core.predict`) of e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from songpop import config, vocabulary
-from songpop.prepare.history import describe_history, history_before
+from songpop.inference.core import predict
+from songpop.inference.history import HISTORY, fill_history, record_year
+from songpop.prepare.history import describe_history
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
     from songpop.inference.results import Prediction
-
-HISTORY = tuple(config.HISTORY_FEATURES)
-
-
-def needs_history(bundle: Bundle) -> bool:
-    """Whether the model reads the artist's earlier chart record."""
-    return any(f in HISTORY for f in bundle.feature_names)
-
-
-def fill_history(records: list[dict[str, Any]], bundle: Bundle) -> list[dict[str, Any]]:
-    """Records with the artist's chart history before their year filled in, for a model that
-    reads it; records that give those values themselves keep them.
-
-    A record without an artist is filled as an artist with no earlier entry; one without a
-    year is left as it is (the model's own check then asks for the year).
-
-    Args:
-        records: mappings of field → value (`artist`, `title` and `year` are read).
-        bundle: the model.
-
-    Returns:
-        New dicts (the given ones are not changed).
-    """
-    out = [dict(r) if isinstance(r, Mapping) else r for r in records]
-    if not needs_history(bundle):
-        return out
-    todo = [
-        i
-        for i, r in enumerate(out)
-        if isinstance(r, dict) and any(r.get(f) is None for f in HISTORY) and _year(r) is not None
-    ]
-    if not todo:
-        return out
-    table = bundle.artist_history()
-    if table is None:
-        from songpop.errors import BundleError
-
-        raise BundleError(
-            f"{bundle.model_id} reads the artist's chart history but its bundle holds no "
-            "artist_history.parquet to fill it from; retrain it with `songpop run` (or "
-            "`songpop train` on a chart-chance build), or use a model without history"
-        )
-    frame = pd.DataFrame(
-        {
-            "artist": [str(out[i].get("artist") or "") for i in todo],
-            "title": [str(out[i].get("title") or "") for i in todo],
-            "year": [_year(out[i]) for i in todo],
-        }
-    )
-    filled = history_before(frame, table)
-    for k, i in enumerate(todo):
-        for name in HISTORY:
-            if out[i].get(name) is None and not math.isnan(filled[name].iloc[k]):
-                out[i][name] = float(filled[name].iloc[k])
-    return out
-
-
-def fill_history_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
-    """A batch table with the history columns added (or their gaps filled) for a model that
-    reads them, from its `artist`, `title` and `year` columns."""
-    if not needs_history(bundle) or "year" not in frame.columns:
-        return frame
-    table = bundle.artist_history()
-    if table is None:
-        return frame
-    rows = pd.DataFrame(
-        {
-            "artist": frame["artist"].astype("string").fillna("")
-            if "artist" in frame
-            else pd.Series("", index=frame.index),
-            "title": frame["title"].astype("string").fillna("")
-            if "title" in frame
-            else pd.Series("", index=frame.index),
-            "year": pd.to_numeric(frame["year"], errors="coerce"),
-        },
-        index=frame.index,
-    )
-    filled = history_before(rows, table)
-    out = frame.copy()
-    for name in HISTORY:
-        if name in out:
-            given = pd.to_numeric(out[name], errors="coerce")
-            out[name] = given.where(given.notna(), filled[name])
-        else:
-            out[name] = filled[name].to_numpy()
-    return out
-
-
-def _year(record: Mapping[str, Any]) -> float | None:
-    value = record.get("year")
-    if value is None:
-        decade = record.get("decade")
-        return None if decade is None else float(decade) + 5
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 @dataclass
@@ -312,8 +213,6 @@ def answer_new_songs(
     Raises:
         RecordError: a record's features are invalid for one of the models.
     """
-    from songpop.inference.core import predict
-
     this_year = (today or date.today()).year
     prepared: list[dict[str, Any]] = []
     notes: list[list[str]] = []
@@ -325,7 +224,7 @@ def answer_new_songs(
         if rec.get("year") is None and rec.get("decade") is not None:
             rec["year"] = int(float(rec["decade"])) + 5
             sources.append(f"the middle of its decade, the {int(float(rec['decade']))}s")
-        elif _year(rec) is None:
+        elif record_year(rec) is None:
             rec["year"] = this_year
             sources.append(f"not given: the current year, {this_year}")
         else:

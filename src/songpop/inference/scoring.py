@@ -13,32 +13,19 @@ answer is checked before anyone sees it (one finite probability in [0, 1] per cl
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from songpop import vocabulary
 from songpop.errors import BundleError
+from songpop.inference.compiled import check_probabilities, run
+from songpop.inference.frame import feature_frame
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
 
 SCORE_ROWS = 16_384
 """Rows handed to the estimator at a time."""
-
-
-def feature_frame(X: np.ndarray, feature_names: Sequence[str]) -> pd.DataFrame:
-    """The feature matrix as the DataFrame the pipelines were fitted on (category codes as int)."""
-    data = {}
-    for j, name in enumerate(feature_names):
-        column = X[:, j]
-        if vocabulary.is_categorical(name) and not np.isnan(column).any():
-            data[name] = column.astype(np.int64)
-        else:
-            data[name] = column
-    return pd.DataFrame(data, columns=list(feature_names))
 
 
 def predict_proba(bundle: Bundle, X: np.ndarray) -> np.ndarray:
@@ -62,8 +49,6 @@ def predict_proba(bundle: Bundle, X: np.ndarray) -> np.ndarray:
     if len(X) > SCORE_ROWS:
         parts = np.array_split(X, -(-len(X) // SCORE_ROWS))
         return np.concatenate([predict_proba(bundle, part) for part in parts])
-    from songpop.inference.compiled import check_probabilities, run
-
     session = bundle.session()
     if session is not None:
         where = f"model {bundle.model_id} ({bundle.path / 'estimator.onnx'})"

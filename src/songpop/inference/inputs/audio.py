@@ -23,7 +23,7 @@ import pandas as pd
 
 from songpop import vocabulary
 from songpop.inference.core import predict
-from songpop.inference.newsong import HISTORY, fill_history, needs_history
+from songpop.inference.history import HISTORY, fill_history, needs_history
 from songpop.inference.results import Prediction
 from songpop.inference.scoring import predict_proba
 
