@@ -284,3 +284,30 @@ def test_fetch_features_by_chart_needs_spotify_search(
                                       str(tmp_path / "x.csv")])  # fmt: skip
     assert result.exit_code == 2
     assert "needs credentials" in " ".join(result.stderr.split())
+
+
+def test_the_api_asks_the_providers_only_when_the_server_runs_online(
+    fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The API finds a song as the CLI does (`inputs.find`): a link the catalogue lacks is a 404
+    on an offline server and never touches the network; with `serve --online` (the app's
+    `online` state) the feature APIs are asked and the song is predicted from their values."""
+    from fastapi.testclient import TestClient
+
+    from songpop.api import create_app
+    from support import save_lgbm_bundle
+
+    _provider_env(monkeypatch, fake, tmp_path)
+    model = save_lgbm_bundle(tmp_path / "lgbm")
+    link = f"https://open.spotify.com/track/{IDS[4]}"
+    app = create_app([model])
+    with TestClient(app) as client:
+        offline = client.post("/predict", json={"spotify": link})
+        assert offline.status_code == 404 and "add --online" in offline.json()["detail"]
+        assert fake.state.calls == []
+        app.state.online = True
+        online = client.post("/predict", json={"spotify": link})
+        assert online.status_code == 200, online.text
+        [p] = online.json()["predictions"]
+        assert p["song"]["provider"] == "reccobeats"
+        assert set(p["sources"].values()) == {"reccobeats"}

@@ -234,30 +234,17 @@ def _add_routes(app: FastAPI) -> None:
         """Songs of the local catalogue (every track table of the data folder) matching a title
         or a Spotify id: title, artist, year, source file, match score, features and what
         happened to each on the Hot 100. A song that is not there gives an empty list."""
-        from songpop.inference.inputs.lookup import (
-            load_catalogue,
-            looks_like_spotify,
-            parse_spotify,
-        )
+        from songpop.inference.inputs.find import list_candidates, parse_reference
 
-        if looks_like_spotify(q):
-            try:
-                ident = parse_spotify(q)
-            except InputError as exc:
-                raise RequestValidationError(
-                    [{"type": "value_error", "loc": ("query", "q"), "msg": str(exc), "input": q}]
-                ) from None
-        else:
-            ident = None
+        try:
+            parse_reference(q)  # a malformed Spotify link is a 422 naming the field
+        except InputError as exc:
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", "q"), "msg": str(exc), "input": q}]
+            ) from None
 
         def find() -> list[dict[str, Any]]:
-            catalogue = load_catalogue()
-            if ident is not None:
-                found = catalogue.by_id(ident)[:limit]
-            elif prefix:
-                found = catalogue.suggest(q, limit=limit)
-            else:
-                found = catalogue.search(q, artist, limit=limit)
+            found = list_candidates(q, artist, limit=limit, prefix=prefix)
             return [json_safe(c.to_dict()) for c in found]
 
         return await run_in_threadpool(find)
@@ -288,8 +275,15 @@ def _add_routes(app: FastAPI) -> None:
         if isinstance(body, schemas.SpotifyRef | schemas.TitleRef):
             bundle = _models(request).get(model)
             parts = _models(request).new_song if model is None else None
+            online = bool(getattr(request.app.state, "online", False))
             return await run_in_threadpool(
-                predict_known, body, bundle, explain=explain, similar=similar, parts=parts
+                predict_known,
+                body,
+                bundle,
+                explain=explain,
+                similar=similar,
+                parts=parts,
+                online=online,
             )
         single = isinstance(body, schemas.Song)
         if isinstance(body, schemas.PredictRequest):
@@ -385,25 +379,25 @@ def predict_known(
     explain: bool,
     similar: int = 0,
     parts: Any = None,
+    online: bool = False,
 ) -> Any:
-    """A `spotify` or `title` body: the catalogue song, predicted from its real features; 404
-    when the catalogue has no such song."""
-    from songpop.inference.inputs.lookup import load_catalogue, parse_spotify
+    """A `spotify` or `title` body: the song found as the CLI finds it (`inputs.find`: the local
+    catalogue, else the feature APIs when the server runs with --online), predicted from its
+    real features; 404 when neither has it, with where songpop looked."""
+    from songpop.inference.inputs.find import SongNotFound, find_songs, parse_reference
 
-    catalogue = load_catalogue()
-    if isinstance(ref, schemas.SpotifyRef):
-        found = catalogue.by_id(parse_spotify(ref.spotify))
-        missing = f"Spotify track {ref.spotify!r} is not in the local catalogue"
-    else:
-        found = catalogue.search(ref.title, ref.artist, limit=1)
-        by = f" by {ref.artist!r}" if ref.artist else ""
-        missing = f"no song in the local catalogue matches {ref.title!r}{by}"
-    if not found:
+    try:
+        if isinstance(ref, schemas.SpotifyRef):
+            ident, _ = parse_reference(ref.spotify)
+            search = find_songs([ident] if ident else [], None, None, online=online)
+        else:
+            search = find_songs([], ref.title, ref.artist, online=online)
+    except SongNotFound as exc:
         return JSONResponse(
             status_code=404,
-            content={"detail": f"{missing} ({len(catalogue):,} tracks searched); send the "
-                     "song's features instead"},
-        )  # fmt: skip
+            content={"detail": f"{exc}; or send the song's features (POST /predict)"},
+        )
+    found = search.songs
     song = found[0]
     if parts is not None and bundle is parts.chance:
         record = dict(song.record(), artist=song.artist, title=song.title)

@@ -99,13 +99,9 @@ def add_audio_routes(app: FastAPI, models: Any) -> None:
 
 def _catalogue() -> Any:
     """The local catalogue for the tags' lookup, or None when the data folder has none."""
-    from songpop.errors import SongpopError
-    from songpop.inference.inputs.lookup import load_catalogue
+    from songpop.inference.inputs.find import catalogue_or_none
 
-    try:
-        return load_catalogue()
-    except SongpopError:
-        return None
+    return catalogue_or_none()[0]
 
 
 def _shown(file: UploadFile) -> str:

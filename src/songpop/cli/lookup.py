@@ -32,14 +32,12 @@ def lookup(
     Titles match as the build matches charts to tracks (accents, "feat." and version tags
     ignored; fuzzy at 90 or above); a song that is not there gives no candidate.
     """
-    from songpop.inference.inputs.lookup import load_catalogue, looks_like_spotify, parse_spotify
+    from songpop.inference.inputs.find import list_candidates
+    from songpop.inference.inputs.lookup import load_catalogue
 
     try:
         catalogue = load_catalogue()
-        if looks_like_spotify(query):
-            found = catalogue.by_id(parse_spotify(query))[:limit]
-        else:
-            found = catalogue.search(query, artist, limit=limit)
+        found = list_candidates(query, artist, limit=limit)
     except SongpopError as exc:
         raise fail(exc) from None
     if as_json:

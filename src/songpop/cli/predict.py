@@ -251,12 +251,16 @@ def _predict_known(
     happened to them when the catalogue knows."""
     from songpop.bundle import load_bundle, resolve_model
     from songpop.inference import predict
+    from songpop.inference.inputs.find import find_songs
     from songpop.inference.inputs.lookup import parse_spotify
 
     try:
         ids = [parse_spotify(link) for link in links]
         bundle = load_bundle(resolve_model(model))
-        found = find_songs(ids, title, artist, online)
+        search = find_songs(ids, title, artist, online=online)
+        for note in search.notes:
+            err.print(f"note: {note}", highlight=False, markup=False)
+        found = search.songs
         records = [c.record() for c in found]
         parts = _new_song_parts(model)
         answers = _new_song_answers(
@@ -411,72 +415,14 @@ def _print_new_song(answers: list[Any] | None, title: str | None = None) -> None
         _out.print(Panel(body, title=head, expand=False))
 
 
-def find_songs(ids: list[str], title: str | None, artist: str | None, online: bool) -> list[Any]:
-    """The catalogue's songs for these ids and title; what it lacks asked online (--online)."""
-    from songpop.inference.inputs.lookup import load_catalogue
-
-    catalogue = load_catalogue()
-    found, missing_ids = [], []
-    for ident in ids:
-        hits = catalogue.by_id(ident)
-        if hits:
-            found.append(hits[0])
-        else:
-            missing_ids.append(ident)
-    from songpop.inference.inputs import horizon
-
-    hits = catalogue.search(title, artist, limit=1) if title else []
-    if hits and title and not artist:
-        question = horizon.namesake(catalogue, title, hits[0])
-        if question:
-            raise InputError(question)
-    found += hits
-    missing_title = title if title and not hits else None
-    if not (missing_ids or missing_title):
-        return found
-    if missing_title and not online:
-        later = horizon.beyond_the_tables(catalogue, missing_title, artist)
-        if later:
-            raise InputError(later)
-    span = horizon.horizon(catalogue).words()
-    where = f"the local catalogue ({len(catalogue):,} tracks of the data folder; {span})"
-    if not online:
-        what = (f"Spotify track(s) {', '.join(missing_ids)}" if missing_ids
-                else f"{title!r}" + (f" by {artist!r}" if artist else ""))  # fmt: skip
-        spelling = (
-            "" if missing_ids else "check the spelling (`songpop lookup` shows near titles), "
-        )
-        raise InputError(
-            f"{what}: not in {where}; a newer song: analyse its audio (`songpop predict FILE`) "
-            f"or add --online to ask ReccoBeats and Spotify; else {spelling}give the song's "
-            "features"
-        )
-    from songpop.providers.resolve import Providers, candidates_online
-
-    providers = Providers.from_environment()
-    try:
-        online_found = candidates_online(providers, missing_ids, missing_title, artist)
-    finally:
-        providers.close()
-    for note in providers.notes:
-        err.print(f"note: {note}", highlight=False, markup=False)
-    got = {c.track_id for c in online_found}
-    lost = [i for i in missing_ids if i not in got]
-    if lost or (missing_title and not any(c.how == "search" for c in online_found)):
-        what = ", ".join(lost) if lost else repr(missing_title)
-        raise InputError(f"{what}: not in {where}, and no feature provider has it")
-    return found + online_found
-
-
 def _catalogue_or_none() -> Any:
     """The local catalogue, or None (with a note) when the data folder has no track table."""
-    from songpop.inference.inputs.lookup import load_catalogue
+    from songpop.inference.inputs.find import catalogue_or_none
 
-    try:
-        return load_catalogue()
-    except SongpopError as exc:
-        err.print(f"note: the file's tags are not looked up ({exc})", highlight=False, markup=False)
-        return None
+    catalogue, why = catalogue_or_none()
+    if catalogue is None:
+        err.print(f"note: the file's tags are not looked up ({why})", highlight=False, markup=False)
+    return catalogue
 
 
 def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:

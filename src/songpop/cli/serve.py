@@ -50,9 +50,11 @@ def serve_command(
     online: bool = typer.Option(
         False,
         "--online/--offline",
-        help="Let audio uploads use ReccoBeats' upload analysis: up to three 30 s excerpts of "
-        "each uploaded file are sent to ReccoBeats and its values replace the estimates. Off "
-        "by default: nothing leaves the server.",
+        help="Let the server use the feature APIs: audio uploads get ReccoBeats' upload "
+        "analysis (up to three 30 s excerpts of each uploaded file are sent to ReccoBeats and "
+        "its values replace the estimates), and a Spotify link or title the local catalogue "
+        "lacks is asked of ReccoBeats and Spotify, as the CLI's --online does. Off by default: "
+        "nothing leaves the server.",
     ),
     max_analyses: int | None = typer.Option(
         None,
@@ -89,12 +91,16 @@ def serve_command(
     err.print(f"serving {served} on http://{host}:{port}/", markup=False)
     app = create_app(models=models, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     app.state.audio_online = online  # read by songpop.api.audio for each upload
+    app.state.online = online  # read by /predict for a song the catalogue lacks
     app.state.audio_calibration = load_calibration_option(None)  # $SONGPOP_CALIBRATION
     from songpop.api.analyses import AnalysisSlots
 
     app.state.analysis_slots = AnalysisSlots(max_analyses)  # read by songpop.api.audio
     if online:
-        err.print("audio uploads: up to three 30 s excerpts of each go to ReccoBeats (--online)")
+        err.print(
+            "--online: audio uploads send up to three 30 s excerpts each to ReccoBeats; songs "
+            "the local catalogue lacks are asked of ReccoBeats and Spotify"
+        )
     uvicorn.run(
         app,
         host=host,

@@ -124,12 +124,10 @@ def _typical(name: str, reference: pd.DataFrame | None) -> float:
 
 
 def known_song(song: SongFeatures, catalogue: Any) -> Any:
-    """The catalogue song a file's tags name (title and artist both tagged, matched as the
-    build matches), or None."""
-    if catalogue is None or not song.tags.title or not song.tags.artist:
-        return None
-    found = catalogue.search(song.tags.title, song.tags.artist, limit=1)
-    return found[0] if found else None
+    """The catalogue song a file's tags name (`inputs.find.tagged_song`), or None."""
+    from songpop.inference.inputs.find import tagged_song
+
+    return tagged_song(song.tags.title, song.tags.artist, catalogue)
 
 
 def predict_audio(
