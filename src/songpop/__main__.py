@@ -15,7 +15,7 @@ class Terminated(BaseException):
     by the `except BaseException` of the writer that made it (`songpop.io`)."""
 
 
-def _terminate(signum: int, frame: object) -> None:
+def _terminate(signum: int, frame: object) -> None:  # noqa: ARG001  (signal's handler signature)
     raise Terminated()
 
 

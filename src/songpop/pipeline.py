@@ -196,7 +196,6 @@ def run_pipeline(
     *,
     run_name: str | None = None,
     runs_root: Path | None = None,
-    reports_root: Path = Path("reports"),
     data_dir: Path | None = None,
     budget: str = "default",
     tasks: Sequence[str] = tuple(TASKS),
@@ -214,7 +213,6 @@ def run_pipeline(
     Args:
         run_name: the run folder's name (default: the current time).
         runs_root: where run folders go (default: config.runs_dir()).
-        reports_root: where `<run>/index.html` goes.
         data_dir: the raw data folder (default: config.data_dir()).
         budget: the model-search budget: "quick", "default" or "full".
         tasks: which tasks to train (`TASKS`); the seed songs are always built and explored.
@@ -538,7 +536,7 @@ def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str
     return summary
 
 
-def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None:
+def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None:  # noqa: ARG001
     """The original's exploration (the report's Figures 1-3) and every task's data section."""
     import pandas as pd
 
@@ -552,7 +550,7 @@ def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None
         write_data_section(run_dir / "data" / task, run_dir / "explore" / f"data_{task}", songs)
 
 
-def _cluster(run_dir: Path, hook: Hook | None) -> None:
+def _cluster(run_dir: Path, hook: Hook | None) -> None:  # noqa: ARG001  (a job's signature)
     """The report's k-means view of the seed songs."""
     import pandas as pd
 

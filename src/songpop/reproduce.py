@@ -275,7 +275,7 @@ def _original(
     test: np.ndarray,
     seed: int,
     quick: bool,
-    hook: Hook | None,
+    hook: Hook | None,  # noqa: ARG001  (a job's signature; the originals report no progress)
 ) -> dict[str, Any]:
     """`run_original` as a job (the originals report no progress)."""
     return run_original(name, X, y, train, test, seed=seed, quick=quick)

@@ -683,12 +683,15 @@ def _defaults(models: LoadedModels) -> tuple[dict[str, float | int], str]:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(
+        request: Request,  # noqa: ARG001  (FastAPI's exception-handler signature)
+        exc: RequestValidationError,
+    ) -> JSONResponse:
         items = [describe_error(e) for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": items})
 
     @app.exception_handler(SongpopError)
-    async def songpop_error(request: Request, exc: SongpopError) -> JSONResponse:
+    async def songpop_error(request: Request, exc: SongpopError) -> JSONResponse:  # noqa: ARG001
         status = 422 if isinstance(exc, InputError | SchemaError) else 400
         log.info("refused request: %s", exc)
         problems = getattr(exc, "problems", None)

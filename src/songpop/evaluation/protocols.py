@@ -125,7 +125,6 @@ def _score_fold(
     train: np.ndarray,
     test: np.ndarray,
     scoring: Sequence[str],
-    seed: int,
 ) -> dict[str, float]:
     """Fit on one training fold, score the held-out fold, and score a dummy on the same split."""
     est = _new_estimator(make_estimator)
@@ -220,8 +219,7 @@ def repeated_cv(
     splits = cv_splits(labels, n_splits=n_splits, n_repeats=n_repeats, groups=groups, seed=seed)
     log.info("repeated_cv: %d folds on %d rows", len(splits), len(labels))
     jobs = (
-        delayed(_score_fold)(make_estimator, X, labels, tr, te, list(scoring), seed)
-        for tr, te in splits
+        delayed(_score_fold)(make_estimator, X, labels, tr, te, list(scoring)) for tr, te in splits
     )
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
     folds = list(

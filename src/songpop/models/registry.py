@@ -117,15 +117,15 @@ class ModelSpec:
 # --- songpop's models ---------------------------------------------------------------------------
 
 
-def _dummy(names: list[str], seed: int) -> Any:
+def _dummy(names: list[str], seed: int) -> Any:  # noqa: ARG001  (the builders' signature)
     return make_model_pipeline("dummy", names, DummyClassifier(strategy="prior"))
 
 
-def _logreg(names: list[str], seed: int) -> Any:
+def _logreg(names: list[str], seed: int) -> Any:  # noqa: ARG001  (the builders' signature)
     return make_model_pipeline("linear", names, LogisticRegression(C=1.0, max_iter=2000))
 
 
-def _knn(names: list[str], seed: int) -> Any:
+def _knn(names: list[str], seed: int) -> Any:  # noqa: ARG001  (the builders' signature)
     return make_model_pipeline(
         "distance", names, KNeighborsClassifier(n_neighbors=50, weights="distance")
     )
@@ -547,7 +547,7 @@ def models_for(selection: str) -> list[str]:
     if selection == "fast":
         return list(FAST_MODELS)
     keep = {
-        "default": lambda spec: True,
+        "default": lambda _spec: True,
         "large": lambda spec: spec.large_tables,
         "cheap": lambda spec: spec.cheap,
     }[selection]
