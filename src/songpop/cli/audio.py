@@ -31,6 +31,47 @@ OnlineOption = typer.Option(
     "its values in place of songpop's estimates (said before anything is sent; any failure "
     "keeps the local analysis). --offline, the default, never touches the network.",
 )
+PLAIN_BASIS: dict[str, str] = {
+    "decoded samples": "the decoded audio",
+    "date": "the file's date tag",
+    "loudness_lufs": "loudness over the whole song",
+    "rms_db": "average level",
+    "dynamic_range_db": "loud-to-quiet range",
+    "onset_rate": "notes per second",
+    "spectral_flux": "how much the sound changes",
+    "tempo_bpm": "the tracked beats",
+    "tempo_distance_oct": "tempo's distance from 120 BPM",
+    "beat_strength": "beat strength",
+    "pulse_clarity": "how clear the pulse is",
+    "beat_regularity": "how steady the beat is",
+    "centroid_hz": "brightness",
+    "flatness": "noisiness",
+    "high_band_ratio": "treble share",
+    "zcr_std": "changes in hiss and grit",
+    "low_energy_share": "pauses",
+    "mod4hz": "syllable-rate pulsing",
+    "centroid_std_hz": "changes in brightness",
+    "key_clarity": "how clearly it is in a key",
+    "key_margin": "how far ahead the best key is",
+    "major_clarity": "major against minor",
+    "meter_confidence": "how clear the bar length is",
+    "noise_floor_flatness": "background noise",
+    "sounding_share": "share of the song with sound",
+}
+"""What each value rests on, in words, for the default table; the descriptor names
+(`songpop.audio.describe.DESCRIPTORS`) are shown with --verbose and in --json."""
+
+
+def plain_basis(name: str) -> str:
+    """A descriptor (or tag) name in words; an estimate's own name ("estimate:energy") as
+    "songpop's energy estimate"; anything else with spaces for underscores."""
+    if name in PLAIN_BASIS:
+        return PLAIN_BASIS[name]
+    if name.startswith("estimate:"):
+        return f"songpop's {name.removeprefix('estimate:')} estimate"
+    return name.replace("_", " ")
+
+
 CalibrationOption = typer.Option(
     None,
     "--calibration",
@@ -58,6 +99,12 @@ def analyze(
     ),
     online: bool = OnlineOption,
     calibration: Path | None = CalibrationOption,
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        help="Name the audio descriptors each value rests on (mod4hz, centroid_hz, ...) "
+        "instead of saying them in words.",
+    ),
 ) -> None:
     """Analyse audio files: measured features, uncalibrated estimates, and the tags.
 
@@ -101,7 +148,7 @@ def analyze(
         sys.stdout.write(json.dumps([s.to_dict() for s in songs], indent=2, default=str) + "\n")
     elif out is None:
         for song in songs:
-            print_analysis(song)
+            print_analysis(song, verbose=verbose)
     if failures:
         raise typer.Exit(code=1 if songs else 2)
 
@@ -193,8 +240,9 @@ def _run(
     return songs, failures
 
 
-def print_analysis(song: Any) -> None:
-    """One file's features as a table: value, source, what it rests on."""
+def print_analysis(song: Any, *, verbose: bool = False) -> None:
+    """One file's features as a table: value, source, what it rests on (in words; the
+    descriptor names with `verbose`)."""
     tags = song.tags
     named = " – ".join(x for x in (tags.artist, tags.title) if x)
     title = f"{song.path}" + (f" ({named})" if named else "")
@@ -212,7 +260,7 @@ def print_analysis(song: Any) -> None:
         elif value.error is not None:
             shown += f" (± {value.error:.2f})"
         style = SOURCE_STYLE.get(value.source, "red")
-        basis = ", ".join(value.basis)
+        basis = ", ".join(value.basis if verbose else [plain_basis(b) for b in value.basis])
         if value.note and value.source in ("default", "unknown", "reccobeats", "calibrated"):
             basis = value.note
         table.add_row(name, shown, f"[{style}]{value.source}[/]", basis)
