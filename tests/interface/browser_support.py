@@ -89,6 +89,6 @@ def pick_song(page: Any, typed: str, artist: str) -> Any:
     options = page.locator("#song-suggestions option")
     labels = [options.nth(i).get_attribute("value") for i in range(options.count())]
     choice = next(label for label in labels if artist.lower() in label.lower())
-    with page.expect_response(lambda r: r.url.endswith("/predict?explain=true")) as answer:
+    with page.expect_response(lambda r: "/predict?explain=true" in r.url) as answer:
         search.fill(choice)
     return answer.value

@@ -19,6 +19,9 @@
   let timer = null;
   let inFlight = null;
   let requestSeq = 0;
+  // The catalogue song the form holds, untouched since it was picked (or named by an upload's
+  // tags): asked by title, so the answer says whether it is one of the model's own songs.
+  let picked = null;
 
   // Sliders narrower than the valid range: duration in whole seconds from 0:30 to 10:00.
   const SLIDER_SPANS = {
@@ -145,6 +148,8 @@
   function clearSource(row) {
     const badge = row.querySelector(".source");
     forgetSong();
+    delete row.dataset.exact;
+    row.querySelector("input.exact").removeAttribute("title");
     if (!badge.hidden) {
       badge.hidden = true;
       delete row.dataset.source;
@@ -155,8 +160,17 @@
   // One song at a time: what was said about the last searched or uploaded song goes once the
   // user moves a value, searches or uploads another.
   function forgetSong() {
+    picked = null;
     document.getElementById("song-history").textContent = "";
     document.getElementById("audio-status").textContent = "";
+    showKnown(null, null);
+  }
+
+  // The value shown in a box: the exact value when it is short (a catalogue's 0.00146), else
+  // six significant digits; the exact value itself is what the page sends (row.dataset.exact).
+  function shownExact(spec, v) {
+    if (spec.kind === "int") return String(Math.round(v));
+    return String(Number(v.toPrecision(6)));
   }
 
   // A badge's short name; the full source (a file name) goes in its tooltip.
@@ -173,7 +187,11 @@
     const v = Math.min(spec.max, Math.max(spec.min, Number(value)));
     row.querySelector('input[type="range"]').value = v;
     const box = row.querySelector("input.exact");
-    box.value = v.toFixed(decimals(spec.step));
+    // the full-precision value goes behind the slider: the page asks about exactly this
+    // (a value rounded to the slider's step gave other probabilities than the CLI's)
+    row.dataset.exact = String(v);
+    box.value = shownExact(spec, v);
+    box.title = `exact value used: ${v}`;
     box.removeAttribute("aria-invalid");
     row.querySelector(".shown").textContent = describe(spec, v);
     const badge = row.querySelector(".source");
@@ -205,6 +223,7 @@
     const list = document.getElementById("song-suggestions");
     list.replaceChildren();
     if (!found.length) {
+      forgetSong(); // the last song's sentence goes: this search found none
       document.getElementById("song-history").textContent =
         `No song called “${text.trim()}” in the local catalogue (its tables end in 2020): try another spelling, drop in the audio file, or set the sliders.`;
     }
@@ -235,7 +254,22 @@
     document.getElementById("song-history").textContent =
       `${c.title} by ${c.artist}: real features from ${c.source_file}. ${history(c)}${pop}`;
     document.getElementById("range-box").hidden = true;
+    picked = { title: c.title, artist: c.artist };
     predictNow();
+  }
+
+  // The sentence beside the prediction when the song is one of the model's own: which (training
+  // or test song), its real level and its chart history. Null clears it.
+  function showKnown(known, song) {
+    const box = document.getElementById("known");
+    if (!known) {
+      box.textContent = "";
+      box.hidden = true;
+      return;
+    }
+    const name = song ? `${song.title} by ${song.artist} is ` : "This song is ";
+    box.textContent = `Known song: ${name}${known.line}. ${song ? history(song) : ""}`.trim();
+    box.hidden = false;
   }
 
   async function uploadAudio(file) {
@@ -263,6 +297,7 @@
         setField(name, value, payload.sources[name]);
       }
       const known = payload.known_song;
+      if (known) picked = { title: known.title, artist: known.artist };
       const estimated = Object.values(payload.sources).filter(
         (s) => s === "estimated" || s === "default",
       );
@@ -274,6 +309,8 @@
         explanation: payload.explanation ? { contributions: payload.explanation } : null,
       });
       showRange(payload);
+      // a song the tags found is asked by title too: is it one of the model's own?
+      if (picked) predictNow();
     } catch (err) {
       audioStatus.textContent = `The server did not answer: ${err.message}`;
     }
@@ -332,8 +369,11 @@
       // not sent to the new-song answer (the server takes this year and says so); a named
       // model that reads it gets the slider's typical value
       if (unsetYear && newSong && currentModel() === models[0]) continue;
-      const slider = form.querySelector(`[data-feature="${spec.name}"] input[type="range"]`);
-      const raw = unsetYear ? Number(slider.value) : box.value === "" ? NaN : Number(box.value);
+      const row = form.querySelector(`[data-feature="${spec.name}"]`);
+      const slider = row.querySelector('input[type="range"]');
+      // a value a lookup or an analysis filled is sent in full, not as the box shows it
+      const typed = box.value === "" ? NaN : Number(box.value);
+      const raw = unsetYear ? Number(slider.value) : row.dataset.exact !== undefined ? Number(row.dataset.exact) : typed;
       song[spec.name] = spec.kind === "int" ? Math.round(raw) : raw;
     }
     return song;
@@ -357,17 +397,20 @@
     const seq = ++requestSeq;
     statusEl.textContent = "Predicting…";
     if (resultEl.hidden) statusEl.classList.remove("visually-hidden");
+    // the default model without an id: the server then leads with the new-song answer
+    const model = currentModel() === models[0] ? undefined : currentModel().id;
+    // an untouched catalogue song is asked by title (as `songpop predict --title` does), so
+    // the answer says whether it is one of the model's training or test songs
+    const asked = picked
+      ? { url: `/predict?explain=true&similar=${SIMILAR}${model ? `&model=${encodeURIComponent(model)}` : ""}`,
+          body: { title: picked.title, artist: picked.artist || undefined } }
+      : { url: "/predict?explain=true",
+          body: { records: [song], explain: true, similar: SIMILAR, model } };
     try {
-      const response = await fetch("/predict?explain=true", {
+      const response = await fetch(asked.url, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          records: [song],
-          explain: true,
-          similar: SIMILAR,
-          // the default model without an id: the server then leads with the new-song answer
-          model: currentModel() === models[0] ? undefined : currentModel().id,
-        }),
+        body: JSON.stringify(asked.body),
         signal: inFlight.signal,
       });
       const payload = await response.json();
@@ -379,7 +422,9 @@
         statusEl.classList.remove("visually-hidden");
         return;
       }
-      showPrediction(payload, payload.predictions[0]);
+      const prediction = payload.predictions[0];
+      showPrediction(payload, prediction);
+      if (picked) showKnown(prediction.known, prediction.song);
     } catch (err) {
       if (err.name === "AbortError") return;
       showErrors([`The server did not answer: ${err.message}`]);
@@ -632,7 +677,11 @@
       predictNow();
     });
     document.getElementById("reset-button").addEventListener("click", resetForm);
-    document.getElementById("artist").addEventListener("input", schedule);
+    document.getElementById("artist").addEventListener("input", () => {
+      picked = null; // another artist: no longer the catalogue song
+      showKnown(null, null);
+      schedule();
+    });
     const search = document.getElementById("song-search");
     search.addEventListener("input", () => {
       const picked = suggestions.get(search.value);
