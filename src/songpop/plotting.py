@@ -6,12 +6,15 @@ each atomically. The report, the evaluation figures and the model plots all save
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from songpop.io import atomic_path
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -42,6 +45,56 @@ METADATA: dict[str, dict[str, str | None]] = {
 REPORT_DPI = 110
 """Raster resolution of every figure: the report embeds them all in one page (issue #14: at
 most 1.5 MB), and at 110 dpi an 8-inch figure is 880 pixels, the report column's width."""
+
+
+REPORT_COLUMN_PX = 1060
+"""The width a figure is shown at in the report when the window is 1280 px wide: the page's
+body is at most 1100 px less 2 × 20 px of padding (report.css); a wider PNG is scaled down."""
+
+MIN_TEXT_PT = 9.0
+"""The smallest text a figure may show in the report at that width, in points (12 CSS px)."""
+
+
+def shown_scale(fig: Figure, dpi: int = REPORT_DPI, column_px: int = REPORT_COLUMN_PX) -> float:
+    """How many points a 1-point font of `fig` measures in the report: drawn at `dpi`, shown
+    at 96 CSS px per inch, scaled down to `column_px` when the PNG is wider."""
+    width_px = fig.get_figwidth() * dpi
+    return dpi / 96 * min(1.0, column_px / width_px)
+
+
+def _texts(fig: Figure) -> list[Any]:
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def smallest_text_pt(fig: Figure, dpi: int = REPORT_DPI) -> float:
+    """The smallest visible text of `fig` as the report shows it, in points (inf without
+    text). Tick labels are created when the figure is drawn, so it is drawn first."""
+    fig.draw_without_rendering()
+    sizes = [t.get_fontsize() for t in _texts(fig)]
+    return min(sizes) * shown_scale(fig, dpi) if sizes else float("inf")
+
+
+def make_readable(fig: Figure, dpi: int = REPORT_DPI) -> int:
+    """Raise every text of `fig` that the report would show below `MIN_TEXT_PT` to that size
+    (figures are drawn for the report's column; this is the guarantee when one is not).
+
+    Returns:
+        How many texts were enlarged.
+    """
+    fig.draw_without_rendering()  # tick labels exist once drawn
+    least = MIN_TEXT_PT / shown_scale(fig, dpi)
+    small = [t for t in _texts(fig) if t.get_fontsize() < least - 1e-6]
+    for text in small:
+        text.set_fontsize(least)
+    # ticks made later (a new draw) take the axes' tick label size: raise that as well
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = axis.get_ticklabels()
+            if labels and labels[0].get_fontsize() < least - 1e-6:
+                axis.set_tick_params(labelsize=least)
+    return len(small)
 
 
 def compress_png(path: str | os.PathLike[str]) -> None:
@@ -99,6 +152,9 @@ def save_figure(
     written: dict[str, Path] = {}
     try:
         with matplotlib.rc_context(RC):
+            enlarged = make_readable(fig, dpi)
+            if enlarged:
+                log.debug("%d texts enlarged to %.1f pt shown", enlarged, MIN_TEXT_PT)
             for fmt, path in paths.items():
                 if path is None:
                     continue

@@ -290,14 +290,23 @@ def plot_model_comparison(
     feature_sets = [fs for fs in FEATURE_SET_LABELS if fs in set(table["feature_set"])]
     feature_sets += [fs for fs in dict.fromkeys(table["feature_set"]) if fs not in feature_sets]
     n_models = table.groupby(["task", "feature_set"]).size().max()
-    fig = _new_figure(5.0 * len(feature_sets), max(2.5, 0.45 * n_models + 1.5) * len(tasks))
-    axes = fig.subplots(len(tasks), len(feature_sets), squeeze=False, sharex="row")
+    # at most two panels side by side: the figure fits the report's column unscaled, so its
+    # text reads at 9 pt or more (five panels in a row showed the labels at about 6 px)
+    ncols = min(2, len(feature_sets))
+    per_task = -(-len(feature_sets) // ncols)
+    width = plotting.REPORT_COLUMN_PX / plotting.REPORT_DPI
+    fig = _new_figure(width, max(2.3, 0.4 * n_models + 1.3) * per_task * len(tasks) + 0.6)
+    axes = fig.subplots(per_task * len(tasks), ncols, squeeze=False)
+    used: set[int] = set()
     legend: dict[str, Any] = {}
     for r, t in enumerate(tasks):
         for c, fs in enumerate(feature_sets):
-            ax = axes[r][c]
+            ax = axes[r * per_task + c // ncols][c % ncols]
+            used.add(id(ax))
+            if c:  # one accuracy scale per task, as the panels of one row shared before
+                ax.sharex(axes[r * per_task][0])
             part = table[(table["task"] == t) & (table["feature_set"] == fs)]
-            ax.set_title(f"{t} — {FEATURE_SET_LABELS.get(fs, fs)}")
+            ax.set_title(f"{t} — {FEATURE_SET_LABELS.get(fs, fs)}", fontsize=10)
             if part.empty:
                 ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
                 ax.set_yticks([])
@@ -344,7 +353,7 @@ def plot_model_comparison(
                     f" dummy {level:.3f}",
                     transform=ax.get_xaxis_transform(),
                     color=OKABE_ITO[3],
-                    fontsize="x-small",
+                    fontsize=9,
                     va="top",
                 )
             for yi, (p, hi) in enumerate(zip(point, high, strict=True)):
@@ -354,21 +363,24 @@ def plot_model_comparison(
                     xytext=(4, 0),
                     textcoords="offset points",
                     va="center",
-                    fontsize="x-small",
+                    fontsize=9,
                 )
             ax.set_yticks(y, part["model"].tolist())
             ax.set_ylim(-0.6, len(part) - 0.4)
             ax.set_xlabel("accuracy")
             ax.grid(axis="x", alpha=0.3)
             ax.margins(x=0.08)
+    for ax in axes.flat:
+        if id(ax) not in used:
+            ax.set_visible(False)
     fig.suptitle(title)
     if legend:
         fig.legend(
             list(legend.values()),
             list(legend.keys()),
             loc="outside lower center",
-            ncol=len(legend),
-            fontsize="small",
+            ncol=min(len(legend), 2),
+            fontsize=9,
             frameon=False,
         )
     return save_figure(fig, out)

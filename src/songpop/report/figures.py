@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from songpop.plotting import RC  # noqa: E402
+from songpop.plotting import RC, REPORT_COLUMN_PX  # noqa: E402
 from songpop.vocabulary import axis_label  # noqa: E402
 
 # seaborn's "colorblind" palette (Okabe-Ito based), spelled out: importing seaborn (and scipy
@@ -40,7 +40,15 @@ DIVERGING = "RdBu_r"
 DPI = 110
 
 
+COLUMN_INCHES = REPORT_COLUMN_PX / DPI
+"""The report column's width in inches at the figures' resolution: a figure no wider is shown
+unscaled at 1280 px, so its 9-10 pt text reads at that size (a 16-inch grid read at 6 pt)."""
+
+
 def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs):
+    if width > COLUMN_INCHES:  # narrowed to the column, its panels keep their shape
+        height *= COLUMN_INCHES / width
+        width = COLUMN_INCHES
     with plt.rc_context(RC):
         fig = plt.figure(figsize=(width, height), layout="constrained", dpi=DPI)
         axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
@@ -150,7 +158,7 @@ def _fit_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.ndarra
 
 def regression_grid(songs: pd.DataFrame, features: Sequence[str], target: str) -> Figure:
     """One panel per feature: the songs as hexagonal bins, a fitted line and its 95% band."""
-    ncols = 5 if len(features) > 8 else min(4, len(features))
+    ncols = min(3, len(features))
     nrows = math.ceil(len(features) / ncols)
     fig, axes = _new(3.0 * ncols + 0.8, 2.7 * nrows + 0.8, nrows, ncols, sharey=True)
     line_colour = COLORBLIND[3]
@@ -225,7 +233,7 @@ def distributions_by_level(
     songs: pd.DataFrame, features: Sequence[str], levels: Sequence[str], level: str = "level"
 ) -> Figure:
     """A box plot per feature of its distribution in each label value."""
-    ncols = 5 if len(features) > 8 else min(4, len(features))
+    ncols = min(3, len(features))
     nrows = math.ceil(len(features) / ncols)
     fig, axes = _new(2.9 * ncols, 2.6 * nrows + 0.6, nrows, ncols)
     colours = [COLORBLIND[i % len(COLORBLIND)] for i in range(len(levels))]
@@ -257,8 +265,7 @@ def distributions_by_level(
 def decade_trends(trends: pd.DataFrame, features: Sequence[str]) -> Figure:
     """Mean of each feature per decade with a ±1.96 standard error band, one panel each."""
     present = [f for f in features if f in set(trends["feature"])]
-    ncols = 3 if len(present) % 3 == 0 or len(present) < 4 else 4
-    ncols = min(ncols, len(present))
+    ncols = min(3, len(present))
     nrows = math.ceil(len(present) / ncols)
     fig, axes = _new(3.4 * ncols, 2.7 * nrows + 0.6, nrows, ncols)
     colour = COLORBLIND[0]

@@ -122,6 +122,64 @@ def format_number(value: Any, integer_column: bool = False) -> str:
     return "−" + text[1:] if text.startswith("-") else text  # a typographic minus sign
 
 
+COLUMN_WORDS: dict[str, str] = {
+    "n": "songs",
+    "n_rows": "rows",
+    "n_test": "test songs",
+    "k": "clusters (k)",
+    "f1": "F1",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+    "mae_reduction": "MAE reduction",
+    "pearson": "Pearson r",
+    "spearman": "Spearman ρ",
+    "sha256": "SHA-256",
+    "duration_ms": "duration (ms)",
+    "feature_set": "feature set",
+    "rows_in": "rows in",
+    "rows_out": "rows out",
+    "match_rate": "match rate",
+    "match_score": "match score",
+    "chart_songs_covered": "chart songs covered",
+    "chart_title": "title on the chart",
+    "chart_artist": "artist on the chart",
+    "weeks_on_chart": "weeks on the Hot 100",
+    "best_position": "best Hot 100 position",
+}
+"""Report column headers in words; other snake_case names read with spaces (`column_words`)."""
+
+
+def column_words(column: str) -> str:
+    """A table column's header for people: `importance_high` → "importance for high",
+    `baseline_mae_low` → "baseline MAE, 95% CI low", `rows_in` → "rows in"."""
+    name = str(column)
+    if name in COLUMN_WORDS:
+        return COLUMN_WORDS[name]
+    if name.startswith("importance_"):  # a per-class importance: the class's own name
+        return f"importance for {name.removeprefix('importance_').replace('_', ' ')}"
+    for end in ("_low", "_high"):
+        if name.endswith(end) and name != end:
+            return f"{column_words(name.removesuffix(end))}, 95% CI {end[1:]}"
+    if name.startswith("baseline_"):
+        return f"baseline {column_words(name.removeprefix('baseline_'))}"
+    return name.replace("_", " ")
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose_html(text: str) -> str:
+    """A paragraph of the report: escaped, its markdown `code` spans as <code> (a manifest's
+    prose may quote a command or a column; a literal backtick never reaches the page)."""
+    parts = _CODE.split(str(text))
+    out = [
+        f"<code>{html.escape(part)}</code>" if i % 2 else html.escape(part.replace("`", "'"))
+        for i, part in enumerate(parts)
+    ]
+    return "".join(out)
+
+
 def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, source: str = "") -> str:
     """An HTML table: numbers right-aligned and formatted, at most `max_rows` rows.
 
@@ -143,7 +201,7 @@ def table_html(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS, source: str 
         for col in frame.columns
     }
     head = "".join(
-        f'<th scope="col"{" class=num" if numeric[c] else ""}>{html.escape(str(c))}</th>'
+        f'<th scope="col"{" class=num" if numeric[c] else ""}>{html.escape(column_words(c))}</th>'
         for c in frame.columns
     )
     rows = []
@@ -209,8 +267,8 @@ def _render_section(section: Section, anchor: str, figure_dir: str, out: _Render
     """One section: its paragraphs, then its tables and figures (figures first when the
     manifest says `figures_first`, e.g. the summary's one chart). The contents list names the
     sections only: table and figure titles repeat from task to task."""
-    parts = [f'<section id="{anchor}">', f"<h2>{html.escape(section.title)}</h2>"]
-    paragraphs = [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+    parts = [f'<section id="{anchor}">', f"<h2>{prose_html(section.title)}</h2>"]
+    paragraphs = [f"<p>{prose_html(p)}</p>" for p in section.paragraphs]
     tables = _table_parts(section, anchor, out)
     figures = _figure_parts(section, anchor, figure_dir, out)
     if section.figures_first:  # the answer first (the summary's chart), then the words
@@ -226,7 +284,7 @@ def _table_parts(section: Section, anchor: str, out: _Rendered) -> list[str]:
     parts: list[str] = []
     for i, spec in enumerate(section.tables):
         title = str(spec.get("title") or spec["csv"])
-        parts.append(f'<h3 id="{anchor}-table-{i + 1}">{html.escape(title)}</h3>')
+        parts.append(f'<h3 id="{anchor}-table-{i + 1}">{prose_html(title)}</h3>')
         path = section.folder / spec["csv"]
         try:
             frame = pd.read_csv(path)
@@ -239,7 +297,7 @@ def _table_parts(section: Section, anchor: str, out: _Rendered) -> list[str]:
         max_rows = int(spec.get("max_rows", MAX_TABLE_ROWS))
         parts.append(table_html(frame, max_rows, source=f"{section.folder.name}/{spec['csv']}"))
         if spec.get("caption"):
-            parts.append(f'<p class="caption">{html.escape(str(spec["caption"]))}</p>')
+            parts.append(f'<p class="caption">{prose_html(str(spec["caption"]))}</p>')
         out.n_tables += 1
     return parts
 
@@ -248,7 +306,7 @@ def _figure_parts(section: Section, anchor: str, figure_dir: str, out: _Rendered
     parts: list[str] = []
     for i, spec in enumerate(section.figures):
         title = str(spec.get("title") or spec["png"])
-        parts.append(f'<h3 id="{anchor}-figure-{i + 1}">{html.escape(title)}</h3>')
+        parts.append(f'<h3 id="{anchor}-figure-{i + 1}">{prose_html(title)}</h3>')
         png = section.folder / spec["png"]
         if not png.is_file():
             problem = f"Figure {spec['png']} of {section.path} is missing."
@@ -265,7 +323,7 @@ def _figure_parts(section: Section, anchor: str, figure_dir: str, out: _Rendered
             svg_stem = f"{figure_dir}/{svg.name}"
             out.copies.append((svg, Path(svg_stem)))
             links.append(f'<a href="{html.escape(svg_stem)}">SVG</a>')
-        caption = html.escape(str(spec.get("caption", "")))
+        caption = prose_html(str(spec.get("caption", "")))
         parts.append(
             f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(title)}">'
             f"<figcaption>{caption} (Files: {', '.join(links)}.)</figcaption></figure>"

@@ -520,10 +520,11 @@ def write_summary_section(
                 "caption": "Per task: the year alone (grey), audio only, audio + year and "
                 "context, + the artist's earlier chart record, and what songpop measures in a "
                 "file, on the task's held-out songs and forward in time (trained on older "
-                "releases, tested on the latest five years). Left: the level tasks' accuracy "
-                "with its 95% interval, the dummy (line) and the majority-class rate (diamond); "
-                "right: how well the charted-or-not tasks rank songs (ROC-AUC). Red: a row that "
-                "does not beat the year alone, the dummy or the majority rate.",
+                "releases, tested on the latest five years), each task's rows under its name. "
+                "Top: how well the charted-or-not tasks rank songs (ROC-AUC); below: the level "
+                "tasks' accuracy with its 95% interval, the dummy (line) and the majority-class "
+                "rate (diamond). Red: a row that does not beat the year alone, the dummy or the "
+                "majority rate.",
             }
         )
     section = {

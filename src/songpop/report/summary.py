@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from songpop.config import FEATURE_SET_LABELS, TASK_TITLES
-from songpop.plotting import save_figure
+from songpop.plotting import REPORT_COLUMN_PX, REPORT_DPI, save_figure
 
 TASK_ORDER: tuple[str, ...] = ("chart_chance", "hit", "seed", "seed_era", "chart", "chart_era")
 """Tasks in the order the summary shows them: the question a new song asks first."""
@@ -213,19 +213,23 @@ def _note(row: Mapping[str, Any], year: Mapping[str, Any] | None, binary: bool) 
 
 def predictability_chart(rows: list[dict[str, Any]], out: Path) -> dict[str, Path]:
     """The report's first screen, grouped by task: the level tasks' accuracy (bar, with its
-    interval; the dummy and the majority-class rate marked) on the left, the charted-or-not
-    tasks' ROC-AUC (0.5 = ranking at random) on the right; the year-only rows in grey, a row
-    with a note in red."""
+    interval; the dummy and the majority-class rate marked) below the charted-or-not tasks'
+    ROC-AUC (0.5 = ranking at random); each task's rows under its name, the year-only rows in
+    grey, a row with a note in red. As wide as the report's column, so its text reads at 9 pt
+    or more at 1280 px."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    rows = sorted(rows, key=lambda r: _task_key(r["task"]))  # stable: each task's own order
     levels = [r for r in rows if r["ROC-AUC"] is None or r["PR-AUC"] is None]
     binary = [r for r in rows if r not in levels]
-    panels = [(p, rs) for p, rs in (("accuracy", levels), ("roc_auc", binary)) if rs]
-    height = 0.24 * max(len(rs) for _, rs in panels) + 1.8
-    fig = Figure(figsize=(12.5, height), layout="constrained")
+    # the charted-or-not tasks first, as `TASK_ORDER` (and the table) put them
+    panels = [(p, rs) for p, rs in (("roc_auc", binary), ("accuracy", levels)) if rs]
+    heights = [0.27 * (len(rs) + 1.4 * len({r["task"] for r in rs})) + 1.0 for _, rs in panels]
+    fig = Figure(figsize=(REPORT_COLUMN_PX / REPORT_DPI, sum(heights) + 0.5),
+                 layout="constrained")  # fmt: skip
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
     for ax, (kind, rs) in zip(axes, panels, strict=True):
         _panel(ax, kind, rs)
     fig.legend(loc="outside lower center", ncols=3, fontsize=9, frameon=False)
@@ -243,11 +247,25 @@ SHORT_FEATURES: dict[str, str] = {
 
 def _label(r: Mapping[str, Any]) -> str:
     when = "forward" if _forward(r) else "held-out"
-    return f"{r['task']} · {SHORT_FEATURES.get(r['features'], r['features'])} · {when}"
+    return f"{SHORT_FEATURES.get(r['features'], r['features'])} · {when}"
+
+
+def _positions(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Each row's y (top to bottom, a task's rows together) and each task's header (y, name):
+    a gap and the task's name above its rows."""
+    y, headers, at = [], [], 0.0
+    for i, r in enumerate(rows):
+        if i == 0 or r["task"] != rows[i - 1]["task"]:
+            at += 0.4 if i else 0.0
+            headers.append((at, str(r["task"])))
+            at += 1.0
+        y.append(at)
+        at += 1.0
+    return -np.array(y), [(-h, name) for h, name in headers]
 
 
 def _panel(ax: Any, kind: str, rows: list[dict[str, Any]]) -> None:
-    y = np.arange(len(rows))[::-1]
+    y, headers = _positions(rows)
     colours = [
         "#9aa0a6" if r["features"].startswith("year only") else ("#c0392b" if r["note"] else
                                                                "#3b6ea5")
@@ -266,20 +284,26 @@ def _panel(ax: Any, kind: str, rows: list[dict[str, Any]]) -> None:
                     for r in rows]  # fmt: skip
         ax.scatter(majority, y, marker="D", s=18, color="#111", label="majority-class rate",
                    zorder=4)  # fmt: skip
-        ax.set_xlabel("accuracy (share of test songs in the right level)", fontsize=9)
-        ax.set_title("Levels (seed, chart; _era: within release eras)", fontsize=10)
+        ax.set_xlim(0, 1.08)
+        ax.set_xlabel("accuracy (share of test songs in the right level)", fontsize=10)
+        ax.set_title("Levels (seed, chart; _era: within release eras)", fontsize=11)
     else:
         value = np.array([r["ROC-AUC"] for r in rows], dtype=float)
         ax.barh(y, value - 0.5, left=0.5, color=colours, height=0.6)
         ax.axvline(0.5, color="#555", lw=1)
-        ax.set_xlim(0.4, 1.0)
-        ax.set_xlabel("ROC-AUC (0.5 = ranking at random)", fontsize=9)
-        ax.set_title("Charted or not (chart_chance, hit)", fontsize=10)
-    for yi, v in zip(y, value, strict=True):
-        ax.text(v + 0.005, yi, f"{v:.2f}", fontsize=8, va="center")
-    ax.set_yticks(y, labels, fontsize=8)
-    if kind == "accuracy":
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0.4, 1.04)
+        ax.set_xlabel("ROC-AUC (0.5 = ranking at random)", fontsize=10)
+        ax.set_title("Charted or not (chart_chance, hit)", fontsize=11)
+    ends = high if kind == "accuracy" else value  # the number right of the interval
+    for yi, v, end in zip(y, value, ends, strict=True):
+        ax.text(end + 0.012, yi, f"{v:.2f}", fontsize=9, va="center")
+    ticks = np.concatenate([y, [h for h, _ in headers]])
+    names = labels + [name for _, name in headers]
+    ax.set_yticks(ticks, names, fontsize=9)
+    for tick in ax.get_yticklabels()[len(labels) :]:
+        tick.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(min(y) - 0.7, max(h for h, _ in headers) + 0.7)
 
 
 def _forward(row: Mapping[str, Any]) -> bool:
