@@ -11,10 +11,10 @@ endif
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench lint clean readme
+.PHONY: help venv run test bench lint clean readme docs speed-page
 
 help: ## List the targets with what they do
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,19 @@ test: venv ## Run the whole test suite (unit, data, model, interface); installs 
 readme: venv ## Put the last run's figures (runs/<run>/facts.md) into README.md
 	$(BIN)/songpop report --run runs/$$(cat runs/LATEST) --readme README.md
 
-bench: venv ## Run the speed and memory benchmarks; figures go to bench-results/
-	$(BIN)/python -m benchmarks.run_all --out bench-results
+bench: venv ## Run the speed and memory benchmarks; figures go to bench-results/ and docs/speed.md
+	$(BIN)/python -m benchmarks.run_all --out bench-results; status=$$?; \
+	$(BIN)/python scripts/speed_page.py --results bench-results; exit $$status
+
+speed-page: venv ## Write docs/speed.md's figures from bench-results/results.json (never by hand)
+	$(BIN)/python scripts/speed_page.py --results bench-results
+
+docs: venv ## Build the documentation site into site/ (strict: a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean: ## Remove the run folders, reports and caches (never the data)
-	rm -rf runs reports bench-results .pytest_cache .ruff_cache test-artifacts
+	rm -rf runs reports bench-results site .pytest_cache .ruff_cache test-artifacts

@@ -1,6 +1,7 @@
-"""The README's command examples, extracted and run offline from a folder that holds no runs
-(issue 22): every `songpop ...` line of its ```sh blocks either runs and does what its comment
-says, or is skipped here with the reason (network, a long run, a server, a Dask cluster).
+"""The README's command examples, and those of the docs pages that show commands, extracted and
+run offline from a folder that holds no runs (issue 22): every `songpop ...` line of their ```sh
+blocks either runs and does what its comment says, or is skipped here with the reason (network,
+a long run, a server, a Dask cluster).
 
 Placeholders are filled as a reader would: `song.mp3` and `my-song.mp3` are a rendered 8 s MP3
 in the working folder, `tracks.csv` a small feature table, `runs/<run>` and `<id>` the last
@@ -28,6 +29,8 @@ from songpop.cli import app
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+PAGES = [ROOT / "docs" / f"{name}.md" for name in ("usage", "audio", "lookup", "cluster")]
+"""The docs pages whose ```sh blocks hold songpop commands (the README links to each)."""
 TRACK_ID = "5ChkMS8OtdzJeqyybCc9R5"  # Billie Jean, in the Hit Predictor table of the data
 
 SKIPPED = {  # the first key found in a command gives its reason
@@ -62,7 +65,7 @@ CLAIMS = {
 
 
 def readme_commands(text: str) -> list[str]:
-    """Every `songpop ...` line of the README's ```sh blocks, its comment dropped."""
+    """Every `songpop ...` line of a page's ```sh blocks, its comment dropped."""
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
@@ -79,11 +82,24 @@ def filled(command: str, run: Path) -> list[str]:
     return shlex.split(command)[1:]
 
 
+def all_commands() -> list[str]:
+    """The README's commands, then the docs pages' (each once, in order of first appearance)."""
+    commands = [c for page in (README, *PAGES) for c in readme_commands(page.read_text("utf-8"))]
+    return list(dict.fromkeys(commands))
+
+
 def test_the_readme_has_examples_and_first_song_lines() -> None:
-    commands = readme_commands(README.read_text(encoding="utf-8"))
-    assert len(commands) > 20
-    first = commands[:3]  # "predict your first song": a title, a file, a link
+    text = README.read_text(encoding="utf-8")
+    first_block = re.search(r"```sh\n(.*?)```", text, flags=re.S)
+    assert first_block, "the README starts with a ```sh block"
+    two = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()[:2]]
+    assert two == ["make run", "make test"], "the README's first two commands"
+    first = readme_commands(text)[:3]  # "predict your first song": a title, a file, a link
     assert "--title" in first[0] and ".mp3" in first[1] and "open.spotify.com" in first[2]
+    assert len(readme_commands(text)) >= 8, "the README's short tour of the commands"
+    assert len(all_commands()) > 20
+    for page in PAGES:  # every page whose commands run here is one the README links to
+        assert f"](docs/{page.name})" in text, page.name
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +158,7 @@ def elsewhere(
     return tmp_path
 
 
-COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+COMMANDS = all_commands()
 
 
 DISAGREE: dict[str, str] = {}

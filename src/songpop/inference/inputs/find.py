@@ -61,6 +61,24 @@ def list_candidates(
     """The catalogue's candidates for a title or a Spotify reference, best first: the songs
     with that id; titles starting with `text` when `prefix` (suggestions while typing); else
     the build's title match (exact, else fuzzy at 90 or above). No candidate is never a guess.
+
+    This is `songpop.lookup` (docs/python-api.md). It never opens a connection; the feature
+    APIs are `find_songs(..., online=True)`.
+
+    Args:
+        text: a title, or a Spotify track link (`https://open.spotify.com/track/<id>`), URI
+            (`spotify:track:<id>`) or 22-character id.
+        artist: the artist, to narrow a title's match.
+        limit: how many candidates at most.
+        prefix: match titles that start with `text` instead.
+
+    Returns:
+        The candidates (`Candidate`: title, artist, year, features, chart history and where
+        they came from; `.record()` is a prediction record); empty when nothing matches.
+
+    Raises:
+        InputError: a Spotify link that is not a track's (an album, a playlist).
+        DataNotFoundError: the data folder (`$SONGPOP_DATA_DIR`) holds no track table.
     """
     ident, title = parse_reference(text)
     catalogue = load_catalogue()
