@@ -20,6 +20,7 @@ from songpop.audio.decode import MAX_SECONDS, decode
 from songpop.audio.describe import DESCRIPTORS, Description, describe, loudness_lufs
 from songpop.audio.estimate import estimate
 from songpop.audio.tags import Tags, read_tags
+from songpop.audio.tempo import Level
 
 if TYPE_CHECKING:
     from songpop.audio.calibrate import Calibration
@@ -95,6 +96,8 @@ class SongFeatures:
             asked and answered.
         calibration: the calibration file applied, and its pairs' count, when one was.
         notes: one line each about what did not go as asked (an upload that failed).
+        tempo_levels: the measured tempo's metrical candidates, scored with the catalogue's
+            tempo prior (`songpop.audio.tempo`); shown by the benchmark, not applied.
     """
 
     path: str
@@ -105,6 +108,7 @@ class SongFeatures:
     online: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    tempo_levels: list[Level] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """The feature values as a prediction record (None where unknown), with the tags'
@@ -177,7 +181,7 @@ def analyze(
     audio["silent"] = description.silent
     tags = read_tags(path)
     song = SongFeatures(str(Path(path)), descriptors=dict(description.values), tags=tags,
-                        audio=audio)  # fmt: skip
+                        audio=audio, tempo_levels=description.tempo_levels)  # fmt: skip
     song.features = features_of(audio["seconds"], description, tags)
     if calibration is not None and not description.silent:
         calibration.apply(song)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from songpop.audio.decode import RATE, Decoded
+from songpop.audio.tempo import Level, score_levels
 
 N_FFT = 2048
 HOP = 512
@@ -88,6 +89,8 @@ class Description:
         tempo: beats per minute from the beat tracker, or None.
         key: (pitch class, mode) of the best key profile, or None.
         meter: beats per bar of the strongest accent pattern, or None.
+        tempo_levels: the tracked tempo's metrical candidates scored by evidence × the
+            catalogue's tempo prior (`songpop.audio.tempo.score_levels`); not applied to `tempo`.
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -95,6 +98,7 @@ class Description:
     tempo: float | None = None
     key: tuple[int, int] | None = None
     meter: int | None = None
+    tempo_levels: list[Level] = field(default_factory=list)
 
 
 def describe(mono: np.ndarray, loudness: float) -> Description:
@@ -263,7 +267,8 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     v["onset_rate"] = float(len(onsets) / max(seconds, 1e-9))
     if env.max() <= 0:
         return
-    tempo = librosa.feature.tempo(tg=mean_tempogram(env), sr=RATE, hop_length=HOP)
+    tempogram = mean_tempogram(env)
+    tempo = librosa.feature.tempo(tg=tempogram, sr=RATE, hop_length=HOP)
     tempo, beats = librosa.beat.beat_track(
         onset_envelope=env, sr=RATE, hop_length=HOP, bpm=float(tempo[0])
     )
@@ -275,6 +280,7 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     period = float(np.median((beats[span:] - beats[:-span]) / span))
     bpm = 60.0 * FRAME_RATE / period
     out.tempo = bpm
+    out.tempo_levels = score_levels(tempogram[:, 0], bpm, FRAME_RATE)
     v["tempo_bpm"] = bpm
     v["tempo_distance_oct"] = float(abs(np.log2(bpm / 120.0)))
     v["beat_strength"] = float(env[beats].mean() / (env.mean() + 1e-9))
