@@ -2,7 +2,7 @@
 
 The list of object types a bundle may hold (`songpop.bundle.store.TRUSTED_TYPES`) is exact: a
 registry model that needs a type outside it fails here, not silently at a user's load. So is the
-list of ONNX operators a graph may hold (`songpop.inference.compiled.ALLOWED_OPS`).
+list of ONNX operators a graph may hold (`songpop.bundle.compiled.ALLOWED_OPS`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 import skops.io as sio
 
 from songpop.bundle import load_bundle, save_bundle
+from songpop.bundle.compiled import ALLOWED_OPS
 from songpop.bundle.store import ESTIMATOR_FILE, ONNX_FILE, TRUSTED_TYPES
-from songpop.inference.compiled import ALLOWED_OPS
 from songpop.models.registry import MODELS
 from support import FEATURES, labelled_songs
 

@@ -13,8 +13,8 @@ import pytest
 
 from songpop import config
 from songpop.bundle import Bundle, load_bundle
+from songpop.bundle.compiled import TOLERANCE
 from songpop.inference import predict, predict_frame
-from songpop.inference.compiled import TOLERANCE
 from support import FEATURES, save_audio_bundle
 
 pytestmark = pytest.mark.data

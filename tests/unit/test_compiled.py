@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from songpop.bundle import load_bundle
-from songpop.inference import compiled, predict_frame
+from songpop.bundle import compiled, load_bundle
+from songpop.inference import predict_frame
 from songpop.models.registry import MODELS
 from support import FEATURES, labelled_songs, save_audio_bundle
 

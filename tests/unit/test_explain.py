@@ -12,12 +12,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from songpop.bundle import Bundle, load_bundle
-from songpop.explain import (
+from songpop.inference import predict
+from songpop.inference.explain import (
     describe_value,
     explain_table,
     global_importance,
 )
-from songpop.inference import predict
 from songpop.report.sections import write_explain_section
 from support import FEATURES, SONG, audio_pipeline, level_of, random_songs, save_audio_bundle
 
@@ -113,7 +113,7 @@ def test_a_push_up_for_a_feature_that_raises_the_class_comes_with_a_higher_value
     for record, word, direction in ((loud, "louder", "up"), (quiet, "quieter", "down")):
         (p,) = predict(record, tree, explain=True)
         k = list(tree.classes).index("high")
-        from songpop.explain import explain_rows
+        from songpop.inference.explain import explain_rows
 
         (e,) = explain_rows(tree, np.array([[record[f] for f in FEATURES]], float), ["high"])
         c = next(c for c in e if c.feature == "loudness")

@@ -17,10 +17,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from songpop.bundle import load_bundle, verify_bundle
+from songpop.bundle import compiled, load_bundle, verify_bundle
 from songpop.bundle.store import META_FILE, ONNX_FILE, sha256_file
 from songpop.errors import BundleError
-from songpop.inference import compiled, predict_frame
+from songpop.inference import predict_frame
 from songpop.models.registry import MODELS
 from support import FEATURES, labelled_songs, save_audio_bundle
 

@@ -38,7 +38,8 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 
 def import_graph() -> dict[str, set[str]]:
     """module → the songpop modules it imports (a `from package import submodule` counts as
-    the submodule)."""
+    the submodule), and the packages whose `__init__` such an import runs first (other than the
+    importing module's own packages)."""
     modules = _modules()
 
     def owner(name: str) -> str | None:
@@ -63,6 +64,13 @@ def import_graph() -> dict[str, set[str]]:
                 found = owner(target) if target.startswith("songpop") else None
                 if found and found != name:
                     graph[name].add(found)
+                    # Importing a.b.c first runs a/b/__init__.py: a package outside this
+                    # module's own packages is imported too.
+                    parent = found.rpartition(".")[0]
+                    while parent.count("."):
+                        if not (name + ".").startswith(parent + "."):
+                            graph[name].add(parent)
+                        parent = parent.rpartition(".")[0]
     return graph
 
 
@@ -110,6 +118,8 @@ def test_the_graph_sees_imports_inside_functions() -> None:
     graph = import_graph()
     assert "songpop.cli" in graph["songpop.__main__"]  # imported inside main()
     assert "songpop.inference.core" in graph["songpop.inference.newsong"]
+    assert "songpop.inference" in graph["songpop.api.predict"]  # its __init__ runs first
+    assert "songpop.inference" not in graph["songpop.inference.core"]  # its own package
 
 
 def test_songpop_has_no_import_circles() -> None:

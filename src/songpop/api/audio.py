@@ -18,12 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from songpop.api.analyses import run_watched, slots_of
 from songpop.api.schemas import ErrorResponse
+from songpop.api.state import models_of
 from songpop.errors import AudioError, NotAudioError
 from songpop.inference.context import MAX_SIMILAR, positions_svg
 
@@ -43,58 +44,60 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def add_audio_routes(app: FastAPI, models: Any) -> None:
-    """Add /analyze and /predict/audio; `models(request)` gives the loaded models."""
+router = APIRouter()
+"""/analyze and /predict/audio (a multipart POST /predict comes here too)."""
 
-    @app.post(
-        "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422, 503)}
+
+@router.post(
+    "/analyze", tags=["audio"], responses={k: _RESPONSES[k] for k in (400, 413, 415, 422, 503)}
+)
+async def analyze_route(
+    request: Request,
+    file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
+) -> Any:
+    """Analyse an uploaded audio file: each feature with its source (measured, estimated,
+    tags, default, unknown; reccobeats when the server runs with --online; calibrated with
+    a calibration file), the tags and the descriptors. Estimated values are songpop's
+    uncalibrated estimates, never Spotify's values."""
+    song = await _analyse(file, request)
+    if isinstance(song, JSONResponse):
+        return song
+    return song.to_dict() | {"file": _shown(file)}
+
+
+@router.post("/predict/audio", tags=["audio"], responses=_RESPONSES)
+async def predict_audio_route(
+    request: Request,
+    file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
+    explain: bool = Query(False, description="Explain the point prediction."),
+    model: str | None = Query(None, description="Model id (GET /models); default: first."),
+    similar: int = Query(0, ge=0, le=MAX_SIMILAR, description="Nearest training songs."),
+) -> Any:
+    """Predict from an uploaded audio file (also reached as a multipart `POST /predict`):
+    the level and probabilities from the file's own values, and each level's range as the
+    estimated features move over the values of the model's reference songs closest in what
+    was measured. `sources` says where each value came from."""
+    from songpop.inference.inputs.audio import predict_audio
+
+    bundle = models_of(request).get(model)
+    song = await _analyse(file, request)
+    if isinstance(song, JSONResponse):
+        return song
+    result = await run_in_threadpool(
+        predict_audio, song, bundle, explain=explain, catalogue=_catalogue(), similar=similar
     )
-    async def analyze_route(
-        request: Request,
-        file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
-    ) -> Any:
-        """Analyse an uploaded audio file: each feature with its source (measured, estimated,
-        tags, default, unknown; reccobeats when the server runs with --online; calibrated with
-        a calibration file), the tags and the descriptors. Estimated values are songpop's
-        uncalibrated estimates, never Spotify's values."""
-        song = await _analyse(file, request)
-        if isinstance(song, JSONResponse):
-            return song
-        return song.to_dict() | {"file": _shown(file)}
+    out = result.to_dict()
+    out["analysis"]["file"] = _shown(file)
+    out["classes"] = bundle.levels
+    parts = models_of(request).new_song if model is None else None
+    if parts is not None:
+        from songpop.inference.newsong import audio_answer
 
-    @app.post("/predict/audio", tags=["audio"], responses=_RESPONSES)
-    async def predict_audio_route(
-        request: Request,
-        file: UploadFile = File(..., description="An audio file (mp3, wav, flac, ogg, opus)."),
-        explain: bool = Query(False, description="Explain the point prediction."),
-        model: str | None = Query(None, description="Model id (GET /models); default: first."),
-        similar: int = Query(0, ge=0, le=MAX_SIMILAR, description="Nearest training songs."),
-    ) -> Any:
-        """Predict from an uploaded audio file (also reached as a multipart `POST /predict`):
-        the level and probabilities from the file's own values, and each level's range as the
-        estimated features move over the values of the model's reference songs closest in what
-        was measured. `sources` says where each value came from."""
-        from songpop.inference.inputs.audio import predict_audio
-
-        bundle = models(request).get(model)
-        song = await _analyse(file, request)
-        if isinstance(song, JSONResponse):
-            return song
-        result = await run_in_threadpool(
-            predict_audio, song, bundle, explain=explain, catalogue=_catalogue(), similar=similar
-        )
-        out = result.to_dict()
-        out["analysis"]["file"] = _shown(file)
-        out["classes"] = bundle.levels
-        parts = models(request).new_song if model is None else None
-        if parts is not None:
-            from songpop.inference.newsong import audio_answer
-
-            answer = await run_in_threadpool(audio_answer, song, result, parts)
-            out["new_song"] = [answer.to_dict()]
-        if explain:
-            out["positions_svg"] = positions_svg(bundle, result.values) or None
-        return out
+        answer = await run_in_threadpool(audio_answer, song, result, parts)
+        out["new_song"] = [answer.to_dict()]
+    if explain:
+        out["positions_svg"] = positions_svg(bundle, result.values) or None
+    return out
 
 
 def _catalogue() -> Any:

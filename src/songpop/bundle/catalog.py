@@ -8,7 +8,7 @@ module only reads and writes the catalogue around them.
 The default model of a task is chosen by a rule that gives the same answer for the same data and
 seed on any machine (`choose_default`): the best audio-only model by cross-validated accuracy
 among those fast to serve — the bundles scored through a checked ONNX graph
-(`songpop.inference.compiled`), whose single prediction takes a fraction of a millisecond where
+(`songpop.bundle.compiled`), whose single prediction takes a fraction of a millisecond where
 the estimator's own path takes several (`make bench`, `bench_scoring`) — unless that gives up
 more than `config.SERVING_TOLERANCE` of cross-validated accuracy, in which case the best model
 is kept and the reason says so. Measured timings are reported, never used to choose.

@@ -145,7 +145,7 @@ class Bundle:
     """A model folder, checked and ready to score.
 
     The estimator itself (skops, and torch for the MLP) is loaded on first use: scoring goes
-    through the bundle's ONNX graph when it has one (`songpop.inference.compiled`), so a
+    through the bundle's ONNX graph when it has one (`songpop.bundle.compiled`), so a
     prediction from a new process need not import scikit-learn, LightGBM or torch at all.
     `load_bundle(path, eager=True)` loads it at once (the API does, so that a refused bundle
     stops the server at start-up). A bundle pickles, before and after predictions: the ONNX
@@ -223,7 +223,7 @@ class Bundle:
         if self.compiled is None:
             return None
         if self._session is None:
-            from songpop.inference.compiled import session
+            from songpop.bundle.compiled import session
 
             where = str(self.path / ONNX_FILE)
             if self._graph is None:
@@ -329,7 +329,7 @@ def save_bundle(
 
     With `compile`, the estimator is also converted to an ONNX graph (`estimator.onnx`), kept
     only when it gives the estimator's probabilities on real and random rows
-    (`songpop.inference.compiled`); `bundle.json` records how closely (`layout.onnx`).
+    (`songpop.bundle.compiled`); `bundle.json` records how closely (`layout.onnx`).
 
     The folder is built next to `out_dir` under a temporary name and renamed into place, so a
     reader never sees a half-written bundle; an existing bundle at `out_dir` is replaced.
@@ -444,8 +444,8 @@ def _write_graph(
     folder: Path,
     layout: dict[str, Any],
 ) -> None:
-    """Write `estimator.onnx` when the estimator converts and agrees (see `inference.compiled`)."""
-    from songpop.inference.compiled import to_onnx
+    """Write `estimator.onnx` when the estimator converts and agrees (see `bundle.compiled`)."""
+    from songpop.bundle.compiled import to_onnx
 
     rows = check_rows(feature_names, reference_X)
     made = to_onnx(estimator, feature_names, rows)
@@ -733,7 +733,7 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
 def _read_graph(path: Path, meta: dict[str, Any]) -> bytes:
     """The bundle's ONNX graph, after `compiled.check_graph` (no external data, no custom or
     control-flow operators, songpop's inputs and outputs)."""
-    from songpop.inference.compiled import check_graph
+    from songpop.bundle.compiled import check_graph
 
     file = bundle_file(path, meta, ONNX_FILE)
     data = file.read_bytes()
@@ -779,8 +779,8 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
     Raises:
         BundleError: the first check that fails, naming the file and what is wrong.
     """
-    from songpop.inference.compiled import TOLERANCE, check_probabilities, run
-    from songpop.inference.frame import feature_frame
+    from songpop.bundle.compiled import TOLERANCE, check_probabilities, run
+    from songpop.bundle.frame import feature_frame
 
     bundle = load_bundle(path, eager=True)
     meta = bundle.meta

@@ -10,9 +10,9 @@
 Import the names from here: `from songpop.inference import predict, score_file`.
 """
 
+from songpop.bundle.frame import feature_frame
 from songpop.inference.batch import score_file
 from songpop.inference.core import predict, predict_frame, score_frame
-from songpop.inference.frame import feature_frame
 from songpop.inference.results import Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import ID_FIELDS, describe_feature, validate_frame

@@ -67,7 +67,7 @@ def score_file(
         chunksize: rows per chunk.
         explain: also write why each row got its level: `why` (the `top` strongest
             contributions in plain words) and `contribution_<feature>` for every feature
-            (`songpop.explain.explain_table`; their unit is in the summary).
+            (`songpop.inference.explain.explain_table`; their unit is in the summary).
         top: how many contributions `why` names.
         overwrite: replace an output file that exists already (else an InputError, before
             anything is read); an output that is the input, or both outputs the same file,
@@ -116,7 +116,7 @@ def score_file(
     )
     unit = None
     if explain:
-        from songpop.explain import explainer_for
+        from songpop.inference.explain import explainer_for
 
         unit = explainer_for(bundle).unit
     keep = ["row", *reader.id_columns]

@@ -89,7 +89,7 @@ def scored_rows(
     for name in bundle.levels:  # low, medium, high: the natural order, not the model's
         out[f"proba_{name}"] = proba[:, column[name]]
     if explain:
-        from songpop.explain import explain_table
+        from songpop.inference.explain import explain_table
 
         why, _ = explain_table(bundle, X, list(out["level"]), top=top)
         out = pd.concat([out, why], axis=1)
@@ -192,7 +192,7 @@ def predict(
     top = proba.argmax(axis=1)
     explanations: list[Any] = [None] * len(items)
     if explain:
-        from songpop.explain import explain_rows
+        from songpop.inference.explain import explain_rows
 
         years = [_year_of(item) for item in items]
         explanations = explain_rows(bundle, X, [classes[k] for k in top], years)

@@ -20,7 +20,7 @@ class Prediction:
         probabilities: class → probability, in the bundle's class order; they sum to 1.
         model_id: the id of the model that made it.
         explanation: when asked for, the features' contributions to `level`, strongest first
-            (`songpop.explain.Explanation`).
+            (`songpop.inference.explain.Explanation`).
         ids: the identifying fields the record carried (id, title, artist...).
         ignored_fields: known features the record gave that this model does not use.
         words: `level` in plain words ("high popularity", "not a hit").

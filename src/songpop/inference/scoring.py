@@ -1,7 +1,7 @@
 """Features in, class probabilities out: the only place a model is called.
 
 `predict_proba(bundle, X)` takes a float array of valid rows (columns in the bundle's feature
-order). A bundle with an ONNX graph is scored by ONNX Runtime (`songpop.inference.compiled`);
+order). A bundle with an ONNX graph is scored by ONNX Runtime (`songpop.bundle.compiled`);
 any other by the fitted estimator's own `predict_proba`, on the DataFrame it was fitted on. The
 rows were validated against the vocabulary already, so scikit-learn's own input checks are
 switched off for that call (`assume_finite`, `skip_parameter_validation`). Large arrays are
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from songpop.bundle.compiled import check_probabilities, run
+from songpop.bundle.frame import feature_frame
 from songpop.errors import BundleError
-from songpop.inference.compiled import check_probabilities, run
-from songpop.inference.frame import feature_frame
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle

@@ -1,8 +1,8 @@
 """Every section of the run report, put together in one place.
 
 Each stage computes (`songpop.explore`, `songpop.evaluation`, `songpop.models.cluster`,
-`songpop.explain`, `songpop.pipeline`); the functions here turn what it computed into a report
-section: the CSV tables, the figures and the `section.json` manifest with the prose
+`songpop.inference.explain`, `songpop.pipeline`); the functions here turn what it computed into a
+report section: the CSV tables, the figures and the `section.json` manifest with the prose
 (`songpop.report.manifest`). `songpop.report.html` renders the sections in their `order`:
 
 | order | section | written by |
@@ -419,7 +419,7 @@ def write_explain_section(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from songpop.explain import global_importance
+    from songpop.inference.explain import global_importance
 
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)

@@ -151,7 +151,7 @@ def to_onnx(
         largest difference), or None when the model cannot be converted or the graph
         disagrees with the estimator by more than `TOLERANCE`.
     """
-    from songpop.inference.frame import feature_frame
+    from songpop.bundle.frame import feature_frame
 
     if not hasattr(estimator, "predict_proba"):
         return None  # nothing to score probabilities with
@@ -263,7 +263,7 @@ def check_graph(
             shown = f"{domain}.{node.op_type}" if domain else node.op_type
             raise BundleError(
                 f"{where}: operator {shown} is not among those songpop's "
-                "converters produce (songpop.inference.compiled.ALLOWED_OPS)"
+                "converters produce (songpop.bundle.compiled.ALLOWED_OPS)"
             )
     _check_signature(model.graph, where, n_features, n_classes)
 

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from songpop import config, vocabulary
+from songpop.bundle.frame import feature_frame
 from songpop.errors import SchemaError
-from songpop.inference.frame import feature_frame
 from songpop.inference.scoring import predict_proba
 from songpop.inference.validate import validate_frame
 from songpop.prepare.label import class_words
