@@ -74,7 +74,7 @@ def single_process(files: list[Path], bundle: object, out: Path) -> dict:
 def on_cluster(spec: str, bundle_path: Path, out: Path, workers: int) -> dict:
     from distributed import Client
 
-    from songpop.inference.cluster import local_cluster, score_files
+    from songpop.inference.dask_cluster import local_cluster, score_files
 
     t0 = time.perf_counter()
     cluster = local_cluster(workers)
@@ -105,7 +105,7 @@ def audio_folder(out_dir: Path) -> dict:
     import audio_support as A
     from benchmarks.bench_audio import corpus
     from songpop.audio import analyze
-    from songpop.inference.cluster import analyze_folder, connect
+    from songpop.inference.dask_cluster import analyze_folder, connect
 
     folder = out_dir / "songs200"
     if folder.exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from songpop.evaluate import (
+from songpop.evaluation import (
     bootstrap_ci,
     classification_metrics,
     evaluate_classifier,

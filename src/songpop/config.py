@@ -64,7 +64,7 @@ FEATURE_UNITS: dict[str, str] = {n: f.unit for n, f in _vocabulary.FEATURES.item
 # --- serving ----------------------------------------------------------------------------------
 # What the default model should do on the project's 2-core machine (issue 5), measured by
 # `make bench` (`songpop.serving.measure_speed`). The default is chosen without timings: the best
-# by cross-validation among the bundles with an ONNX graph (`songpop.bundle.catalog`).
+# by cross-validation among the bundles with an ONNX graph (`songpop.bundle.models_index`).
 SERVING_TARGETS: dict[str, float] = {"single_p50_ms": 2.0, "batch_rows_per_s": 200_000}
 SERVING_TOLERANCE: float = 0.01
 """The most cross-validated accuracy the default may give up for speed (1 point: about two

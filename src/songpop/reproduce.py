@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from songpop import config
-from songpop import evaluate as ev
+from songpop import evaluation as ev
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.features import feature_matrix, ordered_split
 from songpop.io import atomic_write, write_csv_atomic, write_json_atomic

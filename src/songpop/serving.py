@@ -4,7 +4,7 @@
 and `predict_frame()` on a large batch (rows/s); `meets_targets` compares the figures with
 `config.SERVING_TARGETS`. `make bench` reports them for every registry model. They are never
 used to choose the default model: timings vary with the machine and its load, and the same data
-and seed must choose the same default everywhere (`songpop.bundle.catalog.choose_default` reads
+and seed must choose the same default everywhere (`songpop.bundle.models_index.choose_default` reads
 whether a bundle is scored through its ONNX graph instead).
 """
 

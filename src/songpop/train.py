@@ -8,7 +8,7 @@
 3. a soft-voting ensemble of the best members, scored on the same folds from their
    out-of-fold probabilities; the best model per feature set is chosen by that cross-validated
    accuracy, never by the test set;
-4. evaluate every model once on the test rows (`songpop.evaluate`: every metric with a 95%
+4. evaluate every model once on the test rows (`songpop.evaluation`: every metric with a 95%
    bootstrap interval and the dummy baseline); for the best model also repeated stratified
    k-fold, artist-grouped folds and a temporal split on the training rows where the table has
    `primary_artist` / a year; learning curves, confusion matrices and a reliability diagram;
@@ -36,7 +36,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from songpop import config
-from songpop import evaluate as ev
+from songpop import evaluation as ev
 from songpop.bundle import read_meta, save_bundle, update_index
 from songpop.bundle.store import reference_stats
 from songpop.errors import SchemaError
@@ -1191,7 +1191,7 @@ def _extra_tables(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _update_catalog(run: TaskRun) -> None:
-    """Record the task's bundles in index.json and choose its default (`bundle.catalog`)."""
+    """Record the task's bundles in index.json and choose its default (`bundle.models_index`)."""
     task = run.spec.task
     entries, best = [], {}
     for fs, fsr in run.feature_sets.items():

@@ -5,7 +5,7 @@ each split) have independent jobs of one to ninety seconds; on two cores, runnin
 time is what keeps both busy. Each job is `call(*args, hook)`; its events reach the caller's
 hook through a queue drained by a thread of the calling process (`progress.QueueHook`). This
 is one machine's pool, not a scheduler: catalogues and folders that need more go to Dask
-(`songpop.inference.cluster`).
+(`songpop.inference.dask_cluster`).
 """
 
 from __future__ import annotations

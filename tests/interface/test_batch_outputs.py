@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from songpop.cli import app
 from songpop.errors import InputError
-from songpop.inference.cluster import MANIFEST, check_output_folder
+from songpop.inference.dask_cluster import MANIFEST, check_output_folder
 from support import audio_pipeline, labelled_songs, random_songs, save_audio_bundle
 
 runner = CliRunner()
@@ -113,7 +113,7 @@ def test_a_dask_run_writes_a_manifest_and_a_second_run_does_not_mix_in(
 ) -> None:
     from distributed import Client, LocalCluster
 
-    from songpop.inference.cluster import score_files
+    from songpop.inference.dask_cluster import score_files
 
     for i in range(3):
         random_songs(20, seed=i).to_parquet(tmp_path / f"in{i}.parquet")

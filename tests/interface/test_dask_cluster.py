@@ -106,7 +106,7 @@ def test_distributed_scoring_equals_the_single_process_one(
 ) -> None:
     from songpop.bundle import load_bundle
     from songpop.inference import score_file
-    from songpop.inference.cluster import table_files
+    from songpop.inference.dask_cluster import table_files
 
     folder = _catalogue(tmp_path / "catalogue", files=4, rows=3000, bad_file=3)
     out = tmp_path / "scored"

@@ -250,7 +250,7 @@ def test_predict_file_online(fake, env, short_song, tmp_path: Path) -> None:
 
 @needs_audio
 def test_the_cluster_task_online(fake, env, short_song) -> None:
-    from songpop.inference.cluster import _analyze_one
+    from songpop.inference.dask_cluster import _analyze_one
 
     row = _analyze_one(str(short_song), online=True)
     assert row["energy_source"] == "reccobeats" and len(fake.state.uploads) == 2

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from songpop import config
-from songpop.evaluate import (
+from songpop.evaluation import (
     dummy_baseline,
     evaluate_classifier,
     learning_curve_data,

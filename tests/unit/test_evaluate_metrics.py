@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from songpop.evaluate import (
+from songpop.evaluation import (
     MetricInputError,
     canonical_order,
     classification_metrics,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from songpop.evaluate import (
+from songpop.evaluation import (
     COMPARISON_COLUMNS,
     MetricInputError,
     comparison_table,

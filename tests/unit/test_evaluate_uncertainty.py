@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 
-from songpop.evaluate import (
+from songpop.evaluation import (
     MetricInputError,
     bootstrap_ci,
     cv_splits,
@@ -17,8 +17,8 @@ from songpop.evaluate import (
     repeated_cv,
     temporal_cutoff,
     temporal_split,
+    uncertainty,
 )
-from songpop.evaluation import uncertainty
 
 SK_LEVELS = ["high", "low", "medium"]
 

@@ -21,7 +21,6 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 import songpop
-import songpop.inference
 from songpop.api import schemas
 from songpop.api.audio import router as audio_router
 from songpop.api.errors import add_error_handlers

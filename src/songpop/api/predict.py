@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-import songpop
 import songpop.inference
 from songpop import config
 from songpop.api import schemas

@@ -14,7 +14,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 import songpop
-import songpop.inference
 from songpop import config, vocabulary
 from songpop.api import schemas
 from songpop.api.state import LoadedModels, models_of

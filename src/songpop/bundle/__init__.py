@@ -6,7 +6,7 @@
   `update_index`, `choose_default`).
 """
 
-from songpop.bundle.catalog import (
+from songpop.bundle.models_index import (
     INDEX_FILE,
     LATEST_FILE,
     choose_default,

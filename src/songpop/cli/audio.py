@@ -176,7 +176,7 @@ def _analyze_folder_on_cluster(
     calibration: Path | None = None,
 ) -> None:
     from songpop.errors import SongpopError
-    from songpop.inference.cluster import analyze_folder, scheduler_address
+    from songpop.inference.dask_cluster import analyze_folder, scheduler_address
 
     if len(files) != 1:
         raise fail(InputError("give one FOLDER (or audio files, without a folder)"))
@@ -329,7 +329,7 @@ def calibrate(
         write_calibration,
     )
     from songpop.errors import SongpopError
-    from songpop.inference.cluster import audio_files
+    from songpop.inference.dask_cluster import audio_files
 
     if not folder.is_dir():
         raise fail(InputError(f"{folder}: not a folder; expected a folder of audio files"))

@@ -249,7 +249,7 @@ def list_command(
     its run's name (RUN/seed/audio/lgbm).
     """
     from songpop.bundle import list_bundles
-    from songpop.bundle.catalog import _latest_models_dir
+    from songpop.bundle.models_index import _latest_models_dir
     from songpop.errors import BundleError
 
     try:

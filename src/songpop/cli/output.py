@@ -46,7 +46,7 @@ def on_cluster(address: str, label: str, work: Callable[[Any, Callable[[int, int
     Raises:
         SongpopError: the scheduler cannot be reached (or `work` refuses its input).
     """
-    from songpop.inference.cluster import connect
+    from songpop.inference.dask_cluster import connect
 
     client = connect(address)
     try:

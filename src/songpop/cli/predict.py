@@ -118,7 +118,7 @@ def predict_command(
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
-    from songpop.inference.cluster import scheduler_address
+    from songpop.inference.dask_cluster import scheduler_address
 
     address = scheduler_address(scheduler)
     spread = csv_file is not None and (
@@ -487,7 +487,7 @@ def _score_on_cluster(
     """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
     from songpop.bundle import resolve_model
     from songpop.cli.output import on_cluster
-    from songpop.inference.cluster import check_output_folder, score_files, table_files
+    from songpop.inference.dask_cluster import check_output_folder, score_files, table_files
 
     if explain:
         raise fail(InputError("--explain is not available on the cluster path yet; score one "

@@ -65,7 +65,7 @@ def load_new_song(models_dir: str | Path | None = None) -> NewSongParts | None:
         BundleError: a bundle it names is missing or invalid.
     """
     from songpop.bundle import load_bundle, new_song_parts
-    from songpop.bundle.catalog import _latest_models_dir
+    from songpop.bundle.models_index import _latest_models_dir
 
     folder = Path(models_dir) if models_dir is not None else _latest_models_dir()
     if folder is None:

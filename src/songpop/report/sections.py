@@ -477,7 +477,7 @@ def write_explain_section(
 
 def summary_paragraphs(results_files: list[Path]) -> list[str]:
     """Plain sentences on how far each task is above its dummy baseline."""
-    from songpop.evaluate import describe_predictability
+    from songpop.evaluation import describe_predictability
     from songpop.features import FEATURE_SETS
 
     out = [
