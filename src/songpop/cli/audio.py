@@ -228,7 +228,7 @@ def _run(
         else:
             with progress("analysing") as tick:
                 songs, failures = analyze_files(
-                    paths, progress=lambda done, total, path: tick(done, total),
+                    paths, progress=lambda done, total, _path: tick(done, total),
                     online=heard, calibration=calibration,
                 )  # fmt: skip
     finally:

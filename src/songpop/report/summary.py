@@ -82,12 +82,11 @@ def summary_rows(summaries: Mapping[str, Any]) -> list[dict[str, Any]]:
             rows.append(row)
         forward = summary.get("forward") or {}
         latest = headline(forward)
-        year_f = next((r for r in latest if r["feature_set"] == "year"), None)
         for fs in FEATURE_SET_ORDER:
             r = next((x for x in latest if x["feature_set"] == fs), None)
             if r is None:
                 continue
-            row = _forward_row(task, r, forward, year_f)
+            row = _forward_row(task, r, forward)
             rows.append(row)
     return rows
 
@@ -123,7 +122,6 @@ def _forward_row(
     task: str,
     r: Mapping[str, Any],
     forward: Mapping[str, Any],
-    year: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     if forward.get("time_column") == "decade":
         protocol = (
