@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -58,6 +59,7 @@ from songpop.prepare.match import (
     select_one_per_song,
 )
 from songpop.prepare.normalize import add_keys, normalize_text
+from songpop.sources import registry
 from songpop.sources.charts import read_charts
 from songpop.sources.tracks import read_tracks
 
@@ -126,8 +128,6 @@ def _given(path: str | os.PathLike[str]) -> Path:
 
 def _default(name: str, data_dir: Path) -> Path:
     """A registry dataset inside the data folder, fetched when missing (names file and folder)."""
-    from songpop.sources import registry
-
     return registry.locate(name, data_dir)
 
 
@@ -517,3 +517,66 @@ def _write_outputs(
         summary["outputs"] = sorted(p.name for p in stage.iterdir()) + ["build.json"]
         summary["seconds"] = round(time.perf_counter() - started, 2)
         write_json_atomic(summary, stage / "build.json")
+
+
+def load_songs(path: str | Path) -> pd.DataFrame:
+    """Read a songs.parquet, with a clear error when it is missing or unreadable.
+
+    Raises:
+        DataNotFoundError: no such file.
+        LayoutError: not a readable Parquet table, or no `level` column.
+    """
+    from songpop.errors import DataNotFoundError, LayoutError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"--songs {path}: no such file; build one with `songpop data build --out DIR`"
+        )
+    try:
+        songs = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types on a bad file
+        raise LayoutError(f"{path}: not a readable Parquet table ({exc})") from exc
+    if config.LABEL_COLUMN not in songs.columns:
+        raise LayoutError(
+            f"{path}: no {config.LABEL_COLUMN!r} column (the label); columns are "
+            f"{', '.join(map(str, songs.columns))}"
+        )
+    return songs
+
+
+HIT_PREDICTOR_FILE = registry.get("hit_predictor_dev").filename
+"""The hit task's table (`songpop.sources.registry`, where the file is declared once)."""
+
+
+def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """The Hit Predictor tracks as a song table for the hit task (`level` = hit / not_hit).
+
+    The label is the source's own flag (`target`: on the Hot 100 in that decade or not); the
+    primary artist is parsed from the artist field for artist-grouped folds. Rows repeating a
+    (title, artist) pair are dropped (first kept).
+
+    Args:
+        data_dir: the data folder (see `config.data_dir`).
+
+    Returns:
+        The tracks with `primary_artist`, `decade`, the audio and context columns and `level`.
+
+    Raises:
+        DataNotFoundError: the file is not in the data folder.
+    """
+    from songpop.errors import DataNotFoundError
+    from songpop.prepare.normalize import split_artists
+    from songpop.sources.tracks import read_tracks
+
+    path = config.data_dir(data_dir) / HIT_PREDICTOR_FILE
+    if not path.is_file():
+        raise DataNotFoundError(f"{path} not found; the hit task needs {HIT_PREDICTOR_FILE}")
+    tracks = read_tracks(path)
+    tracks = tracks.drop_duplicates(["title", "artist"]).reset_index(drop=True)
+    tracks["primary_artist"] = split_artists(tracks["artist"])["primary_artist"]
+    from songpop.prepare.label import hit_levels
+
+    is_hit = tracks["hit_target"].astype("Int64").eq(1).fillna(False).to_numpy(dtype=bool)
+    tracks["level"] = np.asarray(hit_levels(is_hit), dtype=object)
+    return tracks

@@ -53,6 +53,8 @@ CHART_COLUMNS: tuple[str, ...] = (
     "match_score",
 )
 # Label inputs that are not chart columns but must not be features either.
+LABEL_COLUMN = "level"
+"""The label a model learns: the level of a song table (`songpop.prepare.label`)."""
 LABEL_COLUMNS: tuple[str, ...] = ("popularity", "score", "level", "hit_target")
 
 # Valid ranges (inclusive) and units, from the vocabulary.
@@ -155,6 +157,15 @@ def cache_dir() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
+
+FEATURE_SET_SLUGS: dict[str, str] = {
+    "audio": "audio",
+    "audio+context": "audio_context",
+    "measured": "measured",
+    "year": "year",
+    "history": "history",
+}
+"""Each feature set's name in model ids and file names (no "+")."""
 
 FEATURE_SET_LABELS: dict[str, str] = {
     "audio": "audio only",

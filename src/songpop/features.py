@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 FEATURE_SETS: tuple[str, ...] = ("audio", "audio+context", "measured", "year", "history")
 FEATURE_SET_LABELS: dict[str, str] = config.FEATURE_SET_LABELS
-LABEL_COLUMN = "level"
+LABEL_COLUMN = config.LABEL_COLUMN
 
 # Context columns tried for "audio+context", in this order. The time column is the year where
 # the table has it, else the decade (the Hit Predictor only knows the decade).

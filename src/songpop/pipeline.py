@@ -20,6 +20,7 @@ from songpop import config
 from songpop.errors import BundleError, SchemaError
 from songpop.io import atomic_write, write_json_atomic
 from songpop.progress import Event, Hook, emit
+from songpop.sources import registry
 from songpop.stages import (
     data_fingerprint,
     find_reusable,
@@ -31,7 +32,7 @@ from songpop.workers import side_by_side
 
 log = logging.getLogger(__name__)
 
-HIT_TRACKS = "tracks/hit_predictor_dev.csv.gz"
+HIT_TRACKS = registry.get("hit_predictor_dev").filename
 EXPLAIN_ROWS = 300
 
 

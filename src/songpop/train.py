@@ -42,7 +42,6 @@ from songpop.bundle.store import reference_stats
 from songpop.errors import SchemaError
 from songpop.features import (
     FEATURE_SETS,
-    LABEL_COLUMN,
     TIME_COLUMNS,
     context_columns,
     feature_columns,
@@ -52,7 +51,7 @@ from songpop.features import (
     stratified_split,
 )
 from songpop.io import json_safe, write_json_atomic
-from songpop.models.registry import MODELS, default_models, get_spec, models_for, prefit_voting
+from songpop.models.registry import MODELS, default_models, get_spec, prefit_voting
 from songpop.models.search import (
     Budget,
     SearchResult,
@@ -63,20 +62,13 @@ from songpop.models.search import (
 )
 from songpop.prepare.label import describe_levels
 from songpop.progress import Hook
-from songpop.report.sections import write_models_section
+from songpop.report import training as section
 from songpop.timing import Timer
 
 log = logging.getLogger(__name__)
 
 ENSEMBLE_SIZE = 3
 """Members of the soft-voting ensemble: the best models by cross-validated accuracy."""
-FS_SLUG = {
-    "audio": "audio",
-    "audio+context": "audio_context",
-    "measured": "measured",
-    "year": "year",
-    "history": "history",
-}
 
 
 def table_sha256(frame: pd.DataFrame) -> str:
@@ -89,7 +81,7 @@ def table_sha256(frame: pd.DataFrame) -> str:
 
 def bundle_id(task: str, feature_set: str, model: str) -> str:
     """A bundle's id, which is also its path below the models folder."""
-    return f"{task}/{FS_SLUG.get(feature_set, feature_set)}/{model}"
+    return f"{task}/{config.FEATURE_SET_SLUGS.get(feature_set, feature_set)}/{model}"
 
 
 def check_songs(songs: pd.DataFrame, source: str = "song table") -> None:
@@ -285,9 +277,7 @@ def train_task(
     if spec.extras:
         _regression(run)
     if spec.save:
-        with run.timer.stage("figures"):
-            run.figures = _figures(run)
-        _write_report_section(run)
+        _report_section(run)
         _update_catalog(run)
     return _finish(run, t_start)
 
@@ -850,108 +840,50 @@ def _regression(run: TaskRun) -> None:
 # --- figures, bundles, index ----------------------------------------------------------------
 
 
-def _figures(run: TaskRun) -> list[dict[str, Any]]:
-    """The task's figures: model comparison, confusion matrices, training curves,
-    reliability and (with extras) learning curves."""
-    task, summary = run.spec.task, run.summary
-    fig_dir = run.task_dir / "figures"
-    figures: list[dict[str, Any]] = []
-    table = ev.comparison_table(run.results)
-    if not table.empty:
-        paths = ev.plot_model_comparison(
-            table, fig_dir / "comparison", title=f"{task}: test accuracy with 95% intervals"
+def _report_section(run: TaskRun) -> None:
+    """Draw the task's figures (and, with extras, compute its learning curves) and write its
+    report section (`songpop.report.training`)."""
+    with run.timer.stage("figures"):
+        run.figures = section.task_figures(
+            run.spec.task,
+            run.task_dir / "figures",
+            run.results,
+            run.summary,
+            _training_curves(run),
         )
-        figures.append(
-            ev.figure_entry(
-                paths,
-                "Model comparison",
-                "Test accuracy of every model with its 95% bootstrap interval, next to the dummy "
-                "baseline; audio-only and audio + context apart.",
-            )
+    if run.spec.extras:
+        with run.timer.stage("learning curves"):
+            curves = _learning_curves(run)
+        run.summary["learning_curves"] = curves
+        run.figures += section.learning_curve_figures(curves, run.task_dir / "figures", run.plan.cv)
+    with run.timer.stage("report section"):
+        path = section.write_task_section(
+            run.results + run.extra_results,
+            run.figures,
+            run.task_dir,
+            run.summary,
+            order=run.spec.section_order,
         )
-    by_key = {
-        (r["feature_set"], r["model"]): r for r in run.results if r.get("kind") != "regression"
-    }
-    reliability = {}
-    for fs, fs_summary in summary["feature_sets"].items():
-        best = fs_summary["best"]
-        result = by_key[(fs, best)]
-        m = result["metrics"]
-        slug = FS_SLUG[fs]
-        paths = ev.plot_confusion_matrix(
-            m["confusion_matrix"],
-            m["labels"],
-            fig_dir / f"confusion_{slug}_{best}",
-            title=f"{task}, {fs}: {best}",
-        )
-        figures.append(
-            ev.figure_entry(
-                paths,
-                f"Confusion matrix — {fs}, {best}",
-                f"The best {fs} model by cross-validated accuracy, on the {result['n_test']:,} "
-                "test songs.",
-            )
-        )
-        reliability[f"{best} ({fs})"] = m
-        # A model that records its training epochs (the MLP) shows its curves.
-        trained = [run.feature_sets[fs].estimator(m) for m in run.feature_sets[fs].searched]
+    run.summary["section"] = str(path)
+
+
+def _training_curves(run: TaskRun) -> dict[str, section.TrainingCurve]:
+    """Per feature set, the recorded epochs of a network among its searched models (the MLP)."""
+    out = {}
+    for fs, fsr in run.feature_sets.items():
+        trained = [fsr.estimator(m) for m in fsr.searched]
         nets = [e[-1] for e in trained if hasattr(e, "steps") and getattr(e[-1], "history_", None)]
-        if nets and fs == "audio":
-            from songpop.models.mlp import plot_training_curves
-
-            net = nets[0]
-            png, svg = fig_dir / f"mlp_curves_{slug}.png", fig_dir / f"mlp_curves_{slug}.svg"
-            plot_training_curves(
-                net.history_, png, svg, best_epoch=getattr(net, "best_epoch_", None)
-            )
-            paths = {"png": png, "svg": svg}
-            figures.append(
-                ev.figure_entry(
-                    paths,
-                    "MLP training curves",
-                    "Loss and accuracy per epoch on the training part and the validation split "
-                    "carved from the training rows (early stopping picks the epoch).",
-                )
-            )
-    if reliability:
-        paths = ev.plot_reliability(
-            reliability, fig_dir / "reliability", title=f"{task}: reliability of the best models"
-        )
-        figures.append(
-            ev.figure_entry(
-                paths,
-                "Calibration (reliability diagram)",
-                "Predicted confidence of the top class against its observed accuracy on the test "
-                "songs; ECE = expected calibration error.",
-            )
-        )
-    forward = summary.get("forward") or {}
-    if forward.get("rows"):
-        from songpop.evaluation.forward import plot_forward
-
-        paths = plot_forward(forward, fig_dir / "forward",
-                             title=f"{task}: forward in time, per rolling origin")  # fmt: skip
-        figures.append(
-            ev.figure_entry(
-                paths,
-                "Forward in time",
-                "Each feature set trained on the songs released before a year and tested on "
-                "the next five years' releases; the year-only model dashed.",
-            )
-        )
-    if not run.spec.extras:
-        return figures
-    with run.timer.stage("learning curves"):
-        figures += _learning_curves(run, fig_dir)
-    return figures
+        if nets:
+            out[fs] = section.TrainingCurve(nets[0].history_, getattr(nets[0], "best_epoch_", None))
+    return out
 
 
-def _learning_curves(run: TaskRun, fig_dir: Path) -> list[dict[str, Any]]:
+def _learning_curves(run: TaskRun) -> dict[str, Any]:
     """Learning curves of the registry's chosen models and the best one (audio features)."""
     fsr = run.feature_sets.get("audio")
     if fsr is None:
-        return []
-    plan, seed, summary = run.plan, run.spec.seed, run.summary
+        return {}
+    plan, seed = run.plan, run.spec.seed
     train_pos = run.train_pos[fsr.sample]
     X = fsr.X.iloc[train_pos]
     y_train = run.y.iloc[train_pos]
@@ -973,23 +905,7 @@ def _learning_curves(run: TaskRun, fig_dir: Path) -> list[dict[str, Any]]:
             seed=seed,
             n_jobs=n_jobs_for(len(X)),
         )
-    summary["learning_curves"] = curves
-    figures = []
-    for name, curve in curves.items():
-        paths = ev.plot_learning_curve(
-            curve,
-            fig_dir / f"learning_curve_{name}",
-            title=f"Learning curve — {name} (audio features)",
-        )
-        figures.append(
-            ev.figure_entry(
-                paths,
-                f"Learning curve — {name}",
-                f"Training versus cross-validated accuracy ({plan.cv} folds of the training songs) "
-                "as the training set grows; as the report's Figures 5, 7 and 9.",
-            )
-        )
-    return figures
+    return curves
 
 
 def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:
@@ -1126,70 +1042,6 @@ def _bundle_metrics(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_report_section(run: TaskRun) -> None:
-    with run.timer.stage("report section"):
-        section = write_models_section(
-            run.results + run.extra_results,
-            run.figures,
-            run.task_dir,
-            order=run.spec.section_order,
-            title=f"Models — {run.spec.task}",
-            paragraphs=_paragraphs(run.summary),
-            extra_tables=_extra_tables(run.summary),
-        )
-    run.summary["section"] = str(section)
-
-
-def _extra_tables(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The forward-in-time table (every origin) and, for two classes, the within-year and
-    within-genre ROC-AUC of each feature set's best model."""
-    from songpop.config import FEATURE_SET_LABELS
-    from songpop.evaluation.forward import forward_table
-
-    tables = []
-    forward = summary.get("forward") or {}
-    if forward.get("rows"):
-        relabel = (
-            " Levels of both sides are cut at the training years' thirds, as a model fitted "
-            "then would have had to."
-            if forward.get("relabel")
-            else ""
-        )
-        tables.append(
-            {
-                "title": "Forward in time (rolling origins)",
-                "name": "forward.csv",
-                "frame": forward_table(forward),
-                "caption": "Trained on the songs released before each origin, tested on the "
-                "next five years' releases, each feature set with its best model's settings; "
-                "the year-only row is the yardstick." + relabel,
-            }
-        )
-    within = summary.get("within") or {}
-    if within:
-        rows = [
-            {
-                "features": FEATURE_SET_LABELS.get(fs, fs),
-                **{
-                    f"within-{g} ROC-AUC": None if v["mean"] is None else round(v["mean"], 3)
-                    for g, v in entry.items()
-                },
-            }
-            for fs, entry in within.items()
-        ]
-        tables.append(
-            {
-                "title": "Ranking songs of the same year or genre",
-                "name": "within.csv",
-                "frame": pd.DataFrame(rows),
-                "caption": "ROC-AUC of each feature set's best model inside each release year "
-                "(and playlist genre) of the test songs, weighted by songs: a group's own base "
-                "rate cannot help here.",
-            }
-        )
-    return tables
-
-
 def _update_catalog(run: TaskRun) -> None:
     """Record the task's bundles in index.json and choose its default (`bundle.models_index`)."""
     task = run.spec.task
@@ -1222,43 +1074,6 @@ def _update_catalog(run: TaskRun) -> None:
     )
 
 
-def _paragraphs(summary: Mapping[str, Any]) -> list[str]:
-    text = [
-        f"Task {summary['task']!r} (label strategy {summary['label_strategy']}): "
-        f"{summary['n_rows']:,} songs, split {summary['n_train']:,} for training and "
-        f"{summary['n_test']:,} for testing before anything was fitted. Every model was tuned "
-        f"and chosen by {next(iter(summary['feature_sets'].values()))['cv_folds']}-fold "
-        "cross-validation on the training songs only; the test songs were used once, to "
-        f"score the models. Search budget: {summary['budget']}."
-    ]
-    for fs, fs_summary in summary["feature_sets"].items():
-        extra = ""
-        if "grouped_cv" in fs_summary:
-            g = fs_summary["grouped_cv"]["scores"]["accuracy"]
-            extra += (
-                f" With folds grouped by primary artist it scores {g['mean']:.1%} ± "
-                f"{(g['sd'] or 0):.1%}."
-            )
-        if "temporal" in fs_summary:
-            t = fs_summary["temporal"]
-            extra += (
-                f" Trained on songs before {t['cutoff']} and tested on later ones it "
-                f"scores {t['accuracy']:.1%} (dummy {t['dummy_accuracy']:.1%})."
-            )
-        text.append(
-            f"{fs}: inputs {', '.join(fs_summary['features'])}. Best by cross-validation: "
-            f"{fs_summary['best']} ({fs_summary['best_cv_accuracy']:.1%}).{extra}"
-        )
-    reg = summary.get("regression") or {}
-    for fs, r in (reg.get("feature_sets") or {}).items():
-        text.append(
-            f"Predicting the score itself ({fs}): MAE {r['mae']['point']:.2f} against "
-            f"{r['baseline_mae']['point']:.2f} for always predicting the training mean; "
-            f"R² {r['r2']['point']:.3f} (95% CI {r['r2']['low']:.3f} to {r['r2']['high']:.3f})."
-        )
-    return text
-
-
 def _check_split(train_pos: np.ndarray, test_pos: np.ndarray, n: int) -> None:
     if len(np.intersect1d(train_pos, test_pos)):
         raise SchemaError("split: a row is in both the training and the test positions")
@@ -1270,143 +1085,3 @@ def _check_split(train_pos: np.ndarray, test_pos: np.ndarray, n: int) -> None:
 
 def _without_results(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != "results"}
-
-
-def load_songs(path: str | Path) -> pd.DataFrame:
-    """Read a songs.parquet, with a clear error when it is missing or unreadable.
-
-    Raises:
-        DataNotFoundError: no such file.
-        LayoutError: not a readable Parquet table, or no `level` column.
-    """
-    from songpop.errors import DataNotFoundError, LayoutError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(
-            f"--songs {path}: no such file; build one with `songpop data build --out DIR`"
-        )
-    try:
-        songs = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types on a bad file
-        raise LayoutError(f"{path}: not a readable Parquet table ({exc})") from exc
-    if LABEL_COLUMN not in songs.columns:
-        raise LayoutError(
-            f"{path}: no {LABEL_COLUMN!r} column (the label); columns are "
-            f"{', '.join(map(str, songs.columns))}"
-        )
-    return songs
-
-
-# --- the hit task -------------------------------------------------------------------------------
-
-HIT_PREDICTOR_FILE = "tracks/hit_predictor_dev.csv.gz"
-
-
-def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """The Hit Predictor tracks as a song table for the hit task (`level` = hit / not_hit).
-
-    The label is the source's own flag (`target`: on the Hot 100 in that decade or not); the
-    primary artist is parsed from the artist field for artist-grouped folds. Rows repeating a
-    (title, artist) pair are dropped (first kept).
-
-    Args:
-        data_dir: the data folder (see `config.data_dir`).
-
-    Returns:
-        The tracks with `primary_artist`, `decade`, the audio and context columns and `level`.
-
-    Raises:
-        DataNotFoundError: the file is not in the data folder.
-    """
-    from songpop.errors import DataNotFoundError
-    from songpop.prepare.normalize import split_artists
-    from songpop.sources.tracks import read_tracks
-
-    path = config.data_dir(data_dir) / HIT_PREDICTOR_FILE
-    if not path.is_file():
-        raise DataNotFoundError(f"{path} not found; the hit task needs {HIT_PREDICTOR_FILE}")
-    tracks = read_tracks(path)
-    tracks = tracks.drop_duplicates(["title", "artist"]).reset_index(drop=True)
-    tracks["primary_artist"] = split_artists(tracks["artist"])["primary_artist"]
-    from songpop.prepare.label import hit_levels
-
-    is_hit = tracks["hit_target"].astype("Int64").eq(1).fillna(False).to_numpy(dtype=bool)
-    tracks["level"] = np.asarray(hit_levels(is_hit), dtype=object)
-    return tracks
-
-
-def hit_task_cv(
-    songs: pd.DataFrame,
-    *,
-    models: Sequence[str] | None = None,
-    feature_sets: Sequence[str] = ("audio", "audio+context"),
-    n_splits: int = 5,
-    n_repeats: int = 1,
-    seed: int = config.SEED,
-    quick: bool = False,
-    task: str = "hit",
-) -> dict[str, Any]:
-    """Charted or not, judged by artist-grouped k-fold: accuracy and ROC-AUC per model.
-
-    Every fold keeps all songs of an artist on one side, so a model cannot score by
-    recognising an artist it was trained on. The models run at their registry defaults (no
-    tuning), so the folds are the only evaluation and nothing is selected on them.
-
-    Args:
-        songs: a hit table (`level` hit / not_hit, `primary_artist`), e.g.
-            `hit_predictor_songs()`.
-        models: registry names (default: the registry's cheap models, `models_for("cheap")`).
-        feature_sets: "audio" and/or "audio+context" (the decade, for the Hit Predictor).
-        n_splits: folds per repeat.
-        n_repeats: repeats.
-        seed: random seed.
-        quick: small models (tests).
-        task: the task name in the results.
-
-    Returns:
-        `{"n_rows", "n_artists", "feature_sets": {fs: {"features", "models": {name: {"accuracy",
-        "roc_auc" (mean, sd), "dummy_accuracy"}}}}, "results": [result_from_cv, ...]}`.
-    """
-    check_songs(songs)
-    models = list(models) if models is not None else models_for("cheap")
-    if "primary_artist" not in songs.columns:
-        raise SchemaError("hit task: the table needs a primary_artist column for grouped folds")
-    y = labels(songs)
-    groups = songs["primary_artist"].fillna("").astype(str).to_numpy()
-    binary = y.nunique() == 2
-    scoring = ("accuracy", "roc_auc") if binary else ("accuracy",)
-    out: dict[str, Any] = {
-        "task": task,
-        "n_rows": int(len(songs)),
-        "n_artists": int(len(set(groups))),
-        "feature_sets": {},
-        "results": [],
-    }
-    for fs in feature_sets:
-        if fs == "audio+context" and not context_columns(songs):
-            continue
-        cols = feature_columns(songs, fs)
-        X = feature_matrix(songs, cols)
-        entry: dict[str, Any] = {"features": cols, "models": {}}
-        for name in models:
-            spec = get_spec(name)
-            cv = ev.repeated_cv(
-                lambda s=spec, c=cols: s.build(c, seed, quick=quick),
-                X,
-                y,
-                n_splits=n_splits,
-                n_repeats=n_repeats,
-                groups=groups,
-                seed=seed,
-                scoring=scoring,
-                n_jobs=n_jobs_for(len(X)),
-            )
-            scores = cv["scores"]
-            entry["models"][name] = {
-                metric: {"mean": scores[metric]["mean"], "sd": scores[metric]["sd"]}
-                for metric in scoring
-            } | {"dummy_accuracy": cv["dummy"]["accuracy"]["mean"]}
-            out["results"].append(ev.result_from_cv(cv, task=task, feature_set=fs, model=name))
-        out["feature_sets"][fs] = entry
-    return out

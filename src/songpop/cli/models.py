@@ -85,11 +85,12 @@ def train_command(
     the dummy baseline. Works with any label strategy, the hit label included.
     """
     from songpop import config
+    from songpop.build import load_songs
     from songpop.cli.output import RunView
     from songpop.models.registry import parse_model_list
     from songpop.models.search import get_budget
     from songpop.progress import StageHook
-    from songpop.train import load_songs, train_task
+    from songpop.train import train_task
 
     try:
         get_budget(budget)
