@@ -113,6 +113,11 @@ def test_a_known_song_is_told_and_the_page_equals_the_cli(
         page.screenshot(path=str(artifacts_dir / f"page-known-{width}px.png"), full_page=True)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{overflow} px wider than the window at {width} px"
+        table = page.evaluate(
+            "() => { const s = document.querySelector('.scroll'); "
+            "return s.scrollWidth - s.clientWidth; }"
+        )
+        assert table <= 0, f"the similar songs' table scrolls {table} px at {width} px"
     page.set_viewport_size({"width": 1280, "height": 1400})
 
     # another slider moves: the sentence goes, and the values the lookup filled are sent in
