@@ -785,9 +785,9 @@ def _option(
     )
 
 
-def _signature() -> inspect.Signature:
-    """predict_command's options, one per feature of config (built here, not written out)."""
-    params = [
+def _song_options() -> list[inspect.Parameter]:
+    """What the song is: audio files or links, a title, and where its values may come from."""
+    return [
         inspect.Parameter(
             "files",
             inspect.Parameter.KEYWORD_ONLY,
@@ -805,8 +805,16 @@ def _signature() -> inspect.Signature:
             None,
             str | None,
             "A song's title, looked up in the local catalogue (its real features are used).",
+            rich_help_panel="Song",
         ),
-        _option("artist", "--artist", None, str | None, "The song's artist (with --title)."),
+        _option(
+            "artist",
+            "--artist",
+            None,
+            str | None,
+            "The song's artist (with --title).",
+            rich_help_panel="Song",
+        ),
         _option(
             "lookup",
             "--lookup/--no-lookup",
@@ -814,6 +822,7 @@ def _signature() -> inspect.Signature:
             bool,
             "For an audio file whose tags name a song of the local catalogue, predict from that "
             "song's real features (--no-lookup: from the analysis).",
+            rich_help_panel="Song",
         ),
         _option(
             "online",
@@ -823,7 +832,14 @@ def _signature() -> inspect.Signature:
             "Ask ReccoBeats and the Spotify Web API for a song the local catalogue lacks; for "
             "an audio file, send up to three 30 s excerpts to ReccoBeats' upload analysis "
             "(--offline, the default, never touches the network).",
+            rich_help_panel="Song",
         ),
+    ]
+
+
+def _model_options() -> list[inspect.Parameter]:
+    """Which model answers."""
+    return [
         _option(
             "model",
             "--model",
@@ -833,6 +849,7 @@ def _signature() -> inspect.Signature:
             "run), RUN/seed/audio/lgbm (another run), `latest`, or a bundle or run folder. "
             "Default: the last run's new-song answer and default model, found from any folder "
             "(./runs/LATEST, else the last `songpop run` registered in the songpop home).",
+            rich_help_panel="Model",
         ),
         _option(
             "task",
@@ -841,13 +858,21 @@ def _signature() -> inspect.Signature:
             str | None,
             "Use this task's default model of the last run (seed, hit, chart, chart_chance, "
             "seed_era, chart_era) instead of the new-song answer.",
+            rich_help_panel="Model",
         ),
+    ]
+
+
+def _io_options() -> list[inspect.Parameter]:
+    """Records and batch files in, predictions out."""
+    return [
         _option(
             "json_file",
             "--json",
             None,
             Path | None,
             "A JSON file: one record (object) or a list of records.",
+            rich_help_panel="Input and output files",
         ),
         _option(
             "csv_file",
@@ -856,6 +881,7 @@ def _signature() -> inspect.Signature:
             Path | None,
             "A batch file to score (CSV, CSV.gz or Parquet; any known track layout or "
             "plain feature columns). Needs --out.",
+            rich_help_panel="Input and output files",
         ),
         _option(
             "out",
@@ -864,6 +890,7 @@ def _signature() -> inspect.Signature:
             Path | None,
             "Where to write the scored batch (.csv or .parquet), or the predictions "
             "of --json/options as JSON.",
+            rich_help_panel="Input and output files",
         ),
         _option(
             "rejects",
@@ -872,42 +899,15 @@ def _signature() -> inspect.Signature:
             Path | None,
             "Where to write rows that fail validation, with the reason (default: "
             "<out>.rejects.csv, written only when there are rejects).",
+            rich_help_panel="Input and output files",
         ),
         _option(
-            "explain",
-            "--explain",
-            False,
-            bool,
-            "Show which features pushed the prediction up or down (with --csv: adds a `why` "
-            "column and one contribution_<feature> column per feature).",
-        ),
-        _option("top", "--top", 5, int, "How many features --explain shows (or names in `why`)."),
-        _option(
-            "verbose",
-            "--verbose",
-            False,
-            bool,
-            "With --explain: the features' own names and each contribution's number with its "
-            "unit (log-odds or probability), as --out JSON gives them.",
-        ),
-        _option(
-            "similar",
-            "--similar",
-            0,
+            "chunksize",
+            "--chunksize",
+            100_000,
             int,
-            "Show the N songs the model learned from that are nearest to this one (in the "
-            "model's standardised features), with their chart history.",
-        ),
-        _option(
-            "plot",
-            "--plot",
-            None,
-            Path | None,
-            "Write an SVG of where the song sits: per feature, each level's training songs "
-            "with this song marked.",
-        ),
-        _option(
-            "chunksize", "--chunksize", 100_000, int, "Rows read at a time from a --csv batch."
+            "Rows read at a time from a --csv batch.",
+            rich_help_panel="Input and output files",
         ),
         _option(
             "overwrite",
@@ -916,6 +916,7 @@ def _signature() -> inspect.Signature:
             bool,
             "Replace an --out (and --rejects) file that exists already, or clear another run's "
             "parts from an --out folder (Dask). Without it, an existing output is refused.",
+            rich_help_panel="Input and output files",
         ),
         _option(
             "scheduler",
@@ -925,20 +926,81 @@ def _signature() -> inspect.Signature:
             "Score on Dask: 'local' (an embedded cluster, one worker per core; the default for a "
             "folder or glob), tcp://host:8786, or a scheduler file. Default: $SONGPOP_SCHEDULER; "
             "one file without it is scored in this process.",
+            rich_help_panel="Input and output files",
         ),
     ]
-    for name in vocabulary.KNOWN_FEATURES:
-        params.append(
-            _option(
-                name,
-                f"--{name.replace('_', '-')}",
-                None,
-                _option_type(name) | None,
-                _feature_help(name),
-                rich_help_panel="Song features",
-            )
+
+
+def _explain_options() -> list[inspect.Parameter]:
+    """What is shown beside the prediction."""
+    return [
+        _option(
+            "explain",
+            "--explain",
+            False,
+            bool,
+            "Show which features pushed the prediction up or down (with --csv: adds a `why` "
+            "column and one contribution_<feature> column per feature).",
+            rich_help_panel="Explanation",
+        ),
+        _option(
+            "top",
+            "--top",
+            5,
+            int,
+            "How many features --explain shows (or names in `why`).",
+            rich_help_panel="Explanation",
+        ),
+        _option(
+            "verbose",
+            "--verbose",
+            False,
+            bool,
+            "With --explain: the features' own names and each contribution's number with its "
+            "unit (log-odds or probability), as --out JSON gives them.",
+            rich_help_panel="Explanation",
+        ),
+        _option(
+            "similar",
+            "--similar",
+            0,
+            int,
+            "Show the N songs the model learned from that are nearest to this one (in the "
+            "model's standardised features), with their chart history.",
+            rich_help_panel="Explanation",
+        ),
+        _option(
+            "plot",
+            "--plot",
+            None,
+            Path | None,
+            "Write an SVG of where the song sits: per feature, each level's training songs "
+            "with this song marked.",
+            rich_help_panel="Explanation",
+        ),
+    ]
+
+
+def _feature_options() -> list[inspect.Parameter]:
+    """One option per feature of the vocabulary (built here, not written out)."""
+    return [
+        _option(
+            name,
+            f"--{name.replace('_', '-')}",
+            None,
+            _option_type(name) | None,
+            _feature_help(name),
+            rich_help_panel="Song features",
         )
-    return inspect.Signature(params)
+        for name in vocabulary.KNOWN_FEATURES
+    ]
+
+
+def _signature() -> inspect.Signature:
+    """predict_command's parameters, by group (each its own panel in --help)."""
+    return inspect.Signature(
+        _song_options() + _model_options() + _io_options() + _explain_options() + _feature_options()
+    )
 
 
 def _command(**kwargs: Any) -> None:
