@@ -225,73 +225,112 @@ def run_pipeline(
     Returns:
         The run folder, the report's path, each stage's time and what was reused.
     """
-    # Imported here: each stage pulls heavy libraries (torch, lightgbm, matplotlib).
-    import pandas as pd
-
-    from songpop.report import write_report
-    from songpop.report.facts import write_facts
-    from songpop.report.sections import write_summary_section
-
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown or not tasks:
         raise SchemaError(f"tasks {unknown or '(none)'}: expected some of {', '.join(TASKS)}")
-    started = time.perf_counter()
     runs_root = Path(runs_root or config.runs_dir())
     run_name = run_name or new_run_name()
-    run_dir = runs_root / run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = config.data_dir(data_dir)
-    result = RunResult(run_dir=run_dir)
-    models_dir = run_dir / "models"
+    (runs_root / run_name).mkdir(parents=True, exist_ok=True)
     # The seed songs are always built: exploration, k-means and the default model use them.
     ordered = ["seed"] + [t for t in TASKS if t in tasks and t != "seed"]
-    trained = [t for t in ordered if t in tasks]
+    run = _Run(
+        result=RunResult(run_dir=runs_root / run_name),
+        runs_root=runs_root,
+        data_dir=config.data_dir(data_dir),
+        ordered=ordered,
+        trained=[t for t in ordered if t in tasks],
+        hook=hook,
+        reuse=reuse,
+    )
+    build_keys = _build_stages(run)
+    train_keys = _side_by_side_stages(run, build_keys, budget, workers)
+    if "chart_chance" in run.trained:  # the answer for a new song, chosen by forward skill
+        choose_new_song_default(run.models_dir, run.result.summaries)
+    _explain_stage(run, build_keys, train_keys)
+    _report_stage(run)
+    mark_latest(runs_root, run_name)
+    return run.result
 
-    def save_timings() -> None:
+
+@dataclass
+class _Run:
+    """One run in progress: its folder, what it does, and the bookkeeping every stage shares
+    (each stage's time, what was reused from an earlier run, the live view's events)."""
+
+    result: RunResult
+    runs_root: Path
+    data_dir: Path
+    ordered: list[str]
+    trained: list[str]
+    hook: Hook | None
+    reuse: bool
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.result.run_dir
+
+    @property
+    def models_dir(self) -> Path:
+        return self.run_dir / "models"
+
+    def save_timings(self) -> None:
+        """timings.json: each stage's seconds, the wall time so far, what was reused."""
         write_json_atomic(
-            {"run": run_name, "seconds": result.timings, "wall": round(result.wall, 3),
-             "reused": result.reused},
-            run_dir / "timings.json",
+            {"run": self.run_dir.name, "seconds": self.result.timings,
+             "wall": round(self.result.wall, 3), "reused": self.result.reused},
+            self.run_dir / "timings.json",
         )  # fmt: skip
 
-    def done(stage: str, key: str, seconds: float, source: Path | None, say: bool = True) -> None:
-        result.timings[stage] = round(seconds, 3)
+    def done(
+        self, stage: str, key: str, seconds: float, source: Path | None, say: bool = True
+    ) -> None:
+        """Record a finished (or reused) stage; `say`: tell the hook (side_by_side says when
+        its own jobs end)."""
+        self.result.timings[stage] = round(seconds, 3)
         if source is not None:
-            result.reused[stage] = source.name
-        record_stage(run_dir, stage, key, seconds, source.name if source else None)
-        if say:  # (side_by_side says when its jobs end)
+            self.result.reused[stage] = source.name
+        record_stage(self.run_dir, stage, key, seconds, source.name if source else None)
+        if say:
             reused = source.name if source else None
-            emit(hook, Event("stage", stage, seconds=seconds, reused=reused))
+            emit(self.hook, Event("stage", stage, seconds=seconds, reused=reused))
 
-    def reusable(stage: str, key: str, outputs: list[str]) -> Path | None:
-        if not reuse:
+    def reusable(self, stage: str, key: str, outputs: list[str]) -> Path | None:
+        """The earlier run whose stage has this key, its outputs linked here; else None."""
+        if not self.reuse:
             return None
         t0 = time.perf_counter()
-        source = find_reusable(runs_root, run_dir, stage, key, outputs)
+        source = find_reusable(self.runs_root, self.run_dir, stage, key, outputs)
         if source is not None:
-            link_outputs(source, run_dir, outputs)
-            done(stage, key, time.perf_counter() - t0, source)
+            link_outputs(source, self.run_dir, outputs)
+            self.done(stage, key, time.perf_counter() - t0, source)
         return source
 
-    # 1. Data: one song table per task (each a few seconds); a task that relabels another's
-    # songs (`TaskPlan.data`) shares its build.
-    fingerprint = data_fingerprint(data_dir)
+
+def _build_stages(run: _Run) -> dict[str, str]:
+    """One song table per task (each a few seconds); a task that relabels another's songs
+    (`TaskPlan.data`) shares its build. Returns each build's stage key."""
+    fingerprint = data_fingerprint(run.data_dir)
     build_keys: dict[str, str] = {}
-    builds = list(dict.fromkeys(TASKS[t].data_task(t) for t in ordered))
-    for task in builds:
+    for task in dict.fromkeys(TASKS[t].data_task(t) for t in run.ordered):
         stage, build = f"build_{task}", TASKS[task].build
         build_keys[task] = key = stage_key(stage, build=build, data=fingerprint)
-        outputs = [f"data/{task}"]
-        if reusable(stage, key, outputs) is None:
-            emit(hook, Event("stage", stage))
+        if run.reusable(stage, key, [f"data/{task}"]) is None:
+            emit(run.hook, Event("stage", stage))
             t0 = time.perf_counter()
-            _build(task, run_dir, data_dir)
-            done(stage, key, time.perf_counter() - t0, None)
-        result.summaries[stage] = json.loads(
-            (run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
+            _build(task, run.run_dir, run.data_dir)
+            run.done(stage, key, time.perf_counter() - t0, None)
+        run.result.summaries[stage] = json.loads(
+            (run.run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
         )
+    return build_keys
 
-    # 2. Exploration, the models of every task and the k-means view, side by side.
+
+def _side_by_side_stages(
+    run: _Run, build_keys: dict[str, str], budget: str, workers: int | None
+) -> dict[str, str]:
+    """Exploration, the models of every task and the k-means view, side by side in worker
+    processes (longest first). Returns the train stages' keys."""
     jobs = [
         _Job(
             f"train_{task}",
@@ -304,95 +343,96 @@ def run_pipeline(
             ),  # fmt: skip
             [f"models/{task}"],
             _train,
-            (task, run_dir, budget),
+            (task, run.run_dir, budget),
         )
-        for task in sorted(trained, key=lambda t: TASKS[t].cost, reverse=True)
+        for task in sorted(run.trained, key=lambda t: TASKS[t].cost, reverse=True)
     ]
     jobs.append(
         _Job(
             "explore",
-            stage_key("explore", songs={t: build_keys[t] for t in builds}),
+            stage_key("explore", songs={t: build_keys[t] for t in build_keys}),
             ["explore"],
             _explore,
-            (run_dir, tuple(ordered)),
+            (run.run_dir, tuple(run.ordered)),
         )
     )
     jobs.append(
-        _Job(
-            "cluster",
-            stage_key("cluster", songs=build_keys["seed"]),
-            ["cluster"],
-            _cluster,
-            (run_dir,),
-        )  # fmt: skip
-    )
+        _Job("cluster", stage_key("cluster", songs=build_keys["seed"]), ["cluster"], _cluster,
+             (run.run_dir,))
+    )  # fmt: skip
     todo = []
     for job in jobs:
-        source = reusable(job.stage, job.key, job.outputs)
+        source = run.reusable(job.stage, job.key, job.outputs)
         if source is None:
             todo.append(job)
         elif job.stage.startswith("train_"):
-            _reindex(source, models_dir, job.stage.removeprefix("train_"))
-    save_timings()
+            _reindex(source, run.models_dir, job.stage.removeprefix("train_"))
+    run.save_timings()
     for stage, seconds, summary in side_by_side(
-        [(job.stage, job.call, job.args) for job in todo], hook, workers
+        [(job.stage, job.call, job.args) for job in todo], run.hook, workers
     ):
         job = next(j for j in todo if j.stage == stage)
-        done(stage, job.key, seconds, None, say=False)
+        run.done(stage, job.key, seconds, None, say=False)
         if summary is not None:
-            result.summaries[stage] = summary
-        save_timings()
-    for task in trained:
-        result.summaries.setdefault(
+            run.result.summaries[stage] = summary
+        run.save_timings()
+    for task in run.trained:
+        run.result.summaries.setdefault(
             f"train_{task}",
-            json.loads((models_dir / task / "train.json").read_text(encoding="utf-8")),
+            json.loads((run.models_dir / task / "train.json").read_text(encoding="utf-8")),
         )
+    return {j.stage: j.key for j in jobs if j.stage.startswith("train_")}
 
-    # 3. The answer for a new song: the run's default, chosen by forward-in-time skill.
-    if "chart_chance" in trained:
-        choose_new_song_default(models_dir, result.summaries)
 
-    # 4. What drives the default model.
+def _explain_stage(run: _Run, build_keys: dict[str, str], train_keys: dict[str, str]) -> None:
+    """What drives the run's default model (SHAP on a sample of its songs)."""
+    import pandas as pd  # the stages' libraries load only when a run starts
+
     from songpop.bundle import load_bundle, resolve_model
     from songpop.features import feature_matrix
     from songpop.report.sections import write_explain_section
 
-    default = resolve_model(models_dir)
+    default = resolve_model(run.models_dir)
     # the train stages' keys fix the bundles (bundle.json's own hash holds its save time)
-    trained_keys = {j.stage: j.key for j in jobs if j.stage.startswith("train_")}
-    key = stage_key("explain", model=str(default.relative_to(run_dir)), trained=trained_keys,
+    key = stage_key("explain", model=str(default.relative_to(run.run_dir)), trained=train_keys,
                     songs=build_keys)  # fmt: skip
-    if reusable("explain", key, ["explain"]) is None:
-        emit(hook, Event("stage", "explain"))
-        t0 = time.perf_counter()
-        bundle = load_bundle(default)
-        task = bundle.meta.get("task") or "seed"
-        data = run_dir / "data" / TASKS[task].data_task(task)
-        songs = TASKS[task].select(pd.read_parquet(data / "songs.parquet"))
-        X = feature_matrix(songs, bundle.feature_names)
-        write_explain_section(
-            bundle,
-            X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
-            run_dir / "explain",
-            order=40,
-            why_this_model=_default_reason(models_dir),
-        )
-        done("explain", key, time.perf_counter() - t0, None)
-
-    # 5. The report, led by a summary of what is predictable; this run becomes the default.
-    emit(hook, Event("stage", "report"))
+    if run.reusable("explain", key, ["explain"]) is not None:
+        return
+    emit(run.hook, Event("stage", "explain"))
     t0 = time.perf_counter()
-    result.wall = time.perf_counter() - started
-    save_timings()
-    write_summary_section(result.summaries, models_dir, run_dir / "summary")
-    result.report = write_report(run_dir)
+    bundle = load_bundle(default)
+    task = bundle.meta.get("task") or "seed"
+    data = run.run_dir / "data" / TASKS[task].data_task(task)
+    songs = TASKS[task].select(pd.read_parquet(data / "songs.parquet"))
+    X = feature_matrix(songs, bundle.feature_names)
+    write_explain_section(
+        bundle,
+        X.sample(min(len(X), EXPLAIN_ROWS), random_state=config.SEED),
+        run.run_dir / "explain",
+        order=40,
+        why_this_model=_default_reason(run.models_dir),
+    )
+    run.done("explain", key, time.perf_counter() - t0, None)
+
+
+def _report_stage(run: _Run) -> None:
+    """The report, led by a summary of what is predictable, and the README's facts."""
+    from songpop.report import write_report
+    from songpop.report.facts import write_facts
+    from songpop.report.sections import write_summary_section
+
+    emit(run.hook, Event("stage", "report"))
+    t0 = time.perf_counter()
+    result = run.result
+    result.wall = time.perf_counter() - run.started
+    run.save_timings()
+    write_summary_section(result.summaries, run.models_dir, run.run_dir / "summary")
+    result.report = write_report(run.run_dir)
     result.timings["report"] = round(time.perf_counter() - t0, 3)
-    result.wall = time.perf_counter() - started
-    save_timings()
-    write_facts(run_dir)
-    emit(hook, Event("stage", "report", seconds=result.timings["report"]))
-    mark_latest(runs_root, run_name)
-    return result
+    result.wall = time.perf_counter() - run.started
+    run.save_timings()
+    write_facts(run.run_dir)
+    emit(run.hook, Event("stage", "report", seconds=result.timings["report"]))
 
 
 NEW_SONG_ERA_TASK = "seed_era"
