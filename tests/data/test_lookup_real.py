@@ -61,3 +61,16 @@ def test_the_index_is_cached_and_reused(data_dir: Path, catalogue) -> None:
     again = load_catalogue(data_dir)  # from the Parquet cache this time
     assert again is not catalogue and len(again) == len(catalogue)
     assert (again.index["norm_title"] == catalogue.index["norm_title"]).all()
+
+
+def test_a_lowercased_source_is_shown_in_another_table_s_spelling(catalogue) -> None:
+    """The seed source lowercases its titles; a candidate from it is shown as the charts and
+    the other tables spell the song (issue #22: "blinding lights by the weeknd")."""
+    raw = catalogue.index
+    seed = raw[
+        raw["source_file"].str.contains("seed_matched") & (raw["norm_title"] == "blinding lights")
+    ]
+    assert (seed["title"].astype(str) == seed["title"].astype(str).str.lower()).any()
+    found = [c for c in catalogue.search("Blinding Lights", "The Weeknd", limit=5)
+             if "seed_matched" in c.source_file]  # fmt: skip
+    assert found and all(c.title == "Blinding Lights" and c.artist == "The Weeknd" for c in found)

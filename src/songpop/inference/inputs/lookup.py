@@ -244,7 +244,28 @@ class Catalogue:
         rows = rows.sort_values(["_score", "_charted", "_pop"], ascending=False, kind="stable")
         # the same song in two files is two candidates; the same row twice is one
         rows = rows.drop_duplicates(subset=["source_file", "norm_title", "norm_artist", "year"])
-        return [_candidate(r) for _, r in rows.head(limit).iterrows()]
+        return [_candidate(self._spelled(r)) for _, r in rows.head(limit).iterrows()]
+
+    def _spelled(self, row: pd.Series) -> pd.Series:
+        """The row with the title and artist as another table spells the same song in mixed
+        case, when its own table lowercases them (the seed source's "blinding lights" by "the
+        weeknd" is the charts' "Blinding Lights" by "The Weeknd")."""
+        title, artist = str(row["title"]), str(row["artist"])
+        if title != title.lower() and artist != artist.lower():
+            return row
+        same = self.index.iloc[self._rows_by_title.get(row["norm_title"], [])]
+        same = same[same["norm_artist"] == row["norm_artist"]]
+        titles = same["title"].astype(str)
+        spelled = same[titles != titles.str.lower()]
+        if spelled.empty:
+            return row
+        out = row.copy()
+        out["title"] = spelled["title"].iloc[0]
+        artists = spelled["artist"].astype(str)
+        cased = spelled[artists != artists.str.lower()]
+        if artist == artist.lower() and not cased.empty:
+            out["artist"] = cased["artist"].iloc[0]
+        return out
 
 
 def _candidate(r: pd.Series) -> Candidate:
