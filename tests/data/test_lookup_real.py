@@ -74,3 +74,6 @@ def test_a_lowercased_source_is_shown_in_another_table_s_spelling(catalogue) -> 
     found = [c for c in catalogue.search("Blinding Lights", "The Weeknd", limit=5)
              if "seed_matched" in c.source_file]  # fmt: skip
     assert found and all(c.title == "Blinding Lights" and c.artist == "The Weeknd" for c in found)
+    suggested = catalogue.suggest("blinding lig", limit=3)  # the page's search as one types
+    assert ("Blinding Lights", "The Weeknd") in [(c.title, c.artist) for c in suggested]
+    assert all(c.title != c.title.lower() for c in suggested if "weeknd" in c.artist.lower())

@@ -226,7 +226,8 @@ class Catalogue:
             _len=table["norm_title"].str.len(),
         ).sort_values(["_charted", "_pop", "_len"], ascending=[False, False, True], kind="stable")
         order = order.drop_duplicates(subset=["norm_title", "norm_artist"]).head(limit)
-        return [_candidate(r) for _, r in order.assign(_score=100.0, _how="prefix").iterrows()]
+        scored = order.assign(_score=100.0, _how="prefix")
+        return [_candidate(self._spelled(r)) for _, r in scored.iterrows()]
 
     def by_id(self, track_id: str) -> list[Candidate]:
         """The catalogue rows with this Spotify track id (every file that holds it)."""
