@@ -152,14 +152,24 @@ def save_figure(
     written: dict[str, Path] = {}
     try:
         with matplotlib.rc_context(RC):
+            # Laid out at the resolution of the raster it is saved at: when no text had to be
+            # enlarged, that layout is the one the first save would compute again (a constrained
+            # layout is a third of a figure's time), so the saves reuse it.
+            fig.set_dpi(dpi)
             enlarged = make_readable(fig, dpi)
             if enlarged:
                 log.debug("%d texts enlarged to %.1f pt shown", enlarged, MIN_TEXT_PT)
+            else:
+                fig.set_layout_engine("none")
             for fmt, path in paths.items():
                 if path is None:
                     continue
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                extra = {"metadata": dict(metadata[fmt])} if metadata and fmt in metadata else {}
+                extra: dict[str, Any] = (
+                    {"metadata": dict(metadata[fmt])} if metadata and fmt in metadata else {}
+                )
+                if fmt == "png":  # compress_png encodes it again: store it uncompressed first
+                    extra["pil_kwargs"] = {"compress_level": 0}
                 with atomic_path(path) as tmp:
                     fig.savefig(tmp, format=fmt, dpi=dpi, **extra)
                     if fmt == "png":
