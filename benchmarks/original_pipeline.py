@@ -12,7 +12,7 @@ any machine. The steps, as the original code did them:
    MinMax-scaled inputs with SMOTE on the training rows; a random forest by `GridSearchCV`
    (3 folds) over n_estimators {50, 250, 1000} x max_depth {10, 50, 200} x min_samples_leaf
    {3, 7, 10} x max_features {auto, sqrt} on standardised inputs ("auto" meant "sqrt" for a
-   classifier and no longer exists: the grid keeps its 108 settings, both as "sqrt");
+   classifier and no longer exists: the grid keeps its 54 settings, 162 fits, both as "sqrt");
 4. k-means (k = 3) on standardised inputs, PCA to 2-D, silhouette;
 5. `train_test_split(test_size=0.2, random_state=42)`: the MLP 22-128-64-32-3 (BatchNorm, ReLU,
    dropout 0.45 per hidden layer), AdamW lr 1e-4, cross-entropy, 5,000 full-batch epochs, the
