@@ -23,7 +23,7 @@ def main() -> None:
     """Entry point of the `songpop` console script (and of `python -m songpop`)."""
     signal.signal(signal.SIGTERM, _terminate)  # `songpop serve`: uvicorn installs its own
     try:
-        from songpop.cli import app
+        from songpop.cli import app  # late: loads rich, typer (start-up)
 
         app()
     except KeyboardInterrupt:

@@ -37,7 +37,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from songpop import config
-from songpop.errors import DataNotFoundError, InputError, SchemaError
+from songpop.errors import DataNotFoundError, InputError, LayoutError, SchemaError
 from songpop.io import (
     recover_dir,
     replace_dir,
@@ -50,7 +50,7 @@ from songpop.io import (
 from songpop.prepare.charts import aggregate_chart_songs, aggregate_seed_charts
 from songpop.prepare.clean import Cleaned, clean_charts, clean_tracks
 from songpop.prepare.history import artist_years, history_before
-from songpop.prepare.label import label_songs
+from songpop.prepare.label import hit_levels, label_songs
 from songpop.prepare.match import (
     DEFAULT_THRESHOLD,
     match_audit,
@@ -58,7 +58,7 @@ from songpop.prepare.match import (
     seed_join,
     select_one_per_song,
 )
-from songpop.prepare.normalize import add_keys, normalize_text
+from songpop.prepare.normalize import add_keys, normalize_text, split_artists
 from songpop.sources import registry
 from songpop.sources.charts import read_charts
 from songpop.sources.tracks import read_tracks
@@ -526,7 +526,6 @@ def load_songs(path: str | Path) -> pd.DataFrame:
         DataNotFoundError: no such file.
         LayoutError: not a readable Parquet table, or no `level` column.
     """
-    from songpop.errors import DataNotFoundError, LayoutError
 
     path = Path(path)
     if not path.is_file():
@@ -565,9 +564,6 @@ def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
     Raises:
         DataNotFoundError: the file is not in the data folder.
     """
-    from songpop.errors import DataNotFoundError
-    from songpop.prepare.normalize import split_artists
-    from songpop.sources.tracks import read_tracks
 
     path = config.data_dir(data_dir) / HIT_PREDICTOR_FILE
     if not path.is_file():
@@ -575,7 +571,6 @@ def hit_predictor_songs(data_dir: str | Path | None = None) -> pd.DataFrame:
     tracks = read_tracks(path)
     tracks = tracks.drop_duplicates(["title", "artist"]).reset_index(drop=True)
     tracks["primary_artist"] = split_artists(tracks["artist"])["primary_artist"]
-    from songpop.prepare.label import hit_levels
 
     is_hit = tracks["hit_target"].astype("Int64").eq(1).fillna(False).to_numpy(dtype=bool)
     tracks["level"] = np.asarray(hit_levels(is_hit), dtype=object)

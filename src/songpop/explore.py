@@ -21,6 +21,7 @@ import pandas as pd
 
 from songpop import config
 from songpop.errors import DataNotFoundError, LayoutError, SchemaError
+from songpop.report.manifest import SectionWriter
 
 if TYPE_CHECKING:
     from songpop.report.manifest import SectionWriter
@@ -404,8 +405,6 @@ def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> Expl
     """
     from tqdm.auto import tqdm
 
-    from songpop.report.manifest import SectionWriter
-
     songs_path, out_dir = Path(songs_path), Path(out_dir)
     raw = read_songs(songs_path)
     songs = prepare_songs(raw, source=str(songs_path))
@@ -433,7 +432,7 @@ def run_explore(songs_path: Path, out_dir: Path, progress: bool = False) -> Expl
 
 def _write_correlations(writer: SectionWriter, songs: pd.DataFrame, target: str) -> pd.DataFrame:
     """The report's Figures 1-3: correlation matrices, the sorted table, the regression panels."""
-    from songpop.report import figures
+    from songpop.report import figures  # late: loads matplotlib (start-up)
 
     corr_p = correlation_matrix(songs, target, "pearson")
     corr_s = correlation_matrix(songs, target, "spearman")
@@ -491,7 +490,7 @@ def _write_correlations(writer: SectionWriter, songs: pd.DataFrame, target: str)
 
 def _write_levels(writer: SectionWriter, songs: pd.DataFrame) -> None:
     """Class balance and each feature's distribution per level (when the table has labels)."""
-    from songpop.report import figures
+    from songpop.report import figures  # late: loads matplotlib (start-up)
 
     balance = class_balance(songs)
     if balance.empty:
@@ -518,7 +517,7 @@ def _write_levels(writer: SectionWriter, songs: pd.DataFrame) -> None:
 
 def _write_trends(writer: SectionWriter, trends: pd.DataFrame, target: str) -> None:
     """Feature means by release decade (when the table has years or decades)."""
-    from songpop.report import figures
+    from songpop.report import figures  # late: loads matplotlib (start-up)
 
     if trends.empty:
         writer.skip()

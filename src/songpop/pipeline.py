@@ -19,7 +19,17 @@ from typing import Any
 from songpop import config
 from songpop.errors import BundleError, SchemaError
 from songpop.io import atomic_write, write_json_atomic
+from songpop.prepare.label import relabel_among
 from songpop.progress import Event, Hook, emit
+from songpop.report import write_report
+from songpop.report.facts import write_facts
+from songpop.report.sections import (
+    explore_sections,
+    write_cluster_section,
+    write_data_section,
+    write_explain_section,
+    write_summary_section,
+)
 from songpop.sources import registry
 from songpop.stages import (
     data_fingerprint,
@@ -68,7 +78,6 @@ def charted_levels(songs: Any) -> Any:
     Across all songs the composite level mostly says "charted or not"; among charted songs it
     asks the harder question: how big a hit was it?
     """
-    from songpop.prepare.label import relabel_among
 
     return relabel_among(songs, songs["charted"].fillna(False).astype(bool))
 
@@ -76,14 +85,12 @@ def charted_levels(songs: Any) -> Any:
 def era_seed_levels(songs: Any) -> Any:
     """The seed songs with their Spotify popularity cut into thirds within each release cohort
     of `config.ERA_YEARS` years (songs without a year, or in too small a cohort, left out)."""
-    from songpop.prepare.label import relabel_among
 
     return relabel_among(songs, songs["year"].notna(), era_years=config.ERA_YEARS)
 
 
 def era_charted_levels(songs: Any) -> Any:
     """The charted songs, their composite score cut into thirds within each release cohort."""
-    from songpop.prepare.label import relabel_among
 
     keep = songs["charted"].fillna(False).astype(bool) & songs["year"].notna()
     return relabel_among(songs, keep, era_years=config.ERA_YEARS)
@@ -388,9 +395,8 @@ def _explain_stage(run: _Run, build_keys: dict[str, str], train_keys: dict[str, 
     """What drives the run's default model (SHAP on a sample of its songs)."""
     import pandas as pd  # the stages' libraries load only when a run starts
 
-    from songpop.bundle import load_bundle, resolve_model
-    from songpop.features import feature_matrix
-    from songpop.report.sections import write_explain_section
+    from songpop.bundle import load_bundle, resolve_model  # late: loads filelock (start-up)
+    from songpop.features import feature_matrix  # late: loads sklearn, imblearn, scipy (start-up)
 
     default = resolve_model(run.models_dir)
     # the train stages' keys fix the bundles (bundle.json's own hash holds its save time)
@@ -417,9 +423,6 @@ def _explain_stage(run: _Run, build_keys: dict[str, str], train_keys: dict[str, 
 
 def _report_stage(run: _Run) -> None:
     """The report, led by a summary of what is predictable, and the README's facts."""
-    from songpop.report import write_report
-    from songpop.report.facts import write_facts
-    from songpop.report.sections import write_summary_section
 
     emit(run.hook, Event("stage", "report"))
     t0 = time.perf_counter()
@@ -450,9 +453,11 @@ def choose_new_song_default(models_dir: Path, summaries: dict[str, Any]) -> dict
     Returns:
         The `new_song` record written into index.json.
     """
-    from songpop.bundle import set_run_default
+    from songpop.bundle import set_run_default  # late: loads filelock (start-up)
+
+    # late: loads sklearn, matplotlib, scipy (start-up)
     from songpop.evaluation.forward import headline
-    from songpop.train import bundle_id
+    from songpop.train import bundle_id  # late: loads lightgbm, sklearn, imblearn (start-up)
 
     def pick(task: str, metric: str) -> dict[str, Any] | None:
         summary = summaries.get(f"train_{task}") or {}
@@ -538,7 +543,7 @@ def _plan_settings(plan: TaskPlan) -> dict[str, Any]:
 
 
 def _build(task: str, run_dir: Path, data_dir: Path) -> None:
-    from songpop.build import build_dataset
+    from songpop.build import build_dataset  # late: loads rapidfuzz, tqdm (start-up)
 
     build_kwargs = dict(TASKS[task].build)
     if "tracks" in build_kwargs:
@@ -550,8 +555,9 @@ def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str
     """Train one task (in a worker process): `songpop.train.train_task` on its song table."""
     import pandas as pd
 
+    # late: loads lightgbm, sklearn, imblearn (start-up)
     from songpop.models.registry import models_for
-    from songpop.train import train_task
+    from songpop.train import train_task  # late: loads lightgbm, sklearn, imblearn (start-up)
 
     plan = TASKS[task]
     data = run_dir / "data" / plan.data_task(task)
@@ -581,8 +587,6 @@ def _explore(run_dir: Path, ordered: tuple[str, ...], hook: Hook | None) -> None
     """The original's exploration (the report's Figures 1-3) and every task's data section."""
     import pandas as pd
 
-    from songpop.report.sections import explore_sections, write_data_section
-
     explore_sections(run_dir / "data" / "seed" / "songs.parquet", run_dir / "explore")
     for task in ordered[1:]:
         if TASKS[task].data is not None:  # the same songs as another task's, relabelled
@@ -595,8 +599,8 @@ def _cluster(run_dir: Path, hook: Hook | None) -> None:  # noqa: ARG001  (a job'
     """The report's k-means view of the seed songs."""
     import pandas as pd
 
+    # late: loads sklearn, scipy, rich (start-up)
     from songpop.models.cluster import kmeans_analysis
-    from songpop.report.sections import write_cluster_section
 
     songs = pd.read_parquet(run_dir / "data" / "seed" / "songs.parquet")
     clusters = kmeans_analysis(songs, songs["level"], seed=config.SEED)
@@ -605,7 +609,7 @@ def _cluster(run_dir: Path, hook: Hook | None) -> None:  # noqa: ARG001  (a job'
 
 def _reindex(source: Path, models_dir: Path, task: str) -> None:
     """Put a reused task's bundles into this run's index.json, as training it would."""
-    from songpop.bundle import read_index, update_index
+    from songpop.bundle import read_index, update_index  # late: loads filelock (start-up)
 
     index = read_index(source / "models")
     entries = [e for e in index.get("models", []) if e.get("task") == task]
@@ -615,7 +619,7 @@ def _reindex(source: Path, models_dir: Path, task: str) -> None:
 
 def _default_reason(models_dir: Path) -> str | None:
     """How the run's default model was chosen, as index.json records it."""
-    from songpop.bundle import read_index
+    from songpop.bundle import read_index  # late: loads filelock (start-up)
 
     try:
         index = read_index(models_dir)

@@ -294,7 +294,7 @@ def _songpop_on_split(
 ) -> dict[str, Any]:
     """songpop's registry on the report's split, chosen by CV on its training rows; nothing is
     saved (the table is the product: bundles and figures would double the time)."""
-    from songpop.train import train_task
+    from songpop.train import train_task  # late: loads filelock (start-up)
 
     return train_task(
         songs,

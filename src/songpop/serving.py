@@ -59,6 +59,7 @@ def measure_speed(
         `single_p50_ms`, `single_p99_ms`, `batch_rows_per_s`, `batch_rows` (rows timed),
         `cpus`.
     """
+    # late: loads unidecode (start-up)
     from songpop.inference import predict, predict_frame, validate_frame
 
     values, ok, _ = validate_frame(X, bundle.feature_names)

@@ -38,8 +38,9 @@ from sklearn.model_selection import train_test_split
 from songpop import config
 from songpop import evaluation as ev
 from songpop.bundle import read_meta, save_bundle, update_index
-from songpop.bundle.store import reference_stats
+from songpop.bundle.store import CLASS_PERCENTILES, reference_stats
 from songpop.errors import SchemaError
+from songpop.evaluation.forward import forward_protocol, within_group_auc
 from songpop.features import (
     FEATURE_SETS,
     TIME_COLUMNS,
@@ -48,6 +49,7 @@ from songpop.features import (
     feature_matrix,
     history_columns,
     labels,
+    make_model_pipeline,
     stratified_split,
 )
 from songpop.io import json_safe, write_json_atomic
@@ -60,10 +62,11 @@ from songpop.models.search import (
     n_jobs_for,
     search_model,
 )
-from songpop.prepare.label import describe_levels
+from songpop.prepare.label import describe_levels, natural_order, top_class
 from songpop.progress import Hook
 from songpop.report import training as section
 from songpop.timing import Timer
+from songpop.vocabulary import is_categorical
 
 log = logging.getLogger(__name__)
 
@@ -703,8 +706,6 @@ def _forward(run: TaskRun) -> None:
     """Every feature set forward in time (`evaluation.forward`), each with `FORWARD_MODEL`,
     calibrated like the task's own models; for two classes also the main test split's
     within-year and within-genre ROC-AUC."""
-    from songpop.evaluation.forward import forward_protocol
-    from songpop.prepare.label import natural_order
 
     songs, spec = run.songs, run.spec
     time_col = next((c for c in TIME_COLUMNS if c in songs and songs[c].notna().any()), None)
@@ -754,8 +755,6 @@ def _subgroups(songs: pd.DataFrame) -> dict[str, np.ndarray]:
 def _within_groups(run: TaskRun) -> dict[str, Any]:
     """ROC-AUC of each feature set's best model inside each release year and genre of the
     test songs: ranking songs that share a year (or genre), whose base rate cannot help."""
-    from songpop.evaluation.forward import within_group_auc
-    from songpop.prepare.label import top_class
 
     out: dict[str, Any] = {}
     test = run.songs.iloc[run.test_pos]
@@ -778,8 +777,6 @@ def _regression(run: TaskRun) -> None:
     """The report's regression attempt done right: predict `score` itself, MAE and R² against
     a baseline that predicts the training mean, on the same split."""
     from lightgbm import LGBMRegressor
-
-    from songpop.features import make_model_pipeline
 
     songs, train_pos, test_pos = run.songs, run.train_pos, run.test_pos
     seed, timer, task = run.spec.seed, run.timer, run.spec.task
@@ -973,8 +970,6 @@ def era_reference(songs: pd.DataFrame, features: Sequence[str]) -> dict[str, Any
     the songs released within `ERA_WINDOW` years of it (`by_year`: year → [first, last year,
     songs, {feature: percentiles}]). Empty when the songs have no year.
     """
-    from songpop.bundle.store import CLASS_PERCENTILES
-    from songpop.vocabulary import is_categorical
 
     if "year" not in songs or songs["year"].notna().mean() < 0.9:
         return {}

@@ -125,3 +125,21 @@ def test_the_graph_sees_imports_inside_functions() -> None:
 def test_songpop_has_no_import_circles() -> None:
     found = circles(import_graph())
     assert found == [], "import circles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_an_import_inside_a_function_says_why() -> None:
+    """songpop's modules import one another at the top; one inside a function is there for
+    start-up time (it would load a library the caller may not need) and says so in a comment on
+    its line or the line above."""
+    silent = []
+    for name, path in _modules().items():
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("songpop"):
+                    here, above = lines[node.lineno - 1], lines[node.lineno - 2].strip()
+                    if "#" not in here and not above.startswith("#"):
+                        silent.append(f"{name}:{node.lineno}")
+    assert silent == [], f"imports inside functions without a reason: {sorted(set(silent))}"

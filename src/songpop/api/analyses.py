@@ -21,6 +21,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from songpop.audio.decode import CANCEL
+
 T = TypeVar("T")
 
 RETRY_AFTER_S = 5
@@ -84,7 +86,6 @@ def slots_of(request: Request | None) -> AnalysisSlots:
 async def run_watched(request: Request | None, func: Callable[..., T], *args: Any, **kw: Any) -> T:
     """`func(*args, **kw)` in a worker thread, cancelled (through the decoder's cancel event)
     when the client disconnects; returns only once the thread has finished."""
-    from songpop.audio.decode import CANCEL
 
     event = threading.Event()
 

@@ -25,8 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from songpop.api.analyses import run_watched, slots_of
 from songpop.api.schemas import ErrorResponse
 from songpop.api.state import models_of
+from songpop.audio import AUDIO_SUFFIXES, analyze
+from songpop.audio.online import OnlineAnalysis
 from songpop.errors import AudioError, NotAudioError
 from songpop.inference.context import MAX_SIMILAR, positions_svg
+from songpop.inference.inputs.audio import predict_audio
+from songpop.inference.inputs.find import catalogue_or_none
+from songpop.inference.newsong import audio_answer
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 """Largest audio upload accepted (50 MiB): a 5-minute WAV at 44.1 kHz is 53 MB, a FLAC half."""
@@ -77,7 +82,6 @@ async def predict_audio_route(
     the level and probabilities from the file's own values, and each level's range as the
     estimated features move over the values of the model's reference songs closest in what
     was measured. `sources` says where each value came from."""
-    from songpop.inference.inputs.audio import predict_audio
 
     bundle = models_of(request).get(model)
     song = await _analyse(file, request)
@@ -91,8 +95,6 @@ async def predict_audio_route(
     out["classes"] = bundle.levels
     parts = models_of(request).new_song if model is None else None
     if parts is not None:
-        from songpop.inference.newsong import audio_answer
-
         answer = await run_in_threadpool(audio_answer, song, result, parts)
         out["new_song"] = [answer.to_dict()]
     if explain:
@@ -102,7 +104,6 @@ async def predict_audio_route(
 
 def _catalogue() -> Any:
     """The local catalogue for the tags' lookup, or None when the data folder has none."""
-    from songpop.inference.inputs.find import catalogue_or_none
 
     return catalogue_or_none()[0]
 
@@ -116,7 +117,6 @@ async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
     """Save the upload to a private temporary folder, analyse it there, remove the folder.
     When the server runs with --online (`app.state.audio_online`), ReccoBeats hears excerpts
     of it; a calibration (`app.state.audio_calibration`) is applied when one was given."""
-    from songpop.audio import AUDIO_SUFFIXES
 
     state = request.app.state if request is not None else None
     calibration = getattr(state, "audio_calibration", None)
@@ -149,11 +149,9 @@ async def _analyse(file: UploadFile, request: Request | None = None) -> Any:
 def _analyse_here(target: Path, calibration: Any, online: bool) -> Any:
     """Analyse in this (worker) thread; the ReccoBeats client and its sqlite cache are made,
     used and closed here, since sqlite connections stay in the thread that opened them."""
-    from songpop.audio import analyze
 
     if not online:
         return analyze(target, calibration=calibration)
-    from songpop.audio.online import OnlineAnalysis
 
     heard = OnlineAnalysis.from_environment()
     try:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from songpop.api.analyses import default_limit
+
 T = TypeVar("T")
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -22,8 +24,6 @@ _POOL: list[ThreadPoolExecutor] = []
 
 def _pool() -> ThreadPoolExecutor:
     if not _POOL:
-        from songpop.api.analyses import default_limit
-
         _POOL.append(ThreadPoolExecutor(default_limit(), thread_name_prefix="songpop-score"))
     return _POOL[0]
 

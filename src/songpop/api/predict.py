@@ -23,6 +23,10 @@ from songpop.bundle import Bundle
 from songpop.errors import InputError, SongpopError
 from songpop.inference import Prediction, RecordError
 from songpop.inference.context import positions_svg
+from songpop.inference.inputs.find import SongNotFound, find_songs, list_candidates, parse_reference
+from songpop.inference.inputs.lookup import load_catalogue
+from songpop.inference.known import as_charted, known_song
+from songpop.inference.newsong import answer_new_songs
 from songpop.io import json_safe
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,6 @@ async def lookup_route(
     """Songs of the local catalogue (every track table of the data folder) matching a title
     or a Spotify id: title, artist, year, source file, match score, features and what
     happened to each on the Hot 100. A song that is not there gives an empty list."""
-    from songpop.inference.inputs.find import list_candidates, parse_reference
 
     try:
         parse_reference(q)  # a malformed Spotify link is a 422 naming the field
@@ -180,7 +183,6 @@ def _new_song_response(
 ) -> schemas.PredictResponse:
     """One song without a model id: the new-song answer first, then the chance model's own
     prediction of the values it scored (year, context and the artist's history filled)."""
-    from songpop.inference.newsong import answer_new_songs
 
     answers = answer_new_songs(records, parts, year_sources=sources)
     scored = [dict(a.record, **{k: r[k] for k in ("id", "title", "artist") if r.get(k)})
@@ -202,7 +204,6 @@ def predict_known(
     """A `spotify` or `title` body: the song found as the CLI finds it (`inputs.find`: the local
     catalogue, else the feature APIs when the server runs with --online), predicted from its
     real features; 404 when neither has it, with where songpop looked."""
-    from songpop.inference.inputs.find import SongNotFound, find_songs, parse_reference
 
     try:
         if isinstance(ref, schemas.SpotifyRef):
@@ -229,7 +230,6 @@ def predict_known(
     out = response.predictions[0]
     out.sources = {name: song.source for name in bundle.feature_names}
     out.song = json_safe(song.to_dict())
-    from songpop.inference.known import known_song
 
     known = known_song(parts.chance if parts is not None else bundle, song.title, song.artist)
     if known is not None:
@@ -370,8 +370,6 @@ def _as_charted(similar: list[Any]) -> list[Any]:
     (`songpop.inference.known.as_charted`); as they are when there is no data folder."""
     if not similar:
         return similar
-    from songpop.inference.inputs.lookup import load_catalogue
-    from songpop.inference.known import as_charted
 
     try:
         return as_charted(similar, load_catalogue())

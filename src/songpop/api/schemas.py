@@ -25,7 +25,9 @@ from pydantic import (
 )
 
 from songpop import config, vocabulary
+from songpop.errors import InputError
 from songpop.inference.context import MAX_SIMILAR
+from songpop.inference.inputs.lookup import parse_spotify
 
 MAX_RECORDS = 1000
 """Most records one `POST /predict` may carry; larger batches belong to `songpop predict --csv`."""
@@ -168,8 +170,6 @@ SPOTIFY_PATTERN = (
 
 
 def _track_reference(value: str) -> str:
-    from songpop.errors import InputError
-    from songpop.inference.inputs.lookup import parse_spotify
 
     try:
         parse_spotify(value)

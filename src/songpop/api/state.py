@@ -12,6 +12,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songpop.bundle import Bundle, load_bundle, resolve_model
+from songpop.inference.newsong import load_new_song
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def load_models(model_paths: Sequence[str | os.PathLike[str]] | None) -> LoadedM
     loaded = LoadedModels()
     new_song = None
     if not model_paths:
-        from songpop.inference.newsong import load_new_song
-
         new_song = load_new_song()
     for path in paths:
         bundle = load_bundle(path, eager=True)  # a refused estimator stops start-up

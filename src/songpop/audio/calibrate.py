@@ -35,7 +35,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from songpop import vocabulary
-from songpop.errors import InputError
+from songpop.audio import analyze
+from songpop.audio.analyze import Value
+from songpop.audio.describe import DESCRIPTORS
+from songpop.audio.estimate import ESTIMATES, estimate
+from songpop.errors import InputError, SongpopError
 
 if TYPE_CHECKING:
     from songpop.audio.analyze import SongFeatures
@@ -77,7 +81,6 @@ class Pair:
 
 def song_inputs(descriptors: dict[str, float]) -> dict[str, float]:
     """A song's calibration inputs: its descriptors and each feature's uncalibrated estimate."""
-    from songpop.audio.estimate import estimate
 
     out = {k: float(v) for k, v in descriptors.items()}
     for name, est in estimate(descriptors).items():
@@ -90,7 +93,6 @@ def _candidates(target: str) -> list[dict[str, Any]]:
     if target == "loudness":
         return [{"kind": "linear", "input": "loudness_lufs"},
                 {"kind": "isotonic", "input": "loudness_lufs"}]  # fmt: skip
-    from songpop.audio.estimate import ESTIMATES
 
     out: list[dict[str, Any]] = [{"kind": "isotonic", "input": f"{ESTIMATE}:{target}"}]
     out += [{"kind": "isotonic", "input": d} for d in ESTIMATES[target].descriptors]
@@ -99,7 +101,6 @@ def _candidates(target: str) -> list[dict[str, Any]]:
 
 
 def _tree_inputs(target: str) -> list[str]:
-    from songpop.audio.describe import DESCRIPTORS
 
     return [*DESCRIPTORS, f"{ESTIMATE}:{target}"]
 
@@ -258,7 +259,6 @@ class Calibration:
 
     def to_json(self) -> dict[str, Any]:
         """The file's content (JSON-ready)."""
-        from songpop.audio.describe import DESCRIPTORS
 
         return {
             "format": FORMAT, "version": VERSION, "pairs": self.pairs, "source": self.source,
@@ -274,7 +274,6 @@ class Calibration:
     def apply(self, song: SongFeatures) -> SongFeatures:
         """Replace the song's estimates (and measured loudness) by the applied mappings'
         values, in place, each marked `calibrated` with its held-out error."""
-        from songpop.audio.analyze import Value
 
         X = {k: np.array([v]) for k, v in song_inputs(song.descriptors).items()}
         where = Path(self.file).name if self.file else "the calibration"
@@ -357,7 +356,6 @@ def _numbers(value: Any, where: str, name: str, length: int | None = None) -> li
 
 
 def _check_model(model: Any, where: str, name: str) -> dict[str, Any]:
-    from songpop.audio.describe import DESCRIPTORS
 
     known = {*DESCRIPTORS, *(f"{ESTIMATE}:{f}" for f in vocabulary.ESTIMATED_FEATURES)}
     if not isinstance(model, dict) or model.get("kind") not in ("linear", "isotonic", "trees"):
@@ -471,7 +469,7 @@ def write_calibration(calibration: Calibration, pairs: list[Pair], path: Path) -
     Raises:
         CalibrationError: the written-out form would not read back the same (nothing written).
     """
-    from songpop.io import write_json_atomic
+    from songpop.io import write_json_atomic  # late: loads pyarrow, pandas (start-up)
 
     try:
         doc = json.loads(json.dumps(calibration.to_json(), allow_nan=False))
@@ -515,8 +513,7 @@ def collect_pairs(
         online: `songpop.audio.online.OnlineAnalysis` (pairing with ReccoBeats' values).
         progress: called with (done, total) after each file.
     """
-    from songpop.audio import analyze
-    from songpop.errors import SongpopError
+    # late: loads pyarrow, pandas, filelock (start-up)
     from songpop.inference.inputs.audio import known_song
 
     pairs: list[Pair] = []

@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from songpop import vocabulary
+from songpop.audio import excerpts as cut
 from songpop.audio.analyze import Value
+from songpop.errors import SongpopError
+from songpop.providers.cache import AnswerCache
 
 if TYPE_CHECKING:
     from songpop.audio.analyze import SongFeatures
@@ -86,7 +90,7 @@ class OnlineAnalysis:
     ) -> OnlineAnalysis:
         """ReccoBeats at `$SONGPOP_RECCOBEATS_URL` (default: the public service), with the
         provider answer cache."""
-        from songpop.providers.cache import AnswerCache
+        # late: loads httpx, pyarrow, pandas (start-up)
         from songpop.providers.reccobeats import BASE_URL, ReccoBeats
 
         url = os.environ.get("SONGPOP_RECCOBEATS_URL", BASE_URL)
@@ -103,8 +107,6 @@ class OnlineAnalysis:
     def hear(self, song: SongFeatures) -> SongFeatures:
         """Replace the song's estimates by the service's analysis of its excerpts, in place;
         on any failure keep the local analysis and add one note saying why."""
-        from songpop.audio import excerpts as cut
-        from songpop.errors import SongpopError
 
         name = Path(song.path).name
         try:
@@ -125,7 +127,7 @@ class OnlineAnalysis:
 def apply(song: SongFeatures, pieces: list[Excerpt], answers: list[dict[str, float]]) -> None:
     """Put the service's mean values (with their spread) in place of the song's estimates, and
     its tempo and loudness beside songpop's, in `song.online`."""
-    from songpop import vocabulary
+    # late: loads httpx, pyarrow, pandas (start-up)
     from songpop.providers.reccobeats import UPLOAD_FEATURES
 
     n = len(answers)

@@ -78,6 +78,7 @@ def fit_tempo_prior(tempos: np.ndarray) -> TempoPrior:
 
 def catalogue_tempos(data_dir: str | None = None) -> np.ndarray:
     """One Spotify tempo per distinct song (normalised title and artist) of the local catalogue."""
+    # late: loads pyarrow, pandas, filelock (start-up)
     from songpop.inference.inputs.lookup import load_catalogue
 
     index = load_catalogue(data_dir).index

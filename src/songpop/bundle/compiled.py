@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from songpop.bundle.frame import feature_frame
 from songpop.errors import BundleError
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,6 @@ def to_onnx(
         largest difference), or None when the model cannot be converted or the graph
         disagrees with the estimator by more than `TOLERANCE`.
     """
-    from songpop.bundle.frame import feature_frame
 
     if not hasattr(estimator, "predict_proba"):
         return None  # nothing to score probabilities with

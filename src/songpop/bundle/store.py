@@ -43,7 +43,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from songpop import config
+from songpop import config, vocabulary
+from songpop.bundle.checks import check_estimator
+from songpop.bundle.compiled import (
+    TOLERANCE,
+    check_graph,
+    check_probabilities,
+    run,
+    session,
+    to_onnx,
+)
+from songpop.bundle.frame import feature_frame
 from songpop.errors import BundleError
 from songpop.io import (
     json_safe,
@@ -223,8 +233,6 @@ class Bundle:
         if self.compiled is None:
             return None
         if self._session is None:
-            from songpop.bundle.compiled import session
-
             where = str(self.path / ONNX_FILE)
             if self._graph is None:
                 self._graph = _read_graph(self.path, self.meta)
@@ -445,7 +453,6 @@ def _write_graph(
     layout: dict[str, Any],
 ) -> None:
     """Write `estimator.onnx` when the estimator converts and agrees (see `bundle.compiled`)."""
-    from songpop.bundle.compiled import to_onnx
 
     rows = check_rows(feature_names, reference_X)
     made = to_onnx(estimator, feature_names, rows)
@@ -462,7 +469,6 @@ CHECK_ROWS = 1_000
 
 def check_rows(feature_names: list[str], reference_X: pd.DataFrame | None) -> np.ndarray:
     """Rows to check a compiled model on: training rows and random rows over each valid range."""
-    from songpop import vocabulary
 
     rng = np.random.default_rng(config.SEED)
     n = CHECK_ROWS // 4
@@ -733,7 +739,6 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
 def _read_graph(path: Path, meta: dict[str, Any]) -> bytes:
     """The bundle's ONNX graph, after `compiled.check_graph` (no external data, no custom or
     control-flow operators, songpop's inputs and outputs)."""
-    from songpop.bundle.compiled import check_graph
 
     file = bundle_file(path, meta, ONNX_FILE)
     data = file.read_bytes()
@@ -746,7 +751,6 @@ def _read_graph(path: Path, meta: dict[str, Any]) -> bytes:
 def _load_estimator(path: Path, meta: dict[str, Any]) -> Any:
     """The bundle's estimator: the skops file (types checked first), torch slots put back, then
     its arrays checked (`bundle.checks`) before anything predicts with it."""
-    from songpop.bundle.checks import check_estimator
 
     file = bundle_file(path, meta, ESTIMATOR_FILE)
     estimator = _load_skops(file)
@@ -779,8 +783,6 @@ def verify_bundle(path: str | os.PathLike[str]) -> list[str]:
     Raises:
         BundleError: the first check that fails, naming the file and what is wrong.
     """
-    from songpop.bundle.compiled import TOLERANCE, check_probabilities, run
-    from songpop.bundle.frame import feature_frame
 
     bundle = load_bundle(path, eager=True)
     meta = bundle.meta

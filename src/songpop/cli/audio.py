@@ -17,7 +17,7 @@ from rich.table import Table
 
 from songpop import vocabulary
 from songpop.cli.output import err, fail, on_cluster, progress
-from songpop.errors import InputError
+from songpop.errors import InputError, SongpopError
 
 _out = Console()
 SOURCE_STYLE = {
@@ -122,6 +122,7 @@ def analyze(
     FILE applies a calibration from `songpop calibrate` (values marked calibrated, with their
     held-out error).
     """
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.audio import analysis_table
 
     fitted = load_calibration_option(calibration)
@@ -135,6 +136,7 @@ def analyze(
     for f in failures:
         err.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
     if out is not None and songs:
+        # late: loads pyarrow, pandas, numpy (start-up)
         from songpop.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 
         if out.suffix.lower() == ".json":
@@ -156,8 +158,8 @@ def analyze(
 def load_calibration_option(path: Path | None) -> Any:
     """The calibration of --calibration, else of $SONGPOP_CALIBRATION, else None; a file that
     cannot be used stops the command with one line naming it."""
+    # late: loads numpy (start-up)
     from songpop.audio.calibrate import calibration_path, load_calibration
-    from songpop.errors import SongpopError
 
     chosen = calibration_path(path)
     if chosen is None:
@@ -175,7 +177,7 @@ def _analyze_folder_on_cluster(
     online: bool = False,
     calibration: Path | None = None,
 ) -> None:
-    from songpop.errors import SongpopError
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import analyze_folder, scheduler_address
 
     if len(files) != 1:
@@ -183,7 +185,7 @@ def _analyze_folder_on_cluster(
     if out is None or out.suffix.lower() not in (".parquet", ".csv"):
         raise fail(InputError("a FOLDER needs --out features.parquet (or .csv)"))
     address = scheduler_address(scheduler) or "local"
-    from songpop.audio.calibrate import calibration_path
+    from songpop.audio.calibrate import calibration_path  # late: loads numpy (start-up)
 
     chosen = calibration_path(calibration)
     options = {"online": online, "calibration": str(chosen) if chosen else None}
@@ -212,12 +214,13 @@ def _run(
 ) -> tuple[list[Any], list[Any]]:
     """Analyse the files (a progress bar for several); with `online`, ReccoBeats is asked and
     what leaves the machine is said before each file's first upload."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.audio import analyze_files
 
     paths = [str(f) for f in files]
     heard = None
     if online:
-        from songpop.audio.online import OnlineAnalysis
+        from songpop.audio.online import OnlineAnalysis  # late: loads numpy (start-up)
 
         heard = OnlineAnalysis.from_environment(
             announce=lambda line: err.print(line, highlight=False, soft_wrap=True)
@@ -320,7 +323,7 @@ def calibrate(
     file (JSON) is then used by `songpop analyze --calibration FILE` (or
     $SONGPOP_CALIBRATION). A feature whose held-out R² is below 0.2 keeps its estimate.
     """
-    from songpop.audio.calibrate import (
+    from songpop.audio.calibrate import (  # late: loads numpy (start-up)
         MIN_PAIRS,
         MIN_R2,
         collect_pairs,
@@ -328,7 +331,8 @@ def calibrate(
         too_few,
         write_calibration,
     )
-    from songpop.errors import SongpopError
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import audio_files
 
     if not folder.is_dir():
@@ -342,12 +346,13 @@ def calibrate(
     heard = catalogue = None
     try:
         if online:
-            from songpop.audio.online import OnlineAnalysis
+            from songpop.audio.online import OnlineAnalysis  # late: loads numpy (start-up)
 
             heard = OnlineAnalysis.from_environment(
                 announce=lambda line: err.print(line, highlight=False, soft_wrap=True)
             )
         else:
+            # late: loads pyarrow, pandas, numpy (start-up)
             from songpop.inference.inputs.lookup import load_catalogue
 
             catalogue = load_catalogue()

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from songpop.cli.output import err, fail
-from songpop.errors import InputError, SongpopError
+from songpop import config
+from songpop.cli.output import err, fail, progress
+from songpop.errors import InputError, SchemaError, SongpopError
 
 data_app = typer.Typer(
     help="Find, fetch and verify the raw data, and build the song table.",
@@ -45,8 +46,7 @@ def fetch_command(
     Prints one line per dataset: file, status (ok / fetched / missing / mismatch / unreadable)
     and rows. Exits non-zero when any dataset is missing or differs from the registry.
     """
-    from songpop import config
-    from songpop.sources import registry
+    from songpop.sources import registry  # late: loads pyarrow, pandas, numpy (start-up)
 
     folder = config.data_dir(data_dir)
     try:
@@ -131,7 +131,7 @@ def build_command(
     Writes each stage's table as Parquet, build.json and the match audit into --out, then
     prints rows in/out of every stage, the match rate per source and the label balance.
     """
-    from songpop.build import build_dataset
+    from songpop.build import build_dataset  # late: loads pyarrow, pandas, numpy (start-up)
 
     try:
         parsed = _parse_weights(weights) if weights else None
@@ -155,7 +155,6 @@ def build_command(
 
 def _parse_weights(text: str) -> dict[str, float]:
     """ "weeks=0.5,best=0.5" -> {"weeks": 0.5, "best": 0.5}; a malformed item is an error."""
-    from songpop.errors import SchemaError
 
     weights: dict[str, float] = {}
     for item in text.split(","):
@@ -243,10 +242,12 @@ def fetch_features_command(
     with the same --out goes on from there; the provider cache keeps any id from being fetched
     twice. Lines that are not Spotify track links are reported and skipped.
     """
-    from songpop.cli.output import progress
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import load_catalogue
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.providers.fetch import chart_queries, fetch_features, read_ids
-    from songpop.providers.resolve import Providers
+    from songpop.providers.resolve import Providers  # late: loads httpx, pyarrow, pandas (start-up)
 
     if (ids is None) == (charts is None):
         raise fail(InputError("give one of --ids FILE or --charts FILE"))

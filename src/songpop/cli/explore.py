@@ -71,7 +71,9 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML report of a run (figures embedded) and copy its figures."""
-    from songpop.report import write_report
+    from songpop.report import write_report  # late: loads pyarrow, pandas, numpy (start-up)
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.report.facts import facts_markdown, run_facts, update_readme
 
     try:

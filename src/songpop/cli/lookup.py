@@ -32,7 +32,10 @@ def lookup(
     Titles match as the build matches charts to tracks (accents, "feat." and version tags
     ignored; fuzzy at 90 or above); a song that is not there gives no candidate.
     """
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.find import list_candidates
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import load_catalogue
 
     try:

@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from songpop.cli.output import fail
-from songpop.errors import SongpopError
+from songpop import config
+from songpop.cli.output import RunView, err, fail
+from songpop.errors import BundleError, LayoutError, SongpopError
+from songpop.progress import StageHook
 
 models_app = typer.Typer(
     help="Saved model bundles: list what is saved, verify a bundle.", no_args_is_help=True
@@ -84,13 +86,14 @@ def train_command(
     on the training songs only and scored once on the held-out songs, with a 95% interval and
     the dummy baseline. Works with any label strategy, the hit label included.
     """
-    from songpop import config
-    from songpop.build import load_songs
-    from songpop.cli.output import RunView
+    from songpop.build import load_songs  # late: loads pyarrow, pandas, numpy (start-up)
+
+    # late: loads lightgbm, sklearn, imblearn (start-up)
     from songpop.models.registry import parse_model_list
+
+    # late: loads lightgbm, sklearn, imblearn (start-up)
     from songpop.models.search import get_budget
-    from songpop.progress import StageHook
-    from songpop.train import train_task
+    from songpop.train import train_task  # late: loads lightgbm, sklearn, imblearn (start-up)
 
     try:
         get_budget(budget)
@@ -107,6 +110,7 @@ def train_command(
         )
         history = artist_history or songs.parent / "artist_history.parquet"
         if chance and names is None:
+            # late: loads lightgbm, sklearn, imblearn (start-up)
             from songpop.models.registry import models_for
 
             names = models_for("fast")  # as `songpop run` trains it (calibrated: no MLP)
@@ -137,8 +141,6 @@ def _read_history(path: Path) -> Any:
     """The build's artist history table, with a clear error when unreadable."""
     import pandas as pd
 
-    from songpop.errors import LayoutError
-
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types on a bad file
@@ -147,7 +149,6 @@ def _read_history(path: Path) -> Any:
 
 def _mode(quiet: bool) -> str:
     """The live view in a terminal, plain lines elsewhere, nothing with --quiet."""
-    from songpop.cli.output import err
 
     return "quiet" if quiet else ("rich" if err.is_terminal else "plain")
 
@@ -204,8 +205,10 @@ def reproduce_command(
     the original code's number, songpop's run of the original model, and songpop's best
     audio-only and audio + context models on the same split with their 95% intervals.
     """
-    from songpop.cli.output import RunView
+    # late: loads lightgbm, sklearn, imblearn (start-up)
     from songpop.models.search import get_budget
+
+    # late: loads lightgbm, sklearn, imblearn (start-up)
     from songpop.reproduce import TABLE_COLUMNS, reproduce
 
     try:
@@ -249,9 +252,10 @@ def list_command(
     Each id can be given to --model as printed (seed/audio/lgbm, for the last run), or led by
     its run's name (RUN/seed/audio/lgbm).
     """
-    from songpop.bundle import list_bundles
+    from songpop.bundle import list_bundles  # late: loads pyarrow, pandas, numpy (start-up)
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.bundle.models_index import _latest_models_dir
-    from songpop.errors import BundleError
 
     try:
         folder = models_dir or _latest_models_dir(required=True)
@@ -311,7 +315,7 @@ def verify_command(
     not make bundle.json itself true (whoever edits it can rewrite them): trust a bundle as
     much as its source.
     """
-    from songpop.bundle import verify_bundle
+    from songpop.bundle import verify_bundle  # late: loads pyarrow, pandas, numpy (start-up)
 
     try:
         passed = verify_bundle(bundle)

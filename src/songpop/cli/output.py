@@ -46,6 +46,7 @@ def on_cluster(address: str, label: str, work: Callable[[Any, Callable[[int, int
     Raises:
         SongpopError: the scheduler cannot be reached (or `work` refuses its input).
     """
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import connect
 
     client = connect(address)

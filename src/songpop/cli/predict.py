@@ -18,8 +18,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from songpop import vocabulary
-from songpop.cli.output import err, fail
-from songpop.errors import InputError, SongpopError
+from songpop.cli.audio import _run, load_calibration_option
+from songpop.cli.output import err, fail, on_cluster
+from songpop.errors import InputError, LayoutError, SongpopError
 
 _out = Console()
 
@@ -76,6 +77,7 @@ def predict_command(
     its era; then the default model's details. --task seed (or another task) uses that task's
     default model instead.
     """
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.bundle import load_bundle, resolve_model
 
     given = {k: v for k, v in features.items() if v is not None}
@@ -94,12 +96,14 @@ def predict_command(
     if task is not None and model is not None:
         raise fail(InputError("give --model or --task, not both"))
     if task is not None:
+        # late: loads pyarrow, pandas, numpy (start-up)
         from songpop.bundle import resolve_model as _resolve
 
         try:
             model = _resolve(None, task=task)
         except SongpopError as exc:
             raise fail(exc) from None
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.context import MAX_SIMILAR
 
     if similar < 0 or similar > MAX_SIMILAR:
@@ -107,6 +111,7 @@ def predict_command(
     if csv_file is not None and (similar or plot):
         raise fail(InputError("--similar and --plot are for single songs, not a --csv batch"))
     show = Show(explain=explain, top=top, similar=similar, plot=plot, verbose=verbose)
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import looks_like_spotify
 
     if title or (files and all(looks_like_spotify(str(f)) for f in files)):
@@ -118,6 +123,7 @@ def predict_command(
         return
     if csv_file is not None and out is None:
         raise fail(InputError("--csv needs --out FILE (where the scored rows go)"))
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import scheduler_address
 
     address = scheduler_address(scheduler)
@@ -136,11 +142,12 @@ def predict_command(
                 bundle = _batch_bundle(csv_file, bundle, chunksize)
             _score_batch(csv_file, out, rejects, bundle, chunksize, explain, top, overwrite)
             return
-        from songpop.inference import predict
+        from songpop.inference import predict  # late: loads pyarrow, pandas, numpy (start-up)
 
         parts = _new_song_parts(model)
         filled: dict[str, Any] = {}
         if given:  # some features: the rest from a typical song, said below
+            # late: loads pyarrow, pandas, numpy (start-up)
             from songpop.inference.typical import fill_typical
 
             given, filled, filled_from = fill_typical(
@@ -156,7 +163,7 @@ def predict_command(
     except SongpopError as exc:
         raise fail(exc) from None
     if out is not None:
-        from songpop.io import write_json_atomic
+        from songpop.io import write_json_atomic  # late: loads pyarrow, pandas, numpy (start-up)
 
         dicts = [p.to_dict() for p in predictions]
         for d, a in zip(dicts, answers or [], strict=False):
@@ -164,6 +171,7 @@ def predict_command(
         write_json_atomic(dicts, out)
         _out.print(f"{len(predictions)} prediction(s) written to {out}", markup=False)
     if filled:
+        # late: loads pyarrow, pandas, numpy (start-up)
         from songpop.inference.typical import filled_words
 
         err.print(
@@ -185,9 +193,12 @@ def _predict_audio(
     online: bool = False,
     artist: str | None = None,
 ) -> None:
-    from songpop.audio import is_audio_path
+    from songpop.audio import is_audio_path  # late: loads numpy (start-up)
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.bundle import load_bundle, resolve_model
-    from songpop.cli.audio import _run, load_calibration_option
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.audio import predict_audio
 
     for f in files:
@@ -214,13 +225,14 @@ def _predict_audio(
     for f in failures:
         err.print(f"[bold red]error:[/] {escape(str(f.error))}", highlight=False, soft_wrap=True)
     if out is not None and results:
-        from songpop.io import write_json_atomic
+        from songpop.io import write_json_atomic  # late: loads pyarrow, pandas, numpy (start-up)
 
         write_json_atomic([r.to_dict() for r in results], out)
         err.print(f"{len(results)} prediction(s) written to {out}", markup=False)
     for song, result in zip(songs, results, strict=True):
         if parts is not None:
             try:
+                # late: loads pyarrow, pandas, numpy (start-up)
                 from songpop.inference.newsong import audio_answer
 
                 answers = [audio_answer(song, result, parts, artist)]
@@ -249,9 +261,14 @@ def _predict_known(
     """Songs found in the local catalogue (by title and artist, or Spotify link), else, with
     --online, through the feature APIs: predicted from their real features, with what really
     happened to them when the catalogue knows."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.bundle import load_bundle, resolve_model
-    from songpop.inference import predict
+    from songpop.inference import predict  # late: loads pyarrow, pandas, numpy (start-up)
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.find import find_songs
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import parse_spotify
 
     try:
@@ -275,7 +292,7 @@ def _predict_known(
     except SongpopError as exc:
         raise fail(exc) from None
     if out is not None:
-        from songpop.io import write_json_atomic
+        from songpop.io import write_json_atomic  # late: loads pyarrow, pandas, numpy (start-up)
 
         rows = []
         for c, p in zip(found, predictions, strict=True):
@@ -315,7 +332,7 @@ def chart_history_words(c: Any) -> str:
 
 def _known_lines(bundles: list[Any], found: Any) -> list[str]:
     """For each model, whether the found song is one of its training or test songs."""
-    from songpop.inference.known import known_song
+    from songpop.inference.known import known_song  # late: loads pyarrow, pandas, numpy (start-up)
 
     lines = []
     for bundle in bundles:
@@ -329,8 +346,10 @@ def _batch_bundle(path: Path, bundle: Any, chunksize: int) -> Any:
     """The run's default for a batch file, or, when the file has no release year the default
     needs, the chart-chance task's audio-only model, said in one line (a catalogue's year is
     never guessed)."""
-    from songpop.errors import LayoutError
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.batch import table_features
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.table import TableReader
 
     if "year" not in bundle.feature_names:
@@ -348,7 +367,7 @@ def _batch_bundle(path: Path, bundle: Any, chunksize: int) -> Any:
             f"{path}: no release year column, which {bundle.model_id} needs; add a 'year' "
             "column or pass --model with an audio-only model"
         )
-    from songpop.bundle import load_bundle
+    from songpop.bundle import load_bundle  # late: loads pyarrow, pandas, numpy (start-up)
 
     other = load_bundle(fallback)
     err.print(
@@ -364,6 +383,7 @@ def _new_song_parts(model: Path | None) -> Any:
     run has none)."""
     if model is not None:
         return None
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.newsong import load_new_song
 
     return load_new_song()
@@ -381,6 +401,7 @@ def _new_song_answers(
         or not all(isinstance(r, dict) for r in rows)
     ):
         return None
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.newsong import answer_new_songs
 
     return answer_new_songs(rows, parts, year_sources=sources)
@@ -389,6 +410,7 @@ def _new_song_answers(
 def _answered(rows: list[Any], answers: list[Any]) -> list[dict[str, Any]]:
     """The values the new-song answer scored (year, context and history filled), with each
     record's ids."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.validate import ID_FIELDS
 
     return [
@@ -417,6 +439,7 @@ def _print_new_song(answers: list[Any] | None, title: str | None = None) -> None
 
 def _catalogue_or_none() -> Any:
     """The local catalogue, or None (with a note) when the data folder has no track table."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.find import catalogue_or_none
 
     catalogue, why = catalogue_or_none()
@@ -448,7 +471,7 @@ def _print_audio_prediction(result: Any, bundle: Any, show: Show) -> None:
     table.add_column("probability", justify="right")
     table.add_column("range over the estimates", justify="right")
     table.add_column("likeliest in", justify="right")
-    from songpop.prepare.label import class_words
+    from songpop.prepare.label import class_words  # late: loads pyarrow, pandas, numpy (start-up)
 
     for c in bundle.levels:
         lo_hi = result.range.get(c) if result.range else None
@@ -485,8 +508,9 @@ def _score_on_cluster(
     overwrite: bool = False,
 ) -> None:
     """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
-    from songpop.bundle import resolve_model
-    from songpop.cli.output import on_cluster
+    from songpop.bundle import resolve_model  # late: loads pyarrow, pandas, numpy (start-up)
+
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import check_output_folder, score_files, table_files
 
     if explain:
@@ -523,7 +547,7 @@ def _score_on_cluster(
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"--json {path}: file not found")
-    from songpop.io import loads_limited
+    from songpop.io import loads_limited  # late: loads pyarrow, pandas, numpy (start-up)
 
     try:
         with open(path, "rb") as handle:
@@ -535,6 +559,7 @@ def _read_json(path: Path) -> Any:
             if "bytes" in str(exc)
             else f"--json {path}: {exc}"
         ) from None
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.saved import is_saved_answer, saved_records
 
     if is_saved_answer(document):  # a saved Spotify or ReccoBeats answer
@@ -558,7 +583,7 @@ def _score_batch(
     top: int,
     overwrite: bool = False,
 ) -> None:
-    from songpop.inference import score_file
+    from songpop.inference import score_file  # late: loads pyarrow, pandas, numpy (start-up)
 
     summary = score_file(
         csv_file,
@@ -610,7 +635,7 @@ EXPLAIN_SIMILAR = 3
 def _print_predictions(
     predictions: list[Any], bundle: Any, show: Show, values: list[dict[str, Any]]
 ) -> None:
-    from songpop.prepare.label import class_words
+    from songpop.prepare.label import class_words  # late: loads pyarrow, pandas, numpy (start-up)
 
     table = Table(
         title=f"Predictions of {bundle.model_id} ({bundle.feature_set} features): "
@@ -691,6 +716,7 @@ def _print_context(
 ) -> None:
     """Beside the numbers: how sure, how unusual, the nearest songs, what the levels mean, how
     good the model is; and the position charts with --plot."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.context import accuracy_line, level_lines
 
     many = len(predictions) > 1
@@ -698,6 +724,7 @@ def _print_context(
     for i, p in enumerate(predictions):
         tag = f"record {i + 1}: " if many else ""
         if p.similar and catalogue is not None:
+            # late: loads pyarrow, pandas, numpy (start-up)
             from songpop.inference.known import as_charted
 
             p.similar = as_charted(p.similar, catalogue)
@@ -727,6 +754,7 @@ def _print_context(
 def _catalogue_quietly() -> Any:
     """The data folder's catalogue, to show similar songs' chart history as a lookup does;
     None when there is no data folder (the bundle's own table is shown then)."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import load_catalogue
 
     try:
@@ -759,8 +787,9 @@ def _write_plots(
 ) -> None:
     """One SVG of where each song sits (`inference.context.positions_svg`): `path` for one
     song, `<stem>-<n><suffix>` for several."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.context import positions_svg
-    from songpop.io import atomic_write
+    from songpop.io import atomic_write  # late: loads pyarrow, pandas, numpy (start-up)
 
     for i, record in enumerate(values[: len(predictions)]):
         target = path if len(predictions) == 1 else path.with_name(

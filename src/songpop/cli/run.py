@@ -58,6 +58,7 @@ def run(
     its default model from any folder (it is registered in the songpop home, $SONGPOP_HOME or
     your user data folder).
     """
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.pipeline import TASKS, run_pipeline
 
     if budget not in ("quick", "default", "full"):
@@ -83,7 +84,7 @@ def run(
             )
     except SongpopError as exc:
         raise fail(exc) from None
-    from songpop.bundle import register_run
+    from songpop.bundle import register_run  # late: loads pyarrow, pandas, numpy (start-up)
 
     try:
         registry = register_run(result.run_dir)
@@ -121,6 +122,7 @@ def stage_table(timings: dict[str, float], reused: dict[str, str], wall: float) 
 
 def _readme_note(run_dir: Path, readme: Path = Path("README.md")) -> None:
     """Say when the README here quotes another run's figures, and how to update them."""
+    # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.report.facts import FACTS_FILE, readme_block
 
     if not readme.is_file() or not (run_dir / FACTS_FILE).is_file():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from songpop.cli.audio import load_calibration_option
 from songpop.cli.output import err, fail
 from songpop.errors import SongpopError
 
@@ -76,8 +77,8 @@ def serve_command(
     os.environ["OMP_NUM_THREADS"] = str(model_threads)
     import uvicorn
 
-    from songpop.api import create_app
-    from songpop.api.app import load_models
+    from songpop.api import create_app  # late: loads fastapi, pyarrow, pandas (start-up)
+    from songpop.api.app import load_models  # late: loads fastapi, pyarrow, pandas (start-up)
 
     try:
         # loaded here, not in the server's start-up: a refused bundle is one clear line
@@ -85,7 +86,6 @@ def serve_command(
         models = load_models(named or None)  # `latest` alone: as without --model
     except SongpopError as exc:
         raise fail(exc) from None
-    from songpop.cli.audio import load_calibration_option
 
     served = ", ".join(str(b.path) for b in models.bundles.values())
     err.print(f"serving {served} on http://{host}:{port}/", markup=False)
@@ -93,6 +93,7 @@ def serve_command(
     app.state.audio_online = online  # read by songpop.api.audio for each upload
     app.state.online = online  # read by /predict for a song the catalogue lacks
     app.state.audio_calibration = load_calibration_option(None)  # $SONGPOP_CALIBRATION
+    # late: loads fastapi, pyarrow, pandas (start-up)
     from songpop.api.analyses import AnalysisSlots
 
     app.state.analysis_slots = AnalysisSlots(max_analyses)  # read by songpop.api.audio

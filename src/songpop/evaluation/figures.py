@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from songpop import plotting
+from songpop.config import FEATURE_SET_LABELS
 from songpop.evaluation import metrics as M
 from songpop.evaluation.metrics import MetricInputError
 from songpop.plotting import save_figure
@@ -285,7 +286,6 @@ def plot_model_comparison(
         if table.empty:
             raise MetricInputError(f"task {task!r} is not in the comparison table")
     tasks = list(dict.fromkeys(table["task"]))
-    from songpop.features import FEATURE_SET_LABELS
 
     feature_sets = [fs for fs in FEATURE_SET_LABELS if fs in set(table["feature_set"])]
     feature_sets += [fs for fs in dict.fromkeys(table["feature_set"]) if fs not in feature_sets]

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from songpop import config
+from songpop.config import FEATURE_SET_LABELS
 from songpop.evaluation import metrics as M
 from songpop.evaluation import uncertainty as U
+from songpop.plotting import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +319,6 @@ def within_group_auc(
 
 def forward_table(forward: Mapping[str, Any]) -> pd.DataFrame:
     """Every origin and feature set of `forward_protocol`, for reading."""
-    from songpop.config import FEATURE_SET_LABELS
 
     def r3(x: Any) -> Any:
         return None if x is None else round(float(x), 3)
@@ -356,9 +357,6 @@ def plot_forward(forward: Mapping[str, Any], out: Any, title: str) -> dict[str, 
     rate's 0.5 marked), else accuracy with the test years' majority-class rate dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from songpop.config import FEATURE_SET_LABELS
-    from songpop.plotting import save_figure
 
     rows = forward.get("rows", [])
     binary = any(r.get("base_rate") is not None for r in rows)

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from songpop.errors import SchemaError
+from songpop.prepare.label import natural_order, spec_of, top_class
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +89,12 @@ def canonical_order(classes: Sequence[Any]) -> list[Any]:
     Returns:
         The same labels, in the order a reader expects them in tables and figures.
     """
-    from songpop.prepare.label import natural_order
 
     return natural_order(classes)
 
 
 def is_ordinal(classes: Sequence[Any]) -> bool:
     """True when the classes are an ordered label (the popularity levels)."""
-    from songpop.prepare.label import spec_of
 
     spec = spec_of(classes)
     return spec is not None and spec.ordinal
@@ -313,7 +312,6 @@ def positive_class(classes: Sequence[Any]) -> Any:
     labels = list(classes)
     if len(labels) != 2:
         raise MetricInputError(f"a binary metric needs two classes, got {labels}")
-    from songpop.prepare.label import spec_of, top_class
 
     as_str = [str(c) for c in labels]
     if spec_of(labels) is not None:

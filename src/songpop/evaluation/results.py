@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from songpop import config
+from songpop.config import FEATURE_SET_LABELS
 from songpop.evaluation import metrics as M
 from songpop.evaluation import uncertainty as U
 from songpop.evaluation.metrics import MetricInputError
@@ -694,7 +695,6 @@ def describe_regression(result: Mapping[str, Any]) -> str:
 
 
 def _feature_set_words(result: Mapping[str, Any]) -> str:
-    from songpop.features import FEATURE_SET_LABELS
 
     return FEATURE_SET_LABELS.get(str(result["feature_set"]), str(result["feature_set"]))
 

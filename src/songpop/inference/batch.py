@@ -19,7 +19,10 @@ import pandas as pd
 
 from songpop.errors import DataNotFoundError, InputError
 from songpop.inference.core import REJECT_COLUMNS, score_frame, scored_rows
+from songpop.inference.explain import explainer_for
+from songpop.inference.history import HISTORY, needs_history
 from songpop.inference.inputs.table import DEFAULT_CHUNKSIZE, TableReader
+from songpop.io import atomic_path
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
@@ -31,7 +34,6 @@ def table_features(bundle: Bundle) -> list[str]:
     """The model's features a batch file must hold: all of them, except the artist's chart
     history, which the bundle fills from the file's artist, title and year
     (`inference.history.fill_history_frame`)."""
-    from songpop.inference.history import HISTORY, needs_history
 
     if needs_history(bundle) and bundle.artist_history() is not None:
         return [f for f in bundle.feature_names if f not in HISTORY]
@@ -116,8 +118,6 @@ def score_file(
     )
     unit = None
     if explain:
-        from songpop.inference.explain import explainer_for
-
         unit = explainer_for(bundle).unit
     keep = ["row", *reader.id_columns]
     with (
@@ -229,7 +229,6 @@ class TableWriter:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> TableWriter:
-        from songpop.io import atomic_path
 
         self._tmp = self._stack.enter_context(atomic_path(self.path))
         return self

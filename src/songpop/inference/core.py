@@ -21,6 +21,7 @@ import pandas as pd
 
 from songpop.errors import InputError
 from songpop.inference.context import confidence_note, similar_songs, unusual
+from songpop.inference.explain import explain_rows, explain_table
 from songpop.inference.history import fill_history, fill_history_frame
 from songpop.inference.results import MAX_LISTED_PROBLEMS, Prediction, Problem, RecordError
 from songpop.inference.scoring import predict_proba
@@ -89,8 +90,6 @@ def scored_rows(
     for name in bundle.levels:  # low, medium, high: the natural order, not the model's
         out[f"proba_{name}"] = proba[:, column[name]]
     if explain:
-        from songpop.inference.explain import explain_table
-
         why, _ = explain_table(bundle, X, list(out["level"]), top=top)
         out = pd.concat([out, why], axis=1)
     return out
@@ -192,8 +191,6 @@ def predict(
     top = proba.argmax(axis=1)
     explanations: list[Any] = [None] * len(items)
     if explain:
-        from songpop.inference.explain import explain_rows
-
         years = [_year_of(item) for item in items]
         explanations = explain_rows(bundle, X, [classes[k] for k in top], years)
     neighbours = similar_songs(bundle, X, similar)

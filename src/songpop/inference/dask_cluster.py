@@ -24,7 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from songpop.audio import is_audio_path
+from songpop.audio.calibrate import load_calibration
+from songpop.audio.online import OnlineAnalysis
+from songpop.bundle import load_bundle
 from songpop.errors import InputError, SongpopError
+from songpop.inference.batch import score_file
+from songpop.inference.inputs.audio import analysis_table, analyze_files
+from songpop.io import atomic_path, write_csv_atomic, write_json_atomic, write_parquet_atomic
 
 SCHEDULER_ENV = "SONGPOP_SCHEDULER"
 CONNECT_TIMEOUT_S = 5
@@ -112,7 +119,6 @@ _LOADED: dict[str, Any] = {}
 
 def _bundle(path: str) -> Any:
     """The bundle at `path`, loaded once per worker process."""
-    from songpop.bundle import load_bundle
 
     if path not in _LOADED:
         _LOADED[path] = load_bundle(path, eager=True)
@@ -121,7 +127,6 @@ def _bundle(path: str) -> Any:
 
 def _score_part(in_path: str, out_dir: str, index: int, bundle_path: str, chunksize: int) -> dict:
     """One task: `score_file` on one input file into its numbered part."""
-    from songpop.inference.batch import score_file
 
     out = Path(out_dir) / f"part-{index:05d}.parquet"
     rejects = Path(out_dir) / "rejects" / f"part-{index:05d}.csv"
@@ -166,8 +171,6 @@ def score_files(
         InputError: `out` holds another run's parts, or an input lies inside it.
     """
     from distributed import as_completed
-
-    from songpop.io import write_json_atomic
 
     files = table_files(spec)
     one_csv = out if out.name.lower().endswith(".csv") else None
@@ -262,8 +265,6 @@ def _join_csv(parts: list[str], target: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from songpop.io import atomic_path
-
     with atomic_path(target) as tmp:
         writer = None
         for part in parts:
@@ -279,16 +280,11 @@ def _analyze_one(path: str, online: bool = False, calibration: str | None = None
     """One task: the analysis of one audio file, or its error. With `online`, ReccoBeats is
     asked from the worker (a failed upload keeps the local analysis, its note in `notes`);
     `calibration` is a calibration file the worker reads."""
-    from songpop.inference.inputs.audio import analysis_table, analyze_files
 
     heard = fitted = None
     if calibration:
-        from songpop.audio.calibrate import load_calibration
-
         fitted = load_calibration(calibration)
     if online:
-        from songpop.audio.online import OnlineAnalysis
-
         heard = OnlineAnalysis.from_environment()
     try:
         songs, failures = analyze_files([path], online=heard, calibration=fitted)
@@ -305,7 +301,6 @@ def _analyze_one(path: str, online: bool = False, calibration: str | None = None
 
 def audio_files(folder: Path) -> list[Path]:
     """The audio files under a folder (by suffix), in a stable order."""
-    from songpop.audio import is_audio_path
 
     return [p for p in sorted(folder.rglob("*")) if p.is_file() and is_audio_path(p)]
 
@@ -328,8 +323,6 @@ def analyze_folder(
     """
     import pandas as pd
     from distributed import as_completed
-
-    from songpop.io import write_csv_atomic, write_parquet_atomic
 
     files = audio_files(folder)
     previous = _read_table(out) if out.exists() else None

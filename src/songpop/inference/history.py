@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from songpop import config
+from songpop.errors import BundleError
 from songpop.prepare.history import history_before
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ def fill_history(records: list[dict[str, Any]], bundle: Bundle) -> list[dict[str
         return out
     table = bundle.artist_history()
     if table is None:
-        from songpop.errors import BundleError
-
         raise BundleError(
             f"{bundle.model_id} reads the artist's chart history but its bundle holds no "
             "artist_history.parquet to fill it from; retrain it with `songpop run` (or "

@@ -83,7 +83,7 @@ def _run_songs(bundle: Bundle) -> tuple[pd.DataFrame | None, bool]:
     run = next((p.parent for p in path.parents if p.name == "models"), None)
     if not task or run is None:
         return None, False
-    from songpop.pipeline import TASKS
+    from songpop.pipeline import TASKS  # late: loads pandera (start-up)
 
     plan = TASKS.get(task)
     data_task = plan.data_task(task) if plan is not None else task

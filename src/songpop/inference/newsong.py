@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from songpop import config, vocabulary
+from songpop.bundle import load_bundle, new_song_parts, read_index
+from songpop.bundle.models_index import _latest_models_dir
+from songpop.errors import InputError
 from songpop.inference.core import predict
 from songpop.inference.history import HISTORY, fill_history, record_year
+from songpop.inference.validate import ID_FIELDS
 from songpop.prepare.history import describe_history
+from songpop.prepare.label import class_words
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
@@ -48,7 +53,6 @@ class NewSongParts:
 
     def audio_only(self) -> Path | None:
         """The chart-chance task's best audio-only bundle (for a table without a year)."""
-        from songpop.bundle import read_index
 
         if self.folder is None:
             return None
@@ -64,8 +68,6 @@ def load_new_song(models_dir: str | Path | None = None) -> NewSongParts | None:
     Raises:
         BundleError: a bundle it names is missing or invalid.
     """
-    from songpop.bundle import load_bundle, new_song_parts
-    from songpop.bundle.models_index import _latest_models_dir
 
     folder = Path(models_dir) if models_dir is not None else _latest_models_dir()
     if folder is None:
@@ -230,8 +232,6 @@ def answer_new_songs(
         else:
             sources.append(given or "given")
         if float(rec["year"]) < config.FIRST_CHART_YEAR:
-            from songpop.errors import InputError
-
             raise InputError(
                 f"year {int(float(rec['year']))}: the Billboard Hot 100 began in August "
                 f"{config.FIRST_CHART_YEAR}; a chance to chart is for releases from then on "
@@ -320,7 +320,6 @@ def audio_answer(
 def _only(records: list[dict[str, Any]], bundle: Bundle) -> list[dict[str, Any]]:
     """Each record's model features and ids only (the other features are for the other
     model)."""
-    from songpop.inference.validate import ID_FIELDS
 
     keep = set(bundle.feature_names) | set(ID_FIELDS)
     return [{k: v for k, v in r.items() if k in keep} for r in records]
@@ -391,7 +390,6 @@ def _last_training_year(bundle: Bundle) -> int | None:
 
 def _era_words(bundle: Bundle, level: str, year: int) -> str:
     """ "high popularity: the top third of the songs released 2015-2019"."""
-    from songpop.prepare.label import class_words
 
     meaning = bundle.meaning or {}
     width = meaning.get("era_years")

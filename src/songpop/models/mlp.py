@@ -37,6 +37,8 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from torch import nn
 from tqdm.auto import tqdm
 
+from songpop.plotting import save_figure
+
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "songpop.TorchMLPClassifier"
@@ -609,8 +611,6 @@ def plot_training_curves(
         The paths written.
     """
     from matplotlib.figure import Figure
-
-    from songpop.plotting import save_figure
 
     columns = _history_columns(history)
     if not columns.get("epoch"):

@@ -303,13 +303,13 @@ def _rf_original(names: list[str], seed: int) -> Any:
 
 
 def _mlp_original(names: list[str], seed: int) -> Any:
-    from songpop.models.mlp import mlp_finetuned
+    from songpop.models.mlp import mlp_finetuned  # late: loads torch, tqdm (start-up)
 
     return make_model_pipeline("neural", names, mlp_finetuned(random_state=seed))
 
 
 def _mlp_baseline_original(names: list[str], seed: int) -> Any:
-    from songpop.models.mlp import mlp_baseline
+    from songpop.models.mlp import mlp_baseline  # late: loads torch, tqdm (start-up)
 
     return make_model_pipeline("neural", names, mlp_baseline(random_state=seed))
 

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from songpop.config import cache_dir
+
 MAX_AGE_DAYS = 30.0
 _MISSING = object()
 
 
 def default_path() -> Path:
     """`providers.sqlite` in songpop's cache folder (`songpop.config.cache_dir`)."""
-    from songpop.config import cache_dir
 
     return cache_dir() / "providers.sqlite"
 

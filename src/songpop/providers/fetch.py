@@ -22,6 +22,7 @@ import pandas as pd
 
 from songpop import vocabulary
 from songpop.errors import InputError
+from songpop.io import write_csv_atomic, write_parquet_atomic
 
 BATCH = 40
 OUT_COLUMNS: tuple[str, ...] = tuple(
@@ -52,7 +53,7 @@ def read_ids(path: Path) -> tuple[list[str], list[str]]:
     Returns:
         (ids in order without repeats, problems: "line N: <why>").
     """
-    from songpop.inference.inputs.lookup import parse_spotify
+    from songpop.inference.inputs.lookup import parse_spotify  # late: loads filelock (start-up)
 
     if not path.is_file():
         raise InputError(f"--ids {path}: file not found")
@@ -71,8 +72,8 @@ def read_ids(path: Path) -> tuple[list[str], list[str]]:
 
 def chart_queries(chart_file: Path, catalogue: Any) -> list[tuple[str, str]]:
     """(title, artist) of every chart song whose normalised key the catalogue lacks."""
-    from songpop.prepare.charts import aggregate_chart_songs
-    from songpop.sources.charts import read_charts
+    from songpop.prepare.charts import aggregate_chart_songs  # late: loads unidecode (start-up)
+    from songpop.sources.charts import read_charts  # late: loads pandera (start-up)
 
     songs = aggregate_chart_songs(read_charts(chart_file))
     known = set(zip(catalogue.index["norm_title"], catalogue.index["norm_artist"], strict=True))
@@ -121,7 +122,6 @@ def fetch_features(
     Returns:
         The counts, what no provider had, and where the table went.
     """
-    from songpop.io import write_csv_atomic, write_parquet_atomic
 
     if not str(out).endswith(OUT_SUFFIXES):
         raise InputError(f"--out {out}: expected a {', '.join(OUT_SUFFIXES)} file name")

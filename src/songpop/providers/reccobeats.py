@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, wait_exponential
 
+from songpop.errors import InputError
 from songpop.providers.cache import AnswerCache
 from songpop.providers.http import Client, ProviderError, Settings
 
@@ -42,8 +43,7 @@ UPLOAD_SETTINGS = Settings(timeout=60.0, attempts=3, backoff=1.0, max_wait=30.0)
 
 
 def _spotify_id(entry: Any) -> str | None:
-    from songpop.errors import InputError
-    from songpop.inference.inputs.lookup import parse_spotify
+    from songpop.inference.inputs.lookup import parse_spotify  # late: loads filelock (start-up)
 
     href = entry.get("href") if isinstance(entry, dict) else None
     if not isinstance(href, str):

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from songpop import vocabulary
 from songpop.providers import reccobeats, spotify
 from songpop.providers.cache import AnswerCache
 from songpop.providers.http import ProviderError, Settings
@@ -118,8 +119,7 @@ def candidates_online(
     Returns:
         One candidate per id (or the search's best hit) that some provider has features for.
     """
-    from songpop import vocabulary
-    from songpop.inference.inputs.lookup import Candidate
+    from songpop.inference.inputs.lookup import Candidate  # late: loads filelock (start-up)
 
     wanted = list(ids or [])
     described: dict[str, dict[str, Any]] = {}

@@ -18,6 +18,7 @@ import pandas as pd
 
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.io import atomic_write
+from songpop.report.summary import plain_words
 
 BEGIN = "<!-- songpop:facts begin (written by `songpop report --readme`; do not edit) -->"
 END = "<!-- songpop:facts end -->"
@@ -71,8 +72,6 @@ def facts_markdown(facts: dict[str, Any]) -> str:
     ]
     rows = facts["rows"]
     if rows:
-        from songpop.report.summary import plain_words
-
         lines += [f"- {sentence}" for sentence in plain_words(rows)] + [""]
     if rows:
         columns = list(rows[0])

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from songpop.io import write_csv_atomic, write_json_atomic
+from songpop.plotting import save_figure
 
 MANIFEST = "section.json"
 
@@ -69,7 +70,6 @@ class SectionWriter:
 
     def figure(self, fig: Any, name: str, title: str, caption: str) -> None:
         """Save a figure as PNG and SVG under figures/ and show it in the report."""
-        from songpop.plotting import save_figure
 
         written = save_figure(fig, self.out_dir / "figures" / name, dpi=self.dpi)
         png, svg = written["png"], written["svg"]

@@ -27,8 +27,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from songpop.errors import SchemaError
+from songpop.explore import (
+    build_tables,
+    class_balance,
+    match_audit_table,
+    match_rate_table,
+    run_explore,
+)
 from songpop.io import write_csv_atomic, write_json_atomic
 from songpop.plotting import save_figure
+from songpop.report.summary import plain_words, predictability_chart, summary_rows
 
 if TYPE_CHECKING:
     from songpop.bundle import Bundle
@@ -52,7 +60,6 @@ def explore_sections(
     Returns:
         The exploration's result, with `sections` listing the manifests written.
     """
-    from songpop.explore import run_explore
 
     songs_path, out_dir = Path(songs_path), Path(out_dir)
     result = run_explore(songs_path, out_dir, progress=progress)
@@ -107,7 +114,6 @@ def write_data_section(
     Raises:
         SchemaError: build.json, match_audit.json or an audit CSV is unreadable (named).
     """
-    from songpop.explore import build_tables, class_balance, match_audit_table, match_rate_table
 
     build_path = build_dir / "build.json"
     audit_path = build_dir / "match_audit.json"
@@ -237,7 +243,7 @@ def write_models_section(
     Returns:
         The path of ``section.json``.
     """
-    from songpop.evaluation.results import (
+    from songpop.evaluation.results import (  # late: loads sklearn, matplotlib, scipy (start-up)
         _figure_entry,
         _strip_predictions,
         classification_reports_table,
@@ -323,7 +329,7 @@ def write_cluster_section(
     Returns:
         The path of `section.json`.
     """
-    from songpop.models.cluster import (
+    from songpop.models.cluster import (  # late: loads sklearn, scipy, rich (start-up)
         _fit_name,
         cluster_paragraphs,
         plot_pca_clusters,
@@ -419,7 +425,7 @@ def write_explain_section(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from songpop.inference.explain import global_importance
+    from songpop.inference.explain import global_importance  # late: loads filelock (start-up)
 
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
@@ -477,8 +483,9 @@ def write_explain_section(
 
 def summary_paragraphs(results_files: list[Path]) -> list[str]:
     """Plain sentences on how far each task is above its dummy baseline."""
+    # late: loads sklearn, matplotlib, scipy (start-up)
     from songpop.evaluation import describe_predictability
-    from songpop.features import FEATURE_SETS
+    from songpop.features import FEATURE_SETS  # late: loads sklearn, imblearn, scipy (start-up)
 
     out = [
         "What the audio features can and cannot tell, task by task, the most predictable first. "
@@ -503,7 +510,6 @@ def write_summary_section(
 ) -> Path:
     """Write the report's opening section: one chart that answers "how predictable is
     popularity", then the headline table of every task and feature set."""
-    from songpop.report.summary import plain_words, predictability_chart, summary_rows
 
     rows = summary_rows(summaries)  # grouped by task, the year-only row first
     tasks = list(dict.fromkeys(r["task"] for r in rows))

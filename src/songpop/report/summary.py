@@ -64,6 +64,7 @@ def summary_rows(summaries: Mapping[str, Any]) -> list[dict[str, Any]]:
     Returns:
         One dict per row with the `COLUMNS` keys.
     """
+    # late: loads sklearn, matplotlib, scipy (start-up)
     from songpop.evaluation.forward import headline
 
     tasks = {s["task"]: s for k, s in summaries.items() if k.startswith("train_")}
@@ -191,6 +192,7 @@ def _row(
 def _note(row: Mapping[str, Any], year: Mapping[str, Any] | None, binary: bool) -> str:
     """Below the majority rate or the dummy (accuracy); else not above the year-only row (ROC-AUC
     for two classes, accuracy otherwise); "" when it beats all three."""
+    # late: loads sklearn, matplotlib, scipy (start-up)
     from songpop.evaluation.results import below_baseline
 
     if not binary:

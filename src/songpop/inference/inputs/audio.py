@@ -22,8 +22,11 @@ import numpy as np
 import pandas as pd
 
 from songpop import vocabulary
+from songpop.audio import analyze
+from songpop.errors import SongpopError
 from songpop.inference.core import predict
 from songpop.inference.history import HISTORY, fill_history, needs_history
+from songpop.inference.inputs.find import tagged_song
 from songpop.inference.results import Prediction
 from songpop.inference.scoring import predict_proba
 
@@ -125,7 +128,6 @@ def _typical(name: str, reference: pd.DataFrame | None) -> float:
 
 def known_song(song: SongFeatures, catalogue: Any) -> Any:
     """The catalogue song a file's tags name (`inputs.find.tagged_song`), or None."""
-    from songpop.inference.inputs.find import tagged_song
 
     return tagged_song(song.tags.title, song.tags.artist, catalogue)
 
@@ -260,8 +262,6 @@ def analyze_files(
     Returns:
         The analyses of the good files, in order, and the failures with their reasons.
     """
-    from songpop.audio import analyze
-    from songpop.errors import SongpopError
 
     songs: list[SongFeatures] = []
     failures: list[Failure] = []

@@ -16,6 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from songpop.inference.inputs.lookup import source_files
+from songpop.prepare.charts import aggregate_chart_songs
+from songpop.prepare.normalize import add_keys
+
 log = logging.getLogger(__name__)
 
 NAMESAKE_YEARS = 10
@@ -48,12 +52,10 @@ class Horizon:
 def _charts(folder: Path) -> tuple[pd.DataFrame | None, pd.Timestamp | None]:
     """The data folder's Hot 100 aggregated per song and its last chart week, once per
     process; (None, None) without a chart file."""
-    from songpop.inference.inputs.lookup import source_files
 
     key = str(Path(folder).resolve())
     if key not in _CHARTS:
-        from songpop.prepare.charts import aggregate_chart_songs
-        from songpop.sources.charts import read_charts
+        from songpop.sources.charts import read_charts  # late: loads pandera (start-up)
 
         _, chart_file = source_files(Path(folder))
         if chart_file is None:
@@ -82,7 +84,6 @@ def horizon(catalogue: Any) -> Horizon:
 
 
 def _normalised(title: str, artist: str | None) -> tuple[str, str | None]:
-    from songpop.prepare.normalize import add_keys
 
     row = add_keys(pd.DataFrame({"title": [title], "artist": [artist or ""]})).iloc[0]
     return str(row["norm_title"]), (str(row["norm_artist"]) or None) if artist else None

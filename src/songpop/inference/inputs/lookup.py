@@ -24,8 +24,13 @@ import numpy as np
 import pandas as pd
 
 from songpop import config, vocabulary
+from songpop.config import cache_dir
 from songpop.errors import DataNotFoundError, InputError, SongpopError
 from songpop.inference.core import _unbox as _value  # NA/NaN → None, numpy scalars → Python
+from songpop.io import write_parquet_atomic
+from songpop.prepare.catalogue import catalogue_index
+from songpop.prepare.charts import aggregate_chart_songs
+from songpop.prepare.normalize import normalize_text, parse_artists
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +178,8 @@ class Catalogue:
         """
         from rapidfuzz import fuzz, process
 
+        # late: loads rapidfuzz, tqdm (start-up)
         from songpop.prepare.match import DEFAULT_THRESHOLD, title_numbers
-        from songpop.prepare.normalize import normalize_text, parse_artists
 
         q_title = normalize_text(str(title))
         if not q_title:  # no letter or digit: nothing can match
@@ -208,8 +213,6 @@ class Catalogue:
         """Songs whose normalised title starts with the normalised `prefix` (suggestions as a
         user types), one per song (title and artist), charted and popular ones first."""
         import bisect
-
-        from songpop.prepare.normalize import normalize_text
 
         start = normalize_text(str(prefix))
         if not start:
@@ -326,7 +329,6 @@ def cache_folder(folder: Path) -> Path:
     """Where the catalogue index of a data folder is cached: a folder per data folder under
     songpop's cache (`$SONGPOP_CACHE_DIR`, else the user cache), never inside the data folder,
     which may be shared or read-only."""
-    from songpop.config import cache_dir
 
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
     out = cache_dir() / f"catalogue-{digest}"
@@ -337,10 +339,8 @@ def cache_folder(folder: Path) -> Path:
 def build_index(folder: Path) -> pd.DataFrame:
     """Read every track table of the folder (files of no known layout are skipped, with a log
     line) and the Hot 100, and make the index."""
-    from songpop.prepare.catalogue import catalogue_index
-    from songpop.prepare.charts import aggregate_chart_songs
-    from songpop.sources.charts import read_charts
-    from songpop.sources.tracks import read_tracks
+    from songpop.sources.charts import read_charts  # late: loads pandera (start-up)
+    from songpop.sources.tracks import read_tracks  # late: loads pandera (start-up)
 
     track_files, chart_file = source_files(folder)
     tables = []
@@ -371,7 +371,6 @@ def load_catalogue(data_dir: str | os.PathLike[str] | None = None) -> Catalogue:
     Raises:
         DataNotFoundError: the folder holds no track table.
     """
-    from songpop.io import write_parquet_atomic
 
     folder = config.data_dir(data_dir)
     files, charts = source_files(folder)

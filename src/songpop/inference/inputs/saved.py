@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from songpop.errors import InputError
+from songpop.inference.inputs.lookup import parse_spotify
 
 API_FIELDS: frozenset[str] = frozenset(
     {"type", "uri", "track_href", "analysis_url", "href", "isrc", "ean", "upc"}
@@ -70,7 +71,6 @@ def saved_records(document: Any, origin: str) -> tuple[list[dict[str, Any]], lis
 
 
 def _record(entry: dict[str, Any], provider: str) -> dict[str, Any]:
-    from songpop.inference.inputs.lookup import parse_spotify
 
     record = {k: v for k, v in entry.items() if k not in API_FIELDS and k != "id"}
     spotify_id = entry.get("id") if provider == "spotify" else None

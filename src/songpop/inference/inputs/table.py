@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from songpop.errors import LayoutError
+from songpop.errors import LayoutError, SchemaError
+from songpop.inference.inputs.saved import is_saved_answer, saved_records
 from songpop.inference.validate import ID_FIELDS, PROBLEM_COLUMNS, WHOLE_ROW
 
 DEFAULT_CHUNKSIZE = 100_000
@@ -75,7 +76,7 @@ class TableReader:
     def __init__(
         self, path: Path, feature_names: Sequence[str], chunksize: int = DEFAULT_CHUNKSIZE
     ) -> None:
-        from songpop.sources import layouts as lay
+        from songpop.sources import layouts as lay  # late: loads pandera (start-up)
 
         self.path = path
         self.origin = str(path)
@@ -135,6 +136,7 @@ class TableReader:
             self.id_columns = [c for c in ID_FIELDS if c in header]
         self.decade = None
         if self.layout is not None and self.layout.name == "hit_predictor":
+            # late: loads pandera (start-up)
             from songpop.sources.tracks import decade_from_filename
 
             self.decade = decade_from_filename(path)
@@ -162,6 +164,7 @@ class TableReader:
             raw = raw.reset_index(drop=True)
             problems = [read_problems] if read_problems is not None else []
             if self.layout is not None:
+                # late: loads pandera (start-up)
                 from songpop.sources.tracks import canonicalize_tracks_lenient
 
                 table, conversion = canonicalize_tracks_lenient(
@@ -204,7 +207,7 @@ class TableReader:
         import pyarrow as pa
         import pyarrow.csv as pv
 
-        from songpop.sources.layouts import open_binary
+        from songpop.sources.layouts import open_binary  # late: loads pandera (start-up)
 
         columns = [c for c in self.header if str(c).strip() in self.read_columns]
         text_columns = set(self.layout.text_columns) if self.layout else set(ID_FIELDS)
@@ -261,8 +264,7 @@ class TableReader:
 
 def _saved_answer(path: Path) -> pd.DataFrame:
     """A saved Spotify / ReccoBeats answer as a table (`_entry`: each row's place in it)."""
-    from songpop.inference.inputs.saved import is_saved_answer, saved_records
-    from songpop.sources.layouts import load_json
+    from songpop.sources.layouts import load_json  # late: loads pandera (start-up)
 
     document = load_json(path)
     if not is_saved_answer(document):
@@ -281,8 +283,6 @@ def _parse_errors(path: Path, kind: str = "UTF-8 CSV") -> Iterator[None]:
     """pyarrow's and gzip's failures to read a file, as a SchemaError naming it."""
     import pyarrow as pa
 
-    from songpop.errors import SchemaError
-
     try:
         yield
     except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
@@ -292,8 +292,6 @@ def _parse_errors(path: Path, kind: str = "UTF-8 CSV") -> Iterator[None]:
 def _batches(reader: Any, path: Path) -> Iterator[Any]:
     """The reader's record batches; a file pyarrow cannot parse is a SchemaError naming it."""
     import pyarrow as pa
-
-    from songpop.errors import SchemaError
 
     while True:
         try:
@@ -413,7 +411,7 @@ def _blank_lines(path: Path, block: int = 1 << 24) -> list[int]:
     beside it; a quote with ordinary characters on both sides (`5"5`) is text and is not
     counted.
     """
-    from songpop.sources.layouts import open_binary
+    from songpop.sources.layouts import open_binary  # late: loads pandera (start-up)
 
     found: list[np.ndarray] = []
     line = 0  # the number of the line the block starts in
