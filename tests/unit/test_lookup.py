@@ -122,3 +122,24 @@ def test_by_id(catalogue: Catalogue) -> None:
     [found] = catalogue.by_id("3" * 22)
     assert found.title == "Love Scars 3" and found.how == "id"
     assert catalogue.by_id("9" * 22) == []
+
+
+def test_shown_spelling_changes_only_the_case() -> None:
+    from songpop.prepare.catalogue import shown_spelling
+
+    rows = pd.DataFrame(
+        {
+            "title": ["blinding lights", "Blinding Lights", "1973", "1973 - Acoustic", "only me"],
+            "artist": ["the weeknd", "The Weeknd", "james blunt", "James Blunt", "nobody"],
+            "norm_title": ["blinding lights", "blinding lights", "1973", "1973", "only me"],
+            "norm_artist": ["the weeknd", "the weeknd", "james blunt", "james blunt", "nobody"],
+        }
+    )
+    shown = shown_spelling(rows)
+    assert list(shown["shown_title"]) == [
+        "Blinding Lights", "Blinding Lights", "1973", "1973 - Acoustic", "only me"
+    ]  # fmt: skip  (never "1973 - Acoustic" for "1973": only the case may change)
+    assert list(shown["shown_artist"]) == [
+        "The Weeknd", "The Weeknd", "James Blunt", "James Blunt", "nobody"
+    ]  # fmt: skip
+    assert list(shown["title"]) == list(rows["title"])  # the source's own text is kept

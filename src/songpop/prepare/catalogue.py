@@ -17,7 +17,8 @@ from songpop.prepare.normalize import add_keys
 CHART_FIELDS: tuple[str, ...] = ("weeks_on_chart", "best_position", "debut_date")
 _DESCRIBING: tuple[str, ...] = (
     "source_file", "source", "track_id", "title", "artist", "popularity", "hit_target",
-    "norm_title", "norm_artist", "norm_lead", "charted", *CHART_FIELDS,
+    "norm_title", "norm_artist", "norm_lead", "charted", *CHART_FIELDS, "shown_title",
+    "shown_artist",
 )  # fmt: skip
 INDEX_COLUMNS: tuple[str, ...] = (*_DESCRIBING, *vocabulary.KNOWN_FEATURES)
 """What the index holds: the song's description and chart history, then every feature (year and
@@ -49,7 +50,7 @@ def catalogue_index(tracks: pd.DataFrame, chart_songs: pd.DataFrame | None) -> p
         keyed["charted"] = pd.array([pd.NA] * len(keyed), dtype="boolean")
         for name in CHART_FIELDS:
             keyed[name] = pd.NA
-        return keyed[list(INDEX_COLUMNS)]
+        return shown_spelling(keyed)[list(INDEX_COLUMNS)]
     history = chart_songs[["norm_title", "norm_artist", *CHART_FIELDS]]
     by_primary = keyed.merge(history, on=["norm_title", "norm_artist"], how="left")
     lead = history.rename(columns={"norm_artist": "norm_lead"})
@@ -65,4 +66,35 @@ def catalogue_index(tracks: pd.DataFrame, chart_songs: pd.DataFrame | None) -> p
         for name in CHART_FIELDS:
             out.loc[missing, name] = fill[name].to_numpy()
     out["charted"] = out["weeks_on_chart"].notna().astype("boolean")
-    return out[list(INDEX_COLUMNS)]
+    return shown_spelling(out)[list(INDEX_COLUMNS)]
+
+
+def shown_spelling(rows: pd.DataFrame) -> pd.DataFrame:
+    """`shown_title` and `shown_artist`: the title and artist as shown to a person. A table
+    that lowercases them (the seed source's "blinding lights" by "the weeknd") is shown in
+    another table's mixed-case spelling of the same text ("Blinding Lights" by "The Weeknd");
+    only the case ever changes, so a version ("1973 - Acoustic") never replaces a title, and a
+    title with capitals of its own, or without letters, stays as it is."""
+    title = rows["title"].astype("string").fillna("")
+    artist = rows["artist"].astype("string").fillna("")
+    out = rows.copy()
+    out["shown_title"] = _recased(
+        title, title.str.lower() + "\x1f" + rows["norm_artist"].astype("string").fillna("")
+    )
+    out["shown_artist"] = _recased(artist, artist.str.lower())
+    return out
+
+
+def _recased(text: pd.Series, key: pd.Series) -> pd.Series:
+    """Each all-lowercase value replaced by the first mixed-case value with the same key whose
+    lowercase is the value itself."""
+    lower = text.str.lower()
+    cased = text != lower
+    spellings = pd.Series(text[cased].to_numpy(), index=key[cased].to_numpy())
+    spellings = spellings[~spellings.index.duplicated()]
+    lowercase = ~cased & (text != text.str.upper())  # has letters, all of them lowercase
+    found = key[lowercase].map(spellings)
+    same = found.str.lower() == text[lowercase]
+    out = text.copy()
+    out[lowercase] = found.where(same.fillna(False), text[lowercase])
+    return out

@@ -34,7 +34,7 @@ from songpop.prepare.normalize import normalize_text, parse_artists
 
 log = logging.getLogger(__name__)
 
-CATALOGUE_VERSION = 2
+CATALOGUE_VERSION = 3
 """Bumped whenever the index's making changes: a cache of another version is rebuilt."""
 CATALOGUE_FILE = "catalogue.parquet"
 _ID = r"[0-9A-Za-z]{22}"
@@ -230,7 +230,7 @@ class Catalogue:
         ).sort_values(["_charted", "_pop", "_len"], ascending=[False, False, True], kind="stable")
         order = order.drop_duplicates(subset=["norm_title", "norm_artist"]).head(limit)
         scored = order.assign(_score=100.0, _how="prefix")
-        return [_candidate(self._spelled(r)) for _, r in scored.iterrows()]
+        return [_candidate(r) for _, r in scored.iterrows()]
 
     def by_id(self, track_id: str) -> list[Candidate]:
         """The catalogue rows with this Spotify track id (every file that holds it)."""
@@ -248,28 +248,7 @@ class Catalogue:
         rows = rows.sort_values(["_score", "_charted", "_pop"], ascending=False, kind="stable")
         # the same song in two files is two candidates; the same row twice is one
         rows = rows.drop_duplicates(subset=["source_file", "norm_title", "norm_artist", "year"])
-        return [_candidate(self._spelled(r)) for _, r in rows.head(limit).iterrows()]
-
-    def _spelled(self, row: pd.Series) -> pd.Series:
-        """The row with the title and artist as another table spells the same song in mixed
-        case, when its own table lowercases them (the seed source's "blinding lights" by "the
-        weeknd" is the charts' "Blinding Lights" by "The Weeknd")."""
-        title, artist = str(row["title"]), str(row["artist"])
-        if title != title.lower() and artist != artist.lower():
-            return row
-        same = self.index.iloc[self._rows_by_title.get(row["norm_title"], [])]
-        same = same[same["norm_artist"] == row["norm_artist"]]
-        titles = same["title"].astype(str)
-        spelled = same[titles != titles.str.lower()]
-        if spelled.empty:
-            return row
-        out = row.copy()
-        out["title"] = spelled["title"].iloc[0]
-        artists = spelled["artist"].astype(str)
-        cased = spelled[artists != artists.str.lower()]
-        if artist == artist.lower() and not cased.empty:
-            out["artist"] = cased["artist"].iloc[0]
-        return out
+        return [_candidate(r) for _, r in rows.head(limit).iterrows()]
 
 
 def _candidate(r: pd.Series) -> Candidate:
@@ -280,9 +259,9 @@ def _candidate(r: pd.Series) -> Candidate:
             features[name] = int(v) if vocabulary.is_integer(name) else float(v)
     year = _value(r["year"])
     charted = _value(r["charted"])
-    return Candidate(
-        title=str(r["title"]),
-        artist=str(r["artist"]),
+    return Candidate(  # shown as a person reads them (`prepare.catalogue.shown_spelling`)
+        title=str(r["shown_title"]),
+        artist=str(r["shown_artist"]),
         year=int(year) if year is not None else None,
         source_file=str(r["source_file"]),
         track_id=_value(r["track_id"]),
