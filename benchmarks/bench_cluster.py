@@ -5,7 +5,7 @@ real audio features (seeded). Scored with the run's default model (bench_predict
 when there is no run):
 - single process: `score_file` on each file in turn, in this process;
 - the embedded `LocalCluster` with 1 and with 2 single-threaded workers (one per core),
-  `inference.cluster.score_files` (one task per file, the same `score_file`);
+  `inference.dask_cluster.score_files` (one task per file, the same `score_file`);
 each timed once end to end (the cluster's start-up included, in its own figure), with every
 worker's peak resident memory (`ru_maxrss`). Aim (issue 13): the distributed path costs no
 more than 25% over the single process on this 2-core machine, and a worker's memory stays flat

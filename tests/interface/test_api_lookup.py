@@ -50,7 +50,8 @@ def test_unknown_songs_and_bad_references(client) -> None:
     r = client.post("/predict", json={"title": "Zyxwv Quorble Anthem"})
     detail = r.json()["detail"]  # the CLI's words: where songpop looked, and what to do
     assert r.status_code == 404 and "'Zyxwv Quorble Anthem': not in the local catalogue" in detail
-    assert "add --online" in detail and "POST /predict" in detail
+    assert "this server does not ask the feature APIs" in detail and "POST /predict" in detail
+    assert "--online" not in detail and "songpop predict" not in detail  # no CLI advice
     r = client.post("/predict", json={"spotify": "https://open.spotify.com/playlist/" + "a" * 22})
     assert r.status_code == 422 and "playlist link, not a track" in r.text
     r = client.post("/predict", json={"title": "x", "spotify": "0" * 22})

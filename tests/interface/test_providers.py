@@ -303,7 +303,8 @@ def test_the_api_asks_the_providers_only_when_the_server_runs_online(
     app = create_app([model])
     with TestClient(app) as client:
         offline = client.post("/predict", json={"spotify": link})
-        assert offline.status_code == 404 and "add --online" in offline.json()["detail"]
+        assert offline.status_code == 404
+        assert "does not ask the feature APIs" in offline.json()["detail"]
         assert fake.state.calls == []
         app.state.online = True
         online = client.post("/predict", json={"spotify": link})
@@ -311,3 +312,27 @@ def test_the_api_asks_the_providers_only_when_the_server_runs_online(
         [p] = online.json()["predictions"]
         assert p["song"]["provider"] == "reccobeats"
         assert set(p["sources"].values()) == {"reccobeats"}
+
+
+def test_the_api_answers_502_when_the_feature_apis_fail(
+    fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An online server whose feature APIs fail answers 502 in words for the client, and keeps
+    the provider's details (URLs, settings) out of the answer."""
+    from fastapi.testclient import TestClient
+
+    from songpop.api import create_app
+    from support import save_lgbm_bundle
+
+    _provider_env(monkeypatch, fake, tmp_path)
+    monkeypatch.setenv("SONGPOP_RECCOBEATS_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("SONGPOP_PROVIDER_DEADLINE", "2")
+    model = save_lgbm_bundle(tmp_path / "lgbm")
+    app = create_app([model])
+    with TestClient(app) as client:
+        app.state.online = True
+        answer = client.post("/predict", json={"spotify": IDS[4]})
+    assert answer.status_code == 502, answer.text
+    detail = answer.json()["detail"]
+    assert "feature APIs did not answer" in detail
+    assert "127.0.0.1" not in detail and "SONGPOP_" not in detail

@@ -34,3 +34,22 @@ def test_songpop_cache_dir_wins_and_each_data_folder_has_its_own_index(
     assert cache_folder(one).parent == tmp_path / "mine"
     assert cache_folder(one) != cache_folder(two)
     assert cache_folder(one) == cache_folder(one)
+
+
+def test_a_cache_folder_that_cannot_be_made_keeps_the_catalogue_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from songpop.inference.inputs import lookup
+
+    (tmp_path / "tracks").mkdir()
+    pd.DataFrame(
+        {"track_name": ["Song A"], "artist_name": ["Artist"], "danceability": [0.5]}
+    ).to_csv(tmp_path / "tracks" / "mine.csv", index=False)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("SONGPOP_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(lookup, "build_index", lambda folder: pd.DataFrame({"x": [1]}))
+    monkeypatch.setattr(lookup, "Catalogue", lambda index, folder: ("catalogue", len(index)))
+    assert lookup.load_catalogue(tmp_path) == ("catalogue", 1)  # no OSError escapes

@@ -137,7 +137,11 @@ def test_shown_spelling_changes_only_the_case() -> None:
     )
     shown = shown_spelling(rows)
     assert list(shown["shown_title"]) == [
-        "Blinding Lights", "Blinding Lights", "1973", "1973 - Acoustic", "only me"
+        "Blinding Lights",
+        "Blinding Lights",
+        "1973",
+        "1973 - Acoustic",
+        "only me",
     ]  # fmt: skip  (never "1973 - Acoustic" for "1973": only the case may change)
     assert list(shown["shown_artist"]) == [
         "The Weeknd", "The Weeknd", "James Blunt", "James Blunt", "nobody"

@@ -27,12 +27,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorResponse, "description": "The library refused the input."},
     404: {
         "model": schemas.ErrorResponse,
-        "description": "Unknown model id, or a `spotify` / `title` song not in the catalogue.",
+        "description": "Unknown model id, or a `spotify` / `title` song in neither the local "
+        "catalogue nor (on a server run with --online) the feature APIs.",
     },
     413: {"model": schemas.ErrorResponse, "description": "Request body too large."},
     422: {
         "model": schemas.ErrorResponse,
-        "description": "Invalid field, range or form (of one song, or of every song of a list).",
+        "description": "Invalid field, range or form (of one song, or of every song of a "
+        "list); or a `title` whose only match is decades away from a chart hit of the same "
+        "title: send the `artist` too.",
+    },
+    502: {
+        "model": schemas.ErrorResponse,
+        "description": "A `spotify` / `title` song the catalogue lacks, on a server run with "
+        "--online, and the feature APIs did not answer.",
     },
 }
 

@@ -23,11 +23,18 @@ from songpop.bundle import Bundle
 from songpop.errors import InputError, SongpopError
 from songpop.inference import Prediction, RecordError
 from songpop.inference.context import positions_svg
-from songpop.inference.inputs.find import SongNotFound, find_songs, list_candidates, parse_reference
+from songpop.inference.inputs.find import (
+    SongNotFound,
+    find_songs,
+    list_candidates,
+    parse_reference,
+    year_source,
+)
 from songpop.inference.inputs.lookup import load_catalogue
 from songpop.inference.known import as_charted, known_song
 from songpop.inference.newsong import answer_new_songs
 from songpop.io import json_safe
+from songpop.providers.http import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -212,17 +219,29 @@ def predict_known(
         else:
             search = find_songs([], ref.title, ref.artist, online=online)
     except SongNotFound as exc:
+        asked = "" if online else "; this server does not ask the feature APIs (it runs offline)"
         return JSONResponse(
             status_code=404,
-            content={"detail": f"{exc}; or send the song's features (POST /predict)"},
+            content={
+                "detail": f"{exc.fact}{asked}: send the song's audio (a multipart POST /predict "
+                "with the file) or its features; GET /lookup?q=...&prefix=true lists near titles"
+            },
+        )
+    except ProviderError as exc:  # a feature API failed: the details are the operator's
+        log.warning("feature APIs failed for a %s lookup: %s", type(ref).__name__, exc)
+        return JSONResponse(
+            status_code=502,
+            content={
+                "detail": "the song is not in the local catalogue and the feature APIs did not "
+                "answer; try again later, or send the song's audio or features"
+            },
         )
     found = search.songs
     song = found[0]
     if parts is not None and bundle is parts.chance:
         record = dict(song.record(), artist=song.artist, title=song.title)
-        year = "from the local catalogue" if record.get("year") is not None else None
         response = _new_song_response([record], parts, explain=explain, similar=similar,
-                                      sources=[year])  # fmt: skip
+                                      sources=[year_source(song)])  # fmt: skip
     else:
         response = run_predictions([song.record()], bundle, explain=explain, similar=similar)
     if not response.predictions:

@@ -3,7 +3,7 @@
 `songpop calibrate FOLDER --out calibration.json` analyses every audio file of a folder and pairs
 what songpop hears (its descriptors and uncalibrated estimates) with real values of the same
 song: offline, the local catalogue's song that the file's title and artist tags name (the
-lookup's own matching rules, `songpop.inference.inputs.audio.known_song`); with `--online`,
+lookup's own matching rules, `songpop.inference.inputs.find.tagged_song`); with `--online`,
 ReccoBeats' analysis of the file's excerpts. For each estimated feature, and for the loudness
 (integrated LUFS to Spotify's dB), it then chooses among a few small mappings, each of which can
 be written as plain numbers:
@@ -514,7 +514,7 @@ def collect_pairs(
         progress: called with (done, total) after each file.
     """
     # late: loads pyarrow, pandas, filelock (start-up)
-    from songpop.inference.inputs.audio import known_song
+    from songpop.inference.inputs.find import tagged_song
 
     pairs: list[Pair] = []
     unpaired: list[tuple[str, str]] = []
@@ -536,7 +536,7 @@ def collect_pairs(
                     truth = {k: v["mean"] for k, v in song.online["features"].items()}
                     pairs.append(Pair(path, inputs, truth, "reccobeats"))
             else:
-                known = known_song(song, catalogue)
+                known = tagged_song(song.tags.title, song.tags.artist, catalogue)
                 if known is None:
                     why = ("no title and artist tags" if not (song.tags.title and song.tags.artist)
                            else "its tags name no catalogue song")  # fmt: skip

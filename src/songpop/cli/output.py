@@ -40,8 +40,8 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def on_cluster(address: str, label: str, work: Callable[[Any, Callable[[int, int], None]], T]) -> T:
-    """Connect to Dask (`inference.cluster.connect`), say where, run `work(client, tick)` under a
-    progress bar, and close the client whatever happens.
+    """Connect to Dask (`inference.dask_cluster.connect`), say where, run `work(client, tick)`
+    under a progress bar, and close the client whatever happens.
 
     Raises:
         SongpopError: the scheduler cannot be reached (or `work` refuses its input).

@@ -266,7 +266,7 @@ def _predict_known(
     from songpop.inference import predict  # late: loads pyarrow, pandas, numpy (start-up)
 
     # late: loads pyarrow, pandas, numpy (start-up)
-    from songpop.inference.inputs.find import find_songs
+    from songpop.inference.inputs.find import find_songs, year_source
 
     # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.inputs.lookup import parse_spotify
@@ -283,8 +283,7 @@ def _predict_known(
         answers = _new_song_answers(
             [dict(r, artist=c.artist, title=c.title) for r, c in zip(records, found, strict=True)],
             parts,
-            ["from the local catalogue" if r.get("year") is not None else None
-             for r, c in zip(records, found, strict=True)],
+            [year_source(c) for c in found],
         )  # fmt: skip
         if answers:
             records = _answered(records, answers)

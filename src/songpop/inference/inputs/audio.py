@@ -126,12 +126,6 @@ def _typical(name: str, reference: pd.DataFrame | None) -> float:
     return spec.typical if spec is not None else 0.0
 
 
-def known_song(song: SongFeatures, catalogue: Any) -> Any:
-    """The catalogue song a file's tags name (`inputs.find.tagged_song`), or None."""
-
-    return tagged_song(song.tags.title, song.tags.artist, catalogue)
-
-
 def predict_audio(
     song: SongFeatures,
     bundle: Bundle,
@@ -156,7 +150,7 @@ def predict_audio(
     Returns:
         The point prediction, the sources, and the range over the neighbours' values.
     """
-    known = known_song(song, catalogue)
+    known = tagged_song(song.tags.title, song.tags.artist, catalogue)
     if known is not None:
         point = predict(known.record(), bundle, explain=explain, similar=similar)[0]
         values = {k: known.features.get(k) for k in bundle.feature_names}

@@ -32,7 +32,16 @@ if TYPE_CHECKING:
 
 
 class SongNotFound(InputError):
-    """Neither the local catalogue nor (when asked) the feature APIs hold the named song."""
+    """Neither the local catalogue nor (when asked) the feature APIs hold the named song.
+
+    `str()` is the whole message for a person at the command line, with what to do there;
+    `fact` says only what was looked for and where, for an interface that words its own hints
+    (the API).
+    """
+
+    def __init__(self, fact: str, hint: str = "") -> None:
+        super().__init__(f"{fact}{hint}")
+        self.fact = fact
 
 
 @dataclass
@@ -137,7 +146,9 @@ def find_songs(
     if missing_title and not online:
         later = horizon.beyond_the_tables(catalogue, missing_title, artist)
         if later:
-            raise SongNotFound(later)
+            raise SongNotFound(
+                later, ": analyse its audio (`songpop predict FILE`) or use --online"
+            )
     where = (
         f"the local catalogue ({len(catalogue):,} tracks of the data folder; "
         f"{horizon.horizon(catalogue).words()})"
@@ -152,9 +163,9 @@ def find_songs(
             "" if missing_ids else "check the spelling (`songpop lookup` shows near titles), "
         )
         raise SongNotFound(
-            f"{what}: not in {where}; a newer song: analyse its audio (`songpop predict FILE`) "
-            f"or add --online to ask ReccoBeats and Spotify; else {spelling}give the song's "
-            "features"
+            f"{what}: not in {where}",
+            "; a newer song: analyse its audio (`songpop predict FILE`) or add --online to ask "
+            f"ReccoBeats and Spotify; else {spelling}give the song's features",
         )
     from songpop.providers.resolve import Providers, candidates_online  # network: only online
 
@@ -169,6 +180,13 @@ def find_songs(
         what = ", ".join(lost) if lost else repr(missing_title)
         raise SongNotFound(f"{what}: not in {where}, and no feature provider has it")
     return Found(found + online_found, list(providers.notes))
+
+
+def year_source(song: Candidate) -> str | None:
+    """Where a found song's release year comes from, in words; None when it has none."""
+    if song.year is None:
+        return None
+    return f"from {song.provider}" if song.provider else "from the local catalogue"
 
 
 def tagged_song(title: str | None, artist: str | None, catalogue: Any) -> Candidate | None:

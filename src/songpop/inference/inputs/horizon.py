@@ -126,10 +126,7 @@ def beyond_the_tables(catalogue: Any, title: str, artist: str | None = None) -> 
     later = rows[pd.to_datetime(rows["debut_date"]).dt.year > span.last_year] if len(rows) else rows
     if later.empty:
         return None
-    return (
-        f"{_chart_words(later.iloc[-1])}; the feature tables end in {span.last_year}: analyse "
-        "its audio (`songpop predict FILE`) or use --online"
-    )
+    return f"{_chart_words(later.iloc[-1])}; the feature tables end in {span.last_year}"
 
 
 def namesake(catalogue: Any, title: str, found: Any) -> str | None:

@@ -350,19 +350,26 @@ def load_catalogue(data_dir: str | os.PathLike[str] | None = None) -> Catalogue:
     Raises:
         DataNotFoundError: the folder holds no track table.
     """
-
     folder = config.data_dir(data_dir)
     files, charts = source_files(folder)
     key = _key(files + ([charts] if charts else []))
     memo = (str(folder.resolve()), key)
     if memo in _LOADED:
         return _LOADED[memo]
-    cache = cache_folder(folder) / f"{key}-{CATALOGUE_FILE}"
-    if cache.is_file():
+    try:
+        cache: Path | None = cache_folder(folder) / f"{key}-{CATALOGUE_FILE}"
+    except OSError as exc:  # a read-only home, no cache folder: kept in memory only
+        log.warning("catalogue: no cache folder (%s); the index is kept in memory only", exc)
+        cache = None
+    if cache is not None and cache.is_file():
         index = pd.read_parquet(cache)
     else:
         index = build_index(folder)
-        write_parquet_atomic(index, cache)
-        log.info("catalogue: %d rows cached in %s", len(index), cache)
+        if cache is not None:
+            try:
+                write_parquet_atomic(index, cache)
+                log.info("catalogue: %d rows cached in %s", len(index), cache)
+            except OSError as exc:
+                log.warning("catalogue: not cached in %s (%s)", cache, exc)
     _LOADED[memo] = Catalogue(index, folder)
     return _LOADED[memo]
