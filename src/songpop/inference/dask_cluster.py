@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,9 @@ def score_files(
     one_csv = out if out.name.lower().endswith(".csv") else None
     out = check_output_folder(out, files, overwrite)
     (out / "rejects").mkdir(parents=True, exist_ok=True)
+    # One key per task of this run: a key Dask still holds from an earlier run of this process
+    # (the same file index) would hand back that run's result without writing the part again.
+    run_token = uuid.uuid4().hex[:12]
     futures = [
         client.submit(
             _score_part,
@@ -184,7 +188,7 @@ def score_files(
             i,
             str(bundle_path),
             chunksize,
-            key=f"songpop-score-{i}-{os.getpid()}",
+            key=f"songpop-score-{run_token}-{i}",
             pure=False,
         )  # fmt: skip
         for i, f in enumerate(files)
