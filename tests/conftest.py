@@ -48,3 +48,22 @@ def artifacts_dir() -> Path:
     """Where tests keep screenshots and other artifacts for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """One LightGBM on the audio features of the real seed songs (quick budget: seconds),
+    trained once per test process for the page tests that need a real model."""
+    import pandas as pd
+
+    from songpop.build import build_dataset
+    from songpop.train import train_task
+
+    root = tmp_path_factory.mktemp("seed-model")
+    build_dataset(root / "data", data_dir=data_dir, profile="seed")
+    songs = pd.read_parquet(root / "data" / "songs.parquet")
+    train_task(
+        songs, root / "models", task="seed", label_strategy="spotify", budget="quick",
+        models=["lgbm"], feature_sets=("audio",), extras=False,
+    )  # fmt: skip
+    return root / "models" / "seed" / "audio" / "lgbm"

@@ -11,29 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from browser_support import launch_chromium, pick_song, require_chromium, served
 
 from songpop.api import create_app
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """One LightGBM on the audio features of the real seed songs (quick budget: seconds)."""
-    from songpop.build import build_dataset
-    from songpop.train import train_task
-
-    root = tmp_path_factory.mktemp("seed-model")
-    build_dataset(root / "data", data_dir=data_dir, profile="seed")
-    songs = pd.read_parquet(root / "data" / "songs.parquet")
-    train_task(
-        songs, root / "models", task="seed", label_strategy="spotify", budget="quick",
-        models=["lgbm"], feature_sets=("audio",), extras=False,
-    )  # fmt: skip
-    return root / "models" / "seed" / "audio" / "lgbm"
 
 
 @pytest.fixture(scope="module")
