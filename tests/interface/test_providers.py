@@ -336,3 +336,48 @@ def test_the_api_answers_502_when_the_feature_apis_fail(
     detail = answer.json()["detail"]
     assert "feature APIs did not answer" in detail
     assert "127.0.0.1" not in detail and "SONGPOP_" not in detail
+
+
+def test_online_lookups_beyond_the_limit_get_503(
+    fake, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An online server asks the feature APIs for at most `LookupSlots.limit` songs at once;
+    one more is answered at once with 503 and Retry-After (the held lookup is released by the
+    test, so there is no race with how fast the fake answers)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    import songpop.api.predict as api_predict
+    from songpop.api import create_app
+    from songpop.api.analyses import LookupSlots
+    from support import save_lgbm_bundle
+
+    _provider_env(monkeypatch, fake, tmp_path)
+    started, release = threading.Event(), threading.Event()
+    real = api_predict.predict_known
+
+    def held(*args, **kwargs):
+        started.set()
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api_predict, "predict_known", held)
+    app = create_app([save_lgbm_bundle(tmp_path / "lgbm")])
+    with TestClient(app) as client:
+        app.state.online = True
+        app.state.lookup_slots = LookupSlots(1)
+        first: list = []
+        link = {"spotify": IDS[4]}
+        thread = threading.Thread(target=lambda: first.append(client.post("/predict", json=link)))
+        thread.start()
+        try:
+            assert started.wait(60)
+            second = client.post("/predict", json=link)
+            assert second.status_code == 503 and second.headers["retry-after"].isdigit()
+            assert "feature APIs" in second.json()["detail"]
+        finally:
+            release.set()
+            thread.join(timeout=120)
+        assert first and first[0].status_code == 200, first and first[0].text
+        assert client.post("/predict", json=link).status_code == 200  # the slot came back

@@ -108,3 +108,34 @@ async def run_watched(request: Request | None, func: Callable[..., T], *args: An
         event.set()
         if not task.done():  # this coroutine was cancelled: still wait for the thread
             await asyncio.shield(asyncio.wait({task}))
+
+
+ONLINE_LOOKUPS = 2
+"""Songs the server asks the feature APIs for at once (`serve --online`): each may hold a worker
+thread until the providers' deadline, and every one spends the operator's quota."""
+
+
+class LookupSlots(AnalysisSlots):
+    """At most `limit` online lookups at a time; beyond them a 503 with Retry-After."""
+
+    def __init__(self, limit: int = ONLINE_LOOKUPS) -> None:
+        super().__init__(limit)
+
+    def busy(self) -> JSONResponse:
+        """The 503 answer for a lookup that found every slot taken."""
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            content={
+                "detail": f"the server is already asking the feature APIs for {self.running} "
+                f"song(s), its limit; try again in {RETRY_AFTER_S} s"
+            },
+        )
+
+
+def lookup_slots_of(request: Request) -> LookupSlots:
+    """The app's online-lookup slots (`app.state.lookup_slots`), made on first use."""
+    slots = getattr(request.app.state, "lookup_slots", None)
+    if slots is None:
+        slots = request.app.state.lookup_slots = LookupSlots()
+    return slots

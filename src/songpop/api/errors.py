@@ -37,6 +37,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "list); or a `title` whose only match is decades away from a chart hit of the same "
         "title: send the `artist` too.",
     },
+    503: {
+        "model": schemas.ErrorResponse,
+        "description": "On a server run with --online, every online lookup slot is taken; "
+        "try again after the Retry-After seconds.",
+    },
     502: {
         "model": schemas.ErrorResponse,
         "description": "A `spotify` / `title` song the catalogue lacks, on a server run with "

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 import songpop.inference
 from songpop import config
 from songpop.api import schemas
+from songpop.api.analyses import lookup_slots_of
 from songpop.api.errors import ERROR_RESPONSES, describe_error, problem_item
 from songpop.api.offload import off_loop
 from songpop.api.state import models_of
@@ -104,15 +105,22 @@ async def predict_route(
         bundle = models_of(request).get(model)
         parts = models_of(request).new_song if model is None else None
         online = bool(getattr(request.app.state, "online", False))
-        return await run_in_threadpool(
-            predict_known,
-            body,
-            bundle,
-            explain=explain,
-            similar=similar,
-            parts=parts,
-            online=online,
-        )
+        slots = lookup_slots_of(request) if online else None
+        if slots is not None and not slots.take():  # answered at once, never queued
+            return slots.busy()
+        try:
+            return await run_in_threadpool(
+                predict_known,
+                body,
+                bundle,
+                explain=explain,
+                similar=similar,
+                parts=parts,
+                online=online,
+            )
+        finally:
+            if slots is not None:
+                slots.give_back()
     single = isinstance(body, schemas.Song)
     if isinstance(body, schemas.PredictRequest):
         songs, explain, model = body.records, explain or body.explain, body.model or model
