@@ -59,7 +59,19 @@ def edit_tree(field: str, value: int, node: int = 0):
     return change
 
 
-def in_child(folder: Path, call: str) -> subprocess.CompletedProcess:
+CALLS = (
+    "load_bundle(folder, eager=True)",
+    "verify_bundle(folder)",
+    "predict(SONG, load_bundle(folder))",
+)
+"""Each way a bundle is read: each must refuse it, none may crash."""
+MARK = "== call: "
+
+
+def in_child(folder: Path, calls: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Run `calls` one after another in one child process (one interpreter start instead of
+    one per call); before each, a line `MARK call` says which one the output below belongs to
+    (and which one was running if the process dies)."""
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
@@ -68,13 +80,25 @@ def in_child(folder: Path, call: str) -> subprocess.CompletedProcess:
         "from songpop.inference import predict\n"
         "from songpop.errors import BundleError\n"
         f"folder = {str(folder)!r}\n"
-        "try:\n"
-        f"    {call}\n"
-        "except BundleError as exc:\n"
-        "    print('refused:', exc)\n"
     )
+    for call in calls:
+        code += (
+            f"print({MARK + call!r}, flush=True)\n"
+            "try:\n"
+            f"    {call}\n"
+            "except BundleError as exc:\n"
+            "    print('refused:', exc, flush=True)\n"
+        )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)  # fmt: skip
+
+
+def by_call(stdout: str) -> dict[str, str]:
+    """The child's output, split at the `MARK` lines: call → what it printed."""
+    parts = stdout.split(MARK)[1:]
+    return {
+        part.split("\n", 1)[0]: part.split("\n", 1)[1] if "\n" in part else "" for part in parts
+    }
 
 
 @pytest.mark.parametrize(
@@ -90,15 +114,13 @@ def test_a_tree_with_indices_out_of_range_is_refused_without_a_crash(
 ) -> None:
     folder, _ = saved(RandomForestClassifier(n_estimators=3, random_state=0), tmp_path)
     edit(folder, edit_tree(field, value))
-    for call in (
-        "load_bundle(folder, eager=True)",
-        "verify_bundle(folder)",
-        "predict(SONG, load_bundle(folder))",
-    ):
-        done = in_child(folder, call)
-        assert done.returncode == 0, (call, done.returncode, done.stderr[-500:])
-        assert "refused:" in done.stdout and said in done.stdout, done.stdout
-        assert ESTIMATOR_FILE in done.stdout
+    done = in_child(folder, CALLS)
+    outputs = by_call(done.stdout)
+    assert done.returncode == 0, (list(outputs)[-1:], done.returncode, done.stderr[-500:])
+    assert list(outputs) == list(CALLS), done.stdout
+    for call, output in outputs.items():
+        assert "refused:" in output and said in output, (call, output)
+        assert ESTIMATOR_FILE in output, (call, output)
 
 
 def test_a_tree_declaring_another_width_than_its_model_is_refused(tmp_path: Path) -> None:
