@@ -5,10 +5,12 @@ read."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,11 +134,19 @@ def test_calibrate_recovers_known_mappings_and_analyze_uses_them(library, env, t
 
 
 @pytest.fixture(scope="module")
-def written(library, tmp_path_factory) -> Path:
-    """A calibration fitted on the pairs (without the CLI) and written."""
+def fitted(library) -> tuple[list[Pair], Any]:
+    """The pairs and one calibration fitted on them (without the CLI): fitting is the slow
+    part, so the tests share it and change deep copies."""
     pairs = _pairs(library)
+    return pairs, fit_calibration(pairs, "catalogue")
+
+
+@pytest.fixture(scope="module")
+def written(fitted, tmp_path_factory) -> Path:
+    """The shared calibration, written."""
+    pairs, calibration = fitted
     out = tmp_path_factory.mktemp("written") / "c.json"
-    return write_calibration(fit_calibration(pairs, "catalogue"), pairs, out)
+    return write_calibration(copy.deepcopy(calibration), pairs, out)
 
 
 def test_the_environment_names_the_calibration(library, written, env, monkeypatch) -> None:
@@ -247,15 +257,15 @@ def test_tree_mappings_read_back_as_fitted(library) -> None:
     assert np.allclose(predict(model, X), reference, atol=1e-9)
 
 
-def test_nothing_is_written_when_the_file_would_not_read_back(library, tmp_path) -> None:
-    pairs = _pairs(library)
-    fitted = fit_calibration(pairs, "catalogue")
+def test_nothing_is_written_when_the_file_would_not_read_back(fitted, tmp_path) -> None:
+    pairs, calibration = fitted
+    fitted = copy.deepcopy(calibration)
     fitted.mappings["energy"].model = {**fitted.mappings["energy"].model, "kind": "unknown"}
     out = tmp_path / "c.json"
     with pytest.raises(CalibrationError):
         write_calibration(fitted, pairs, out)
     assert not out.exists() and not list(tmp_path.glob(".*tmp"))
-    fitted = fit_calibration(pairs, "catalogue")
+    fitted = copy.deepcopy(calibration)
     fitted.mappings["loudness"].model = {"kind": "linear", "input": "loudness_lufs",
                                          "slope": math.nan, "intercept": 0.0}  # fmt: skip
     with pytest.raises(CalibrationError):
