@@ -144,20 +144,9 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
         **_recorded(quick_runs / "quick1"),
     }
     with open(runs / "first1" / "summary" / "summary.csv", encoding="utf-8") as handle:
-        figures["accuracy"] = [
-            {
-                k: row[k]
-                for k in (
-                    "task",
-                    "features",
-                    "best model (by CV)",
-                    "test accuracy",
-                    "95% CI",
-                    "dummy accuracy",
-                )
-            }  # fmt: skip
-            for row in csv.DictReader(handle)
-        ]
+        keep = ("task", "features", "protocol", "model", "test accuracy", "95% CI",
+                "dummy accuracy", "ROC-AUC")  # fmt: skip
+        figures["accuracy"] = [{k: row.get(k) for k in keep} for row in csv.DictReader(handle)]
     figures["within_aims"] = {
         "first": figures["first"]["wall_seconds"] <= AIMS_SECONDS["first"],
         "second": figures["second"]["wall_seconds"] <= AIMS_SECONDS["second"],
