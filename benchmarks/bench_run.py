@@ -126,7 +126,7 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
     figures["seed"] = {**_summary(times["seed"]), **_recorded(seed_runs / "seed1")}
     figures["original"] = {
         **_summary(times["original"]),
-        "steps": [json.loads(t["stdout"]) for t in times["original"]],
+        "steps": [json.loads(t["stdout"].strip().splitlines()[-1]) for t in times["original"]],
     }
     figures["seed_ratio"] = {
         "wall": round(figures["seed"]["wall_seconds"] / figures["original"]["wall_seconds"], 3),
