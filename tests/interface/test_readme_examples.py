@@ -12,7 +12,6 @@ dropped. The checkout's last run is registered in a songpop home of the test's o
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from tests.support import random_songs
 from typer.testing import CliRunner
 
+from shared_run import RUN, quick_run
 from songpop import config
 from songpop.bundle import last_run, register_run
 from songpop.cli import app
@@ -104,36 +104,12 @@ def test_the_readme_has_examples_and_first_song_lines() -> None:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """The checkout's last run (`make run`), or, on a fresh clone (CI), a quick run of the
-    tasks the examples use, made here."""
+    """The checkout's last run (`make run`), or, on a fresh clone (CI), the session's quick
+    run of the tasks the examples use (`shared_run`, shared with the end-to-end tests)."""
     run, _ = last_run() if (ROOT / "runs" / "LATEST").is_file() else (None, [])
     if run is not None and (ROOT / run / "models" / "index.json").is_file():
         return (ROOT / run).resolve()
-    import subprocess
-    import sys
-
-    root = tmp_path_factory.mktemp("readme_run")
-    args = [
-        "run",
-        "--run",
-        "r",
-        "--runs-dir",
-        str(root / "runs"),
-        "--tasks",
-        "seed,chart_chance,seed_era",
-        "--budget",
-        "quick",
-        "--data-dir",
-        str(data_dir),
-        "-q",
-    ]
-    # in a process of its own: the run's worker pool must not outlive it inside this one (a
-    # reused pool keeps the folder it started in, and other tests change folders)
-    env = {**os.environ, config.HOME_ENV: str(root / "home")}
-    done = subprocess.run([sys.executable, "-m", "songpop", *args], capture_output=True,
-                          text=True, timeout=900, env=env)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return root / "runs" / "r"
+    return quick_run(tmp_path_factory, data_dir) / "runs" / RUN
 
 
 @pytest.fixture

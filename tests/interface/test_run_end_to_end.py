@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from shared_run import TASKS, quick_run
 from songpop.cli import app
 from songpop.report.sections import write_summary_section
 from songpop.report.summary import summary_rows
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 runner = CliRunner()
-TASKS = "seed,chart_chance,seed_era"
-"""The original's task, the answer for a new song and the level within its era."""
 SONG = {
     "danceability": 0.7, "energy": 0.8, "key": 5, "loudness": -5.0, "speechiness": 0.05,
     "acousticness": 0.1, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.6,
@@ -32,17 +31,9 @@ def _plain(output: str) -> str:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("e2e")
-    # A relative runs folder, as `make run` uses (./runs): every path must still resolve.
-    args = ["run", "--run", "r1", "--runs-dir", "runs", "--tasks", TASKS]
-    here = os.getcwd()
-    os.chdir(root)
-    try:
-        result = runner.invoke(app, [*args, "--budget", "quick", "--data-dir", str(data_dir)])
-    finally:
-        os.chdir(here)
-    assert result.exit_code == 0, result.output
-    return root
+    """The session's quick run of TASKS (`shared_run`: made once, with a relative runs folder
+    as `make run` uses ./runs, and shared with the README examples)."""
+    return quick_run(tmp_path_factory, data_dir)
 
 
 def test_run_writes_the_stages_the_report_and_latest(finished_run: Path) -> None:
