@@ -60,15 +60,16 @@ class AnalysisSlots:
     def give_back(self) -> None:
         self.running = max(0, self.running - 1)
 
+    def doing(self) -> str:
+        """What the taken slots are busy with, for the 503's words."""
+        return f"analysing {self.running} file(s), its limit (--max-analyses {self.limit})"
+
     def busy(self) -> JSONResponse:
-        """The 503 answer for an upload that found every slot taken."""
+        """The 503 answer for a request that found every slot taken (never queued)."""
         return JSONResponse(
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_S)},
-            content={
-                "detail": f"the server is analysing {self.running} file(s), its limit "
-                f"(--max-analyses {self.limit}); try again in {RETRY_AFTER_S} s"
-            },
+            content={"detail": f"the server is {self.doing()}; try again in {RETRY_AFTER_S} s"},
         )
 
 
@@ -121,16 +122,8 @@ class LookupSlots(AnalysisSlots):
     def __init__(self, limit: int = ONLINE_LOOKUPS) -> None:
         super().__init__(limit)
 
-    def busy(self) -> JSONResponse:
-        """The 503 answer for a lookup that found every slot taken."""
-        return JSONResponse(
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-            content={
-                "detail": f"the server is already asking the feature APIs for {self.running} "
-                f"song(s), its limit; try again in {RETRY_AFTER_S} s"
-            },
-        )
+    def doing(self) -> str:
+        return f"already asking the feature APIs for {self.running} song(s), its limit"
 
 
 def lookup_slots_of(request: Request) -> LookupSlots:
