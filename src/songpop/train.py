@@ -385,6 +385,8 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 hook=spec.hook,
                 label=fs,
                 refit_on=(X_train, y_train) if sampled else None,
+                # the learning curve's last point is this search's final round (`_learning_curves`)
+                train_scores=fs == "audio" and spec.extras and MODELS[name].learning_curve,
             )
     if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):
@@ -892,15 +894,24 @@ def _learning_curves(run: TaskRun) -> dict[str, Any]:
     sizes = (0.2, 0.6, 1.0) if plan.name != "quick" else (0.5, 1.0)
     curves = {}
     for name in chosen:
+        res = fsr.searched[name]
+        # The whole of each training fold is the search's final round on these same folds
+        # (`make_folds` is the curve's stratified k-fold with the same seed, on the same rows):
+        # its scores are the last point, and only the smaller sizes are fitted here.
+        measured = None
+        same_model = not run.spec.calibrate  # a calibrated model is not the one searched
+        if same_model and res.fold_train_accuracies is not None and len(res.folds) == plan.cv:
+            measured = (len(res.folds[0][0]), res.fold_train_accuracies, res.fold_accuracies)
         template = clone(fsr.estimator(name))
         curves[name] = ev.learning_curve_data(
             lambda t=template: clone(t),
             X,
             y_train,
             cv=plan.cv,
-            train_sizes=sizes,
+            train_sizes=sizes[:-1] if measured is not None else sizes,
             seed=seed,
             n_jobs=n_jobs_for(len(X)),
+            measured=measured,
         )
     return curves
 

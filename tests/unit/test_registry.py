@@ -9,6 +9,7 @@ from sklearn.base import clone
 
 from songpop import config
 from songpop.errors import SchemaError
+from songpop.evaluation import learning_curve_data
 from songpop.features import FAMILIES, feature_matrix, labels
 from songpop.models.registry import (
     MODELS,
@@ -159,3 +160,30 @@ def test_folds_are_stratified_and_seeded(tiny) -> None:
         np.testing.assert_array_equal(te_a, te_b)
         counts = y.iloc[te_a].value_counts()
         assert counts.max() - counts.min() <= 1
+
+
+def test_a_search_with_train_scores_is_the_learning_curves_last_point(tiny) -> None:
+    # `songpop.train` draws a learning curve's full-size point from the search's final round
+    # instead of fitting it again: it must be the point scikit-learn's own curve computes on the
+    # same rows (the same stratified, seeded folds; logistic regression ignores row order).
+    X, y = tiny
+    spec = MODELS["logreg"]
+    folds = make_folds(y, 3)
+    res = search_model(spec, X, y, budget="default", folds=folds, train_scores=True)
+    assert res.fold_train_accuracies is not None and len(res.fold_train_accuracies) == 3
+    own = learning_curve_data(lambda: spec.build(list(X.columns)), X, y, cv=3, train_sizes=[1.0])
+    measured = (len(folds[0][0]), res.fold_train_accuracies, res.fold_accuracies)
+    reused = learning_curve_data(
+        lambda: spec.build(list(X.columns)), X, y, cv=3, train_sizes=[0.5], measured=measured
+    )
+    assert reused["train_sizes"][-1] == own["train_sizes"][-1]
+    for key in ("train_mean", "test_mean", "train_sd", "test_sd"):
+        assert reused[key][-1] == pytest.approx(own[key][-1], abs=1e-9), key
+    assert len(reused["train_sizes"]) == 2 and reused["train_sizes"][0] < own["train_sizes"][0]
+    # without train_scores nothing is computed, and a point with the wrong number of folds fails
+    assert search_model(spec, X, y, folds=folds).fold_train_accuracies is None
+    with pytest.raises(ValueError, match="one score per fold"):
+        learning_curve_data(
+            lambda: spec.build(list(X.columns)), X, y, cv=3, train_sizes=[0.5],
+            measured=(10, [0.5, 0.5], [0.5, 0.5]),
+        )  # fmt: skip

@@ -330,6 +330,7 @@ def learning_curve_data(
     groups: Any = None,
     scoring: str = "accuracy",
     n_jobs: int | None = None,
+    measured: tuple[int, Sequence[float], Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """Training versus cross-validated score as the training set grows.
 
@@ -347,6 +348,10 @@ def learning_curve_data(
         groups: group id per row for grouped folds.
         scoring: a scikit-learn scoring name.
         n_jobs: parallel jobs.
+        measured: ``(size, train scores, test scores)`` of one more point, one score per fold,
+            already measured on the same folds (a model search's final round: the whole
+            training part of each fold), appended as the curve's last point instead of being
+            fitted again. Its folds must be ``cv``'s.
 
     Returns:
         ``{"train_sizes": [int], "train_mean", "train_sd", "test_mean", "test_sd" (lists),
@@ -373,6 +378,16 @@ def learning_curve_data(
         n_jobs=n_jobs,
         error_score="raise",
     )
+    if measured is not None:
+        size, seen, held_out = measured
+        if len(seen) != train_scores.shape[1] or len(held_out) != test_scores.shape[1]:
+            raise ValueError(
+                f"measured: {len(seen)} and {len(held_out)} scores for "
+                f"{train_scores.shape[1]} folds; one score per fold of the same folds"
+            )
+        sizes = np.append(sizes, size)
+        train_scores = np.vstack([train_scores, np.asarray(seen, dtype=float)])
+        test_scores = np.vstack([test_scores, np.asarray(held_out, dtype=float)])
     return {
         "train_sizes": [int(s) for s in sizes],
         "train_mean": train_scores.mean(axis=1).tolist(),

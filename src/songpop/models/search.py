@@ -122,6 +122,9 @@ class SearchResult:
         seconds: wall time.
         rounds: per halving round: rows used, candidates, best score.
         fold_accuracies: accuracy on each final fold.
+        fold_train_accuracies: accuracy on each final fold's own training part, when asked
+            (`search_model(train_scores=True)`): the last point of a learning curve drawn on the
+            same folds, which therefore need not be fitted again.
         folds: the final folds (position pairs into the training rows).
         fit_rows: training rows the model was fitted on (fewer than given when capped by
             `ModelSpec.max_rows`).
@@ -139,6 +142,7 @@ class SearchResult:
     seconds: float
     rounds: list[dict[str, Any]] = field(default_factory=list)
     fold_accuracies: list[float] = field(default_factory=list)
+    fold_train_accuracies: list[float] | None = None
     folds: list[tuple] = field(default_factory=list)
     fit_rows: int | None = None
 
@@ -173,6 +177,7 @@ def search_model(
     hook: Hook | None = None,
     label: str = "",
     refit_on: tuple[pd.DataFrame, pd.Series] | None = None,
+    train_scores: bool = False,
 ) -> SearchResult:
     """Choose one registry entry's hyper-parameters on training rows and refit it on them.
 
@@ -187,6 +192,8 @@ def search_model(
         label: names the search in its events, e.g. the feature set.
         refit_on: `(X, y)` to refit the chosen setting on instead of `X, y` (all training rows
             when the search ran on a sample of them).
+        train_scores: also score each final fold's model on its own training part
+            (`SearchResult.fold_train_accuracies`).
 
     Returns:
         The `SearchResult`.
@@ -224,14 +231,14 @@ def search_model(
             est = clone(base).set_params(**settings[i])
             n_fits += len(sub_folds)
             try:
-                accs = _run_folds(est, X.iloc[subset], y.iloc[subset], sub_folds, spec, tick)
+                accs = _run_folds(est, X.iloc[subset], y.iloc[subset], sub_folds, spec, tick, False)
             except ValueError as exc:  # e.g. more neighbours than rows in a small subset
                 log.info(
                     "%s: setting %s fails on %d rows (%s)", spec.name, settings[i], len(subset), exc
                 )
                 scores.append(-np.inf)
                 continue
-            scores.append(float(np.mean([a for a, _, _ in accs])))
+            scores.append(float(np.mean([a[0] for a in accs])))
             tick.best = max(scores)
         keep = max(1, math.ceil(len(alive) / budget.factor))
         order = np.argsort(scores)[::-1][:keep]
@@ -239,7 +246,7 @@ def search_model(
         alive = [alive[j] for j in sorted(order, key=lambda j: -scores[j])]
     best = settings[alive[0]]
     final = clone(base).set_params(**best)
-    fold_results = _run_folds(final, X, y, folds, spec, tick)
+    fold_results = _run_folds(final, X, y, folds, spec, tick, train_scores)
     n_fits += len(folds)
     classes, oof, covered, preds = _collect_oof(fold_results, folds, y)
     accuracy = float(np.mean(preds[covered] == y.to_numpy()[covered]))
@@ -274,7 +281,8 @@ def search_model(
         n_fits=n_fits,
         seconds=seconds,
         rounds=rounds,
-        fold_accuracies=[a for a, _, _ in fold_results],
+        fold_accuracies=[r[0] for r in fold_results],
+        fold_train_accuracies=[r[3] for r in fold_results] if train_scores else None,
         folds=folds,
         fit_rows=fit_rows,
     )
@@ -301,15 +309,25 @@ def _stratified_subset(y: pd.Series, n_rows: int, rng: np.random.RandomState) ->
     return np.sort(np.concatenate(picked))
 
 
-def _fit_fold(estimator: Any, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray):
+def _fit_fold(
+    estimator: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    train: np.ndarray,
+    test: np.ndarray,
+    train_score: bool,
+):
+    """(accuracy, (proba, pred), classes, accuracy on the training part or None)."""
     est = clone(estimator)
-    est.fit(X.iloc[train], y.iloc[train])
+    X_train, y_train = X.iloc[train], y.iloc[train]
+    est.fit(X_train, y_train)
     X_test = X.iloc[test]
     proba = est.predict_proba(X_test) if hasattr(est, "predict_proba") else None
     pred = est.predict(X_test) if proba is None else np.asarray(est.classes_)[proba.argmax(1)]
     accuracy = float(np.mean(np.asarray(pred) == y.iloc[test].to_numpy()))
     classes = [str(c) for c in est.classes_]
-    return accuracy, (proba, pred), classes
+    seen = float(np.mean(est.predict(X_train) == y_train.to_numpy())) if train_score else None
+    return accuracy, (proba, pred), classes, seen
 
 
 class _Ticker:
@@ -331,10 +349,11 @@ def _run_folds(
     folds: list[tuple],
     spec: ModelSpec,
     tick: Callable[[], None],
+    train_scores: bool,
 ) -> list[tuple]:
     """Fit and score one setting on each fold; in parallel unless the model is heavy."""
     n_jobs = 1 if spec.heavy or len(folds) == 1 else n_jobs_for(len(X))
-    jobs = (delayed(_fit_fold)(estimator, X, y, tr, te) for tr, te in folds)
+    jobs = (delayed(_fit_fold)(estimator, X, y, tr, te, train_scores) for tr, te in folds)
     results = []
     for result in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
         results.append(result)
@@ -353,7 +372,7 @@ def _collect_oof(
     preds = np.empty(n, dtype=object)
     covered = np.zeros(n, dtype=bool)
     has_proba = True
-    for (_, (proba, pred), fold_classes), (_, test) in zip(fold_results, folds, strict=True):
+    for (_, (proba, pred), fold_classes, _), (_, test) in zip(fold_results, folds, strict=True):
         preds[test] = pred
         covered[test] = True
         if proba is None or fold_classes != classes:
