@@ -1,5 +1,6 @@
-"""Tempo at a metrical level (`songpop.audio.tempo`): the catalogue prior and the candidates'
-scores on synthetic onset envelopes whose beat is known."""
+"""Tempo at a metrical level (`songpop.audio.tempo`): the catalogue prior, the beat grids'
+alignment with onsets whose beat is known, and the candidates' scores, on onset lists and on
+synthesised drums."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from songpop.audio.describe import FRAME_RATE, mean_tempogram
+from songpop.audio.describe import FRAME_RATE, describe
 from songpop.audio.tempo import (
     FACTORS,
     TEMPO_PRIOR,
     TempoPrior,
+    beat_alignment,
     best_level,
     catalogue_tempos,
     fit_tempo_prior,
@@ -22,15 +24,11 @@ from songpop.audio.tempo import (
 )
 
 
-def clicks(bpm: float, seconds: float = 60.0, accent_every: int = 0) -> np.ndarray:
-    """An onset envelope with a click on every beat (every `accent_every`-th beat twice as
-    strong) and a little noise, at the analysis frame rate."""
-    rng = np.random.default_rng(0)
-    env = rng.uniform(0, 0.05, int(seconds * FRAME_RATE))
-    period = 60.0 * FRAME_RATE / bpm
-    for k, t in enumerate(np.arange(0, len(env) - 1, period)):
-        env[int(round(t))] += 2.0 if accent_every and k % accent_every == 0 else 1.0
-    return env
+def onsets(bpm: float, seconds: float = 60.0, every: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Onset frames on every `every`-th beat at `bpm`, each of strength 1."""
+    period = 60.0 * FRAME_RATE / bpm * every
+    frames = np.round(np.arange(0, seconds * FRAME_RATE, period)).astype(int)
+    return frames, np.ones(len(frames))
 
 
 def test_the_prior_is_the_maximum_likelihood_log_normal() -> None:
@@ -50,10 +48,33 @@ def test_the_prior_peaks_at_its_median() -> None:
     assert prior.log_density(64.0) < prior.log_density(100.0) < 0.0
 
 
-@pytest.mark.parametrize("locked", [100.0, 75.0])
-def test_a_150_bpm_click_track_tracked_at_100_or_75_is_brought_back(locked: float) -> None:
-    tg = mean_tempogram(clicks(150.0, accent_every=4))[:, 0]
-    levels = score_levels(tg, locked, FRAME_RATE)
+def test_alignment_says_which_beats_and_which_onsets_are_missed() -> None:
+    frames, strength = onsets(150.0)
+    right = beat_alignment(frames, strength, 150.0, FRAME_RATE)
+    assert right.precision == pytest.approx(1.0, abs=0.02)
+    assert right.recall == pytest.approx(1.0)
+    half = beat_alignment(frames, strength, 75.0, FRAME_RATE)  # every other onset off the beats
+    assert half.precision == pytest.approx(1.0, abs=0.02)
+    assert half.recall == pytest.approx(0.5, abs=0.02)
+    double = beat_alignment(frames, strength, 300.0, FRAME_RATE)  # every other beat empty
+    assert double.precision == pytest.approx(0.5, abs=0.02)
+    assert double.recall == pytest.approx(1.0)
+    dotted = beat_alignment(frames, strength, 100.0, FRAME_RATE)  # 2/3: beats meet onsets 1 in 2
+    assert dotted.f_measure < half.f_measure < right.f_measure
+    assert beat_alignment(frames[:0], strength[:0], 120.0, FRAME_RATE).f_measure == 0.0
+
+
+def test_recall_weighs_the_onsets_by_strength() -> None:
+    frames, strength = onsets(150.0)
+    strength[::2] = 3.0  # the onsets on the half-tempo grid are the strong ones
+    half = beat_alignment(frames, strength, 75.0, FRAME_RATE)
+    assert half.recall == pytest.approx(0.75, abs=0.02)
+
+
+@pytest.mark.parametrize("locked", [100.0, 75.0, 300.0])
+def test_a_150_bpm_pulse_tracked_at_another_level_is_brought_back(locked: float) -> None:
+    frames, strength = onsets(150.0)
+    levels = score_levels(frames, strength, locked, FRAME_RATE)
     assert [lv.factor for lv in levels] == [f for f in FACTORS if 30 <= locked * f <= 300]
     assert sum(lv.posterior for lv in levels) == pytest.approx(1.0, abs=1e-3)
     best = best_level(levels)
@@ -61,22 +82,62 @@ def test_a_150_bpm_click_track_tracked_at_100_or_75_is_brought_back(locked: floa
 
 
 def test_the_evidence_overrules_the_prior_when_the_beats_say_so() -> None:
-    # clicks every 0.75 s (80 BPM), tracked at 120: the prior alone prefers 120 (nearer its
-    # median), but nothing happens half way between the clicks, so 120's beats find nothing
-    tg = mean_tempogram(clicks(80.0))[:, 0]
-    levels = score_levels(tg, 120.0, FRAME_RATE)
+    # onsets every 0.75 s (80 BPM), tracked at 120: the prior alone prefers 120 (nearer its
+    # median), but every third of 120's beats falls between onsets
+    frames, strength = onsets(80.0)
+    levels = score_levels(frames, strength, 120.0, FRAME_RATE)
     by_prior = max(levels, key=lambda lv: lv.log_prior)
     assert by_prior.bpm == pytest.approx(120.0)
     best = best_level(levels)
     assert best is not None and best.bpm == pytest.approx(80.0, rel=0.01)
 
 
-def test_candidates_outside_the_range_or_the_tempogram_are_left_out() -> None:
-    tg = mean_tempogram(clicks(120.0, seconds=20))[:, 0]
-    levels = score_levels(tg, 250.0, FRAME_RATE)
+def test_the_prior_decides_between_levels_the_onsets_fit_alike() -> None:
+    # a pulse at 240 whose every other onset is weak (0.2): 120's beats miss only the weak ones,
+    # so the alignment prefers 240 only a little and the catalogue's tempi prefer 120 a lot
+    frames, strength = onsets(240.0)
+    strength[1::2] = 0.2
+    levels = score_levels(frames, strength, 240.0, FRAME_RATE)
+    best = best_level(levels)
+    assert best is not None and best.bpm == pytest.approx(120.0, rel=0.01)
+
+
+def test_candidates_outside_the_range_or_without_onsets_are_left_out() -> None:
+    frames, strength = onsets(120.0, seconds=20)
+    levels = score_levels(frames, strength, 250.0, FRAME_RATE)
     assert 2.0 not in [lv.factor for lv in levels]  # 500 BPM
-    assert score_levels(tg[:3], 120.0, FRAME_RATE) == []
+    assert score_levels(frames[:0], strength[:0], 120.0, FRAME_RATE) == []
     assert best_level([]) is None
+
+
+def drums(bpm: float, seconds: float = 40.0, rate: int = 22_050) -> np.ndarray:
+    """Straight eighths at `bpm`: a 60 Hz kick on every beat, a noise snare on 2 and 4, and
+    closed hats (high noise) on every eighth, the off-beat ones as loud as the beats'."""
+    rng = np.random.default_rng(3)
+    out = np.zeros(int(seconds * rate), np.float32)
+    n = int(0.08 * rate)
+    decay = np.exp(-np.linspace(0, 8, n))
+    kick = 0.8 * np.sin(2 * np.pi * 60 * np.arange(n) / rate) * decay
+    snare = 0.3 * rng.normal(size=n) * decay
+    hat = np.diff(rng.normal(size=n + 1)) * 0.15 * decay**3  # high-passed noise
+    eighth = 30.0 / bpm * rate
+    for k in range(int(len(out) / eighth) - 1):
+        at = int(round(k * eighth))
+        out[at : at + n] += hat
+        if k % 2 == 0:
+            out[at : at + n] += kick
+            if k % 4 == 2:
+                out[at : at + n] += snare
+    return out
+
+
+@pytest.mark.parametrize("bpm", [96.0, 132.0, 168.0])
+def test_synthesised_drums_are_heard_at_their_beat(bpm: float) -> None:
+    found = describe(drums(bpm), -14.0)
+    assert found.tempo == pytest.approx(bpm, rel=0.02)
+    assert found.tempo_levels and best_level(found.tempo_levels).factor == pytest.approx(
+        found.tempo / [lv.bpm for lv in found.tempo_levels if lv.factor == 1.0][0], rel=0.01
+    )
 
 
 DATA = Path(os.environ.get("SONGPOP_DATA_DIR", "/nonexistent"))

@@ -96,8 +96,8 @@ class SongFeatures:
             asked and answered.
         calibration: the calibration file applied, and its pairs' count, when one was.
         notes: one line each about what did not go as asked (an upload that failed).
-        tempo_levels: the measured tempo's metrical candidates, scored with the catalogue's
-            tempo prior (`songpop.audio.tempo`); shown by the benchmark, not applied.
+        tempo_levels: the tracked tempo's metrical candidates, scored by beat alignment and the
+            catalogue's tempo prior (`songpop.audio.tempo`); the tempo is the best one's.
     """
 
     path: str

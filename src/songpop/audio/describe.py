@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from songpop.audio.decode import RATE, Decoded
-from songpop.audio.tempo import Level, score_levels
+from songpop.audio.tempo import Level, best_level, score_levels
 
 N_FFT = 2048
 HOP = 512
@@ -28,7 +28,8 @@ DESCRIPTORS: dict[str, str] = {
     "dynamic_range_db": "95th minus 10th percentile of frame RMS over sounding frames, dB",
     "onset_rate": "detected note onsets per second",
     "spectral_flux": "mean onset strength (positive log-mel spectral flux)",
-    "tempo_bpm": "the tracked beats' tempo, BPM (the median period over spans of 8 beats)",
+    "tempo_bpm": "the tempo, BPM: the tracked beats' (median period over spans of 8 beats) "
+    "at the metrical level that best fits the accents and the catalogue's tempi",
     "tempo_distance_oct": "distance of that tempo from 120 BPM, in octaves",
     "beat_strength": "onset strength on the tracked beats over the mean onset strength",
     "pulse_clarity": "onset-envelope autocorrelation at the beat period (0-1)",
@@ -71,8 +72,13 @@ KEY_PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }  # fmt: skip
 KEY_PROFILE = "albrecht_shanahan"
 """The profiles songpop uses: the best of the four on the rendered corpus (`bench_audio`:
-key + mode 77.3%, MIREX score 0.800 on 22 songs, against 68.2% / 0.750 for Krumhansl-Kessler)."""
+key + mode 77.3%, MIREX score 0.800 on 22 songs, against 68.2% / 0.750 for Krumhansl-Kessler)
+and on the development corpus (`benchmarks/dev_audio`: 78/96 against 67-71/96)."""
 N_MELS = 64
+ACCENT_BAND_HZ = 250.0
+"""The mel bands below this (kick drum, bass) give the accent onsets the metrical level is
+scored on (`songpop.audio.tempo`); set once for that range, not tuned (the development corpus
+compared only the low band, the full band and the percussive part)."""
 KEY_HOP = 4096
 """Chroma frames for the key every 0.19 s: a key is a property of seconds, not of frames."""
 METERS: tuple[int, ...] = (3, 4, 5)
@@ -89,8 +95,9 @@ class Description:
         tempo: beats per minute from the beat tracker, or None.
         key: (pitch class, mode) of the best key profile, or None.
         meter: beats per bar of the strongest accent pattern, or None.
-        tempo_levels: the tracked tempo's metrical candidates scored by evidence × the
-            catalogue's tempo prior (`songpop.audio.tempo.score_levels`); not applied to `tempo`.
+        tempo_levels: the tracked tempo's metrical candidates scored by their beats' alignment
+            with the accents and the catalogue's tempo prior (`songpop.audio.tempo`); `tempo` is
+            the best one's.
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -269,18 +276,26 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
         return
     tempogram = mean_tempogram(env)
     tempo = librosa.feature.tempo(tg=tempogram, sr=RATE, hop_length=HOP)
-    tempo, beats = librosa.beat.beat_track(
-        onset_envelope=env, sr=RATE, hop_length=HOP, bpm=float(tempo[0])
-    )
-    if len(beats) < 8 or float(np.atleast_1d(tempo)[0]) <= 0:
+    tracked = _tracked(env, float(tempo[0]))
+    if tracked is None:
         return
-    # The tracker's tempo is a tempogram bin (about 2.5% apart at 120 BPM); the tracked beats'
-    # own period, measured over spans of up to 8 beats, is far finer.
-    span = min(8, len(beats) - 1)
-    period = float(np.median((beats[span:] - beats[:-span]) / span))
-    bpm = 60.0 * FRAME_RATE / period
+    tracked_bpm, beats = tracked
+    mel_f = librosa.mel_frequencies(n_mels=log_mel.shape[0], fmax=RATE / 2)
+    accent = librosa.onset.onset_strength(
+        S=log_mel[mel_f < ACCENT_BAND_HZ], sr=RATE, hop_length=HOP
+    )
+    peaks = librosa.onset.onset_detect(onset_envelope=accent, sr=RATE, hop_length=HOP)
+    out.tempo_levels = score_levels(peaks, accent[peaks], tracked_bpm, FRAME_RATE)
+    best = best_level(out.tempo_levels)
+    bpm = tracked_bpm
+    if best is not None and best.factor != 1.0:
+        # the tracked tempo is precise; the beats are tracked again at the chosen level for the
+        # descriptors that read them (beat strength and regularity, metre)
+        bpm = tracked_bpm * best.factor
+        again = _tracked(env, bpm)
+        if again is not None:
+            beats = again[1]
     out.tempo = bpm
-    out.tempo_levels = score_levels(tempogram[:, 0], bpm, FRAME_RATE)
     v["tempo_bpm"] = bpm
     v["tempo_distance_oct"] = float(abs(np.log2(bpm / 120.0)))
     v["beat_strength"] = float(env[beats].mean() / (env.mean() + 1e-9))
@@ -292,6 +307,23 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     if ac[0] > 0 and lag < len(ac):
         v["pulse_clarity"] = float(np.clip(ac[lag] / ac[0], 0, 1))
     _meter(env, beats, out)
+
+
+def _tracked(env: np.ndarray, start_bpm: float) -> tuple[float, np.ndarray] | None:
+    """librosa's beat tracker from a starting tempo: the tracked beats' tempo and the beats
+    (frames), or None for fewer than 8 beats."""
+    import librosa
+
+    tempo, beats = librosa.beat.beat_track(
+        onset_envelope=env, sr=RATE, hop_length=HOP, bpm=start_bpm
+    )
+    if len(beats) < 8 or float(np.atleast_1d(tempo)[0]) <= 0:
+        return None
+    # The tracker's tempo is a tempogram bin (about 2.5% apart at 120 BPM); the tracked beats'
+    # own period, measured over spans of up to 8 beats, is far finer.
+    span = min(8, len(beats) - 1)
+    period = float(np.median((beats[span:] - beats[:-span]) / span))
+    return 60.0 * FRAME_RATE / period, beats
 
 
 def mean_tempogram(env: np.ndarray, block: int = 4096) -> np.ndarray:
