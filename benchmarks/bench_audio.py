@@ -21,6 +21,9 @@ to 1 and pinned to one CPU), as seconds per 3 minutes of audio: the median over 
 1 s, warm); one analysis of a 3-minute song in a new process, imports and numba's JIT included
 (aim <= 10 s); peak resident memory analysing a 10-minute file (aim <= 500 MB).
 
+Methods and weights are chosen on the development corpus of `benchmarks/dev_audio.py`, never on
+these songs; this benchmark reports what was chosen.
+
 Usage: python -m benchmarks.bench_audio [--out DIR]
 """
 
