@@ -68,10 +68,11 @@ CALLS = (
 MARK = "== call: "
 
 
-def in_child(folder: Path, calls: tuple[str, ...]) -> subprocess.CompletedProcess:
-    """Run `calls` one after another in one child process (one interpreter start instead of
-    one per call); before each, a line `MARK call` says which one the output below belongs to
-    (and which one was running if the process dies)."""
+def in_child(folders: dict[str, Path], calls: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Run `calls` on each folder one after another in one child process (one interpreter
+    start, and one import of skops and scikit-learn, instead of one per case or call); before
+    each, a line `MARK name: call` says which one the output below belongs to (and which one
+    was running if the process dies)."""
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
@@ -79,16 +80,17 @@ def in_child(folder: Path, calls: tuple[str, ...]) -> subprocess.CompletedProces
         "from songpop.bundle import load_bundle, verify_bundle\n"
         "from songpop.inference import predict\n"
         "from songpop.errors import BundleError\n"
-        f"folder = {str(folder)!r}\n"
     )
-    for call in calls:
-        code += (
-            f"print({MARK + call!r}, flush=True)\n"
-            "try:\n"
-            f"    {call}\n"
-            "except BundleError as exc:\n"
-            "    print('refused:', exc, flush=True)\n"
-        )
+    for name, folder in folders.items():
+        code += f"folder = {str(folder)!r}\n"
+        for call in calls:
+            code += (
+                f"print({MARK + name + ': ' + call!r}, flush=True)\n"
+                "try:\n"
+                f"    {call}\n"
+                "except BundleError as exc:\n"
+                "    print('refused:', exc, flush=True)\n"
+            )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)  # fmt: skip
 
@@ -101,24 +103,36 @@ def by_call(stdout: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(
-    "field, value, said",
-    [
-        ("feature", 2**40, "splits on feature 1099511627776"),
-        ("left_child", 10_000, "left child is 10000, not a later node"),
-        ("right_child", 0, "right child is 0, not a later node"),
-    ],
-)
+TREE_LIES = {
+    "feature": (2**40, "splits on feature 1099511627776"),
+    "left_child": (10_000, "left child is 10000, not a later node"),
+    "right_child": (0, "right child is 0, not a later node"),
+}
+"""A field of the first tree's root node → the value written there and what the refusal says."""
+
+
+@pytest.fixture(scope="module")
+def lying_trees(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess:
+    """A forest bundle per lie in `TREE_LIES`, each read every way (`CALLS`) in one child."""
+    folders = {}
+    for field, (value, _) in TREE_LIES.items():
+        folder, _ = saved(RandomForestClassifier(n_estimators=3, random_state=0),
+                          tmp_path_factory.mktemp(field))  # fmt: skip
+        edit(folder, edit_tree(field, value))
+        folders[field] = folder
+    return in_child(folders, CALLS)
+
+
+@pytest.mark.parametrize("field", list(TREE_LIES))
 def test_a_tree_with_indices_out_of_range_is_refused_without_a_crash(
-    tmp_path: Path, field: str, value: int, said: str
+    lying_trees: subprocess.CompletedProcess, field: str
 ) -> None:
-    folder, _ = saved(RandomForestClassifier(n_estimators=3, random_state=0), tmp_path)
-    edit(folder, edit_tree(field, value))
-    done = in_child(folder, CALLS)
+    done, said = lying_trees, TREE_LIES[field][1]
     outputs = by_call(done.stdout)
     assert done.returncode == 0, (list(outputs)[-1:], done.returncode, done.stderr[-500:])
-    assert list(outputs) == list(CALLS), done.stdout
-    for call, output in outputs.items():
+    mine = {k.split(": ", 1)[1]: v for k, v in outputs.items() if k.startswith(f"{field}: ")}
+    assert list(mine) == list(CALLS), done.stdout
+    for call, output in mine.items():
         assert "refused:" in output and said in output, (call, output)
         assert ESTIMATOR_FILE in output, (call, output)
 
