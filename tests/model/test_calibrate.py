@@ -68,7 +68,7 @@ def library(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("library")
     songs = root / "songs"
     songs.mkdir()
-    files, descriptors = [], []
+    files, descriptors, analysed = [], [], {}
     for i in range(N_SONGS):
         wav, _ = A.song(
             f"calib{i}", tempo=70 + 4 * i, tonic=i % 12, mode=i % 2,
@@ -81,7 +81,8 @@ def library(tmp_path_factory) -> dict:
         tags["title"], tags["artist"] = f"Calibration Song {i}", "The Test Band"
         tags.save()
         files.append(flac)
-        descriptors.append(analyze(flac).descriptors)
+        analysed[str(flac.resolve())] = song = analyze(flac)
+        descriptors.append(song.descriptors)
     truth = known_values(descriptors)
     data_dir = root / "data"
     (data_dir / "tracks").mkdir(parents=True)
@@ -93,7 +94,7 @@ def library(tmp_path_factory) -> dict:
     )  # fmt: skip
     table.to_csv(data_dir / "tracks" / "tidytuesday_spotify_songs_2020.csv", index=False)
     return {"songs": songs, "files": files, "truth": truth, "data": data_dir,
-            "descriptors": descriptors}  # fmt: skip
+            "descriptors": descriptors, "analysed": analysed}  # fmt: skip
 
 
 @pytest.fixture()
@@ -103,9 +104,30 @@ def env(library, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("SONGPOP_CALIBRATION", raising=False)
 
 
-def test_calibrate_recovers_known_mappings_and_analyze_uses_them(library, env, tmp_path) -> None:
-    out = tmp_path / "calibration.json"
-    result = runner.invoke(app, ["calibrate", str(library["songs"]), "--out", str(out)])
+@pytest.fixture(scope="module")
+def calibrated(library, tmp_path_factory) -> tuple[Any, Path]:
+    """`songpop calibrate` on the library, once: its result and the file it wrote.
+
+    Each song's analysis is the one `library` made of the same file (`analyze` is
+    deterministic; the FLAC files are not changed after it): the command pairs, fits and writes
+    as always, without analysing thirty songs a second time. `test_too_few_pairs_...` runs the
+    command with its own analysis, and the test below analyses a song again for real."""
+    import songpop.audio.calibrate as calibrate_module
+
+    out = tmp_path_factory.mktemp("calibrated") / "c.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SONGPOP_DATA_DIR", str(library["data"]))
+        mp.setenv("SONGPOP_CACHE_DIR", str(out.parent / "cache"))
+        mp.delenv("SONGPOP_CALIBRATION", raising=False)
+        analysed = library["analysed"]
+        mp.setattr(calibrate_module, "analyze",
+                   lambda path: copy.deepcopy(analysed[str(Path(path).resolve())]))  # fmt: skip
+        result = runner.invoke(app, ["calibrate", str(library["songs"]), "--out", str(out)])
+    return result, out
+
+
+def test_calibrate_recovers_known_mappings_and_analyze_uses_them(library, calibrated, env) -> None:
+    result, out = calibrated
     assert result.exit_code == 0, result.output
     assert f"{N_SONGS} pairs of {N_SONGS} files" in " ".join(result.output.split())
     doc = json.loads(out.read_text())
@@ -134,19 +156,18 @@ def test_calibrate_recovers_known_mappings_and_analyze_uses_them(library, env, t
 
 
 @pytest.fixture(scope="module")
-def fitted(library) -> tuple[list[Pair], Any]:
-    """The pairs and one calibration fitted on them (without the CLI): fitting is the slow
-    part, so the tests share it and change deep copies."""
-    pairs = _pairs(library)
-    return pairs, fit_calibration(pairs, "catalogue")
+def written(calibrated) -> Path:
+    """The calibration `songpop calibrate` wrote (fitting is the slow part: the tests share
+    it, and change copies)."""
+    result, out = calibrated
+    assert result.exit_code == 0, result.output
+    return out
 
 
 @pytest.fixture(scope="module")
-def written(fitted, tmp_path_factory) -> Path:
-    """The shared calibration, written."""
-    pairs, calibration = fitted
-    out = tmp_path_factory.mktemp("written") / "c.json"
-    return write_calibration(copy.deepcopy(calibration), pairs, out)
+def fitted(library, written) -> tuple[list[Pair], Any]:
+    """The pairs, and the shared calibration as `analyze` reads it."""
+    return _pairs(library), load_calibration(written)
 
 
 def test_the_environment_names_the_calibration(library, written, env, monkeypatch) -> None:
@@ -154,7 +175,7 @@ def test_the_environment_names_the_calibration(library, written, env, monkeypatc
     monkeypatch.setenv("SONGPOP_CALIBRATION", str(out))
     result = runner.invoke(app, ["analyze", str(library["files"][0])])
     assert result.exit_code == 0, result.output
-    assert "calibrated" in result.output and "c.json" in " ".join(result.output.split())
+    assert "calibrated" in result.output and out.name in " ".join(result.output.split())
 
 
 def _pairs(library: dict, n: int = N_SONGS) -> list[Pair]:
@@ -170,14 +191,11 @@ def test_too_few_pairs_are_refused_saying_how_many(library, env, tmp_path) -> No
     folder = tmp_path / "mixed"
     folder.mkdir()
     for i, f in enumerate(library["files"][: MIN_PAIRS + 1]):
-        target = folder / f.name
-        shutil.copy(f, target)
-        if i >= 5:  # only five keep their tags
-            from mutagen.flac import FLAC
-
-            tags = FLAC(str(target))
-            tags.delete()
-            tags.save()
+        if i < 5:  # only five keep their tags
+            shutil.copy(f, folder / f.name)
+        else:  # the others: their first four seconds, written without tags (quicker to analyse)
+            data, rate = A.read(f)
+            A.write(folder / f.name, data[: 4 * rate], rate, format="FLAC")
     out = tmp_path / "c.json"
     result = runner.invoke(app, ["calibrate", str(folder), "--out", str(out)])
     assert result.exit_code != 0 and not out.exists()
