@@ -385,8 +385,9 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 hook=spec.hook,
                 label=fs,
                 refit_on=(X_train, y_train) if sampled else None,
-                # the learning curve's last point is this search's final round (`_learning_curves`)
-                train_scores=fs == "audio" and spec.extras and MODELS[name].learning_curve,
+                # a learning curve's last point is this search's final round (`_learning_curves`:
+                # the curved models and the best, not known yet; a heavy model has one fold)
+                train_scores=fs == "audio" and spec.extras and not MODELS[name].heavy,
             )
     if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):

@@ -264,3 +264,37 @@ def test_count_rows_counts_records_not_lines(tmp_path: Path) -> None:
     charts = tmp_path / "all.json"
     charts.write_text(json.dumps([_chart("2000-01-01", "A", "B"), _chart("2000-01-08", "C")]))
     assert registry.count_rows(charts) == 3
+
+
+def test_two_builds_wanting_one_missing_file_download_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `songpop run` builds two song tables at a time: the second locate waits for the first's
+    # download and finds the file instead of fetching it again.
+    import threading
+    import time
+
+    monkeypatch.setenv("SONGPOP_CACHE_DIR", str(tmp_path / "cache"))
+    fetched: list[str] = []
+
+    def slow_fetch(ds: registry.Dataset, folder: Path) -> Path:
+        fetched.append(ds.name)
+        time.sleep(0.3)  # long enough for the other thread to reach the lock
+        target = ds.path(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("x\n")
+        return target
+
+    monkeypatch.setattr(registry, "fetch", slow_fetch)
+    data = tmp_path / "data"
+    found: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(registry.locate("hot100_weekly", data)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert fetched == ["hot100_weekly"]
+    assert found == [registry.DATASETS["hot100_weekly"].path(data)] * 2

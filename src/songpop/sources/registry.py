@@ -618,7 +618,19 @@ def locate(
         return path
     if not download:
         raise DataNotFoundError(_missing_message(ds, folder, None))
-    return fetch(ds, folder)
+    # Builds run side by side (`songpop run`): one process downloads a missing file while
+    # another that wants it waits, then finds it (or tries itself if the first one failed).
+    from filelock import FileLock
+
+    tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    try:
+        lock = FileLock(str(config.cache_dir() / f"fetch-{tag}.lock"))
+    except OSError:  # no cache folder to hold the lock: fetch as one process would
+        return fetch(ds, folder)
+    with lock:
+        if path.is_file():
+            return path
+        return fetch(ds, folder)
 
 
 def _mismatch_message(ds: Dataset, result: Verified) -> str:
