@@ -67,3 +67,111 @@ def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path
         models=["lgbm"], feature_sets=("audio",), extras=False,
     )  # fmt: skip
     return root / "models" / "seed" / "audio" / "lgbm"
+
+
+# --- the order files run in, and each worker's load ---------------------------------------------
+# `make test` runs the files on two xdist workers, a whole file on one worker (--dist loadfile),
+# each worker taking the next file as it runs out. The suite ends when the slower worker does,
+# so the long files go first (longest first): the short ones then fill in at the end, on
+# whichever worker is free. Each file's seconds come from the last runs (the pytest cache); a
+# checkout without them uses `LONG_FILES`, then 0.2 s a test.
+FILE_SECONDS = "songpop/file_seconds"
+"""The cache key: test file → [seconds of setup, call and teardown, tests run] when last run."""
+LONG_FILES = {
+    "tests/interface/test_run_end_to_end.py": 90.0,  # the session's shared quick run
+    "tests/model/test_calibrate.py": 28.0,
+    "tests/interface/test_dask_cluster.py": 40.0,
+    "tests/interface/test_reccobeats_upload.py": 35.0,
+    "tests/model/test_audio_directions.py": 24.0,
+    "tests/interface/test_audio_interfaces.py": 22.0,
+    "tests/interface/test_upload_limits.py": 20.0,
+    "tests/interface/test_kill_faults.py": 18.0,
+}
+"""Rough seconds (quiet 2-core machine) of the longest files, for a checkout without a cache."""
+TIMES_FILE = "test-times.json"
+"""Written into test-artifacts/ after every run: each worker's seconds and its files'."""
+
+
+_KNOWN: dict[str, list] = {}
+"""The cache's file seconds as this session read them at its start."""
+_LOAD: dict[str, dict[str, list]] = {}
+"""worker ("gw0", or "main" without xdist) → test file → [seconds, tests run] in this run."""
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist orders files by their number of tests unless told not to: keep ours (below).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+    if not hasattr(config, "workerinput"):  # one reading, for this process and every worker
+        _KNOWN.clear()
+        _KNOWN.update(_cached_seconds(config))
+
+
+def _cached_seconds(config: pytest.Config) -> dict:
+    cache = getattr(config, "cache", None)
+    return cache.get(FILE_SECONDS, {}) if cache is not None else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # type: ignore[no-untyped-def]
+    """xdist, in the controller: every worker orders by one reading of the cache (another
+    session may write it while the workers collect; xdist needs their orders equal)."""
+    node.workerinput[FILE_SECONDS] = dict(_KNOWN)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first (see above); the tests of a file keep their order."""
+    workerinput = getattr(config, "workerinput", None)
+    known = workerinput[FILE_SECONDS] if workerinput else _KNOWN
+    count: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        file = _file_of(item.nodeid)
+        count[file] = count.get(file, 0) + 1
+        first.setdefault(file, i)
+
+    def seconds(file: str) -> float:
+        entry = known.get(file)
+        if isinstance(entry, list) and len(entry) == 2 and entry[1] > 0:
+            return float(entry[0]) / entry[1] * count[file]  # partial runs: per test, scaled
+        return LONG_FILES.get(file, 0.2 * count[file])
+
+    estimate = {file: seconds(file) for file in count}
+    items.sort(key=lambda item: (-estimate[_file_of(item.nodeid)], first[_file_of(item.nodeid)]))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each file's seconds by worker (the controller hears every worker's reports; a
+    worker's own are left out, they reach the controller)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    node = getattr(report, "node", None)
+    worker = node.gateway.id if node is not None else "main"
+    entry = _LOAD.setdefault(worker, {}).setdefault(_file_of(report.nodeid), [0.0, 0])
+    entry[0] += report.duration
+    entry[1] += report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep each file's seconds for the next run's order; write each worker's load."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not _LOAD:
+        return
+    cache = getattr(session.config, "cache", None)
+    if cache is not None:
+        known = cache.get(FILE_SECONDS, {})
+        for files in _LOAD.values():
+            known.update({f: [round(s, 3), n] for f, (s, n) in files.items() if n})
+        cache.set(FILE_SECONDS, known)
+    import json
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / TIMES_FILE).write_text(json.dumps({
+        worker: {"seconds": round(sum(s for s, _ in files.values()), 1),
+                 "files": {f: round(s, 1) for f, (s, _) in sorted(
+                     files.items(), key=lambda kv: -kv[1][0])}}
+        for worker, files in sorted(_LOAD.items())
+    }, indent=1) + "\n", encoding="utf-8")  # fmt: skip
