@@ -4,7 +4,9 @@ Usage: python -m benchmarks.run_all --out bench-results [--only build,predict]
 
 Each benchmark module exposes `main(out_dir: Path) -> dict`. The figures of all of them go to
 `<out>/results.json` (and a readable `<out>/results.md`); a benchmark that fails is recorded with
-its error instead of stopping the others.
+its error instead of stopping the others. With `--only`, the named benchmarks' entries replace
+theirs in an existing results file and the others' are kept: each entry says when it ran
+(`started`) and how loaded the machine was, so a page quoting the file can say so per line.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def run(names: list[str], out: Path) -> dict:
     }
     for name in names:
         print(f"== bench {name}", flush=True)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        load_before = _load()
         t0 = time.perf_counter()
         try:
             module = importlib.import_module(f"benchmarks.bench_{name}")
@@ -47,12 +51,42 @@ def run(names: list[str], out: Path) -> dict:
             traceback.print_exc()
             figures, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
         results["benchmarks"][name] = {
+            "started": started,
+            "load_before": load_before,
+            "load_after": _load(),
             "status": status,
             "seconds": round(time.perf_counter() - t0, 2),
             "figures": figures,
         }
         print(json.dumps(figures, indent=2, default=str), flush=True)
     return results
+
+
+def _load() -> float | None:
+    """The machine's one-minute load average (None where the platform has none)."""
+    import os
+
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def merged(earlier: dict | None, results: dict) -> dict:
+    """`results` with the benchmarks of `earlier` it did not run kept (each with its own
+    `started`; an entry without one takes its file's)."""
+    if not earlier or not isinstance(earlier.get("benchmarks"), dict):
+        return results
+    kept = {
+        name: {"started": earlier.get("started"), **entry}
+        for name, entry in earlier["benchmarks"].items()
+        if name not in results["benchmarks"] and isinstance(entry, dict)
+    }
+    return {**results, "benchmarks": {**kept, **results["benchmarks"]}}
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cpus() -> int:
@@ -81,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(discover())}")
     args.out.mkdir(parents=True, exist_ok=True)
     results = run(names, args.out)
+    if args.only:  # a partial run: the other benchmarks' last figures stay
+        results = merged(_read(args.out / "results.json"), results)
     write_json_atomic(results, args.out / "results.json")
     with atomic_write(args.out / "results.md") as handle:
         handle.write(to_markdown(results))

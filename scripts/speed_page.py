@@ -179,12 +179,13 @@ def render(results: dict[str, Any] | None, source: str) -> str:
             f"Figures: not measured yet. `make bench` writes `{source}`; then "
             "`make speed-page` puts them here."
         )
-    started = datetime.fromisoformat(results["started"]).strftime("%Y-%m-%d %H:%M UTC")
+    started = _when(results["started"])
     machine = results.get("machine", {})
     lines = [
         f"Figures from the `make bench` run of {started} (`{source}`; "
         f"{machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}). "
         "Timings vary with the machine and its load: compare runs made side by side.",
+        *_dates(results),
         "",
         *table(TIMES, results),
         "",
@@ -200,6 +201,28 @@ def render(results: dict[str, Any] | None, source: str) -> str:
     if failed:
         lines += ["", "Benchmarks that failed in this run:", "", *failed]
     return "\n".join(lines)
+
+
+def _when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _dates(results: dict[str, Any]) -> list[str]:
+    """When each benchmark ran, when they did not all run in the file's own run (`run_all
+    --only` keeps the others' last figures), with the load average before each."""
+    entries = results.get("benchmarks", {})
+    own = results["started"]
+    if all((e.get("started") or own) >= own for e in entries.values()):
+        return []  # every figure is from this run
+    parts = []
+    for name, entry in sorted(entries.items(), key=lambda kv: kv[1].get("started") or own):
+        load = entry.get("load_before")
+        parts.append(
+            f"`{name}` {_when(entry.get('started') or own)}"
+            + (f" (load {load})" if load is not None else "")
+        )
+    return ["", "Not every benchmark ran in that run; each one's figures are from: "
+            + "; ".join(parts) + "."]  # fmt: skip
 
 
 def replace_block(text: str, block: str, page: Path) -> str:

@@ -126,6 +126,49 @@ def test_the_speed_page_renders_the_results_it_is_given(tmp_path: Path) -> None:
     assert "not in this run" in text  # a figure the results lack is said so, never made up
 
 
+def test_a_partial_bench_run_keeps_the_others_figures_and_the_page_dates_each(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import run_all
+    finally:
+        sys.path.remove(str(ROOT))
+    speed = _speed_page()
+    earlier = {
+        "started": "2027-01-02T03:04:05+00:00",
+        "machine": {"python": "3.12.1", "cpus": 2},
+        "benchmarks": {
+            "predict": {"status": "ok", "seconds": 9.0,
+                        "figures": {"single": {"p50_ms": 0.271, "p99_ms": 0.4}}},
+            "run": {"status": "ok", "seconds": 1.0, "figures": {"old": True}},
+        },
+    }  # fmt: skip
+    later = {
+        "started": "2027-01-05T10:00:00+00:00",
+        "machine": {"python": "3.12.1", "cpus": 2},
+        "benchmarks": {"run": {"started": "2027-01-05T10:00:01+00:00", "load_before": 0.4,
+                               "status": "ok", "seconds": 2.0, "figures": {"new": True}}},
+    }  # fmt: skip
+    both = run_all.merged(earlier, later)
+    assert both["benchmarks"]["run"]["figures"] == {"new": True}  # the new figures win
+    assert both["benchmarks"]["predict"]["started"] == earlier["started"]  # kept, dated
+    assert run_all.merged(None, later) == later
+    (tmp_path / "results.json").write_text(json.dumps(both), encoding="utf-8")
+    page = tmp_path / "speed.md"
+    page.write_text(f"{speed.BEGIN}\n{speed.END}\n", encoding="utf-8")
+    speed.main(["--results", str(tmp_path), "--page", str(page)])
+    text = page.read_text(encoding="utf-8")
+    assert "p50 0.27 ms" in text  # the kept benchmark's figure is still shown
+    assert "`predict` 2027-01-02 03:04 UTC; `run` 2027-01-05 10:00 UTC (load 0.4)" in text
+    # a whole run (every entry from the file's own run) needs no dates per benchmark
+    (tmp_path / "results.json").write_text(json.dumps(later), encoding="utf-8")
+    speed.main(["--results", str(tmp_path), "--page", str(page)])
+    assert "each one's figures are from" not in page.read_text(encoding="utf-8")
+
+
 def test_the_committed_speed_page_is_a_rendering() -> None:
     """docs/speed.md's block is what the script writes: 'not measured yet' or a run's table."""
     speed = _speed_page()
