@@ -272,5 +272,7 @@ def running_fake() -> Iterator[Fake]:
     try:
         yield Fake(f"http://127.0.0.1:{port}", state)
     finally:
-        server.should_exit = True
+        # the test is over: answers still in flight (a scripted slow one sleeps for seconds)
+        # are dropped, not waited for
+        server.should_exit = server.force_exit = True
         thread.join(timeout=10)
