@@ -6,6 +6,9 @@ with pretty_midi (tests/audio_support.py); speech is espeak-ng's.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import pytest
 
 import audio_support as A
@@ -17,8 +20,15 @@ pytestmark = pytest.mark.skipif(bool(missing), reason=f"audio renderers missing:
 MUSIC = ("moo_redfarn", "city_blues_redfarn", "harp_harmony", "relax_song")
 
 
-def value(path, name: str) -> float:
-    return analyze(path).features[name].value
+@functools.cache
+def features(path: Path) -> dict:
+    """The analysis's features of one file, once per test process: several tests compare the
+    same rendered songs (analysis is deterministic, and the tests only read the values)."""
+    return analyze(path).features
+
+
+def value(path: Path, name: str) -> float:
+    return features(path)[name].value
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +59,8 @@ def test_four_on_the_floor_is_more_danceable_than_rubato() -> None:
 
 
 def test_twenty_db_quieter_is_quieter_and_less_energetic(music) -> None:
-    loud = analyze(music["moo_redfarn"]).features
-    quiet = analyze(A.scaled(music["moo_redfarn"], -20.0, "moo-20.wav")).features
+    loud = features(music["moo_redfarn"])
+    quiet = features(A.scaled(music["moo_redfarn"], -20.0, "moo-20.wav"))
     assert quiet["loudness"].value == pytest.approx(loud["loudness"].value - 20.0, abs=0.2)
     assert quiet["energy"].value < loud["energy"].value
     # nothing else about the song changed
@@ -74,7 +84,7 @@ def test_a_generated_song_s_tempo_and_key_are_found() -> None:
 def test_analysis_does_not_depend_on_the_container(tmp_path, music) -> None:
     """The same song as WAV and as FLAC gives the same measured features."""
     flac = A.convert(music["relax_song"], "relax_song.flac", format="FLAC")
-    a, b = analyze(music["relax_song"]).features, analyze(flac).features
+    a, b = features(music["relax_song"]), features(flac)
     for name in ("tempo", "key", "mode", "duration_ms"):
         assert a[name].value == b[name].value, name
     assert a["loudness"].value == pytest.approx(b["loudness"].value, abs=0.05)
