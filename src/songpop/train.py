@@ -424,6 +424,7 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 model=name,
                 cv=_cv_summary(res, dummy_cv),
                 seed=spec.seed,
+                n_boot=plan.n_boot,
             )
             results.append(result)
             models[name] = _model_entry(res, result)
@@ -683,6 +684,7 @@ def _extra_protocols(run: TaskRun, fsr: FeatureSetRun) -> None:
                     model=f"{best} [temporal split]",
                     protocol=f"temporal: train < {newer.attrs['temporal_cutoff']}, test ≥",
                     seed=seed,
+                    n_boot=run.plan.n_boot,
                 )
                 fs_summary["temporal"] = {
                     "year_column": year_col,
