@@ -53,19 +53,25 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def seed_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """One LightGBM on the audio features of the real seed songs (quick budget: seconds),
-    trained once per test process for the page tests that need a real model."""
+    trained once per test session for the page tests that need a real model: by whichever
+    xdist worker asks first, the others wait on a file lock and read it (none may change it)."""
     import pandas as pd
+    from filelock import FileLock
 
+    from shared_run import session_root
     from songpop.build import build_dataset
     from songpop.train import train_task
 
-    root = tmp_path_factory.mktemp("seed-model")
-    build_dataset(root / "data", data_dir=data_dir, profile="seed")
-    songs = pd.read_parquet(root / "data" / "songs.parquet")
-    train_task(
-        songs, root / "models", task="seed", label_strategy="spotify", budget="quick",
-        models=["lgbm"], feature_sets=("audio",), extras=False,
-    )  # fmt: skip
+    root = session_root(tmp_path_factory) / "seed-model"
+    with FileLock(str(root) + ".lock"):
+        if not (root / "done").is_file():
+            build_dataset(root / "data", data_dir=data_dir, profile="seed")
+            songs = pd.read_parquet(root / "data" / "songs.parquet")
+            train_task(
+                songs, root / "models", task="seed", label_strategy="spotify", budget="quick",
+                models=["lgbm"], feature_sets=("audio",), extras=False,
+            )  # fmt: skip
+            (root / "done").write_text("ok\n", encoding="utf-8")
     return root / "models" / "seed" / "audio" / "lgbm"
 
 
