@@ -83,10 +83,20 @@ def merged(earlier: dict | None, results: dict) -> dict:
 
 
 def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The results file to merge into; None when there is none. A file that cannot be read is
+    an error, never overwritten: it holds the other benchmarks' figures."""
+    if not path.exists():
         return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(
+            f"{path}: cannot read it to keep the other benchmarks' figures ({exc}); move it "
+            "away, or run every benchmark (no --only)"
+        ) from exc
+    if not isinstance(found, dict):
+        raise SystemExit(f"{path}: expected a JSON object of benchmark results")
+    return found
 
 
 def _cpus() -> int:
@@ -114,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(discover())}")
     args.out.mkdir(parents=True, exist_ok=True)
+    earlier = _read(args.out / "results.json") if args.only else None  # refused before running
     results = run(names, args.out)
     if args.only:  # a partial run: the other benchmarks' last figures stay
-        results = merged(_read(args.out / "results.json"), results)
+        results = merged(earlier, results)
     write_json_atomic(results, args.out / "results.json")
     with atomic_write(args.out / "results.md") as handle:
         handle.write(to_markdown(results))

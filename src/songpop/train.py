@@ -895,6 +895,7 @@ def _learning_curves(run: TaskRun) -> dict[str, Any]:
     if fsr.best not in chosen and fsr.best != "ensemble":
         chosen.append(fsr.best)
     sizes = (0.2, 0.6, 1.0) if plan.name != "quick" else (0.5, 1.0)
+    own_folds = make_folds(y_train, plan.cv, seed)  # the curve's stratified k-fold, as a list
     curves = {}
     for name in chosen:
         res = fsr.searched[name]
@@ -903,7 +904,7 @@ def _learning_curves(run: TaskRun) -> dict[str, Any]:
         # its scores are the last point, and only the smaller sizes are fitted here.
         measured = None
         same_model = not run.spec.calibrate  # a calibrated model is not the one searched
-        if same_model and res.fold_train_accuracies is not None and len(res.folds) == plan.cv:
+        if same_model and res.fold_train_accuracies is not None and _same_folds(res, own_folds):
             measured = (len(res.folds[0][0]), res.fold_train_accuracies, res.fold_accuracies)
         template = clone(fsr.estimator(name))
         curves[name] = ev.learning_curve_data(
@@ -917,6 +918,15 @@ def _learning_curves(run: TaskRun) -> dict[str, Any]:
             measured=measured,
         )
     return curves
+
+
+def _same_folds(res: SearchResult, folds: list[tuple]) -> bool:
+    """The search's final round ran on exactly these folds (a model cut to fewer rows inside
+    its search draws folds of its own, whose scores are no point of this curve)."""
+    return len(res.folds) == len(folds) and all(
+        np.array_equal(a, c) and np.array_equal(b, d)
+        for (a, b), (c, d) in zip(res.folds, folds, strict=True)
+    )
 
 
 def _save_bundles(run: TaskRun, fsr: FeatureSetRun) -> None:

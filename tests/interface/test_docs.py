@@ -156,6 +156,11 @@ def test_a_partial_bench_run_keeps_the_others_figures_and_the_page_dates_each(
     assert both["benchmarks"]["run"]["figures"] == {"new": True}  # the new figures win
     assert both["benchmarks"]["predict"]["started"] == earlier["started"]  # kept, dated
     assert run_all.merged(None, later) == later
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SystemExit, match="broken.json: cannot read it"):
+        run_all._read(broken)  # never overwritten: it holds the other benchmarks' figures
+    assert run_all._read(tmp_path / "absent.json") is None
     (tmp_path / "results.json").write_text(json.dumps(both), encoding="utf-8")
     page = tmp_path / "speed.md"
     page.write_text(f"{speed.BEGIN}\n{speed.END}\n", encoding="utf-8")

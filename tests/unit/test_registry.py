@@ -187,3 +187,17 @@ def test_a_search_with_train_scores_is_the_learning_curves_last_point(tiny) -> N
             lambda: spec.build(list(X.columns)), X, y, cv=3, train_sizes=[0.5],
             measured=(10, [0.5, 0.5], [0.5, 0.5]),
         )  # fmt: skip
+
+
+def test_a_search_on_folds_of_its_own_gives_no_learning_curve_point(tiny) -> None:
+    # train._learning_curves reuses a search's final round only when it ran on the curve's
+    # own folds: a capped model's search draws other folds on its subset.
+    from songpop.train import _same_folds
+
+    X, y = tiny
+    folds = make_folds(y, 3)
+    res = search_model(MODELS["logreg"], X, y, folds=folds, train_scores=True)
+    assert _same_folds(res, make_folds(y, 3))
+    assert not _same_folds(res, make_folds(y, 3, seed=7))  # other folds
+    assert not _same_folds(res, make_folds(y, 2))
+    assert not _same_folds(res, folds[:1])

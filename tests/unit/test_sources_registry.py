@@ -298,3 +298,25 @@ def test_two_builds_wanting_one_missing_file_download_it_once(
         thread.join(timeout=10)
     assert fetched == ["hot100_weekly"]
     assert found == [registry.DATASETS["hot100_weekly"].path(data)] * 2
+
+    # two files derived from one download (all.json) are fetched one after the other, so the
+    # download itself happens once (the second fetch finds it in .upstream/)
+    spans: list[tuple[float, float]] = []
+
+    def timed_fetch(ds: registry.Dataset, folder: Path) -> Path:
+        start = time.perf_counter()
+        path = slow_fetch(ds, folder)
+        spans.append((start, time.perf_counter()))
+        return path
+
+    monkeypatch.setattr(registry, "fetch", timed_fetch)
+    names = ("hot100_sample_json", "hot_stuff_reconstructed")
+    assert all(registry.DATASETS[n].derive for n in names)
+    assert len({registry.DATASETS[n].url for n in names}) == 1
+    threads = [threading.Thread(target=registry.locate, args=(n, data)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    assert a_end <= b_start  # never at the same time

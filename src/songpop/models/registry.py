@@ -377,12 +377,13 @@ MODELS: dict[str, ModelSpec] = {
             },
             search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
-            # Measured on the hit task (25,237 training rows; 2026-12-06, one core): its two
-            # forests (audio, audio + context) were 25.6 s of the task's 61 s, and neither was
-            # its feature set's best. On 8,000 rows (those its cross-validation already used)
-            # they take about half that;
-            # test accuracy 0.779 / 0.788 against 0.783 / 0.798 (intervals +-0.010), the best
-            # models and the ensembles' members unchanged. Smaller tables (seed) are unaffected.
+            # The hit task (25,237 training rows): in run 20261206-201003 its two forests (audio,
+            # audio + context) took 26.1 s of the task's 61.1 s, and neither was its feature
+            # set's best. Fitted on the 8,000 rows their cross-validation already used, the task
+            # took 50 s (one run of it alone, one core, machine shared), the forests' test
+            # accuracy 0.779 / 0.788 against 0.783 / 0.798 (intervals +-0.010); the best models
+            # and the ensembles' members unchanged. Smaller tables (seed) are unaffected; in
+            # --budget quick the forest fits the 4,000-row search sample.
             max_rows=8000,
         ),
         ModelSpec(

@@ -585,6 +585,10 @@ def fetch(dataset: Dataset | str, data_dir: PathLike | None = None) -> Path:
     return target
 
 
+FETCH_WAIT_S = 900.0
+"""How long a process waits for another's download of the same file before fetching itself."""
+
+
 def locate(
     name: str,
     data_dir: PathLike | None = None,
@@ -619,18 +623,24 @@ def locate(
     if not download:
         raise DataNotFoundError(_missing_message(ds, folder, None))
     # Builds run side by side (`songpop run`): one process downloads a missing file while
-    # another that wants it waits, then finds it (or tries itself if the first one failed).
-    from filelock import FileLock
+    # another that wants it (or another file derived from the same download: the Hot 100
+    # tables all come from one all.json) waits, then finds it, or fetches it itself if the
+    # first one failed.
+    from filelock import FileLock, Timeout
 
-    tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    what = ds.url if ds.url and ds.derive else str(path)
+    tag = hashlib.sha256(f"{folder.resolve()}|{what}".encode()).hexdigest()[:16]
     try:
-        lock = FileLock(str(config.cache_dir() / f"fetch-{tag}.lock"))
-    except OSError:  # no cache folder to hold the lock: fetch as one process would
+        lock = FileLock(str(config.cache_dir() / f"fetch-{tag}.lock"), timeout=FETCH_WAIT_S)
+        lock.acquire()
+    except (OSError, Timeout):  # no lock to be had: fetch as one process would
         return fetch(ds, folder)
-    with lock:
+    try:
         if path.is_file():
             return path
         return fetch(ds, folder)
+    finally:
+        lock.release()
 
 
 def _mismatch_message(ds: Dataset, result: Verified) -> str:
