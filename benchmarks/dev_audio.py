@@ -126,7 +126,7 @@ def write(s: dict, folder: Path) -> Path:
     return out
 
 
-def corpus(n: int = 48) -> list[tuple[str, Path, dict]]:
+def corpus(n: int = 96) -> list[tuple[str, Path, dict]]:
     """(name, rendered wav, recipe) for the first n development songs."""
     if shutil.which("mma") is None:
         raise RuntimeError("mma is missing (Debian package mma)")
@@ -152,9 +152,9 @@ def evaluate(items: list[tuple[str, Path, dict]]) -> dict:
     for _, path, s in items:
         mono = decode(path).mono
         found = describe(mono, float("nan"))
-        tracked = [lv.bpm for lv in found.tempo_levels if lv.factor == 1.0]
         tempo += found.tempo is not None and abs(found.tempo / s["tempo"] - 1) <= 0.02
-        tracker += bool(tracked) and abs(tracked[0] / s["tempo"] - 1) <= 0.02
+        tracked = found.tracked_tempo
+        tracker += tracked is not None and abs(tracked / s["tempo"] - 1) <= 0.02
         chroma = mean_chroma(mono)
         for name in KEY_PROFILES:
             if chroma is not None:

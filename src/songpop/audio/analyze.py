@@ -98,6 +98,7 @@ class SongFeatures:
         notes: one line each about what did not go as asked (an upload that failed).
         tempo_levels: the tracked tempo's metrical candidates, scored by beat alignment and the
             catalogue's tempo prior (`songpop.audio.tempo`); the tempo is the best one's.
+        tracked_tempo: the beat tracker's own tempo before the level was chosen, or None.
     """
 
     path: str
@@ -109,6 +110,7 @@ class SongFeatures:
     calibration: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     tempo_levels: list[Level] = field(default_factory=list)
+    tracked_tempo: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The feature values as a prediction record (None where unknown), with the tags'
@@ -181,7 +183,8 @@ def analyze(
     audio["silent"] = description.silent
     tags = read_tags(path)
     song = SongFeatures(str(Path(path)), descriptors=dict(description.values), tags=tags,
-                        audio=audio, tempo_levels=description.tempo_levels)  # fmt: skip
+                        audio=audio, tempo_levels=description.tempo_levels,
+                        tracked_tempo=description.tracked_tempo)  # fmt: skip
     song.features = features_of(audio["seconds"], description, tags)
     if calibration is not None and not description.silent:
         calibration.apply(song)

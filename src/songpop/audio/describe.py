@@ -77,8 +77,9 @@ and on the development corpus (`benchmarks/dev_audio`: 78/96 against 67-71/96)."
 N_MELS = 64
 ACCENT_BAND_HZ = 250.0
 """The mel bands below this (kick drum, bass) give the accent onsets the metrical level is
-scored on (`songpop.audio.tempo`); set once for that range, not tuned (the development corpus
-compared only the low band, the full band and the percussive part)."""
+scored on (`songpop.audio.tempo`): the low band was chosen among three onset sources (the low
+band, the full band, the percussive part) on the development corpus; 250 Hz was set once for
+the kick and bass range, not swept."""
 KEY_HOP = 4096
 """Chroma frames for the key every 0.19 s: a key is a property of seconds, not of frames."""
 METERS: tuple[int, ...] = (3, 4, 5)
@@ -92,7 +93,8 @@ class Description:
     Attributes:
         values: descriptor name → value (NaN where it cannot be computed, e.g. in silence).
         silent: no frame louder than `SILENCE_DBFS`.
-        tempo: beats per minute from the beat tracker, or None.
+        tempo: beats per minute at the chosen metrical level (`tempo_levels`), or None.
+        tracked_tempo: the beat tracker's own tempo, before the level was chosen, or None.
         key: (pitch class, mode) of the best key profile, or None.
         meter: beats per bar of the strongest accent pattern, or None.
         tempo_levels: the tracked tempo's metrical candidates scored by their beats' alignment
@@ -103,6 +105,7 @@ class Description:
     values: dict[str, float] = field(default_factory=dict)
     silent: bool = False
     tempo: float | None = None
+    tracked_tempo: float | None = None
     key: tuple[int, int] | None = None
     meter: int | None = None
     tempo_levels: list[Level] = field(default_factory=list)
@@ -280,6 +283,7 @@ def _rhythm(log_mel: np.ndarray, out: Description) -> None:
     if tracked is None:
         return
     tracked_bpm, beats = tracked
+    out.tracked_tempo = tracked_bpm
     mel_f = librosa.mel_frequencies(n_mels=log_mel.shape[0], fmax=RATE / 2)
     accent = librosa.onset.onset_strength(
         S=log_mel[mel_f < ACCENT_BAND_HZ], sr=RATE, hop_length=HOP

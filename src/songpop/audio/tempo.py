@@ -136,10 +136,12 @@ def beat_alignment(
     for phase in np.arange(0.0, period, 0.5):
         position = (peaks - phase) / period
         beat = np.round(position).astype(int)
-        hit = np.abs(position - beat) * period <= tolerance
-        recall = float(weight[hit].sum() / weight.sum())
         n_beats = int((end - phase) // period) + 1
-        precision = len(np.unique(beat[hit & (beat < n_beats)])) / n_beats
+        # only the grid's own beats (0 .. n_beats - 1) count: an onset at the very start must
+        # not hit a beat before time 0, nor one at the end a beat after the last
+        hit = (np.abs(position - beat) * period <= tolerance) & (beat >= 0) & (beat < n_beats)
+        recall = float(weight[hit].sum() / weight.sum())
+        precision = len(np.unique(beat[hit])) / n_beats
         f = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         if f > best.f_measure:
             best = Alignment(f, precision, recall)
