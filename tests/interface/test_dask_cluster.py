@@ -75,10 +75,17 @@ def stop(scheduler: subprocess.Popen, workers: list[subprocess.Popen]) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster_processes():
+    """The module's cluster: its address, scheduler and two workers (started once: every
+    worker loads the model once)."""
     address, scheduler, workers = start_cluster(2)
-    yield address
+    yield address, scheduler, workers
     stop(scheduler, workers)
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_processes) -> str:
+    return cluster_processes[0]
 
 
 @pytest.fixture(scope="module")
@@ -140,43 +147,6 @@ def test_the_embedded_cluster_is_the_default_for_a_glob(model_dir: Path, tmp_pat
     assert scored == 6000 - 5
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
-    model_dir: Path, tmp_path: Path
-) -> None:
-    rows = 50_000  # three chunks of 20,000 rows a file: a worker dies inside a file's work
-    folder = _catalogue(tmp_path / "catalogue", files=8, rows=rows)
-    out = tmp_path / "scored"
-    address, scheduler, workers = start_cluster(2)
-    try:
-        result: dict = {}
-
-        def score() -> None:
-            result["run"] = runner.invoke(app, ["predict", "--csv", str(folder), "--out",
-                                                str(out), "--model", str(model_dir),
-                                                "--scheduler", address,
-                                                "--chunksize", "20000"])  # fmt: skip
-
-        thread = threading.Thread(target=score)
-        thread.start()
-        deadline = time.monotonic() + 120
-        while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        done_at_kill = len(list(out.glob("part-*.parquet")))
-        os.killpg(workers[0].pid, signal.SIGKILL)  # the worker and its nanny, mid-batch
-        thread.join(timeout=300)
-        assert done_at_kill < 8  # the kill did come before the end
-    finally:
-        stop(scheduler, workers)
-    run = result["run"]
-    assert run.exit_code == 0, run.output
-    parts = sorted(out.glob("part-*.parquet"))
-    assert len(parts) == 8
-    scored = [len(pd.read_parquet(p)) for p in parts]
-    assert sum(scored) == 8 * rows - 5  # every row once: nothing lost, nothing twice
-    assert sorted(set(pd.read_parquet(parts[2])["row"])) == list(range(1, rows + 1))
-    assert len(list(out.glob("part-*.parquet"))) == len(set(out.glob("part-*.parquet")))
-
-
 def test_an_unreachable_scheduler_is_a_clear_error_within_seconds(
     model_dir: Path, tmp_path: Path
 ) -> None:
@@ -236,3 +206,39 @@ def test_the_scheduler_from_the_environment_and_one_csv_out(
     parts = sorted((tmp_path / "all.csv.parts").glob("part-*.parquet"))
     expected = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     assert len(joined) == 3000 - 5 and list(joined["row"]) == list(expected["row"])
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
+    cluster_processes, model_dir: Path, tmp_path: Path
+) -> None:
+    """Last in this file: it kills one of the module cluster's two workers."""
+    rows = 50_000  # three chunks of 20,000 rows a file: a worker dies inside a file's work
+    folder = _catalogue(tmp_path / "catalogue", files=8, rows=rows)
+    out = tmp_path / "scored"
+    address, _, workers = cluster_processes
+    assert all(w.poll() is None for w in workers)  # two live workers to begin with
+    result: dict = {}
+
+    def score() -> None:
+        result["run"] = runner.invoke(app, ["predict", "--csv", str(folder), "--out",
+                                            str(out), "--model", str(model_dir),
+                                            "--scheduler", address,
+                                            "--chunksize", "20000"])  # fmt: skip
+
+    thread = threading.Thread(target=score)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done_at_kill = len(list(out.glob("part-*.parquet")))
+    os.killpg(workers[0].pid, signal.SIGKILL)  # the worker and its nanny, mid-batch
+    thread.join(timeout=300)
+    assert done_at_kill < 8  # the kill did come before the end
+    run = result["run"]
+    assert run.exit_code == 0, run.output
+    parts = sorted(out.glob("part-*.parquet"))
+    assert len(parts) == 8
+    scored = [len(pd.read_parquet(p)) for p in parts]
+    assert sum(scored) == 8 * rows - 5  # every row once: nothing lost, nothing twice
+    assert sorted(set(pd.read_parquet(parts[2])["row"])) == list(range(1, rows + 1))
+    assert len(list(out.glob("part-*.parquet"))) == len(set(out.glob("part-*.parquet")))
