@@ -249,7 +249,7 @@ def run_pipeline(
         hook=hook,
         reuse=reuse,
     )
-    build_keys = _build_stages(run, workers)
+    build_keys = _build_stages(run)
     train_keys = _side_by_side_stages(run, build_keys, budget, workers)
     if "chart_chance" in run.trained:  # the answer for a new song, chosen by forward skill
         choose_new_song_default(run.models_dir, run.result.summaries)
@@ -314,24 +314,26 @@ class _Run:
         return source
 
 
-def _build_stages(run: _Run, workers: int | None) -> dict[str, str]:
-    """One song table per task (each a few seconds, two at a time in the worker processes the
-    training then reuses); a task that relabels another's songs (`TaskPlan.data`) shares its
-    build. Returns each build's stage key."""
+def _build_stages(run: _Run) -> dict[str, str]:
+    """One song table per task (each a few seconds); a task that relabels another's songs
+    (`TaskPlan.data`) shares its build. Returns each build's stage key.
+
+    The builds run here, one after another, not in the worker processes: loky replaces a
+    worker whose memory grew by 300 MB after its first job (its guard against leaks), so a
+    worker that first built a table (small) was replaced after its first training job and
+    the next job imported scikit-learn, torch and skops again. Measured back to back
+    (2026-12-06): builds side by side made `songpop run` 5 s slower, not faster.
+    """
     fingerprint = data_fingerprint(run.data_dir)
     build_keys: dict[str, str] = {}
-    todo: list[tuple[str, str]] = []
     for task in dict.fromkeys(TASKS[t].data_task(t) for t in run.ordered):
         stage, build = f"build_{task}", TASKS[task].build
         build_keys[task] = key = stage_key(stage, build=build, data=fingerprint)
         if run.reusable(stage, key, [f"data/{task}"]) is None:
-            todo.append((stage, key))
-    jobs = [(stage, _build_job, (stage.removeprefix("build_"), run.run_dir, run.data_dir))
-            for stage, _ in todo]  # fmt: skip
-    for stage, seconds, _ in side_by_side(jobs, run.hook, workers):
-        run.done(stage, dict(todo)[stage], seconds, None, say=False)
-    for task in build_keys:
-        stage = f"build_{task}"
+            emit(run.hook, Event("stage", stage))
+            t0 = time.perf_counter()
+            _build(task, run.run_dir, run.data_dir)
+            run.done(stage, key, time.perf_counter() - t0, None)
         run.result.summaries[stage] = json.loads(
             (run.run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
         )
@@ -545,11 +547,6 @@ def _plan_settings(plan: TaskPlan) -> dict[str, Any]:
         "split_by": plan.split_by,
         "era_years": plan.era_years,
     }
-
-
-def _build_job(task: str, run_dir: Path, data_dir: Path, hook: Hook | None) -> None:  # noqa: ARG001
-    """`_build` as a `side_by_side` job (a job's signature ends with its hook)."""
-    _build(task, run_dir, data_dir)
 
 
 def _build(task: str, run_dir: Path, data_dir: Path) -> None:

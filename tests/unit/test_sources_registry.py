@@ -269,8 +269,8 @@ def test_count_rows_counts_records_not_lines(tmp_path: Path) -> None:
 def test_two_builds_wanting_one_missing_file_download_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # `songpop run` builds two song tables at a time: the second locate waits for the first's
-    # download and finds the file instead of fetching it again.
+    # Two processes building at once: the second locate waits for the first's download and
+    # finds the file instead of fetching it again.
     import threading
     import time
 

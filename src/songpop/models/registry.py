@@ -72,8 +72,7 @@ class ModelSpec:
         ensemble_member: may join the soft-voting ensemble.
         heavy: costly to fit; the "default" budget scores it on one fold instead of all.
         max_rows: outside the "full" budget, fit on at most this many training rows (a
-            stratified sample of them), for models whose cost grows faster than the rows or
-            whose fit on a large table costs more than it tells.
+            stratified sample of them), for models whose cost grows faster than the rows.
         learning_curve: the report draws its learning curve (besides the best model's).
         large_tables: its fit stays affordable on tables of 20,000+ training songs (the hit
             task); models whose cost grows faster than the rows say False.
@@ -377,14 +376,6 @@ MODELS: dict[str, ModelSpec] = {
             },
             search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
-            # The hit task (25,237 training rows): in run 20261206-201003 its two forests (audio,
-            # audio + context) took 26.1 s of the task's 61.1 s, and neither was its feature
-            # set's best. Fitted on the 8,000 rows their cross-validation already used, the task
-            # took 50 s (one run of it alone, one core, machine shared), the forests' test
-            # accuracy 0.779 / 0.788 against 0.783 / 0.798 (intervals +-0.010); the best models
-            # and the ensembles' members unchanged. Smaller tables (seed) are unaffected; in
-            # --budget quick the forest fits the 4,000-row search sample.
-            max_rows=8000,
         ),
         ModelSpec(
             "lgbm",

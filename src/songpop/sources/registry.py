@@ -622,10 +622,10 @@ def locate(
         return path
     if not download:
         raise DataNotFoundError(_missing_message(ds, folder, None))
-    # Builds run side by side (`songpop run`): one process downloads a missing file while
-    # another that wants it (or another file derived from the same download: the Hot 100
-    # tables all come from one all.json) waits, then finds it, or fetches it itself if the
-    # first one failed.
+    # Two processes may want the same missing file at once (two builds, a build beside
+    # `songpop data fetch`, tests side by side): one downloads it while the other (or one that
+    # wants another file derived from the same download: the Hot 100 tables all come from one
+    # all.json) waits, then finds it, or fetches it itself if the first one failed.
     from filelock import FileLock, Timeout
 
     what = ds.url if ds.url and ds.derive else str(path)
