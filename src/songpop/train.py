@@ -386,8 +386,12 @@ def _fit_feature_set(run: TaskRun, fs: str) -> FeatureSetRun:
                 label=fs,
                 refit_on=(X_train, y_train) if sampled else None,
                 # a learning curve's last point is this search's final round (`_learning_curves`:
-                # the curved models and the best, not known yet; a heavy model has one fold)
-                train_scores=fs == "audio" and spec.extras and not MODELS[name].heavy,
+                # the curved models and the best, not known yet; a heavy model has one fold, and
+                # a calibrated task's curves are of the calibrated models, not the searched ones)
+                train_scores=fs == "audio"
+                and spec.extras
+                and not spec.calibrate
+                and not MODELS[name].heavy,
             )
     if "ensemble" in names:
         with timer.stage(f"{fs}/ensemble"):
