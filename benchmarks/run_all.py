@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -64,8 +65,6 @@ def run(names: list[str], out: Path) -> dict:
 
 def _load() -> float | None:
     """The machine's one-minute load average (None where the platform has none)."""
-    import os
-
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
@@ -100,8 +99,6 @@ def _read(path: Path) -> dict | None:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
