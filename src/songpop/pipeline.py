@@ -54,7 +54,8 @@ class TaskPlan:
     label_strategy: str
     order: int
     models: str = "default"
-    """Which registry models: "default", "large" or "cheap" (`registry.models_for`)."""
+    """Which registry models: "default", "large" or "cheap" (`registry.models_for`; outside the
+    "full" budget without the comparison models: k-NN, SVC, random forest, MLP)."""
     extras: bool = True
     select: Callable[[Any], Any] = lambda songs: songs
     cost: int = 1
@@ -576,7 +577,7 @@ def _train(task: str, run_dir: Path, budget: str, hook: Hook | None) -> dict[str
         task=task,
         label_strategy=plan.label_strategy,
         budget=budget,
-        models=models_for(plan.models),
+        models=models_for(plan.models, budget),
         section_order=plan.order,
         set_default=task == "seed",
         extras=plan.extras,

@@ -15,6 +15,7 @@ from songpop.models.registry import (
     MODELS,
     default_models,
     get_spec,
+    models_for,
     parse_model_list,
     prefit_voting,
     soft_voting,
@@ -65,6 +66,22 @@ def test_default_registry_has_the_issues_models() -> None:
     assert not any(MODELS[n].original for n in names)
     for original in ("knn_original", "svc_original", "rf_original", "mlp_original"):
         assert MODELS[original].original
+
+
+def test_songpop_run_fits_the_comparison_models_only_in_the_full_budget() -> None:
+    comparison = {"knn", "svc", "rf", "mlp"}
+    assert {n for n in default_models() if MODELS[n].comparison} == comparison
+    for selection in ("default", "large"):
+        full = models_for(selection, "full")
+        assert models_for(selection) == full  # no budget: every model of the selection
+        for budget in ("quick", "default"):
+            lean = models_for(selection, budget)
+            assert lean == [n for n in full if n not in comparison]
+            assert {"dummy", "logreg", "lgbm", "ensemble"} <= set(lean)
+    assert comparison <= set(models_for("default", "full"))
+    # the fast and cheap selections hold no comparison model in any budget
+    assert models_for("cheap", "default") == models_for("cheap", "full")
+    assert models_for("fast", "quick") == models_for("fast", "full")
 
 
 def test_rf_original_grid_is_the_reports_in_modern_form() -> None:

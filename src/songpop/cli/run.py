@@ -15,7 +15,10 @@ from songpop.errors import SongpopError
 def run(
     run_name: str = typer.Option(None, "--run", help="Run folder name (default: the time)."),
     budget: str = typer.Option(
-        "default", help="Model search budget: quick, default or full (slower, more thorough)."
+        "default",
+        help="Model search budget: quick, default or full (slower, more thorough: it searches "
+        "each model's settings and also fits the comparison models, k-NN, SVC, random forest "
+        "and MLP).",
     ),
     data_dir: Path = typer.Option(
         None, "--data-dir", help="Raw data folder (default: $SONGPOP_DATA_DIR, else a cache)."

@@ -77,6 +77,10 @@ class ModelSpec:
         large_tables: its fit stays affordable on tables of 20,000+ training songs (the hit
             task); models whose cost grows faster than the rows say False.
         cheap: one of the few fast models trained for a task that is barely predictable.
+        comparison: `songpop run` fits it only in the "full" budget (`models_for`): a model
+            kept to compare with the leaders, not to lead. In every feature set of every task
+            of the runs of 2026-12-06 it was never the best by cross-validation (LightGBM or
+            logistic regression was), and it was half of `songpop run`'s CPU time.
     """
 
     name: str
@@ -94,6 +98,7 @@ class ModelSpec:
     learning_curve: bool = False
     large_tables: bool = True
     cheap: bool = False
+    comparison: bool = False
 
     def build(
         self, feature_names: Sequence[str], seed: int = config.SEED, *, quick: bool = False
@@ -347,6 +352,7 @@ MODELS: dict[str, ModelSpec] = {
             },
             quick_params={"model__n_neighbors": 5},
             learning_curve=True,
+            comparison=True,
         ),
         ModelSpec(
             "svc",
@@ -362,6 +368,7 @@ MODELS: dict[str, ModelSpec] = {
             heavy=True,
             max_rows=6000,
             large_tables=False,
+            comparison=True,
         ),
         ModelSpec(
             "rf",
@@ -376,6 +383,7 @@ MODELS: dict[str, ModelSpec] = {
             },
             search_budgets=("full",),
             quick_params={"model__n_estimators": 30},
+            comparison=True,
         ),
         ModelSpec(
             "lgbm",
@@ -425,6 +433,7 @@ MODELS: dict[str, ModelSpec] = {
             heavy=True,
             max_rows=8000,
             large_tables=False,
+            comparison=True,
         ),
         ModelSpec(
             "ensemble",
@@ -534,10 +543,15 @@ FAST_MODELS: tuple[str, ...] = ("dummy", "logreg", "lgbm_fast")
 `songpop run` added for a new song: chart chance and the levels within an era)."""
 
 
-def models_for(selection: str) -> list[str]:
+def models_for(selection: str, budget: str | None = None) -> list[str]:
     """A task's models, by what the registry says of each: "default" (every default model),
     "large" (those affordable on 20,000+ training songs), "cheap" (a few fast ones) or "fast"
     (`FAST_MODELS`).
+
+    Args:
+        selection: one of `MODEL_SELECTIONS`.
+        budget: the run's budget: outside "full", the comparison models
+            (`ModelSpec.comparison`) are left out. None: no budget, every model of the selection.
 
     Raises:
         SchemaError: unknown selection.
@@ -551,7 +565,12 @@ def models_for(selection: str) -> list[str]:
         "large": lambda spec: spec.large_tables,
         "cheap": lambda spec: spec.cheap,
     }[selection]
-    return [name for name in default_models() if keep(MODELS[name])]
+    compare = budget is None or budget == "full"
+    return [
+        name
+        for name in default_models()
+        if keep(MODELS[name]) and (compare or not MODELS[name].comparison)
+    ]
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -85,7 +85,13 @@ BUDGETS: dict[str, Budget] = {
     # repeated k-fold, test-set intervals from 200 resamples instead of 1,000 (as the forward
     # protocol's): bench_run wants a task in quick to take well under the default's time
     "quick": Budget(
-        "quick", cv=2, n_candidates=1, factor=2, quick=True, repeats=0, max_search_rows=4_000,
+        "quick",
+        cv=2,
+        n_candidates=1,
+        factor=2,
+        quick=True,
+        repeats=0,
+        max_search_rows=4_000,
         n_boot=200,
     ),  # fmt: skip
     # Measured (benchmarks/bench_search.py): on the three tasks' training rows the default
