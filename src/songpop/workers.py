@@ -38,7 +38,7 @@ def side_by_side(
     """
     if not jobs:
         return
-    n = max(1, min(len(jobs), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
+    n = pool_width(len(jobs), workers)
     if n == 1:
         for name, call, args in jobs:
             yield _ended(_timed(name, call, args, hook, None), hook)
@@ -66,6 +66,11 @@ def side_by_side(
             relay.join(timeout=5)
         if manager is not None:
             manager.shutdown()
+
+
+def pool_width(n_jobs: int, workers: int | None = None) -> int:
+    """How many of `n_jobs` jobs `side_by_side` runs at a time (1: one after another, here)."""
+    return max(1, min(n_jobs, workers or min(os.cpu_count() or 1, MAX_WORKERS)))
 
 
 def _ended(result: tuple[str, float, Any], hook: Hook | None) -> tuple[str, float, Any]:
