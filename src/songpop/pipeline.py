@@ -47,13 +47,13 @@ log = logging.getLogger(__name__)
 HIT_TRACKS = registry.get("hit_predictor_dev").filename
 EXPLAIN_ROWS = 300
 EXPLAIN_IMPORTS: tuple[str, ...] = (
-    "songpop.bundle", "songpop.features", "songpop.inference.explain", "skops.io", "onnx",
-    "shap", "matplotlib.figure", "matplotlib.backends.backend_agg",
+    "songpop.bundle", "songpop.features", "songpop.inference.explain", "onnx", "shap",
+    "matplotlib.figure", "matplotlib.backends.backend_agg",
 )  # fmt: skip
-"""What the explain stage imports (4.2 s in a new process, measured with -X importtime on
-2026-12-07: skops.io 1.8 s, for it walks scikit-learn's modules and so imports torch; the
-features' scikit-learn and imbalanced-learn 1.1 s; onnx 0.7 s). The run's own process loads them
-while the workers train (`_preload`), when it has nothing else to do, instead of after them."""
+"""What the explain stage imports, besides skops (`bundle.store.import_skops`): 4.2 s in a new
+process with skops, measured with -X importtime on 2026-12-07 (skops 1.8 s when it still
+imported torch; the features' scikit-learn and imbalanced-learn 1.1 s; onnx 0.7 s). The run's
+own process loads them while the last workers train (`_preload`), instead of after them."""
 
 
 @dataclass(frozen=True)
@@ -579,6 +579,12 @@ def _preload(modules: Sequence[str]) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001  (the stage's own import says what is wrong)
             log.debug("preloading %s failed", name, exc_info=True)
+    try:
+        from songpop.bundle.store import import_skops  # late: loads pandas, onnx (start-up)
+
+        import_skops()
+    except Exception:  # noqa: BLE001
+        log.debug("preloading skops failed", exc_info=True)
 
 
 def _build(task: str, run_dir: Path, data_dir: Path) -> None:

@@ -140,3 +140,30 @@ def test_models_verify_checks_a_bundle_and_names_what_is_wrong(bundle_dir: Path)
     bad = runner.invoke(app, ["models", "verify", str(bundle_dir)])
     assert bad.exit_code == 2 and "modified or corrupted" in bad.output
     assert "Traceback" not in bad.output
+
+
+_TRUSTED = """
+import json, sys
+{prelude}
+import skops.io._trusted_types as T
+print(json.dumps({{"types": sorted(T.SKLEARN_ESTIMATOR_TYPE_NAMES + T.SKLEARN_INTERNAL_TYPE_NAMES),
+                  "torch": "torch" in sys.modules,
+                  "shim": sys.modules.get("sklearn.externals.array_api_compat.torch", "absent")
+                  is None}}))
+"""
+
+
+def _skops_in_a_new_process(prelude: str) -> dict:
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _TRUSTED.format(prelude=prelude)],
+                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def test_skops_without_torch_trusts_exactly_the_same_types() -> None:
+    plain = _skops_in_a_new_process("")
+    ours = _skops_in_a_new_process("from songpop.bundle.store import import_skops; import_skops()")
+    assert ours["types"] == plain["types"] and len(plain["types"]) > 100
+    assert plain["torch"] and not ours["torch"]  # torch is installed; songpop's import skips it
+    assert not ours["shim"]  # the adapter is importable again afterwards (no None left behind)

@@ -33,11 +33,13 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -540,6 +542,34 @@ def _map_estimators(value: Any, replace: Any, memo: dict[int, Any]) -> Any:
     return value
 
 
+TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
+"""scikit-learn's array-API adapter for torch arrays, which imports torch."""
+
+
+def import_skops() -> ModuleType:
+    """`skops.io`, imported without the torch its walk of scikit-learn would import.
+
+    At import, skops lists its trusted types from `sklearn.utils.all_estimators()`, whose
+    `pkgutil.walk_packages` imports every package under sklearn, the torch array-API adapter
+    among them, and that imports torch: 1.1 of skops's 1.7 s here (2026-12-07). songpop never
+    runs scikit-learn on torch arrays, so for that walk alone the adapter is made unimportable
+    (None in `sys.modules`, Python's documented way; the walk skips a package that does not
+    import), as on a machine without torch. The trusted types are the same either way
+    (tests/unit/test_bundle_security.py checks it), and the adapter imports normally after.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    blocked = TORCH_SHIM not in sys.modules
+    if blocked:
+        sys.modules[TORCH_SHIM] = None  # type: ignore[assignment]
+    try:
+        import skops.io as sio
+    finally:
+        if blocked and TORCH_SHIM in sys.modules and sys.modules[TORCH_SHIM] is None:
+            del sys.modules[TORCH_SHIM]
+    return sio
+
+
 def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
     """Write the estimator's files into `folder` and describe how to load them.
 
@@ -549,8 +579,7 @@ def _write_estimator(estimator: Any, folder: Path) -> dict[str, Any]:
     """
     import copy
 
-    import skops.io as sio
-
+    sio = import_skops()
     found: list[Any] = []
     _map_estimators(estimator, lambda o: found.append(o) if _is_torch_model(o) else None, {})
     slots: list[dict[str, str]] = []
@@ -933,7 +962,7 @@ def verify_files(path: Path, meta: dict[str, Any]) -> None:
 
 
 def _load_skops(file: Path) -> Any:
-    import skops.io as sio
+    sio = import_skops()
 
     try:
         untrusted = sio.get_untrusted_types(file=file)

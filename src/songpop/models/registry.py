@@ -80,7 +80,7 @@ class ModelSpec:
         comparison: `songpop run` fits it only in the "full" budget (`models_for`): a model
             kept to compare with the leaders, not to lead. In every feature set of every task
             of the runs of 2026-12-06 it was never the best by cross-validation (LightGBM or
-            logistic regression was), and it was half of `songpop run`'s CPU time.
+            logistic regression was), and together they were a third of `songpop run`'s CPU time.
     """
 
     name: str
