@@ -167,3 +167,21 @@ def test_skops_without_torch_trusts_exactly_the_same_types() -> None:
     assert ours["types"] == plain["types"] and len(plain["types"]) > 100
     assert plain["torch"] and not ours["torch"]  # torch is installed; songpop's import skips it
     assert not ours["shim"]  # the adapter is importable again afterwards (no None left behind)
+
+
+def test_skops_imported_from_two_threads_at_once_is_whole_in_both() -> None:
+    # a thread that found skops half-imported by another would miss its functions
+    code = """
+import threading
+from songpop.bundle.store import import_skops
+got = []
+threads = [threading.Thread(target=lambda: got.append(import_skops())) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(all(hasattr(m, "get_untrusted_types") and hasattr(m, "dump") for m in got), len(got))
+"""
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["True", "4"]

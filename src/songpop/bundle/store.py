@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -544,6 +545,9 @@ def _map_estimators(value: Any, replace: Any, memo: dict[int, Any]) -> Any:
 
 TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
 """scikit-learn's array-API adapter for torch arrays, which imports torch."""
+_SKOPS_IMPORT = threading.Lock()
+"""One import of skops at a time: another thread must not see the half-made module (nor the
+adapter's placeholder)."""
 
 
 def import_skops() -> ModuleType:
@@ -557,16 +561,15 @@ def import_skops() -> ModuleType:
     import), as on a machine without torch. The trusted types are the same either way
     (tests/unit/test_bundle_security.py checks it), and the adapter imports normally after.
     """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    blocked = TORCH_SHIM not in sys.modules
-    if blocked:
-        sys.modules[TORCH_SHIM] = None  # type: ignore[assignment]
-    try:
-        import skops.io as sio
-    finally:
-        if blocked and TORCH_SHIM in sys.modules and sys.modules[TORCH_SHIM] is None:
-            del sys.modules[TORCH_SHIM]
+    with _SKOPS_IMPORT:
+        blocked = "skops.io" not in sys.modules and TORCH_SHIM not in sys.modules
+        if blocked:
+            sys.modules[TORCH_SHIM] = None  # type: ignore[assignment]
+        try:
+            import skops.io as sio
+        finally:
+            if blocked and TORCH_SHIM in sys.modules and sys.modules[TORCH_SHIM] is None:
+                del sys.modules[TORCH_SHIM]
     return sio
 
 
