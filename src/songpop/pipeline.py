@@ -53,7 +53,7 @@ EXPLAIN_IMPORTS: tuple[str, ...] = (
 """What the explain stage imports, besides skops (`bundle.store.import_skops`): 4.2 s in a new
 process with skops, measured with -X importtime on 2026-12-07 (skops 1.8 s when it still
 imported torch; the features' scikit-learn and imbalanced-learn 1.1 s; onnx 0.7 s). The run's
-own process loads them while the last workers train (`_preload`), instead of after them."""
+own process loads them while the workers train its last jobs (`_preload`), not after them."""
 
 
 @dataclass(frozen=True)
@@ -260,8 +260,9 @@ def run_pipeline(
         hook=hook,
         reuse=reuse,
     )
-    build_keys = _build_stages(run)
-    train_keys = _side_by_side_stages(run, build_keys, budget, workers)
+    builds = _Builds(run)
+    train_keys = _side_by_side_stages(run, builds, budget, workers)
+    build_keys = builds.keys
     if "chart_chance" in run.trained:  # the answer for a new song, chosen by forward skill
         choose_new_song_default(run.models_dir, run.result.summaries)
     _explain_stage(run, build_keys, train_keys)
@@ -325,37 +326,54 @@ class _Run:
         return source
 
 
-def _build_stages(run: _Run) -> dict[str, str]:
+class _Builds:
     """One song table per task (each a few seconds); a task that relabels another's songs
-    (`TaskPlan.data`) shares its build. Returns each build's stage key.
+    (`TaskPlan.data`) shares its build. Every build's stage key is known at once (the data's
+    fingerprint and the build's settings), so the jobs that read a table can be keyed before
+    it exists; `need` builds a job's tables when the job is about to start.
 
-    The builds run here, one after another, not in the worker processes: loky replaces a
+    The builds run in the run's own process, not in the worker processes: loky replaces a
     worker whose memory grew by 300 MB after its first job (its guard against leaks), so a
     worker that first built a table (small) was replaced after its first training job and
-    the next job imported scikit-learn, torch and skops again. Measured back to back
-    (2026-12-06): builds side by side made `songpop run` 5 s slower, not faster.
+    the next job imported scikit-learn, torch and skops again (measured back to back on
+    2026-12-06: builds as worker jobs made `songpop run` 5 s slower). Here they overlap the
+    first jobs instead of preceding them.
     """
-    fingerprint = data_fingerprint(run.data_dir)
-    build_keys: dict[str, str] = {}
-    for task in dict.fromkeys(TASKS[t].data_task(t) for t in run.ordered):
-        stage, build = f"build_{task}", TASKS[task].build
-        build_keys[task] = key = stage_key(stage, build=build, data=fingerprint)
-        if run.reusable(stage, key, [f"data/{task}"]) is None:
-            emit(run.hook, Event("stage", stage))
-            t0 = time.perf_counter()
-            _build(task, run.run_dir, run.data_dir)
-            run.done(stage, key, time.perf_counter() - t0, None)
-        run.result.summaries[stage] = json.loads(
-            (run.run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
-        )
-    return build_keys
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        fingerprint = data_fingerprint(run.data_dir)
+        self.keys: dict[str, str] = {
+            task: stage_key(f"build_{task}", build=TASKS[task].build, data=fingerprint)
+            for task in dict.fromkeys(TASKS[t].data_task(t) for t in run.ordered)
+        }
+        self.done: set[str] = set()
+
+    def need(self, tasks: Sequence[str]) -> None:
+        """Build (or link from an earlier run) the tables of `tasks` not yet here."""
+        run = self.run
+        for task in dict.fromkeys(TASKS[t].data_task(t) for t in tasks):
+            if task in self.done:
+                continue
+            stage, key = f"build_{task}", self.keys[task]
+            if run.reusable(stage, key, [f"data/{task}"]) is None:
+                emit(run.hook, Event("stage", stage))
+                t0 = time.perf_counter()
+                _build(task, run.run_dir, run.data_dir)
+                run.done(stage, key, time.perf_counter() - t0, None)
+            run.result.summaries[stage] = json.loads(
+                (run.run_dir / "data" / task / "build.json").read_text(encoding="utf-8")
+            )
+            self.done.add(task)
 
 
 def _side_by_side_stages(
-    run: _Run, build_keys: dict[str, str], budget: str, workers: int | None
+    run: _Run, builds: _Builds, budget: str, workers: int | None
 ) -> dict[str, str]:
     """Exploration, the models of every task and the k-means view, side by side in worker
-    processes (longest first). Returns the train stages' keys."""
+    processes (longest first), each job's song tables built here just before it starts.
+    Returns the train stages' keys."""
+    build_keys = builds.keys
     jobs = [
         _Job(
             f"train_{task}",
@@ -385,6 +403,7 @@ def _side_by_side_stages(
         _Job("cluster", stage_key("cluster", songs=build_keys["seed"]), ["cluster"], _cluster,
              (run.run_dir,))
     )  # fmt: skip
+    reads = {f"train_{t}": [t] for t in run.trained} | {"explore": run.ordered, "cluster": ["seed"]}
     todo = []
     for job in jobs:
         source = run.reusable(job.stage, job.key, job.outputs)
@@ -393,17 +412,21 @@ def _side_by_side_stages(
         elif job.stage.startswith("train_"):
             _reindex(source, run.models_dir, job.stage.removeprefix("train_"))
     run.save_timings()
-    # Once fewer jobs are left than workers, a core is idle: this process then loads what the
-    # explain stage needs (started sooner, it slowed the jobs beside it as much as it saved).
+    # Once the last job is handed to the workers, this process has nothing to build: it loads
+    # what the explain stage needs while they train. (Started only when a core fell idle, it
+    # came too late: the last two jobs often end together, and the run waited for it.)
     preload = threading.Thread(target=_preload, args=(EXPLAIN_IMPORTS,), daemon=True)
-    width = pool_width(len(todo), workers)
+    last = todo[-1].stage if pool_width(len(todo), workers) > 1 else None
+
+    def prepare(stage: str) -> None:
+        builds.need(reads[stage])
+        if stage == last:
+            preload.start()
+
     try:
-        for finished, (stage, seconds, summary) in enumerate(
-            side_by_side([(job.stage, job.call, job.args) for job in todo], run.hook, workers),
-            start=1,
+        for stage, seconds, summary in side_by_side(
+            [(job.stage, job.call, job.args) for job in todo], run.hook, workers, prepare
         ):
-            if width > 1 and len(todo) - finished < width and preload.ident is None:
-                preload.start()
             job = next(j for j in todo if j.stage == stage)
             run.done(stage, job.key, seconds, None, say=False)
             if summary is not None:
@@ -412,6 +435,7 @@ def _side_by_side_stages(
     finally:  # never leave an import running into the interpreter's exit
         if preload.is_alive():
             preload.join()
+    builds.need(run.ordered)  # the tables of the stages reused from an earlier run
     for task in run.trained:
         run.result.summaries.setdefault(
             f"train_{task}",

@@ -83,7 +83,9 @@ def make_readable(fig: Figure, dpi: int = REPORT_DPI) -> int:
     Returns:
         How many texts were enlarged.
     """
-    fig.draw_without_rendering()  # tick labels exist once drawn
+    for ax in fig.axes:  # tick labels are made when asked for (a draw is not needed)
+        ax.xaxis.get_ticklabels()
+        ax.yaxis.get_ticklabels()
     least = MIN_TEXT_PT / shown_scale(fig, dpi)
     small = [t for t in _texts(fig) if t.get_fontsize() < least - 1e-6]
     for text in small:
@@ -152,15 +154,12 @@ def save_figure(
     written: dict[str, Path] = {}
     try:
         with matplotlib.rc_context(RC):
-            # Laid out at the resolution of the raster it is saved at: when no text had to be
-            # enlarged, that layout is the one the first save would compute again (a constrained
-            # layout is a third of a figure's time), so the saves reuse it.
+            # Texts are enlarged before anything is drawn; the first save lays the figure out
+            # (a constrained layout is a third of a figure's time) and the later ones reuse it.
             fig.set_dpi(dpi)
             enlarged = make_readable(fig, dpi)
             if enlarged:
                 log.debug("%d texts enlarged to %.1f pt shown", enlarged, MIN_TEXT_PT)
-            else:
-                fig.set_layout_engine("none")
             for fmt, path in paths.items():
                 if path is None:
                     continue

@@ -1,4 +1,4 @@
-"""Jobs side by side on one machine's cores: joblib's process pool, with progress relayed.
+"""Jobs side by side on one machine's cores: joblib's process pool (loky), with progress relayed.
 
 `songpop run` (explore, each task's models, k-means) and `songpop reproduce` (each model of
 each split) have independent jobs of one to ninety seconds; on two cores, running two at a
@@ -26,27 +26,36 @@ Job = tuple[str, Callable[..., Any], tuple[Any, ...]]
 
 
 def side_by_side(
-    jobs: Sequence[Job], hook: Hook | None = None, workers: int | None = None
+    jobs: Sequence[Job],
+    hook: Hook | None = None,
+    workers: int | None = None,
+    prepare: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[str, float, Any]]:
     """Run the jobs two (or `workers`) at a time in worker processes, in the order given
     (longest first finishes soonest); yield (name, seconds, value) as each finishes. The hook
     hears a "stage" event as each job starts and as it ends.
 
-    Each job sees one core (`SONGPOP_JOBS=1`: one model fit at a time; joblib would run
-    nested folds one after another in a worker anyway). With one worker the jobs run here,
-    one after another, with every core.
+    `prepare(name)`, when given, runs here before job `name` is handed to a worker (e.g. to
+    build the table it reads): the first jobs train while this process prepares the next.
+
+    Each job sees its share of the cores (`SONGPOP_JOBS=1`: one model fit at a time; BLAS and
+    OpenMP threads as joblib would set them). With one worker the jobs run here, one after
+    another, with every core.
     """
     if not jobs:
         return
     n = pool_width(len(jobs), workers)
     if n == 1:
         for name, call, args in jobs:
+            if prepare is not None:
+                prepare(name)
             yield _ended(_timed(name, call, args, hook, None), hook)
         return
     import multiprocessing
     import threading
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    from joblib import Parallel, delayed
+    from joblib.externals.loky import ProcessPoolExecutor
 
     manager = multiprocessing.Manager() if hook is not None else None
     queue = manager.Queue() if manager is not None else None
@@ -54,18 +63,48 @@ def side_by_side(
     if queue is not None and hook is not None:
         relay = threading.Thread(target=_relay, args=(queue, hook), daemon=True)
         relay.start()
+    remote = QueueHook(queue) if queue is not None else None
+    # A pool of its own, not loky's shared reusable one, which joblib's `Parallel` in this
+    # process (a model search's folds) would take over and find without its temporary folder.
+    executor = ProcessPoolExecutor(max_workers=n, env=_thread_env(n))
+    pending: set[Any] = set()
+    ok = False
     try:
-        remote = QueueHook(queue) if queue is not None else None
-        calls = (delayed(_timed)(name, call, args, remote, 1) for name, call, args in jobs)
-        for result in Parallel(n_jobs=n, return_as="generator_unordered")(calls):
-            yield _ended(result, hook)
+        for name, call, args in jobs:
+            if prepare is not None:
+                prepare(name)
+            pending.add(executor.submit(_timed, name, call, args, remote, 1))
+            finished = {f for f in pending if f.done()}
+            pending -= finished
+            for future in finished:
+                yield _ended(future.result(), hook)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield _ended(future.result(), hook)
+        ok = True
     finally:
+        if not ok:  # a job failed or the caller stopped: nothing more runs
+            for future in pending:
+                future.cancel()
+        # the workers exit in the background (joined at Python's exit at the latest)
+        executor.shutdown(wait=False, kill_workers=not ok)
         if queue is not None:
             queue.put(None)
         if relay is not None:
             relay.join(timeout=5)
         if manager is not None:
             manager.shutdown()
+
+
+def _thread_env(n_workers: int) -> dict[str, str]:
+    """The workers' thread limits, as joblib's own process pool sets them: the cores shared
+    out among the workers (one BLAS / OpenMP thread each on two cores), unless this process's
+    environment already sets a limit."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")  # fmt: skip
+    share = str(max((os.cpu_count() or 1) // n_workers, 1))
+    return {name: os.environ.get(name, share) for name in names}
 
 
 def pool_width(n_jobs: int, workers: int | None = None) -> int:

@@ -41,3 +41,55 @@ def test_preload_imports_what_it_can_and_leaves_a_failure_to_the_stage(monkeypat
 def test_every_preloaded_module_exists(name: str) -> None:
     # a renamed module would be preloaded in vain, silently: say so here
     assert importlib.util.find_spec(name) is not None, name
+
+
+def _job_env(name: str, hook: object) -> dict[str, str | None]:  # noqa: ARG001
+    import os
+
+    return {k: os.environ.get(k) for k in ("SONGPOP_JOBS", "OMP_NUM_THREADS")} | {"name": name}
+
+
+def _fail(x: int, hook: object) -> int:  # noqa: ARG001
+    raise ValueError(f"job {x} failed")
+
+
+def test_two_workers_run_each_job_once_each_prepared_here_before_it_is_handed_out(
+    monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    prepared: list[str] = []
+
+    def prepare(name: str) -> None:
+        # the job's input exists before the job does: here, a file the job does not read
+        (tmp_path / name).write_text("ready", encoding="utf-8")
+        prepared.append(name)
+
+    jobs = [(f"j{i}", _job_env, (f"j{i}",)) for i in range(5)]
+    done = list(side_by_side(jobs, workers=2, prepare=prepare))
+    assert prepared == [f"j{i}" for i in range(5)]  # in the order given, each once
+    assert sorted(name for name, _, _ in done) == prepared
+    for name, seconds, value in done:
+        assert value["name"] == name and seconds >= 0
+        # one fit at a time and one BLAS/OpenMP thread per worker on two cores
+        assert value["SONGPOP_JOBS"] == "1" and value["OMP_NUM_THREADS"] == "1"
+
+
+def test_a_failing_job_raises_its_own_error_and_stops_the_rest() -> None:
+    prepared: list[str] = []
+    jobs = [("ok", _double, (1,)), ("bad", _fail, (2,))] + [
+        (f"later{i}", _double, (i,)) for i in range(3)
+    ]
+    with pytest.raises(ValueError, match="job 2 failed"):
+        for _ in side_by_side(jobs, workers=2, prepare=prepared.append):
+            pass
+
+
+def test_the_pool_leaves_joblib_its_own_process_pool() -> None:
+    # a model search in this process (joblib.Parallel) while the jobs run: the pools must not mix
+    from joblib import Parallel, delayed
+
+    jobs = [(f"j{i}", _double, (i,)) for i in range(4)]
+    for _, _, value in side_by_side(jobs, workers=2):
+        assert Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+        assert value % 2 == 0
