@@ -31,6 +31,9 @@ RC: dict[str, Any] = {
     "axes.spines.right": False,
     "svg.fonttype": "none",  # text stays text in the SVG: smaller and searchable
     "svg.hashsalt": "songpop",  # fixed SVG ids: the same figure gives the same bytes
+    # a figure chooses its own layout (a person's matplotlibrc does not add one)
+    "figure.autolayout": False,
+    "figure.constrained_layout.use": False,
 }
 """The report's figure style: font sizes, no top/right spines, text kept as text in SVG."""
 
@@ -175,7 +178,9 @@ def save_figure(
                         compress_png(tmp)
                 written[fmt] = Path(path)
                 # The first save lays the figure out; the later formats reuse that layout.
-                fig.set_layout_engine("none")
+                # No engine at all (not "none", a placeholder): savefig draws a figure that has
+                # an engine once more before printing it, to lay it out.
+                fig.set_layout_engine(None)
     finally:
         if close:
             if getattr(fig.canvas, "manager", None) is not None:
