@@ -82,7 +82,8 @@ def default_bundle(out_dir: Path) -> tuple[Bundle, str]:
     path = save_seed_bundle(est, out_dir / "bench_model", "lgbm", table[features], y)
     return load_bundle(path), (
         f"no run found ({reason.split(';')[0]}); trained the registry's LightGBM pipeline "
-        f"(500 trees) on {SEED_TRACKS} ({len(table):,} rows) inside the benchmark"
+        f"({est.get_params()['model__n_estimators']} trees) on {SEED_TRACKS} ({len(table):,} "
+        "rows) inside the benchmark"
     )
 
 
