@@ -35,8 +35,10 @@ def side_by_side(
     (longest first finishes soonest); yield (name, seconds, value) as each finishes. The hook
     hears a "stage" event as each job starts and as it ends.
 
-    `prepare(name)`, when given, runs here before job `name` is handed to a worker (e.g. to
-    build the table it reads): the first jobs train while this process prepares the next.
+    `prepare(name)`, when given, runs here before job `name` is submitted to the pool (e.g. to
+    build the table it reads): the jobs already submitted train while this process prepares
+    the next (submitting never waits for a free worker, so every job is prepared as soon as
+    those before it are).
 
     Each job sees its share of the cores (`SONGPOP_JOBS=1`: one model fit at a time; BLAS and
     OpenMP threads as joblib would set them). With one worker the jobs run here, one after

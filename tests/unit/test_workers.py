@@ -43,10 +43,15 @@ def test_every_preloaded_module_exists(name: str) -> None:
     assert importlib.util.find_spec(name) is not None, name
 
 
-def _job_env(name: str, hook: object) -> dict[str, str | None]:  # noqa: ARG001
+def _job_env(folder: str, name: str, hook: object) -> dict[str, str | None]:  # noqa: ARG001
     import os
+    from pathlib import Path
 
-    return {k: os.environ.get(k) for k in ("SONGPOP_JOBS", "OMP_NUM_THREADS")} | {"name": name}
+    ready = (Path(folder) / name).read_text(encoding="utf-8")  # what prepare made for it
+    return {k: os.environ.get(k) for k in ("SONGPOP_JOBS", "OMP_NUM_THREADS")} | {
+        "name": name,
+        "ready": ready,
+    }
 
 
 def _fail(x: int, hook: object) -> int:  # noqa: ARG001
@@ -61,16 +66,16 @@ def test_two_workers_run_each_job_once_each_prepared_here_before_it_is_handed_ou
     prepared: list[str] = []
 
     def prepare(name: str) -> None:
-        # the job's input exists before the job does: here, a file the job does not read
-        (tmp_path / name).write_text("ready", encoding="utf-8")
+        # the job's input is written here; the job reads it in its worker
+        (tmp_path / name).write_text(f"ready for {name}", encoding="utf-8")
         prepared.append(name)
 
-    jobs = [(f"j{i}", _job_env, (f"j{i}",)) for i in range(5)]
+    jobs = [(f"j{i}", _job_env, (str(tmp_path), f"j{i}")) for i in range(5)]
     done = list(side_by_side(jobs, workers=2, prepare=prepare))
     assert prepared == [f"j{i}" for i in range(5)]  # in the order given, each once
     assert sorted(name for name, _, _ in done) == prepared
     for name, seconds, value in done:
-        assert value["name"] == name and seconds >= 0
+        assert value["name"] == name and value["ready"] == f"ready for {name}" and seconds >= 0
         # one fit at a time and one BLAS/OpenMP thread per worker on two cores
         assert value["SONGPOP_JOBS"] == "1" and value["OMP_NUM_THREADS"] == "1"
 
@@ -80,9 +85,11 @@ def test_a_failing_job_raises_its_own_error_and_stops_the_rest() -> None:
     jobs = [("ok", _double, (1,)), ("bad", _fail, (2,))] + [
         (f"later{i}", _double, (i,)) for i in range(3)
     ]
+    finished = []
     with pytest.raises(ValueError, match="job 2 failed"):
-        for _ in side_by_side(jobs, workers=2, prepare=prepared.append):
-            pass
+        for name, _, _ in side_by_side(jobs, workers=2, prepare=prepared.append):
+            finished.append(name)
+    assert "bad" in prepared and "bad" not in finished
 
 
 def test_the_pool_leaves_joblib_its_own_process_pool() -> None:
