@@ -209,6 +209,8 @@ class _Job:
     outputs: list[str]
     call: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    reads: tuple[str, ...] = ()
+    """The tasks whose song tables it reads (built before it is submitted; in its key)."""
 
 
 def run_pipeline(
@@ -262,10 +264,9 @@ def run_pipeline(
     )
     builds = _Builds(run)
     train_keys = _side_by_side_stages(run, builds, budget, workers)
-    build_keys = builds.keys
     if "chart_chance" in run.trained:  # the answer for a new song, chosen by forward skill
         choose_new_song_default(run.models_dir, run.result.summaries)
-    _explain_stage(run, build_keys, train_keys)
+    _explain_stage(run, builds.keys, train_keys)
     _report_stage(run)
     mark_latest(runs_root, run_name)
     return run.result
@@ -345,14 +346,18 @@ class _Builds:
         fingerprint = data_fingerprint(run.data_dir)
         self.keys: dict[str, str] = {
             task: stage_key(f"build_{task}", build=TASKS[task].build, data=fingerprint)
-            for task in dict.fromkeys(TASKS[t].data_task(t) for t in run.ordered)
+            for task in _tables(run.ordered)
         }
         self.done: set[str] = set()
+
+    def keys_of(self, tasks: Sequence[str]) -> dict[str, str]:
+        """The build keys of the tables `tasks` read (a reading stage's key holds them)."""
+        return {table: self.keys[table] for table in _tables(tasks)}
 
     def need(self, tasks: Sequence[str]) -> None:
         """Build (or link from an earlier run) the tables of `tasks` not yet here."""
         run = self.run
-        for task in dict.fromkeys(TASKS[t].data_task(t) for t in tasks):
+        for task in _tables(tasks):
             if task in self.done:
                 continue
             stage, key = f"build_{task}", self.keys[task]
@@ -367,19 +372,23 @@ class _Builds:
             self.done.add(task)
 
 
+def _tables(tasks: Sequence[str]) -> list[str]:
+    """The song tables `tasks` read, each once (a task may relabel another's: `data_task`)."""
+    return list(dict.fromkeys(TASKS[t].data_task(t) for t in tasks))
+
+
 def _side_by_side_stages(
     run: _Run, builds: _Builds, budget: str, workers: int | None
 ) -> dict[str, str]:
     """Exploration, the models of every task and the k-means view, side by side in worker
     processes (longest first), each job's song tables built here just before it starts.
     Returns the train stages' keys."""
-    build_keys = builds.keys
     jobs = [
         _Job(
             f"train_{task}",
             stage_key(
                 f"train_{task}",
-                songs=build_keys[TASKS[task].data_task(task)],
+                songs=builds.keys_of([task]),
                 budget=budget,
                 plan=_plan_settings(TASKS[task]),
                 default=task == "seed",
@@ -387,23 +396,24 @@ def _side_by_side_stages(
             [f"models/{task}"],
             _train,
             (task, run.run_dir, budget),
+            reads=(task,),
         )
         for task in sorted(run.trained, key=lambda t: TASKS[t].cost, reverse=True)
     ]
     jobs.append(
         _Job(
             "explore",
-            stage_key("explore", songs={t: build_keys[t] for t in build_keys}),
+            stage_key("explore", songs=builds.keys_of(run.ordered)),
             ["explore"],
             _explore,
             (run.run_dir, tuple(run.ordered)),
+            reads=tuple(run.ordered),
         )
     )
     jobs.append(
-        _Job("cluster", stage_key("cluster", songs=build_keys["seed"]), ["cluster"], _cluster,
-             (run.run_dir,))
+        _Job("cluster", stage_key("cluster", songs=builds.keys_of(["seed"])), ["cluster"],
+             _cluster, (run.run_dir,), reads=("seed",))
     )  # fmt: skip
-    reads = {f"train_{t}": [t] for t in run.trained} | {"explore": run.ordered, "cluster": ["seed"]}
     todo = []
     for job in jobs:
         source = run.reusable(job.stage, job.key, job.outputs)
@@ -417,6 +427,7 @@ def _side_by_side_stages(
     # fell idle, it came too late: the last two jobs often end together, and the run waited.)
     preload = threading.Thread(target=_preload, args=(EXPLAIN_IMPORTS,), daemon=True)
     last = todo[-1].stage if pool_width(len(todo), workers) > 1 else None
+    reads = {job.stage: job.reads for job in todo}
 
     def prepare(stage: str) -> None:
         builds.need(reads[stage])
