@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from songpop import vocabulary as _vocabulary  # a plain table: no work on import
@@ -188,3 +190,28 @@ TASK_TITLES: dict[str, str] = {
     "chart_era": "How big a hit within its release era (songs that charted)",
 }
 """Each task of `songpop run` in plain words (pages, tables)."""
+
+
+EXTRAS: dict[str, tuple[str, str]] = {"mlp": ("torch", "PyTorch")}
+"""The optional dependency groups a model may need (pyproject.toml's
+`[project.optional-dependencies]`): group → (the module it provides, its name in words). The
+default install leaves PyTorch out (about 850 MB with sympy, a third of songpop's install):
+`make run` never fits an MLP; `songpop reproduce`, `--budget full` and `--models mlp` do."""
+
+
+def extra_installed(extra: str) -> bool:
+    """Whether the optional group `extra` (a key of `EXTRAS`) can be imported, without importing
+    it (a module set to None in `sys.modules` counts as missing, as Python's import does)."""
+    module = EXTRAS[extra][0]
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
+def missing_extra_message(what: str, extra: str, plural: bool = False) -> str:
+    """`what` needs the optional group `extra`, in words, with the command that installs it."""
+    return (
+        f"{what} {'need' if plural else 'needs'} {EXTRAS[extra][1]}, which songpop's default "
+        "install leaves out: "
+        f"pip install 'songpop[{extra}]'"
+    )

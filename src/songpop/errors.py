@@ -21,6 +21,11 @@ class SchemaError(SongpopError):
     """A table's values break its schema (wrong type, out of range, empty...)."""
 
 
+class MissingExtraError(SongpopError):
+    """A part of songpop that needs an optional dependency group (`pip install 'songpop[mlp]'`)
+    is asked for, and that group is not installed."""
+
+
 class BundleError(SongpopError):
     """A saved model folder is incomplete, tampered with, or of an unknown type."""
 

@@ -392,6 +392,8 @@ def _side_by_side_stages(
                 budget=budget,
                 plan=_plan_settings(TASKS[task]),
                 default=task == "seed",
+                # the full budget's MLP is fitted only where PyTorch is installed
+                extras=budget == "full" and config.extra_installed("mlp"),
             ),  # fmt: skip
             [f"models/{task}"],
             _train,

@@ -35,7 +35,7 @@ from songpop import evaluation as ev
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.features import feature_matrix, ordered_split
 from songpop.io import atomic_write, write_csv_atomic, write_json_atomic
-from songpop.models.registry import MODELS
+from songpop.models.registry import MODELS, require_installed
 from songpop.prepare.label import quantile_levels
 from songpop.progress import Hook
 from songpop.sources.tracks import read_tracks
@@ -186,6 +186,10 @@ def reproduce(
 
     Returns:
         The summary written to `reproduce.json`.
+
+    Raises:
+        SchemaError: an unknown original model.
+        MissingExtraError: PyTorch is missing for the report's MLPs (`songpop[mlp]`).
     """
 
     t_start = time.perf_counter()
@@ -193,6 +197,8 @@ def reproduce(
     unknown = [o for o in originals if o not in ORIGINAL_MODELS]
     if unknown:
         raise SchemaError(f"unknown original model(s) {unknown}; known: {list(ORIGINAL_MODELS)}")
+    # the report's MLPs (and songpop's, when asked for) need PyTorch: say so before any fit
+    require_installed([n for o in originals for n in ORIGINAL_MODELS[o] if n] + list(models or ()))
     songs = seed_table(data_dir)
     y = songs["level"].astype(object)
     X = feature_matrix(songs, config.AUDIO_FEATURES)

@@ -53,7 +53,13 @@ from songpop.features import (
     stratified_split,
 )
 from songpop.io import json_safe, write_json_atomic
-from songpop.models.registry import MODELS, default_models, get_spec, prefit_voting
+from songpop.models.registry import (
+    MODELS,
+    default_models,
+    get_spec,
+    prefit_voting,
+    require_installed,
+)
 from songpop.models.search import (
     Budget,
     SearchResult,
@@ -292,6 +298,7 @@ def _prepare(songs: pd.DataFrame, out_dir: Path, spec: TaskSpec) -> TaskRun:
     names = list(spec.models) if spec.models else default_models()
     for name in names:
         get_spec(name)
+    require_installed(names)  # before anything is fitted
     with timer.stage("prepare"):
         check_songs(songs)
         songs = songs.reset_index(drop=True)

@@ -57,7 +57,7 @@ from songpop.bundle.compiled import (
     to_onnx,
 )
 from songpop.bundle.frame import feature_frame
-from songpop.errors import BundleError
+from songpop.errors import BundleError, MissingExtraError
 from songpop.io import (
     json_safe,
     loads_limited,
@@ -985,7 +985,14 @@ def _load_skops(file: Path) -> Any:
 
 
 def _load_torch(path: Path, meta: dict[str, Any], slot: dict[str, str]) -> Any:
-    """Rebuild one torch model from its JSON parameters and state_dict."""
+    """Rebuild one torch model from its JSON parameters and state_dict.
+
+    Raises:
+        MissingExtraError: PyTorch is not installed (`pip install 'songpop[mlp]'`).
+        BundleError: the slot's files are unreadable or name an unknown class.
+    """
+    if not config.extra_installed("mlp"):
+        raise MissingExtraError(config.missing_extra_message(f"{path}: this bundle's MLP", "mlp"))
     import torch
 
     params_file, state_file = (bundle_file(path, meta, slot.get(k)) for k in ("params", "state"))

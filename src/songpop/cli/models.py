@@ -114,6 +114,12 @@ def train_command(
             from songpop.models.registry import models_for
 
             names = models_for("fast")  # as `songpop run` trains it (calibrated: no MLP)
+        if names is None:
+            # late: loads lightgbm, sklearn, imblearn (start-up)
+            from songpop.models.registry import left_out
+
+            for sentence in left_out().values():
+                err.print(f"note: {sentence}; it is left out", markup=False, highlight=False)
         era = (info.get("label_report") or {}).get("era") or {}
         with RunView(_mode(quiet)) as view:
             summary = train_task(

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from songpop import config
 from songpop.cli.output import RunView, fail
 from songpop.cli.output import err as console
 from songpop.errors import SongpopError
@@ -72,6 +73,9 @@ def run(
     if unknown or not chosen:
         raise typer.BadParameter(f"--tasks {tasks!r}: expected some of {', '.join(TASKS)}")
 
+    if budget == "full" and not config.extra_installed("mlp"):
+        note = config.missing_extra_message("the full budget's MLP comparison", "mlp")
+        console.print(f"note: {note}; it is left out", markup=False, highlight=False)
     mode = "quiet" if quiet else (log_format or ("rich" if console.is_terminal else "plain"))
     try:
         with RunView(mode) as view:

@@ -24,7 +24,7 @@ final SVC is still one model fitted on all training rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +49,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
 from songpop import config
-from songpop.errors import SchemaError
+from songpop.config import extra_installed, missing_extra_message
+from songpop.errors import MissingExtraError, SchemaError
 from songpop.features import check_features, make_model_pipeline
 
 Factory = Callable[[list[str], int], Any]
@@ -81,6 +82,8 @@ class ModelSpec:
             kept to compare with the leaders, not to lead. In every feature set of every task
             of the runs of 2026-12-06 it was never the best by cross-validation (LightGBM or
             logistic regression was), and together they were a third of `songpop run`'s CPU time.
+        extra: the optional dependency group it needs (a key of `config.EXTRAS`); None: the default
+            install is enough.
     """
 
     name: str
@@ -99,6 +102,12 @@ class ModelSpec:
     large_tables: bool = True
     cheap: bool = False
     comparison: bool = False
+    extra: str | None = None
+
+    @property
+    def installed(self) -> bool:
+        """Whether what it needs beyond the default install is installed."""
+        return self.extra is None or extra_installed(self.extra)
 
     def build(
         self, feature_names: Sequence[str], seed: int = config.SEED, *, quick: bool = False
@@ -112,7 +121,11 @@ class ModelSpec:
 
         Returns:
             The unfitted estimator (a pipeline for every entry but the ensemble's members).
+
+        Raises:
+            MissingExtraError: it needs an optional group that is not installed.
         """
+        require_installed([self.name])
         estimator = self.factory(check_features(feature_names), seed)
         if quick and self.quick_params:
             estimator.set_params(**self.quick_params)
@@ -434,6 +447,7 @@ MODELS: dict[str, ModelSpec] = {
             quick_params={"model__max_epochs": 8, "model__patience": 3},
             ensemble_member=False,
             heavy=True,
+            extra="mlp",
             max_rows=8000,
             large_tables=False,
             comparison=True,
@@ -518,6 +532,7 @@ MODELS: dict[str, ModelSpec] = {
             original=True,
             ensemble_member=False,
             heavy=True,
+            extra="mlp",
         ),
         ModelSpec(
             "mlp_baseline_original",
@@ -530,14 +545,42 @@ MODELS: dict[str, ModelSpec] = {
             original=True,
             ensemble_member=False,
             heavy=True,
+            extra="mlp",
         ),
     )
 }
 
 
 def default_models() -> list[str]:
-    """The models `songpop train` fits when no list is given, in training order."""
-    return [name for name, spec in MODELS.items() if spec.in_default]
+    """The models `songpop train` fits when no list is given, in training order: those whose
+    optional dependencies are installed (`left_out` names the others)."""
+    return [name for name, spec in MODELS.items() if spec.in_default and spec.installed]
+
+
+def left_out(names: Iterable[str] | None = None) -> dict[str, str]:
+    """Default models (or `names`) left out because an optional group is missing: name → the
+    sentence that says what to install."""
+    names = [n for n, s in MODELS.items() if s.in_default] if names is None else list(names)
+    return {
+        name: missing_extra_message(f"model {name!r}", MODELS[name].extra or "")
+        for name in names
+        if not MODELS[name].installed
+    }
+
+
+def require_installed(names: Iterable[str]) -> None:
+    """Refuse, before anything is fitted, models whose optional group is not installed.
+
+    Raises:
+        MissingExtraError: naming the models and the command that installs what they need.
+    """
+    missing = left_out(names)
+    if missing:
+        extras = sorted({MODELS[n].extra or "" for n in missing})
+        listed = ", ".join(repr(n) for n in missing)
+        plural = len(missing) > 1
+        what = f"models {listed}" if plural else f"model {listed}"
+        raise MissingExtraError("; ".join(missing_extra_message(what, e, plural) for e in extras))
 
 
 MODEL_SELECTIONS: tuple[str, ...] = ("default", "large", "cheap", "fast")
@@ -589,12 +632,19 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def parse_model_list(text: str | None) -> list[str] | None:
-    """`"a,b"` → `["a", "b"]` (each checked); None or "" → None (the default list)."""
+    """`"a,b"` → `["a", "b"]` (each checked, its optional group installed); None or "" → None
+    (the default list).
+
+    Raises:
+        SchemaError: an unknown name.
+        MissingExtraError: a model whose optional group is not installed.
+    """
     if not text:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     for name in names:
         get_spec(name)
+    require_installed(names)
     return names
 
 
