@@ -52,7 +52,7 @@ AIM_SEED_RATIO = 0.10
 REPEATS_ENV = "SONGPOP_BENCH_REPEATS"
 
 
-def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     """Run `command` in `cwd`; its wall seconds and CPU seconds (a failure raises, with its
     output)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -66,12 +66,12 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]
     return {"wall": round(seconds, 2), "cpu": round(cpu, 2), "stdout": done.stdout}
 
 
-def _recorded(run_dir: Path) -> dict[str, Any]:
+def recorded(run_dir: Path) -> dict[str, Any]:
     timings = json.loads((run_dir / "timings.json").read_text(encoding="utf-8"))
     return {"stages": timings["seconds"], "wall": timings["wall"], "reused": timings["reused"]}
 
 
-def _summary(times: list[dict[str, Any]]) -> dict[str, Any]:
+def repeat_summary(times: list[dict[str, Any]]) -> dict[str, Any]:
     """Median wall and CPU seconds of the repeats, and every repeat."""
     return {
         "wall_seconds": round(statistics.median(t["wall"] for t in times), 2),
@@ -95,24 +95,24 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
         k: [] for k in ("first", "second", "seed", "original", "reproduce", "quick")
     }
     for i in range(1, repeats + 1):
-        times["first"].append(_timed(
+        times["first"].append(timed(
             [*songpop, "run", "--fresh", "--runs-dir", str(runs), "--run", f"first{i}", *plain],
             out_dir, env))  # fmt: skip
-        times["second"].append(_timed(
+        times["second"].append(timed(
             [*songpop, "run", "--runs-dir", str(runs), "--run", f"second{i}", *plain],
             out_dir, env))  # fmt: skip
-        times["seed"].append(_timed(
+        times["seed"].append(timed(
             [*songpop, "run", "--fresh", "--tasks", "seed", "--runs-dir", str(seed_runs),
              "--run", f"seed{i}", *plain], out_dir, env))  # fmt: skip
-        times["original"].append(_timed(
+        times["original"].append(timed(
             [sys.executable, "-m", "benchmarks.original_pipeline", data_dir],
             Path(__file__).resolve().parent.parent, env))  # fmt: skip
         times["reproduce"].append(
-            _timed(
+            timed(
                 [*songpop, "reproduce", "--out", str(out_dir / f"reproduce{i}"), "-q"], out_dir, env
             )
         )
-        times["quick"].append(_timed(
+        times["quick"].append(timed(
             [*songpop, "run", "--budget", "quick", "--fresh", "--runs-dir", str(quick_runs),
              "--run", f"quick{i}", *plain], out_dir, env))  # fmt: skip
 
@@ -121,27 +121,27 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
         "aim_seed_ratio": AIM_SEED_RATIO,
         "repeats": repeats,
     }
-    figures["first"] = {**_summary(times["first"]), **_recorded(runs / "first1")}
-    figures["second"] = {**_summary(times["second"]), **_recorded(runs / "second1")}
-    figures["seed"] = {**_summary(times["seed"]), **_recorded(seed_runs / "seed1")}
+    figures["first"] = {**repeat_summary(times["first"]), **recorded(runs / "first1")}
+    figures["second"] = {**repeat_summary(times["second"]), **recorded(runs / "second1")}
+    figures["seed"] = {**repeat_summary(times["seed"]), **recorded(seed_runs / "seed1")}
     figures["original"] = {
-        **_summary(times["original"]),
+        **repeat_summary(times["original"]),
         "steps": [json.loads(t["stdout"].strip().splitlines()[-1]) for t in times["original"]],
     }
     figures["seed_ratio"] = {
         "wall": round(figures["seed"]["wall_seconds"] / figures["original"]["wall_seconds"], 3),
         "cpu": round(figures["seed"]["cpu_seconds"] / figures["original"]["cpu_seconds"], 3),
     }
-    figures["reproduce"] = _summary(times["reproduce"])
+    figures["reproduce"] = repeat_summary(times["reproduce"])
     per_task: dict[str, list[float]] = {}
     for i in range(1, repeats + 1):
-        for stage, seconds in _recorded(quick_runs / f"quick{i}")["stages"].items():
+        for stage, seconds in recorded(quick_runs / f"quick{i}")["stages"].items():
             if stage.startswith("train_"):
                 per_task.setdefault(stage.removeprefix("train_"), []).append(seconds)
     figures["quick"] = {
-        **_summary(times["quick"]),
+        **repeat_summary(times["quick"]),
         "per_task_seconds": {k: round(statistics.median(v), 2) for k, v in per_task.items()},
-        **_recorded(quick_runs / "quick1"),
+        **recorded(quick_runs / "quick1"),
     }
     with open(runs / "first1" / "summary" / "summary.csv", encoding="utf-8") as handle:
         keep = ("task", "features", "protocol", "model", "test accuracy", "95% CI",

@@ -82,6 +82,15 @@ TIMES: list[Row] = [
     ("`--budget quick`, each task's training, figures included (the slowest first)",
      lambda f: ", ".join(f"{task} {s(sec)}" for task, sec in sorted(
          f("run", "quick", "per_task_seconds").items(), key=lambda kv: -kv[1])), "≤ 15 s"),
+    ("a fresh clone's first `make run`, install included (`bench_fresh`: install; the run)",
+     lambda f: f"{s(f('fresh', 'fresh_make_run', 'wall_seconds'))} "
+               f"({s(f('fresh', 'install', 'wall_seconds'))}; "
+               f"{s(f('fresh', 'run_after_install', 'wall_seconds'))}; "
+               f"{f('fresh', 'repeats')} repeat(s))", "≤ 120 s"),
+    ("`make test` in that clone (dev tools' install included; pytest's own time)",
+     lambda f: f"{s(f('fresh', 'make_test', 'wall_seconds'))} "
+               f"({s(f('fresh', 'make_test', 'suites')[0]['pytest_seconds'])}; "
+               f"{f('fresh', 'make_test', 'suites')[0]['passed']} passed)", "≤ 180 s"),
     ("train + evaluate the whole registry on the seed task, alone (`bench_train`)",
      lambda f: s(f("train", "wall_seconds_median")), ""),
     ("`data build`, every file in the data folder",

@@ -112,6 +112,12 @@ def test_the_speed_page_renders_the_results_it_is_given(tmp_path: Path) -> None:
                 "single": {"p50_ms": 0.271, "p99_ms": 0.4},
                 "batch_predict_frame": {"rows_per_s": 40184.2}}},
             "lookup": {"status": "error", "seconds": 1.0, "figures": {"error": "boom"}},
+            "fresh": {"status": "ok", "seconds": 500.0, "figures": {
+                "repeats": 2, "install": {"wall_seconds": 38.25},
+                "run_after_install": {"wall_seconds": 61.0},
+                "fresh_make_run": {"wall_seconds": 99.3},
+                "make_test": {"wall_seconds": 301.0, "suites": [
+                    {"passed": 985, "skipped": 16, "pytest_seconds": 262.4}]}}},
         },
     }  # fmt: skip
     (tmp_path / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -122,6 +128,11 @@ def test_the_speed_page_renders_the_results_it_is_given(tmp_path: Path) -> None:
     assert "2027-01-02 03:04 UTC" in text and "2 CPUs" in text
     assert "| single prediction, default model | p50 0.27 ms, p99 0.40 ms |" in text
     assert "40,184 rows/s" in text
+    assert (
+        "included (`bench_fresh`: install; the run) | 99.3 s (38.2 s; 61.0 s; 2 repeat(s)) |"
+        in text
+    )
+    assert "| 301.0 s (262.4 s; 985 passed) | ≤ 180 s |" in text
     assert "lookup: failed (boom)" in text
     assert "not in this run" in text  # a figure the results lack is said so, never made up
 
