@@ -52,18 +52,43 @@ AIM_SEED_RATIO = 0.10
 REPEATS_ENV = "SONGPOP_BENCH_REPEATS"
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Run `command` in `cwd`; its wall seconds and CPU seconds (a failure raises, with its
-    output)."""
+TIMEOUT_SECONDS = 3600.0
+"""Longest a timed command may take before the bench stops it and says so."""
+TAIL_LINES = 40
+"""Lines of a failed command's output quoted in the error (its end, where the cause is)."""
+
+
+def timed(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """Run `command` in `cwd`; its wall seconds and CPU seconds. A failure or a command still
+    running after `timeout` seconds raises, quoting the end of its output."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env,
+                              check=False, timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        said = _tail(exc.stdout, exc.stderr)
+        stopped = f"{' '.join(command)} still ran after {timeout:.0f} s"
+        raise RuntimeError(f"{stopped}:\n{said}") from None
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+        said = _tail(done.stdout, done.stderr)
+        raise RuntimeError(f"{' '.join(command)} failed (exit {done.returncode}):\n{said}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall": round(seconds, 2), "cpu": round(cpu, 2), "stdout": done.stdout}
+
+
+def _tail(*outputs: str | bytes | None) -> str:
+    """The last `TAIL_LINES` lines of each output that has any."""
+    parts = []
+    for output in outputs:
+        text = output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+        if text.strip():
+            parts.append("\n".join(text.rstrip().splitlines()[-TAIL_LINES:]))
+    return "\n...\n".join(parts)
 
 
 def recorded(run_dir: Path) -> dict[str, Any]:

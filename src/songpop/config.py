@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -201,17 +203,36 @@ default install leaves PyTorch out (about 850 MB with sympy, a third of songpop'
 
 def extra_installed(extra: str) -> bool:
     """Whether the optional group `extra` (a key of `EXTRAS`) can be imported, without importing
-    it (a module set to None in `sys.modules` counts as missing, as Python's import does)."""
+    it (a module set to None in `sys.modules` counts as missing, as Python's import does; so do a
+    finder that refuses it and a folder left without its code, which `find_spec` reports as a
+    namespace with no origin)."""
     module = EXTRAS[extra][0]
     if module in sys.modules:
         return sys.modules[module] is not None
-    return importlib.util.find_spec(module) is not None
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # a finder that refuses it, or a module without a spec
+        return False
+    return spec is not None and spec.origin is not None
+
+
+def extra_install_command(extra: str) -> str:
+    """The command that installs the optional group `extra` into this Python: its packages as
+    songpop's installed metadata pins them (`pip install 'songpop[mlp]'` would fetch songpop
+    itself from the index, not the checkout a user runs), else the group by name."""
+    marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
+    try:
+        requires = importlib.metadata.requires("songpop") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    pins = [r.split(";")[0].strip() for r in requires if ";" in r and marker.search(r)]
+    packages = " ".join(f"'{p}'" for p in pins) or f"'songpop[{extra}]'"
+    return f"{sys.executable} -m pip install {packages}"
 
 
 def missing_extra_message(what: str, extra: str, plural: bool = False) -> str:
     """`what` needs the optional group `extra`, in words, with the command that installs it."""
     return (
         f"{what} {'need' if plural else 'needs'} {EXTRAS[extra][1]}, which songpop's default "
-        "install leaves out: "
-        f"pip install 'songpop[{extra}]'"
+        f"install leaves out; to add it: {extra_install_command(extra)}"
     )

@@ -392,8 +392,10 @@ def _side_by_side_stages(
                 budget=budget,
                 plan=_plan_settings(TASKS[task]),
                 default=task == "seed",
-                # the full budget's MLP is fitted only where PyTorch is installed
-                extras=budget == "full" and config.extra_installed("mlp"),
+                # the full budget's MLP (default selection only) is fitted where PyTorch is
+                mlp=budget == "full"
+                and TASKS[task].models == "default"
+                and config.extra_installed("mlp"),
             ),  # fmt: skip
             [f"models/{task}"],
             _train,

@@ -984,6 +984,23 @@ def _load_skops(file: Path) -> Any:
         raise BundleError(f"{file}: cannot load the estimator ({exc})") from exc
 
 
+def require_extras(path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> None:
+    """Refuse a bundle whose scoring needs an optional group that is not installed: one scored
+    by its estimator (no ONNX graph) that holds a torch model needs PyTorch. The cluster path
+    asks before any worker starts; loading the estimator asks again.
+
+    Raises:
+        MissingExtraError: naming the bundle and the command that installs what it needs.
+        BundleError: `bundle.json` is missing or unreadable (when `meta` is not given).
+    """
+    meta = read_meta(path) if meta is None else meta
+    layout = meta.get("layout") or {}
+    scored_by_estimator = not isinstance(layout, dict) or not layout.get("onnx")
+    torch_slots = isinstance(layout, dict) and bool(layout.get("torch_slots"))
+    if scored_by_estimator and torch_slots and not config.extra_installed("mlp"):
+        raise MissingExtraError(config.missing_extra_message(f"{path}: this bundle's MLP", "mlp"))
+
+
 def _load_torch(path: Path, meta: dict[str, Any], slot: dict[str, str]) -> Any:
     """Rebuild one torch model from its JSON parameters and state_dict.
 

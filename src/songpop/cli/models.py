@@ -118,8 +118,10 @@ def train_command(
             # late: loads lightgbm, sklearn, imblearn (start-up)
             from songpop.models.registry import left_out
 
-            for sentence in left_out().values():
-                err.print(f"note: {sentence}; it is left out", markup=False, highlight=False)
+            for model, extra in left_out().items():
+                why = config.missing_extra_message("it", extra)
+                err.print(f"note: model {model!r} is left out: {why}", markup=False,
+                          highlight=False, soft_wrap=True)  # fmt: skip
         era = (info.get("label_report") or {}).get("era") or {}
         with RunView(_mode(quiet)) as view:
             summary = train_task(

@@ -508,6 +508,7 @@ def _score_on_cluster(
 ) -> None:
     """A folder or glob of files (or --scheduler): one Dask task per file, same scoring code."""
     from songpop.bundle import resolve_model  # late: loads pyarrow, pandas, numpy (start-up)
+    from songpop.bundle.store import require_extras  # late: as above
 
     # late: loads pyarrow, pandas, numpy (start-up)
     from songpop.inference.dask_cluster import check_output_folder, score_files, table_files
@@ -517,7 +518,9 @@ def _score_on_cluster(
                               "file without --scheduler"))  # fmt: skip
     try:
         bundle_path = resolve_model(model)
-        # a wrong input, or an output that would mix runs, is said before any cluster starts
+        # a missing optional group, a wrong input, or an output that would mix runs, is said
+        # before any cluster starts
+        require_extras(bundle_path)
         check_output_folder(out, table_files(spec), overwrite)
         summary = on_cluster(
             address, "scoring files",

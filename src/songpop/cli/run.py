@@ -74,8 +74,9 @@ def run(
         raise typer.BadParameter(f"--tasks {tasks!r}: expected some of {', '.join(TASKS)}")
 
     if budget == "full" and not config.extra_installed("mlp"):
-        note = config.missing_extra_message("the full budget's MLP comparison", "mlp")
-        console.print(f"note: {note}; it is left out", markup=False, highlight=False)
+        why = config.missing_extra_message("it", "mlp")
+        console.print(f"note: the full budget's MLP is left out: {why}", markup=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip
     mode = "quiet" if quiet else (log_format or ("rich" if console.is_terminal else "plain"))
     try:
         with RunView(mode) as view:

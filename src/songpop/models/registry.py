@@ -558,14 +558,15 @@ def default_models() -> list[str]:
 
 
 def left_out(names: Iterable[str] | None = None) -> dict[str, str]:
-    """Default models (or `names`) left out because an optional group is missing: name → the
-    sentence that says what to install."""
+    """Default models (or `names`) whose optional group is not installed: name → that group (a
+    key of `config.EXTRAS`; `missing_extra_message` says it in words).
+
+    Raises:
+        SchemaError: a name that is not a model.
+    """
     names = [n for n, s in MODELS.items() if s.in_default] if names is None else list(names)
-    return {
-        name: missing_extra_message(f"model {name!r}", MODELS[name].extra or "")
-        for name in names
-        if not MODELS[name].installed
-    }
+    specs = {name: get_spec(name) for name in names}
+    return {name: spec.extra for name, spec in specs.items() if spec.extra and not spec.installed}
 
 
 def require_installed(names: Iterable[str]) -> None:
@@ -573,14 +574,20 @@ def require_installed(names: Iterable[str]) -> None:
 
     Raises:
         MissingExtraError: naming the models and the command that installs what they need.
+        SchemaError: a name that is not a model.
     """
     missing = left_out(names)
-    if missing:
-        extras = sorted({MODELS[n].extra or "" for n in missing})
-        listed = ", ".join(repr(n) for n in missing)
-        plural = len(missing) > 1
+    by_extra: dict[str, list[str]] = {}
+    for name, extra in missing.items():
+        by_extra.setdefault(extra, []).append(name)
+    sentences = []
+    for extra, models in sorted(by_extra.items()):
+        listed = ", ".join(repr(n) for n in models)
+        plural = len(models) > 1
         what = f"models {listed}" if plural else f"model {listed}"
-        raise MissingExtraError("; ".join(missing_extra_message(what, e, plural) for e in extras))
+        sentences.append(missing_extra_message(what, extra, plural))
+    if sentences:
+        raise MissingExtraError("; ".join(sentences))
 
 
 MODEL_SELECTIONS: tuple[str, ...] = ("default", "large", "cheap", "fast")
