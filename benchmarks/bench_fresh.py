@@ -1,7 +1,8 @@
 """A fresh clone's first `make run`, install included (#25 aim 5), and its `make test` (aim 4).
 
-Each repeat clones this checkout's committed HEAD into a new folder (uncommitted changes are not
-measured) and runs, as a user does, in new processes with the data folder songpop finds here:
+Each repeat clones this checkout and checks out the commit that was HEAD when the benchmark
+started (uncommitted changes are not measured, nor commits made while it runs) and runs, as a
+user does, in new processes with the data folder songpop finds here:
 
 1. `make venv`: a new `.venv` and songpop's pinned dependencies (pip, this machine's wheels);
 2. `make run`: the same command on, the install done: what is left is `songpop run`;
@@ -10,7 +11,10 @@ measured) and runs, as a user does, in new processes with the data folder songpo
 
 The first two together are "a fresh clone's first `make run`". Each clone is removed after its
 repeat (its `.venv` is over a gigabyte). Medians of the repeats, with the CPU seconds of every
-process beside the wall time. With the default 3 repeats this benchmark takes about 12 minutes;
+process beside the wall time. pip's download and wheel cache is the machine's own: a machine
+that never installed songpop's dependencies takes longer for the first install than the median
+says (94 s against about 40 s here on 2026-12-07, after this machine's cache was emptied).
+With the default 3 repeats this benchmark takes about 12 minutes;
 `make test` runs `scripts/install-test-deps`, which installs missing Debian packages with apt-get
 when run as root, as `make test` always does.
 
@@ -77,6 +81,7 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
         clone = out_dir / f"clone{i}"
         shutil.rmtree(clone, ignore_errors=True)
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        subprocess.run(["git", "checkout", "-q", head], cwd=clone, check=True)
         try:
             install = timed(["make", "venv"], clone, env)
             run = timed(["make", "run"], clone, env)

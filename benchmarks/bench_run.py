@@ -31,6 +31,7 @@ import csv
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,24 +62,30 @@ TAIL_LINES = 40
 def timed(
     command: list[str], cwd: Path, env: dict[str, str], timeout: float = TIMEOUT_SECONDS
 ) -> dict[str, Any]:
-    """Run `command` in `cwd`; its wall seconds and CPU seconds. A failure or a command still
-    running after `timeout` seconds raises, quoting the end of its output."""
+    """Run `command` in `cwd`, in a process group of its own; its wall seconds and CPU seconds.
+    A failure raises, quoting the end of its output; a command still running after `timeout`
+    seconds (or when the bench itself is stopped) is killed with every process it started
+    (`make`'s children: songpop's workers, pytest's), so none runs on beside the next figure."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    try:
-        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env,
-                              check=False, timeout=timeout)  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        said = _tail(exc.stdout, exc.stderr)
-        stopped = f"{' '.join(command)} still ran after {timeout:.0f} s"
-        raise RuntimeError(f"{stopped}:\n{said}") from None
+    with subprocess.Popen(command, cwd=cwd, env=env, text=True, start_new_session=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # fmt: skip
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
+            stopped = f"{' '.join(command)} still ran after {timeout:.0f} s"
+            raise RuntimeError(f"{stopped}:\n{_tail(stdout, stderr)}") from None
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        said = _tail(done.stdout, done.stderr)
-        raise RuntimeError(f"{' '.join(command)} failed (exit {done.returncode}):\n{said}")
+    if proc.returncode != 0:
+        said = _tail(stdout, stderr)
+        raise RuntimeError(f"{' '.join(command)} failed (exit {proc.returncode}):\n{said}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": round(seconds, 2), "cpu": round(cpu, 2), "stdout": done.stdout}
+    return {"wall": round(seconds, 2), "cpu": round(cpu, 2), "stdout": stdout}
 
 
 def _tail(*outputs: str | bytes | None) -> str:

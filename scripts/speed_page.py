@@ -82,7 +82,8 @@ TIMES: list[Row] = [
     ("`--budget quick`, each task's training, figures included (the slowest first)",
      lambda f: ", ".join(f"{task} {s(sec)}" for task, sec in sorted(
          f("run", "quick", "per_task_seconds").items(), key=lambda kv: -kv[1])), "≤ 15 s"),
-    ("a fresh clone's first `make run`, install included (`bench_fresh`: install; the run)",
+    ("a fresh clone's first `make run`, install included (`bench_fresh`: install, with pip's "
+     "cache as the machine has it; the run)",
      lambda f: f"{s(f('fresh', 'fresh_make_run', 'wall_seconds'))} "
                f"({s(f('fresh', 'install', 'wall_seconds'))}; "
                f"{s(f('fresh', 'run_after_install', 'wall_seconds'))}; "

@@ -6,6 +6,7 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -217,17 +218,17 @@ def extra_installed(extra: str) -> bool:
 
 
 def extra_install_command(extra: str) -> str:
-    """The command that installs the optional group `extra` into this Python: its packages as
-    songpop's installed metadata pins them (`pip install 'songpop[mlp]'` would fetch songpop
-    itself from the index, not the checkout a user runs), else the group by name."""
+    """The shell command that installs the optional group `extra` into this Python: its
+    packages as songpop's installed metadata pins them, else its module by name (never
+    `pip install 'songpop[mlp]'`, which would fetch songpop itself from the package index, not
+    the checkout a user runs)."""
     marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
     try:
         requires = importlib.metadata.requires("songpop") or []
-    except importlib.metadata.PackageNotFoundError:
+    except importlib.metadata.PackageNotFoundError:  # run from a source folder, not installed
         requires = []
     pins = [r.split(";")[0].strip() for r in requires if ";" in r and marker.search(r)]
-    packages = " ".join(f"'{p}'" for p in pins) or f"'songpop[{extra}]'"
-    return f"{sys.executable} -m pip install {packages}"
+    return shlex.join([sys.executable, "-m", "pip", "install", *(pins or [EXTRAS[extra][0]])])
 
 
 def missing_extra_message(what: str, extra: str, plural: bool = False) -> str:

@@ -189,6 +189,13 @@ class RunResult:
     reused: dict[str, str] = field(default_factory=dict)
 
 
+def fits_mlp(task: str, budget: str) -> bool:
+    """Whether `task`'s model list at `budget` holds the MLP: the full budget's comparison models
+    of the "default" selection (`registry.models_for`; the "large", "cheap" and "fast" ones leave
+    it out), where PyTorch is installed."""
+    return budget == "full" and TASKS[task].models == "default"
+
+
 def new_run_name() -> str:
     """A sortable run name from the current time, e.g. 20261124-153000."""
     return datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -392,10 +399,7 @@ def _side_by_side_stages(
                 budget=budget,
                 plan=_plan_settings(TASKS[task]),
                 default=task == "seed",
-                # the full budget's MLP (default selection only) is fitted where PyTorch is
-                mlp=budget == "full"
-                and TASKS[task].models == "default"
-                and config.extra_installed("mlp"),
+                mlp=fits_mlp(task, budget) and config.extra_installed("mlp"),
             ),  # fmt: skip
             [f"models/{task}"],
             _train,

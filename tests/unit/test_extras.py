@@ -1,4 +1,4 @@
-"""PyTorch is the optional `mlp` group (`pip install 'songpop[mlp]'`): without it the default
+"""PyTorch is the optional `mlp` group (`songpop[mlp]`): without it the default
 models train, the MLP is left out of the default list with a note, and asking for an MLP by name,
 reproducing the report or loading an MLP bundle is refused before any work, saying what to
 install. Torch is hidden the ways Python's import system documents: None in `sys.modules` in this
@@ -6,6 +6,8 @@ process for the refusals, a finder on `sys.meta_path` in a new process that trai
 
 from __future__ import annotations
 
+import importlib.metadata
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from songpop import config
+from songpop.api.state import load_models
 from songpop.bundle import load_bundle
 from songpop.cli import app
 from songpop.errors import MissingExtraError, SchemaError
@@ -26,12 +29,13 @@ from songpop.models.registry import (
     parse_model_list,
     require_installed,
 )
+from songpop.pipeline import TASKS, fits_mlp
 from songpop.reproduce import reproduce
 from songpop.train import train_task
 from support import FEATURES, labelled_songs, save_audio_bundle
 
 runner = CliRunner()
-INSTALL = f"{sys.executable} -m pip install 'torch==2.13.0'"
+INSTALL = shlex.join([sys.executable, "-m", "pip", "install", "torch==2.13.0"])
 """The command every refusal ends with: this Python's pip and the pin of pyproject.toml."""
 TORCH_MODELS = {"mlp", "mlp_original", "mlp_baseline_original"}
 
@@ -47,6 +51,41 @@ def test_the_registry_says_which_models_need_the_group() -> None:
     assert all(MODELS[name].installed for name in MODELS)  # the dev install has torch
     assert config.extra_installed("mlp") and left_out() == {}
     assert "mlp" in default_models() and "mlp" in models_for("default", "full")
+
+
+def test_the_install_command_comes_from_the_installed_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert config.extra_install_command("mlp") == INSTALL  # pyproject.toml's pin, installed
+    requires = [
+        "numpy==2.1.3",
+        "torch==2.13.0 ; extra == 'mlp'",
+        'songpop[mlp] ; extra == "dev"',
+        'sympy>=1.13; python_version < "3.13" and extra == "mlp"',
+    ]
+    monkeypatch.setattr(importlib.metadata, "requires", lambda _name: requires)
+    assert config.extra_install_command("mlp").endswith(
+        " -m pip install torch==2.13.0 'sympy>=1.13'"
+    )
+
+    def not_installed(name: str) -> list[str]:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    # run from a source folder: the module by name, never songpop from the package index
+    monkeypatch.setattr(importlib.metadata, "requires", not_installed)
+    assert config.extra_install_command("mlp") == shlex.join(
+        [sys.executable, "-m", "pip", "install", "torch"]
+    )
+
+
+def test_the_pipeline_knows_which_tasks_fit_the_mlp_as_the_registry_does() -> None:
+    for task, plan in TASKS.items():
+        for budget in ("quick", "default", "full"):
+            assert fits_mlp(task, budget) == ("mlp" in models_for(plan.models, budget)), (
+                task,
+                budget,
+            )
+    assert fits_mlp("seed", "full") and not fits_mlp("seed", "default")
 
 
 def test_without_torch_the_default_list_leaves_the_mlp_out_and_says_why(no_torch) -> None:
@@ -115,29 +154,43 @@ def test_without_torch_an_mlp_bundle_says_what_to_install(mlp_bundle: Path) -> N
     X, _ = labelled_songs(120, seed=4)
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "torch", None)
-        # an MLP has no ONNX graph: its estimator is loaded with the bundle
+        with pytest.raises(MissingExtraError, match="this bundle's MLP needs PyTorch"):
+            load_models([saved])  # as `songpop serve --model` loads it
+        # refused from bundle.json alone, before any file is checked or read
+        patch.setattr("songpop.bundle.store.verify_files", _never)
         with pytest.raises(MissingExtraError, match=r"/mlp: this bundle's MLP needs PyTorch"):
             load_bundle(saved)
     proba = load_bundle(saved).estimator.predict_proba(X[FEATURES].head(3))
     assert np.allclose(proba.sum(axis=1), 1.0)
 
 
+def _never(*_args: object) -> None:
+    raise AssertionError("a bundle songpop must refuse was read further")
+
+
 # A new process without torch: `songpop train` with its default models, as a user of the default
 # install runs it. A finder first on `sys.meta_path` says no module torch exists (None in
 # `sys.modules` would not do here: SciPy's array-API check reads any "torch" entry there as the
-# module). At its exit the process lists any torch module it loaded (none may be).
+# module) and notes every import of torch tried other than songpop's question whether it is
+# installed (`importlib.util.find_spec`); at its exit the process lists them (none may be: code
+# that tried and fell back quietly would be found here).
 _WITHOUT_TORCH = """
-import atexit, sys
+import atexit, sys, traceback
+
+tried = []
 
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "torch":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
+        if name.split(".")[0] != "torch":
+            return None
+        asked = any(f.name == "find_spec" and f.filename.endswith("importlib/util.py")
+                    for f in traceback.extract_stack())
+        if not asked:
+            tried.append(name)
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 sys.meta_path.insert(0, NoTorch())
-atexit.register(lambda: print("torch modules loaded:",
-                              sorted(m for m in sys.modules if m.startswith("torch."))))
+atexit.register(lambda: print("torch imports tried:", sorted(set(tried))))
 from songpop.__main__ import main
 sys.argv = ["songpop", *sys.argv[1:]]
 main()
@@ -160,7 +213,7 @@ def test_a_process_without_torch_trains_the_default_models_and_says_what_is_left
     said = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 0, said
     assert "note: model 'mlp' is left out: it needs PyTorch" in said
-    assert "torch modules loaded: []" in said
+    assert "torch imports tried: []" in said
     trained = {p.name for p in (out / "t" / "audio").iterdir() if p.is_dir()}
     assert "mlp" not in trained and {"dummy", "logreg", "lgbm"} <= trained, trained
 

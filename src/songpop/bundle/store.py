@@ -744,11 +744,13 @@ def load_bundle(path: str | os.PathLike[str], *, eager: bool = False) -> Bundle:
         BundleError: the folder or a file is missing, a file's sha256 differs from the one
             recorded (tampered or corrupted), or a file holds an object type outside the
             allow-list; the message names the file (and the type).
+        MissingExtraError: the bundle holds an MLP and PyTorch is not installed.
     """
     path = Path(path)
     if path.name == META_FILE:
         path = path.parent
     meta = read_meta(path)
+    require_extras(path, meta)
     verify_files(path, meta)
     layout = meta.get("layout", {"kind": "skops"})
     if not isinstance(layout, dict) or layout.get("kind") != "skops":
@@ -985,19 +987,19 @@ def _load_skops(file: Path) -> Any:
 
 
 def require_extras(path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> None:
-    """Refuse a bundle whose scoring needs an optional group that is not installed: one scored
-    by its estimator (no ONNX graph) that holds a torch model needs PyTorch. The cluster path
-    asks before any worker starts; loading the estimator asks again.
+    """Refuse a bundle that needs an optional group which is not installed: one holding a torch
+    model (an MLP) needs PyTorch, whether or not it also has an ONNX graph (explanations, the
+    API and the cluster's workers load the estimator). `load_bundle` asks before it checks or
+    reads any other file; the cluster path asks before a worker starts.
 
     Raises:
         MissingExtraError: naming the bundle and the command that installs what it needs.
         BundleError: `bundle.json` is missing or unreadable (when `meta` is not given).
     """
     meta = read_meta(path) if meta is None else meta
-    layout = meta.get("layout") or {}
-    scored_by_estimator = not isinstance(layout, dict) or not layout.get("onnx")
+    layout = meta.get("layout")
     torch_slots = isinstance(layout, dict) and bool(layout.get("torch_slots"))
-    if scored_by_estimator and torch_slots and not config.extra_installed("mlp"):
+    if torch_slots and not config.extra_installed("mlp"):
         raise MissingExtraError(config.missing_extra_message(f"{path}: this bundle's MLP", "mlp"))
 
 
@@ -1005,12 +1007,9 @@ def _load_torch(path: Path, meta: dict[str, Any], slot: dict[str, str]) -> Any:
     """Rebuild one torch model from its JSON parameters and state_dict.
 
     Raises:
-        MissingExtraError: PyTorch is not installed (`pip install 'songpop[mlp]'`).
         BundleError: the slot's files are unreadable or name an unknown class.
     """
-    if not config.extra_installed("mlp"):
-        raise MissingExtraError(config.missing_extra_message(f"{path}: this bundle's MLP", "mlp"))
-    import torch
+    import torch  # late: without it `load_bundle` refused the bundle (require_extras)
 
     params_file, state_file = (bundle_file(path, meta, slot.get(k)) for k in ("params", "state"))
     try:

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from songpop import config
-from songpop.cli.output import RunView, err, fail
+from songpop.cli.output import RunView, err, fail, note_left_out
 from songpop.errors import BundleError, LayoutError, SongpopError
 from songpop.progress import StageHook
 
@@ -119,9 +119,7 @@ def train_command(
             from songpop.models.registry import left_out
 
             for model, extra in left_out().items():
-                why = config.missing_extra_message("it", extra)
-                err.print(f"note: model {model!r} is left out: {why}", markup=False,
-                          highlight=False, soft_wrap=True)  # fmt: skip
+                note_left_out(f"model {model!r}", extra)
         era = (info.get("label_report") or {}).get("era") or {}
         with RunView(_mode(quiet)) as view:
             summary = train_task(

@@ -27,6 +27,16 @@ def fail(exc: SongpopError) -> typer.Exit:
     return typer.Exit(code=getattr(exc, "exit_code", 2) or 2)
 
 
+def note_left_out(what: str, extra: str) -> None:
+    """Say on standard error that `what` is left out because the optional group `extra` is not
+    installed, with the command that installs it (one line, never wrapped)."""
+    # late: config is plain, but keeps this module's imports to the console
+    from songpop.config import missing_extra_message
+
+    why = missing_extra_message("it", extra)
+    err.print(f"note: {what} is left out: {why}", markup=False, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on standard error; yields `tick(done, total)` for the library to call."""

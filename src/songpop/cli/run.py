@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from songpop import config
-from songpop.cli.output import RunView, fail
+from songpop.cli.output import RunView, fail, note_left_out
 from songpop.cli.output import err as console
 from songpop.errors import SongpopError
 
@@ -63,7 +63,7 @@ def run(
     your user data folder).
     """
     # late: loads pyarrow, pandas, numpy (start-up)
-    from songpop.pipeline import TASKS, run_pipeline
+    from songpop.pipeline import TASKS, fits_mlp, run_pipeline
 
     if budget not in ("quick", "default", "full"):
         raise typer.BadParameter(f"--budget {budget!r}: expected quick, default or full")
@@ -73,10 +73,9 @@ def run(
     if unknown or not chosen:
         raise typer.BadParameter(f"--tasks {tasks!r}: expected some of {', '.join(TASKS)}")
 
-    if budget == "full" and not config.extra_installed("mlp"):
-        why = config.missing_extra_message("it", "mlp")
-        console.print(f"note: the full budget's MLP is left out: {why}", markup=False,
-                      highlight=False, soft_wrap=True)  # fmt: skip
+    mlp_tasks = [t for t in chosen if fits_mlp(t, budget)]
+    if mlp_tasks and not config.extra_installed("mlp"):
+        note_left_out(f"the MLP of the full budget's {', '.join(mlp_tasks)} comparison", "mlp")
     mode = "quiet" if quiet else (log_format or ("rich" if console.is_terminal else "plain"))
     try:
         with RunView(mode) as view:
