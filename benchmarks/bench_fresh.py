@@ -42,7 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 _NOT_PASSED = frozenset({
     "VIRTUAL_ENV",  # the clone's make makes and uses its own .venv
     "SONGPOP_RUNS_DIR", "SONGPOP_JOBS", "SONGPOP_CACHE_DIR", "SONGPOP_CALIBRATION",
-    "PYTEST_ARGS", "PYTEST_ADDOPTS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "FORCE_COLOR",
+    "PYTEST_ARGS", "PYTEST_ADDOPTS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+    # colour switches: Typer forces a terminal when FORCE_COLOR or PY_COLORS is set at all (even
+    # to 0), and the suite reads plain `--help` texts
+    "FORCE_COLOR", "PY_COLORS",
 })  # fmt: skip
 """Variables of the bench's own environment a user's fresh shell would not have."""
 _PYTEST_LINE = re.compile(r"(\d+) passed(?:, (\d+) skipped)?.* in ([\d.]+)s")
@@ -72,7 +75,6 @@ def main(out_dir: Path, repeats: int | None = None) -> dict[str, Any]:
         "SONGPOP_DATA_DIR": str(config.data_dir()),
         "SONGPOP_HOME": str(out_dir / "home"),
         "COLUMNS": "120",
-        "PY_COLORS": "0",  # pytest's summary line is read back (`_pytest_figures`)
     })  # fmt: skip
     times: dict[str, list[dict[str, Any]]] = {"install": [], "run": [], "first": [], "test": []}
     runs: list[dict[str, Any]] = []

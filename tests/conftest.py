@@ -22,6 +22,10 @@ os.environ.setdefault(
 # `songpop run` registers finished runs in the songpop home: tests get a home of their own, so
 # that they neither read nor write the person's (each process its own, empty at the start).
 os.environ["SONGPOP_HOME"] = tempfile.mkdtemp(prefix="songpop-home-")
+# The tests read commands' output as plain text: Typer forces a colour terminal when either
+# switch is set at all (even to 0), before any test runs, so a person's setting is dropped here.
+for _switch in ("FORCE_COLOR", "PY_COLORS"):
+    os.environ.pop(_switch, None)
 
 
 @pytest.fixture(autouse=True)

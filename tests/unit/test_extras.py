@@ -183,8 +183,9 @@ class NoTorch:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] != "torch":
             return None
-        asked = any(f.name == "find_spec" and f.filename.endswith("importlib/util.py")
-                    for f in traceback.extract_stack())
+        asked = any(f.name == "find_spec" and f.filename.endswith(("importlib/util.py",
+                                                                   "importlib.util>"))
+                    for f in traceback.extract_stack())  # the module may be frozen
         if not asked:
             tried.append(name)
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
