@@ -22,8 +22,9 @@ class SchemaError(SongpopError):
 
 
 class MissingExtraError(SongpopError):
-    """A part of songpop that needs an optional dependency group (`pip install 'songpop[mlp]'`)
-    is asked for, and that group is not installed."""
+    """A part of songpop that needs an optional dependency group (`songpop[mlp]`) is asked for,
+    and that group is not installed; the message ends with the command that installs it
+    (`config.missing_extra_message`)."""
 
 
 class BundleError(SongpopError):

@@ -56,7 +56,6 @@ from songpop.io import json_safe, write_json_atomic
 from songpop.models.registry import (
     MODELS,
     default_models,
-    get_spec,
     prefit_voting,
     require_installed,
 )
@@ -296,9 +295,7 @@ def _prepare(songs: pd.DataFrame, out_dir: Path, spec: TaskSpec) -> TaskRun:
     timer = Timer()
     plan = get_budget(spec.budget)
     names = list(spec.models) if spec.models else default_models()
-    for name in names:
-        get_spec(name)
-    require_installed(names)  # before anything is fitted
+    require_installed(names)  # each name looked up (`get_spec`), then its group: before any fit
     with timer.stage("prepare"):
         check_songs(songs)
         songs = songs.reset_index(drop=True)

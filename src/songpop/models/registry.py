@@ -649,9 +649,7 @@ def parse_model_list(text: str | None) -> list[str] | None:
     if not text:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
-    for name in names:
-        get_spec(name)
-    require_installed(names)
+    require_installed(names)  # each name looked up (`get_spec`), then its group
     return names
 
 
