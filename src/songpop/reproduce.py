@@ -35,7 +35,7 @@ from songpop import evaluation as ev
 from songpop.errors import DataNotFoundError, SchemaError
 from songpop.features import feature_matrix, ordered_split
 from songpop.io import atomic_write, write_csv_atomic, write_json_atomic
-from songpop.models.registry import MODELS, require_installed
+from songpop.models.registry import MODELS, left_out, require_installed
 from songpop.prepare.label import quantile_levels
 from songpop.progress import Hook
 from songpop.sources.tracks import read_tracks
@@ -212,6 +212,7 @@ def reproduce(
         "originals": {},
         "songpop": {},
         "timings": {},
+        "left_out": songpop_left_out(models),
     }
     splits = {"trees": SPLIT_TREES, "mlp": SPLIT_MLP}
     # Every model of every split is one job: the report's forest grid first, on both cores (it
@@ -271,6 +272,18 @@ def reproduce(
     with atomic_write(out_dir / "reproduce.md", "w", encoding="utf-8") as handle:
         handle.write(to_markdown(summary))
     return summary
+
+
+def songpop_left_out(models: tuple[str, ...] | None) -> dict[str, str]:
+    """songpop's default models (`models` None) whose optional group is not installed: name →
+    why, in words with the command that installs it; they are left out of songpop's side of the
+    table (the summary and reproduce.md say so). Models named in `models` are refused instead."""
+    if models is not None:
+        return {}
+    return {
+        name: config.missing_extra_message(f"model {name!r}", extra)
+        for name, extra in left_out().items()
+    }
 
 
 def _original(
@@ -440,6 +453,8 @@ def to_markdown(summary: Mapping[str, Any]) -> str:
             f"{rf['best_params']} (the report: n_estimators 250, max_depth 50, "
             "min_samples_leaf 7, max_features sqrt).",
         ]
+    for why in summary.get("left_out", {}).values():
+        lines += ["", f"songpop's models leave one out: {why}."]
     aims = summary.get("aims", {})
     for fs in ("audio", "audio+context"):
         if fs in aims:

@@ -139,6 +139,18 @@ def test_without_torch_reproduce_refuses_before_reading_anything(no_torch, tmp_p
     assert not (tmp_path / "out").exists()
 
 
+def test_without_torch_reproduce_says_which_of_songpop_s_models_it_leaves_out(no_torch) -> None:
+    from songpop.reproduce import songpop_left_out, to_markdown
+
+    left = songpop_left_out(None)  # songpop's default models, as reproduce() trains them
+    assert list(left) == ["mlp"] and left["mlp"].endswith(INSTALL)
+    assert "model 'mlp' needs PyTorch" in left["mlp"]
+    assert songpop_left_out(("dummy", "lgbm")) == {}  # named models: refused, not left out
+    summary = {"n_songs": 10, "expected_songs": 10, "row_order": "x", "splits": {},
+               "table": [], "originals": {}, "left_out": left}  # fmt: skip
+    assert f"songpop's models leave one out: {left['mlp']}." in to_markdown(summary)
+
+
 @pytest.fixture(scope="module")
 def mlp_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small MLP saved as a bundle (torch installed), with the songs it learned from."""
