@@ -195,6 +195,16 @@ TASK_TITLES: dict[str, str] = {
 """Each task of `songpop run` in plain words (pages, tables)."""
 
 
+def usable_cores() -> int:
+    """The cores this process may use: joblib's count, which honours the CPU affinity
+    (`taskset`), a container's CPU quota (cgroups) and `LOKY_MAX_CPU_COUNT`, where
+    `os.cpu_count()` counts the machine's (two workers on a one-core quota would halve each
+    other's speed and double the memory)."""
+    import joblib  # imported late: importing config must stay cheap
+
+    return max(1, int(joblib.cpu_count()))
+
+
 EXTRAS: dict[str, tuple[str, str]] = {"mlp": ("torch", "PyTorch")}
 """The optional dependency groups a model may need (pyproject.toml's
 `[project.optional-dependencies]`): group → (the module it provides, its name in words). The

@@ -105,13 +105,13 @@ def _thread_env(n_workers: int) -> dict[str, str]:
     environment already sets a limit."""
     names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")  # fmt: skip
-    share = str(max((os.cpu_count() or 1) // n_workers, 1))
+    share = str(max(config.usable_cores() // n_workers, 1))
     return {name: os.environ.get(name, share) for name in names}
 
 
 def pool_width(n_jobs: int, workers: int | None = None) -> int:
     """How many of `n_jobs` jobs `side_by_side` runs at a time (1: one after another, here)."""
-    return max(1, min(n_jobs, workers or min(os.cpu_count() or 1, MAX_WORKERS)))
+    return max(1, min(n_jobs, workers or min(config.usable_cores(), MAX_WORKERS)))
 
 
 def _ended(result: tuple[str, float, Any], hook: Hook | None) -> tuple[str, float, Any]:

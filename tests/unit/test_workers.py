@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 
 import pytest
 
-from songpop import pipeline
+from songpop import config, pipeline
 from songpop.workers import MAX_WORKERS, pool_width, side_by_side
 
 
@@ -16,13 +18,38 @@ def _double(x: int, hook: object) -> int:  # noqa: ARG001  (a job's signature)
 
 
 def test_pool_width_is_the_jobs_the_workers_or_the_cores_whichever_is_least(monkeypatch) -> None:
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("songpop.config.usable_cores", lambda: 8)
     assert pool_width(5) == MAX_WORKERS == 2
     assert pool_width(1) == 1
     assert pool_width(5, workers=3) == 3
     assert pool_width(0) == 1
-    monkeypatch.setattr("os.cpu_count", lambda: None)
+    monkeypatch.setattr("songpop.config.usable_cores", lambda: 1)
     assert pool_width(5) == 1
+
+
+def test_the_cores_counted_are_those_this_process_may_use(monkeypatch) -> None:
+    """A cap on the cores (loky's variable here; a container's CPU quota or `taskset` alike)
+    narrows the pool, its threads and the API's analyses, where `os.cpu_count()` would not."""
+    from songpop.api.analyses import default_limit
+    from songpop.workers import _thread_env
+
+    monkeypatch.setenv("LOKY_MAX_CPU_COUNT", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert config.usable_cores() == 1 and default_limit() == 1
+    assert pool_width(5) == 1 and _thread_env(1)["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="needs 2 cores"
+)
+def test_a_process_pinned_to_one_core_counts_one() -> None:
+    code = "import os; from songpop import config; print(config.usable_cores(), os.cpu_count())"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{0}}); {code}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    used, machine = map(int, done.stdout.split())
+    assert used == 1 and machine >= 2
 
 
 def test_one_worker_runs_the_jobs_here_in_order() -> None:
@@ -61,7 +88,7 @@ def _fail(x: int, hook: object) -> int:  # noqa: ARG001
 def test_two_workers_run_each_job_once_each_prepared_here_before_it_is_handed_out(
     monkeypatch, tmp_path
 ) -> None:
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("songpop.config.usable_cores", lambda: 2)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     prepared: list[str] = []
 

@@ -12,7 +12,6 @@ when the thread has really finished.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from songpop import config
 from songpop.audio.decode import CANCEL
 
 T = TypeVar("T")
@@ -32,10 +32,8 @@ WATCH_S = 0.25
 
 
 def default_limit() -> int:
-    """The cores this process may use: one analysis per core."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """The cores this process may use (`config.usable_cores`): one analysis per core."""
+    return config.usable_cores()
 
 
 class AnalysisSlots:

@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from torch import nn
 from tqdm.auto import tqdm
 
+from songpop import config
 from songpop.plotting import save_figure
 
 logger = logging.getLogger(__name__)
@@ -708,7 +709,7 @@ def _json_safe_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _torch_threads() -> Iterator[None]:
     """Use `MAX_TORCH_THREADS` torch threads (at most the cores there are), then restore."""
     before = torch.get_num_threads()
-    wanted = max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1))
+    wanted = max(1, min(MAX_TORCH_THREADS, config.usable_cores()))
     if before != wanted:
         torch.set_num_threads(wanted)
     try:
