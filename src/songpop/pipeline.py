@@ -430,7 +430,7 @@ def _side_by_side_stages(
         elif job.stage.startswith("train_"):
             _reindex(source, run.models_dir, job.stage.removeprefix("train_"))
     run.save_timings()
-    # Once the last job is submitted (every table built), this process has nothing left to do:
+    # Once the last job is prepared (every table built), this process has nothing left to do:
     # it loads what the explain stage needs while the workers train. (Started only when a core
     # fell idle, it came too late: the last two jobs often end together, and the run waited.)
     preload = threading.Thread(target=_preload, args=(EXPLAIN_IMPORTS,), daemon=True)

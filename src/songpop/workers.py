@@ -35,10 +35,12 @@ def side_by_side(
     (longest first finishes soonest); yield (name, seconds, value) as each finishes. The hook
     hears a "stage" event as each job starts and as it ends.
 
-    `prepare(name)`, when given, runs here before job `name` is submitted to the pool (e.g. to
-    build the table it reads): the jobs already submitted train while this process prepares
-    the next (submitting never waits for a free worker, so every job is prepared as soon as
-    those before it are).
+    `prepare(name)`, when given, runs here before job `name` is handed to a worker (e.g. to
+    build the table it reads): the jobs already handed out train while this process prepares
+    the next (preparing never waits for a free worker, so every job is prepared as soon as
+    those before it are). A prepared job waits here until a worker is free: the pool never
+    holds a queue of jobs, so a failure stops the running ones and no queued one is left to
+    the pool's shutdown (loky's kill of its workers races with jobs still queued in it).
 
     Each job sees its share of the cores (`SONGPOP_JOBS=1`: one model fit at a time; BLAS and
     OpenMP threads as joblib would set them). With one worker the jobs run here, one after
@@ -55,6 +57,7 @@ def side_by_side(
         return
     import multiprocessing
     import threading
+    from collections import deque
     from concurrent.futures import FIRST_COMPLETED, wait
 
     from joblib.externals.loky import ProcessPoolExecutor
@@ -69,27 +72,40 @@ def side_by_side(
     # A pool of its own, not loky's shared reusable one, which joblib's `Parallel` in this
     # process (a model search's folds) would take over and find without its temporary folder.
     executor = ProcessPoolExecutor(max_workers=n, env=_thread_env(n))
-    pending: set[Any] = set()
+    running: set[Any] = set()
+    ready: deque[Job] = deque()
+
+    def hand_out() -> None:  # the prepared jobs, as many as there are free workers
+        while ready and len(running) < n:
+            name, call, args = ready.popleft()
+            running.add(executor.submit(_timed, name, call, args, remote, 1))
+
     ok = False
     try:
-        for name, call, args in jobs:
+        for job in jobs:
             if prepare is not None:
-                prepare(name)
-            pending.add(executor.submit(_timed, name, call, args, remote, 1))
-            finished = {f for f in pending if f.done()}
-            pending -= finished
-            for future in finished:
+                prepare(job[0])
+            ready.append(job)
+            finished = {f for f in running if f.done()}
+            running -= finished
+            hand_out()  # before the results: the caller may take its time with each
+            for future in _successes_first(finished):
                 yield _ended(future.result(), hook)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
+        while running:
+            finished, not_done = wait(running, return_when=FIRST_COMPLETED)
+            running.intersection_update(not_done)
+            hand_out()
+            for future in _successes_first(finished):
                 yield _ended(future.result(), hook)
         ok = True
     finally:
         if not ok:  # a job failed or the caller stopped: nothing more runs
-            for future in pending:
-                future.cancel()
-        # the workers exit in the background (joined at Python's exit at the latest)
+            # every job handed out is the pool's to stop once a worker has taken it (a moment)
+            until = time.monotonic() + 1.0
+            while any(not (f.running() or f.done()) for f in running) and time.monotonic() < until:
+                time.sleep(0.01)
+        # The workers exit in the background (joined at Python's exit at the latest); after a
+        # failure loky kills them, and the running jobs with them.
         executor.shutdown(wait=False, kill_workers=not ok)
         if queue is not None:
             queue.put(None)
@@ -97,6 +113,12 @@ def side_by_side(
             relay.join(timeout=5)
         if manager is not None:
             manager.shutdown()
+
+
+def _successes_first(finished: set[Any]) -> list[Any]:
+    """Jobs found finished together, those that succeeded first: a failure stops the rest, and
+    the jobs that finished beside it are still handed over (a run records their stages)."""
+    return sorted(finished, key=lambda f: f.cancelled() or f.exception() is not None)
 
 
 def _thread_env(n_workers: int) -> dict[str, str]:

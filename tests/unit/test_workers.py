@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -109,14 +110,46 @@ def test_two_workers_run_each_job_once_each_prepared_here_before_it_is_handed_ou
 
 def test_a_failing_job_raises_its_own_error_and_stops_the_rest() -> None:
     prepared: list[str] = []
+
+    def prepare(name: str) -> None:
+        prepared.append(name)
+        if name == "later0":  # "ok" and "bad" both end meanwhile: they are found done together
+            time.sleep(3.0)
+
     jobs = [("ok", _double, (1,)), ("bad", _fail, (2,))] + [
         (f"later{i}", _double, (i,)) for i in range(3)
     ]
     finished = []
     with pytest.raises(ValueError, match="job 2 failed"):
-        for name, _, _ in side_by_side(jobs, workers=2, prepare=prepared.append):
+        for name, _, _ in side_by_side(jobs, workers=2, prepare=prepare):
             finished.append(name)
     assert "bad" in prepared and "bad" not in finished
+    assert finished == ["ok"]  # the job that ended beside the failure is still handed over
+
+
+_FAILING_RUN = """
+import time
+from songpop.workers import side_by_side
+def slow(x, hook): time.sleep(x); return x
+def bad(x, hook): time.sleep(x); raise ValueError("bad job")
+jobs = [("slow", slow, (5,)), ("bad", bad, (1,))] + [(f"q{i}", slow, (5,)) for i in range(6)]
+try:
+    for _ in side_by_side(jobs, workers=2): pass
+except ValueError as e:
+    print("failed:", e)
+"""
+
+
+def test_a_failure_with_jobs_still_waiting_ends_the_process_at_once() -> None:
+    """Eight jobs on two workers, the second failing: the process says so and exits. (When the
+    pool held the waiting jobs, cancelling them raced with loky's shutdown: its manager thread
+    died with InvalidStateError and the process never exited.)"""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _FAILING_RUN], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "failed: bad job", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert time.monotonic() - started < 60  # not the slow jobs' 5 s each, one after another
 
 
 def test_the_pool_leaves_joblib_its_own_process_pool() -> None:
