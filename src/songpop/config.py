@@ -199,7 +199,7 @@ def usable_cores() -> int:
     """The cores this process may use: joblib's count, which honours the CPU affinity
     (`taskset`), a container's CPU quota (cgroups) and `LOKY_MAX_CPU_COUNT`, where
     `os.cpu_count()` counts the machine's (two workers on a one-core quota would halve each
-    other's speed and double the memory)."""
+    other's speed and double the memory). 1 with `JOBLIB_MULTIPROCESSING=0`, as joblib says."""
     import joblib  # imported late: importing config must stay cheap
 
     return max(1, int(joblib.cpu_count()))

@@ -454,7 +454,7 @@ def to_markdown(summary: Mapping[str, Any]) -> str:
             "min_samples_leaf 7, max_features sqrt).",
         ]
     for why in summary.get("left_out", {}).values():
-        lines += ["", f"songpop's models leave one out: {why}."]
+        lines += ["", f"Left out of songpop's models: {why}"]
     aims = summary.get("aims", {})
     for fs in ("audio", "audio+context"):
         if fs in aims:

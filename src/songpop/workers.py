@@ -35,12 +35,14 @@ def side_by_side(
     (longest first finishes soonest); yield (name, seconds, value) as each finishes. The hook
     hears a "stage" event as each job starts and as it ends.
 
-    `prepare(name)`, when given, runs here before job `name` is handed to a worker (e.g. to
+    `prepare(name)`, when given, runs here before job `name` is handed to the pool (e.g. to
     build the table it reads): the jobs already handed out train while this process prepares
     the next (preparing never waits for a free worker, so every job is prepared as soon as
-    those before it are). A prepared job waits here until a worker is free: the pool never
-    holds a queue of jobs, so a failure stops the running ones and no queued one is left to
-    the pool's shutdown (loky's kill of its workers races with jobs still queued in it).
+    those before it are). The pool holds one job a worker and one next in line, which the first
+    worker to finish takes (so none waits on this process preparing another); the others wait
+    here. On a failure or a stop, loky fails what the pool holds and kills its workers. (When
+    every job was submitted at once, the queued ones were cancelled first: loky's manager
+    thread then died on a cancelled future and the process never exited.)
 
     Each job sees its share of the cores (`SONGPOP_JOBS=1`: one model fit at a time; BLAS and
     OpenMP threads as joblib would set them). With one worker the jobs run here, one after
@@ -72,13 +74,15 @@ def side_by_side(
     # A pool of its own, not loky's shared reusable one, which joblib's `Parallel` in this
     # process (a model search's folds) would take over and find without its temporary folder.
     executor = ProcessPoolExecutor(max_workers=n, env=_thread_env(n))
-    running: set[Any] = set()
-    ready: deque[Job] = deque()
+    handed: set[Any] = set()  # in the pool: running, or next in line for the first free worker
+    ready: deque[Job] = deque()  # prepared, waiting here
 
-    def hand_out() -> None:  # the prepared jobs, as many as there are free workers
-        while ready and len(running) < n:
+    def hand_out(finished: set[Any]) -> None:  # fill the pool, unless a job just failed
+        if any(f.cancelled() or f.exception() is not None for f in finished):
+            return  # its error is raised below: nothing more starts
+        while ready and len(handed) < n + 1:
             name, call, args = ready.popleft()
-            running.add(executor.submit(_timed, name, call, args, remote, 1))
+            handed.add(executor.submit(_timed, name, call, args, remote, 1))
 
     ok = False
     try:
@@ -86,33 +90,41 @@ def side_by_side(
             if prepare is not None:
                 prepare(job[0])
             ready.append(job)
-            finished = {f for f in running if f.done()}
-            running -= finished
-            hand_out()  # before the results: the caller may take its time with each
+            finished = {f for f in handed if f.done()}
+            handed -= finished
+            hand_out(finished)  # before the results: the caller may take its time with each
             for future in _successes_first(finished):
                 yield _ended(future.result(), hook)
-        while running:
-            finished, not_done = wait(running, return_when=FIRST_COMPLETED)
-            running.intersection_update(not_done)
-            hand_out()
+        while handed:
+            finished, waiting = wait(handed, return_when=FIRST_COMPLETED)
+            handed.intersection_update(waiting)
+            hand_out(finished)
             for future in _successes_first(finished):
                 yield _ended(future.result(), hook)
         ok = True
     finally:
-        if not ok:  # a job failed or the caller stopped: nothing more runs
-            # every job handed out is the pool's to stop once a worker has taken it (a moment)
-            until = time.monotonic() + 1.0
-            while any(not (f.running() or f.done()) for f in running) and time.monotonic() < until:
-                time.sleep(0.01)
-        # The workers exit in the background (joined at Python's exit at the latest); after a
-        # failure loky kills them, and the running jobs with them.
-        executor.shutdown(wait=False, kill_workers=not ok)
+        try:
+            if not ok:  # a job failed or the caller stopped: nothing more runs
+                _until_queued(handed)
+        finally:
+            # The workers exit in the background (joined at Python's exit at the latest); after
+            # a failure loky kills them, and the running jobs with them.
+            executor.shutdown(wait=False, kill_workers=not ok)
         if queue is not None:
             queue.put(None)
         if relay is not None:
             relay.join(timeout=5)
         if manager is not None:
             manager.shutdown()
+
+
+def _until_queued(handed: set[Any], seconds: float = 1.0) -> None:
+    """Wait (a moment) until loky's manager thread has moved every job just handed over into
+    the pool's call queue (which marks it running): a job still between the two when the pool
+    shuts down would make that thread fail on a job it has already dropped."""
+    until = time.monotonic() + seconds
+    while any(not (f.running() or f.done()) for f in handed) and time.monotonic() < until:
+        time.sleep(0.01)
 
 
 def _successes_first(finished: set[Any]) -> list[Any]:

@@ -72,10 +72,10 @@ def online(fake, tmp_path: Path) -> OnlineAnalysis:
     lines: list[str] = []
     service = ReccoBeats(fake.url, AnswerCache(tmp_path / "answers.sqlite"), FAST,
                          upload_settings=FAST)  # fmt: skip
-    heard = OnlineAnalysis(service, announce=lines.append, deadline=8.0)
-    heard.lines = lines  # type: ignore[attr-defined]
-    yield heard
-    heard.close()
+    analysis = OnlineAnalysis(service, announce=lines.append, deadline=8.0)
+    analysis.lines = lines  # type: ignore[attr-defined]
+    yield analysis
+    analysis.close()
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,7 @@ def test_without_torch_reproduce_says_which_of_songpop_s_models_it_leaves_out(no
     assert songpop_left_out(("dummy", "lgbm")) == {}  # named models: refused, not left out
     summary = {"n_songs": 10, "expected_songs": 10, "row_order": "x", "splits": {},
                "table": [], "originals": {}, "left_out": left}  # fmt: skip
-    assert f"songpop's models leave one out: {left['mlp']}." in to_markdown(summary)
+    assert f"Left out of songpop's models: {left['mlp']}\n" in to_markdown(summary)
 
 
 @pytest.fixture(scope="module")
