@@ -78,7 +78,7 @@ def side_by_side(
     ready: deque[Job] = deque()  # prepared, waiting here
 
     def hand_out(finished: set[Any]) -> None:  # fill the pool, unless a job just failed
-        if any(f.cancelled() or f.exception() is not None for f in finished):
+        if any(_failed(f) for f in finished):
             return  # its error is raised below: nothing more starts
         while ready and len(handed) < n + 1:
             name, call, args = ready.popleft()
@@ -127,10 +127,15 @@ def _until_queued(handed: set[Any], seconds: float = 1.0) -> None:
         time.sleep(0.01)
 
 
+def _failed(future: Any) -> bool:
+    """Whether a finished job failed (or was cancelled): its result would raise."""
+    return future.cancelled() or future.exception() is not None
+
+
 def _successes_first(finished: set[Any]) -> list[Any]:
     """Jobs found finished together, those that succeeded first: a failure stops the rest, and
     the jobs that finished beside it are still handed over (a run records their stages)."""
-    return sorted(finished, key=lambda f: f.cancelled() or f.exception() is not None)
+    return sorted(finished, key=_failed)
 
 
 def _thread_env(n_workers: int) -> dict[str, str]:

@@ -441,7 +441,7 @@ def mean_chroma(mono: np.ndarray) -> np.ndarray | None:
         return None
     # The tuning (the offset of the recording's A from 440 Hz) is the file's: estimated once, on
     # the middle piece, where `chroma_cqt` would estimate it again for every piece (a quarter of
-    # the key's time; the same keys on the test songs, clarity within 0.002).
+    # the key's time; the same keys on the test songs, clarity within 0.001).
     middle = len(starts) // 2
     tuning = librosa.estimate_tuning(
         y=mono[starts[middle] : ends[middle]], sr=RATE, bins_per_octave=CHROMA_BINS
